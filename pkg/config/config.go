@@ -1,0 +1,224 @@
+// Package config holds Panelcast's one Config struct, its defaults, the
+// sources it is read from (Grafana's GF_PLUGIN_* environment in plugin mode;
+// flags, PANELCAST_* environment and an optional file in server mode) and
+// its validation.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// TLSMode says which certificate errors the browser tolerates.
+type TLSMode string
+
+const (
+	// TLSCallback tolerates certificate errors only on the origin of the
+	// page Grafana asked for (its callback URL); every other origin is verified.
+	TLSCallback TLSMode = "callback"
+	// TLSStrict verifies every certificate.
+	TLSStrict TLSMode = "strict"
+	// TLSInsecure ignores every certificate error (the old renderer's
+	// rendering_ignore_https_errors = true).
+	TLSInsecure TLSMode = "insecure"
+)
+
+// Config is every setting Panelcast has. Zero values are replaced by
+// Default(); Validate() must pass before use.
+type Config struct {
+	// Browser and rendering.
+	ChromiumPath   string
+	ChromiumArgs   []string
+	TLSMode        TLSMode
+	GrafanaURL     string
+	Timezone       string
+	Language       string
+	Width          int
+	Height         int
+	Scale          float64
+	MaxWidth       int
+	MaxHeight      int
+	MaxScale       float64
+	Concurrency    int
+	QueueLength    int
+	Timeout        time.Duration
+	MaxTimeout     time.Duration
+	FirstQueryWait time.Duration
+	RecycleAfter   int
+	LogLevel       string
+	AuthTokens     []string
+
+	// Server mode.
+	Addr            string
+	AllowedOrigins  []string
+	ShutdownTimeout time.Duration
+
+	// Chat delivery.
+	GrafanaToken      string
+	APITokens         []string
+	PushMinRole       string
+	OutboxPath        string
+	MaxAttempts       int
+	SlackBotToken     string
+	SlackAPIURL       string
+	MattermostURL     string
+	MattermostToken   string
+	MattermostTeam    string
+	DiscordBotToken   string
+	DiscordAPIURL     string
+	TelegramBotToken  string
+	TelegramAPIURL    string
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		TLSMode:         TLSCallback,
+		Width:           1000,
+		Height:          500,
+		Scale:           1,
+		MaxWidth:        3000,
+		MaxHeight:       3000,
+		MaxScale:        4,
+		Concurrency:     4,
+		QueueLength:     32,
+		Timeout:         30 * time.Second,
+		MaxTimeout:      5 * time.Minute,
+		FirstQueryWait:  2 * time.Second,
+		RecycleAfter:    500,
+		LogLevel:        "info",
+		Addr:            "127.0.0.1:8081",
+		ShutdownTimeout: 60 * time.Second,
+		PushMinRole:     "Editor",
+		MaxAttempts:     8,
+		SlackAPIURL:     "https://slack.com/api/",
+		DiscordAPIURL:   "https://discord.com/api/v10",
+		TelegramAPIURL:  "https://api.telegram.org",
+	}
+}
+
+// Validate checks every value and names the key of the first bad one, so an
+// operator knows which line of grafana.ini or which flag to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	switch c.TLSMode {
+	case TLSCallback, TLSStrict, TLSInsecure:
+	default:
+		bad("tls_mode", "%q is not one of callback, strict, insecure", c.TLSMode)
+	}
+	if c.GrafanaURL != "" {
+		if err := checkHTTPURL(c.GrafanaURL); err != nil {
+			bad("grafana_url", "%v", err)
+		}
+	}
+	for _, o := range c.AllowedOrigins {
+		if err := checkHTTPURL(o); err != nil {
+			bad("allowed_origins", "%v", err)
+		}
+	}
+	if c.Timezone != "" {
+		if _, err := time.LoadLocation(c.Timezone); err != nil {
+			bad("timezone", "%q is not an IANA time zone such as Europe/Berlin", c.Timezone)
+		}
+	}
+	if c.MaxWidth < 1 || c.MaxWidth > 16384 {
+		bad("max_width", "must be 1..16384, got %d", c.MaxWidth)
+	}
+	if c.MaxHeight < 1 || c.MaxHeight > 16384 {
+		bad("max_height", "must be 1..16384, got %d", c.MaxHeight)
+	}
+	if c.MaxScale <= 0 || c.MaxScale > 8 {
+		bad("max_scale", "must be above 0 and at most 8, got %g", c.MaxScale)
+	}
+	if c.Width < 1 || c.Width > c.MaxWidth {
+		bad("width", "must be 1..%d (max_width), got %d", c.MaxWidth, c.Width)
+	}
+	if c.Height < 1 || c.Height > c.MaxHeight {
+		bad("height", "must be 1..%d (max_height), got %d", c.MaxHeight, c.Height)
+	}
+	if c.Scale <= 0 || c.Scale > c.MaxScale {
+		bad("scale", "must be above 0 and at most %g (max_scale), got %g", c.MaxScale, c.Scale)
+	}
+	if c.Concurrency < 1 || c.Concurrency > 64 {
+		bad("concurrency", "must be 1..64, got %d", c.Concurrency)
+	}
+	if c.QueueLength < 0 || c.QueueLength > 10000 {
+		bad("queue_length", "must be 0..10000, got %d", c.QueueLength)
+	}
+	if c.Timeout < time.Second || c.Timeout > c.MaxTimeout {
+		bad("timeout", "must be between 1s and max_timeout (%s), got %s", c.MaxTimeout, c.Timeout)
+	}
+	if c.FirstQueryWait < 0 || c.FirstQueryWait > time.Minute {
+		bad("first_query_wait", "must be 0..1m, got %s", c.FirstQueryWait)
+	}
+	if c.RecycleAfter < 0 {
+		bad("recycle_after", "must be 0 (never) or more, got %d", c.RecycleAfter)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	switch c.PushMinRole {
+	case "Viewer", "Editor", "Admin":
+	default:
+		bad("push_min_role", "%q is not one of Viewer, Editor, Admin", c.PushMinRole)
+	}
+	if c.MaxAttempts < 1 || c.MaxAttempts > 100 {
+		bad("max_attempts", "must be 1..100, got %d", c.MaxAttempts)
+	}
+	for key, u := range map[string]string{"slack_api_url": c.SlackAPIURL, "mattermost_url": c.MattermostURL,
+		"discord_api_url": c.DiscordAPIURL, "telegram_api_url": c.TelegramAPIURL} {
+		if u != "" {
+			if err := checkHTTPURL(u); err != nil {
+				bad(key, "%v", err)
+			}
+		}
+	}
+	if c.ChromiumPath != "" {
+		if st, err := os.Stat(c.ChromiumPath); err != nil || st.IsDir() {
+			bad("chromium_path", "%q is not a file: install the chromium package or point the key at the browser binary", c.ChromiumPath)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkHTTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL such as https://grafana.example.com:3000", raw)
+	}
+	return nil
+}
+
+// Origin returns scheme://host[:port] of an http(s) URL, lower-cased.
+func Origin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
+
+// DefaultOutboxPath is where the outbox lives when outbox_path is unset:
+// beside Grafana's data when it runs as a plugin, else in the user's cache.
+func DefaultOutboxPath() string {
+	if d := os.Getenv("GF_PATHS_DATA"); d != "" {
+		return filepath.Join(d, "panelcast", "outbox.db")
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "panelcast", "outbox.db")
+	}
+	return filepath.Join(os.TempDir(), "panelcast", "outbox.db")
+}

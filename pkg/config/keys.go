@@ -1,0 +1,231 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Key describes one setting: its name (the same in grafana.ini, as a flag
+// and as PANELCAST_<NAME>), the old image renderer's names that mean the
+// same, and how a text value is applied.
+type Key struct {
+	Name    string
+	Aliases []string
+	Help    string
+	Secret  bool
+	set     func(c *Config, v string) error
+	get     func(c *Config) string
+}
+
+// Keys lists every setting in the order the README documents them.
+var Keys = []Key{
+	str("chromium_path", "Chromium binary; empty searches PANELCAST_CHROMIUM, then chromium, chromium-browser, google-chrome on the PATH", func(c *Config) *string { return &c.ChromiumPath }, "rendering_chrome_bin"),
+	list("chromium_args", "extra Chromium flags, comma-separated (e.g. --lang=de)", func(c *Config) *[]string { return &c.ChromiumArgs }, "rendering_args"),
+	{Name: "tls_mode", Aliases: []string{"rendering_ignore_https_errors"},
+		Help: "which certificate errors are tolerated: callback (only on the origin Grafana asked to render), strict, insecure; rendering_ignore_https_errors=true means insecure",
+		set:  func(c *Config, v string) error { c.TLSMode = TLSMode(strings.ToLower(strings.TrimSpace(v))); return nil },
+		get:  func(c *Config) string { return string(c.TLSMode) }},
+	str("grafana_url", "Grafana's URL as the renderer reaches it; default: Grafana's app URL from the plugin context or GF_APP_URL", func(c *Config) *string { return &c.GrafanaURL }),
+	str("timezone", "IANA time zone used when a request names none; default: the browser's (the machine's)", func(c *Config) *string { return &c.Timezone }, "rendering_timezone"),
+	str("language", "Accept-Language sent when a request names none", func(c *Config) *string { return &c.Language }, "rendering_language"),
+	integer("width", "default viewport width in CSS pixels", func(c *Config) *int { return &c.Width }, "rendering_viewport_width"),
+	integer("height", "default viewport height in CSS pixels", func(c *Config) *int { return &c.Height }, "rendering_viewport_height"),
+	float("scale", "default device scale factor", func(c *Config) *float64 { return &c.Scale }, "rendering_viewport_device_scale_factor"),
+	integer("max_width", "largest width accepted", func(c *Config) *int { return &c.MaxWidth }, "rendering_viewport_max_width"),
+	integer("max_height", "largest height accepted (also caps full-page captures)", func(c *Config) *int { return &c.MaxHeight }, "rendering_viewport_max_height"),
+	float("max_scale", "largest device scale factor accepted", func(c *Config) *float64 { return &c.MaxScale }, "rendering_viewport_max_device_scale_factor"),
+	integer("concurrency", "renders running at once in the one browser", func(c *Config) *int { return &c.Concurrency }, "rendering_clustering_max_concurrency"),
+	integer("queue_length", "renders that may wait for a slot; more are refused at once", func(c *Config) *int { return &c.QueueLength }),
+	duration("timeout", "render timeout when a request names none (Go duration or seconds)", func(c *Config) *time.Duration { return &c.Timeout }, "rendering_clustering_timeout"),
+	duration("max_timeout", "largest timeout a request may ask for", func(c *Config) *time.Duration { return &c.MaxTimeout }),
+	duration("first_query_wait", "how long a Grafana 10-12 page may take to start its first query before it counts as a panel without queries", func(c *Config) *time.Duration { return &c.FirstQueryWait }),
+	integer("recycle_after", "restart the browser after this many renders (0: never)", func(c *Config) *int { return &c.RecycleAfter }),
+	{Name: "log_level", Aliases: []string{"rendering_verbose_logging"},
+		Help: "debug, info, warn or error; rendering_verbose_logging=true means debug",
+		set:  func(c *Config, v string) error { c.LogLevel = strings.ToLower(strings.TrimSpace(v)); return nil },
+		get:  func(c *Config) string { return c.LogLevel }},
+	secretList("auth_token", "renderer token(s) Grafana must present ([rendering] renderer_token), comma-separated; empty accepts any in plugin mode", func(c *Config) *[]string { return &c.AuthTokens }),
+	str("addr", "server mode: listen address", func(c *Config) *string { return &c.Addr }),
+	list("allowed_origins", "server mode: origins that may be rendered, comma-separated; default: grafana_url's origin", func(c *Config) *[]string { return &c.AllowedOrigins }),
+	duration("shutdown_timeout", "server mode: how long a shutdown waits for renders in flight", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
+	secret("grafana_token", "Grafana service-account token the browser sends (only to Grafana's origin) when rendering panels for a push", func(c *Config) *string { return &c.GrafanaToken }),
+	secretList("api_token", "server mode: bearer token(s) for /push and /alerts, comma-separated", func(c *Config) *[]string { return &c.APITokens }),
+	str("push_min_role", "plugin mode: lowest Grafana role that may push (Viewer, Editor, Admin)", func(c *Config) *string { return &c.PushMinRole }),
+	str("outbox_path", "outbox database; default: $GF_PATHS_DATA/panelcast/outbox.db, else the user's cache directory", func(c *Config) *string { return &c.OutboxPath }),
+	integer("max_attempts", "send attempts before a push is marked failed", func(c *Config) *int { return &c.MaxAttempts }),
+	secret("slack_bot_token", "Slack bot token (xoxb-...)", func(c *Config) *string { return &c.SlackBotToken }),
+	str("slack_api_url", "Slack Web API base URL", func(c *Config) *string { return &c.SlackAPIURL }),
+	str("mattermost_url", "Mattermost server URL", func(c *Config) *string { return &c.MattermostURL }),
+	secret("mattermost_token", "Mattermost bot or personal access token", func(c *Config) *string { return &c.MattermostToken }),
+	str("mattermost_team", "Mattermost team name used to resolve channel names", func(c *Config) *string { return &c.MattermostTeam }),
+	secret("discord_bot_token", "Discord bot token", func(c *Config) *string { return &c.DiscordBotToken }),
+	str("discord_api_url", "Discord API base URL", func(c *Config) *string { return &c.DiscordAPIURL }),
+	secret("telegram_bot_token", "Telegram bot token", func(c *Config) *string { return &c.TelegramBotToken }),
+	str("telegram_api_url", "Telegram Bot API base URL", func(c *Config) *string { return &c.TelegramAPIURL }),
+}
+
+// Set applies one key (or one of its old names) from text. Unknown keys are
+// an error so a typo in grafana.ini does not pass silently.
+func (c *Config) Set(name, value string) error {
+	name = strings.ToLower(strings.TrimSpace(name))
+	for _, k := range Keys {
+		if k.Name == name {
+			if err := k.set(c, value); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		}
+		for _, a := range k.Aliases {
+			if a == name {
+				if err := setAlias(c, k, a, value); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				return nil
+			}
+		}
+	}
+	if ignoredOldKeys[name] {
+		return nil
+	}
+	return fmt.Errorf("%s: unknown setting; see the README's list of keys", name)
+}
+
+// ignoredOldKeys are the old image renderer's keys that mean nothing here
+// (Panelcast always keeps one warm browser); accepting them lets an operator
+// rename the section and keep the values.
+var ignoredOldKeys = map[string]bool{
+	"rendering_mode": true, "rendering_clustering_mode": true, "rendering_dumpio": true,
+	"rendering_timing_metrics": true, "rendering_viewport_page_zoom_level": true,
+}
+
+func setAlias(c *Config, k Key, alias, value string) error {
+	switch alias {
+	case "rendering_ignore_https_errors":
+		on, err := strconv.ParseBool(strings.TrimSpace(value))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", value)
+		}
+		if on {
+			c.TLSMode = TLSInsecure
+		}
+		return nil
+	case "rendering_verbose_logging":
+		on, err := strconv.ParseBool(strings.TrimSpace(value))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", value)
+		}
+		if on {
+			c.LogLevel = "debug"
+		}
+		return nil
+	case "rendering_args":
+		// The old renderer's args include its own defaults (--no-sandbox,
+		// --disable-gpu); they are harmless duplicates of ours.
+		return k.set(c, value)
+	}
+	return k.set(c, value)
+}
+
+// Get returns a key's current value as text; secrets are masked.
+func (c *Config) Get(name string) string {
+	for _, k := range Keys {
+		if k.Name == name {
+			v := k.get(c)
+			if k.Secret && v != "" {
+				return "(set)"
+			}
+			return v
+		}
+	}
+	return ""
+}
+
+func str(name, help string, f func(*Config) *string, aliases ...string) Key {
+	return Key{Name: name, Help: help, Aliases: aliases,
+		set: func(c *Config, v string) error { *f(c) = strings.TrimSpace(v); return nil },
+		get: func(c *Config) string { return *f(c) }}
+}
+
+func secret(name, help string, f func(*Config) *string) Key {
+	k := str(name, help, f)
+	k.Secret = true
+	return k
+}
+
+func list(name, help string, f func(*Config) *[]string, aliases ...string) Key {
+	return Key{Name: name, Help: help, Aliases: aliases,
+		set: func(c *Config, v string) error { *f(c) = splitList(v); return nil },
+		get: func(c *Config) string { return strings.Join(*f(c), ",") }}
+}
+
+func secretList(name, help string, f func(*Config) *[]string) Key {
+	k := list(name, help, f)
+	k.Secret = true
+	return k
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func integer(name, help string, f func(*Config) *int, aliases ...string) Key {
+	return Key{Name: name, Help: help, Aliases: aliases,
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%q is not a whole number", v)
+			}
+			*f(c) = n
+			return nil
+		},
+		get: func(c *Config) string { return strconv.Itoa(*f(c)) }}
+}
+
+func float(name, help string, f func(*Config) *float64, aliases ...string) Key {
+	return Key{Name: name, Help: help, Aliases: aliases,
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return fmt.Errorf("%q is not a number", v)
+			}
+			*f(c) = n
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatFloat(*f(c), 'g', -1, 64) }}
+}
+
+// duration accepts Go durations ("45s", "2m") and bare numbers, which are
+// seconds as in the old renderer's rendering_clustering_timeout.
+func duration(name, help string, f func(*Config) *time.Duration, aliases ...string) Key {
+	return Key{Name: name, Help: help, Aliases: aliases,
+		set: func(c *Config, v string) error {
+			d, err := ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			*f(c) = d
+			return nil
+		},
+		get: func(c *Config) string { return f(c).String() }}
+}
+
+// ParseDuration reads "30s", "2m" or a bare number of seconds.
+func ParseDuration(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 30s or 2m", v)
+	}
+	return d, nil
+}
