@@ -1,0 +1,83 @@
+//go:build mage
+
+// Magefile for the Grafana plugin build. It reuses the plugin SDK's targets
+// (build:linux, build:linuxARM64, build:darwin, ..., buildAll) so the
+// executables get the names and build info Grafana tooling expects:
+//
+//	go run github.com/magefile/mage -v build:linux   # dist/gpx_panelcast_linux_amd64
+//	go run github.com/magefile/mage -l               # list targets
+//
+// The everyday commands (make build, make package) live in the Makefile.
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	// mage:import
+	build "github.com/grafana/grafana-plugin-sdk-go/build"
+	"github.com/grafana/grafana-plugin-sdk-go/build/buildinfo"
+)
+
+// Default builds the plugin executable for every platform Grafana supports.
+var Default = build.BuildAll
+
+func init() {
+	// The SDK looks for src/plugin.json; ours sits at the repo root because
+	// src/ holds the web console. The executable name comes from plugin.json
+	// ("executable": "gpx_panelcast").
+	_ = build.SetBeforeBuildCallback(func(cfg build.Config) (build.Config, error) {
+		cfg.PluginJSONPath = "."
+		cfg.RootPackagePath = "./pkg"
+		if cfg.CustomVars == nil {
+			cfg.CustomVars = map[string]string{}
+		}
+		v := version()
+		// Same version stamp as `make build`, so `panelcast version` and the
+		// plugin agree.
+		cfg.CustomVars["github.com/panelcast/panelcast/pkg/buildinfo.Version"] = v
+		// The SDK takes its build info version from package.json, which is
+		// the web console's; give it ours (it reports it, e.g. in the
+		// User-Agent of its HTTP client).
+		info, err := json.Marshal(buildinfo.Info{
+			Time:     time.Now().UnixMilli(),
+			PluginID: pluginID(),
+			Version:  v,
+		})
+		if err != nil {
+			return cfg, err
+		}
+		cfg.CustomVars["github.com/grafana/grafana-plugin-sdk-go/build/buildinfo.buildInfoJSON"] = string(info)
+		return cfg, nil
+	})
+}
+
+// version is $VERSION (the Makefile passes it), else the nearest v* tag
+// without its "v", else the development default.
+func version() string {
+	if v := os.Getenv("VERSION"); v != "" {
+		return v
+	}
+	out, err := exec.Command("git", "describe", "--tags", "--match", "v[0-9]*", "--dirty").Output()
+	if err == nil {
+		if v := strings.TrimPrefix(strings.TrimSpace(string(out)), "v"); v != "" {
+			return v
+		}
+	}
+	return "0.1.0-dev"
+}
+
+// pluginID is plugin.json's id ("" if unreadable; the SDK then leaves it out).
+func pluginID() string {
+	var m struct {
+		ID string `json:"id"`
+	}
+	b, err := os.ReadFile("plugin.json")
+	if err == nil {
+		_ = json.Unmarshal(b, &m)
+	}
+	return m.ID
+}

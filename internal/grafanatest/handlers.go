@@ -1,0 +1,378 @@
+package grafanatest
+
+import (
+	"context"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	//go:embed assets/app.js
+	appJS []byte
+	//go:embed assets/app.css
+	appCSSTemplate string
+	//go:embed assets/index.html
+	indexHTML string
+	//go:embed assets/login.html
+	loginHTML string
+
+	indexTemplate = template.Must(template.New("index").Parse(indexHTML))
+	loginTemplate = template.Must(template.New("login").Parse(loginHTML))
+	appCSS        = strings.NewReplacer(
+		"$BACKGROUND", hexColor(Background),
+		"$LOGIN", hexColor(LoginColor),
+	).Replace(appCSSTemplate)
+)
+
+// Query-parameter defaults, in milliseconds.
+const (
+	defaultBootMs       = 300
+	defaultQueryMs      = 300
+	slowQueryMs         = 1000
+	maxDelayMs          = 10 * 60 * 1000
+	soloPanelID         = 2
+	tallPanelHeight     = 575
+	tallLastPanelHeight = TallHeight - 4*tallPanelHeight
+)
+
+// panelModel is one panel of a dashboard as the pages' script draws it.
+type panelModel struct {
+	ID    int    `json:"id"`
+	Title string `json:"title"`
+	Type  string `json:"type"`
+	// Height in CSS px on a dashboard; 0 fills the viewport.
+	Height int `json:"height"`
+	// Fill is which part the data paints: "half" (lower half) or "full".
+	Fill string `json:"fill"`
+}
+
+// scenarioModel is what the dashboard API tells the page's script about its
+// scenario, besides the panels.
+type scenarioModel struct {
+	// Signals is which readiness signals the page sets: "scenes",
+	// "binding", "legacy" or "none".
+	Signals string `json:"signals"`
+	QueryMs int    `json:"queryMs"`
+	// BindingPaintDelayMs delays the paint after the count drains.
+	BindingPaintDelayMs int64 `json:"bindingPaintDelayMs,omitempty"`
+	BindingMessage      string `json:"bindingMessage,omitempty"`
+	// Download is set on the csv page.
+	Download *downloadModel `json:"download,omitempty"`
+}
+
+type downloadModel struct {
+	URL      string `json:"url"`
+	FileName string `json:"fileName"`
+}
+
+type dashboardModel struct {
+	Title    string
+	Panels   []panelModel
+	Scenario scenarioModel
+}
+
+func dashboardFor(uid string) (dashboardModel, bool) {
+	one := func(title, typ string) []panelModel {
+		return []panelModel{{ID: soloPanelID, Title: title, Type: typ, Fill: "half"}}
+	}
+	scenes := scenarioModel{Signals: "scenes", QueryMs: defaultQueryMs}
+	switch uid {
+	case ScenarioScenes:
+		return dashboardModel{"Scenes", one("Requests", "timeseries"), scenes}, true
+	case ScenarioSlow:
+		slow := scenes
+		slow.QueryMs = slowQueryMs
+		return dashboardModel{"Slow", one("Slow query", "timeseries"), slow}, true
+	case ScenarioFailing:
+		return dashboardModel{"Failing", one("Broken query", "timeseries"), scenes}, true
+	case ScenarioNever:
+		return dashboardModel{"Never", one("Hanging query", "timeseries"), scenes}, true
+	case ScenarioBinding:
+		return dashboardModel{"Binding", one("Late paint", "timeseries"), scenarioModel{
+			Signals:             "binding",
+			QueryMs:             defaultQueryMs,
+			BindingPaintDelayMs: BindingPaintDelay.Milliseconds(),
+			BindingMessage:      BindingMessage,
+		}}, true
+	case ScenarioLegacy:
+		return dashboardModel{"Legacy", one("Graph", "graph"), scenarioModel{Signals: "legacy", QueryMs: defaultQueryMs}}, true
+	case ScenarioStatic:
+		return dashboardModel{"Static", one("Quiet panel", "timeseries"), scenarioModel{Signals: "none", QueryMs: defaultQueryMs}}, true
+	case ScenarioTall:
+		panels := make([]panelModel, 0, 5)
+		for id := 1; id <= 4; id++ {
+			panels = append(panels, panelModel{ID: id, Title: "Panel " + strconv.Itoa(id), Type: "timeseries", Height: tallPanelHeight, Fill: "half"})
+		}
+		panels = append(panels, panelModel{ID: 5, Title: "Footer", Type: "stat", Height: tallLastPanelHeight, Fill: "full"})
+		return dashboardModel{"Tall", panels, scenes}, true
+	case ScenarioCSV:
+		csv := scenes
+		csv.Download = &downloadModel{URL: "/api/panelcast-test/data.csv", FileName: CSVFileName}
+		return dashboardModel{"CSV", one("Table", "table"), csv}, true
+	}
+	return dashboardModel{}, false
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/login", s.login)
+	mux.HandleFunc("GET /public/build/app.js", s.appJS)
+	mux.HandleFunc("GET /public/build/app.css", serveCSS)
+	mux.HandleFunc("/public/", http.NotFound)
+
+	mux.HandleFunc("/api/ds/query", s.api(s.query))
+	mux.HandleFunc("GET /api/dashboards/uid/{uid}", s.api(dashboardAPI))
+	mux.HandleFunc("POST /api/panelcast-test/report", s.api(s.report))
+	mux.HandleFunc("GET /api/panelcast-test/data.csv", s.api(serveCSV))
+	mux.HandleFunc("/api/", s.api(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, message("Not found"))
+	}))
+
+	for _, prefix := range []string{"/d/", "/d-solo/"} {
+		mux.HandleFunc("GET "+prefix+"{uid}", s.page(s.shell))
+		mux.HandleFunc("GET "+prefix+"{uid}/{slug...}", s.page(s.shell))
+	}
+	mux.HandleFunc("/", s.page(http.NotFound))
+	return s.record(mux)
+}
+
+// record keeps every request as a Visit and tracks handlers in flight, so
+// Close can wait for them.
+func (s *Server) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cookies := map[string]string{}
+		for _, c := range r.Cookies() {
+			cookies[c.Name] = c.Value
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			http.Error(w, "server closed", http.StatusServiceUnavailable)
+			return
+		}
+		s.inFlight.Add(1)
+		s.visits = append(s.visits, Visit{
+			Method:  r.Method,
+			Path:    r.URL.Path,
+			Query:   r.URL.Query(),
+			Cookies: cookies,
+			Header:  r.Header.Clone(),
+			At:      time.Now(),
+		})
+		s.mu.Unlock()
+		defer s.inFlight.Done()
+		// Nothing here is cacheable: a renderer reusing its browser must not
+		// get a faster boot than a fresh one.
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if s.noAuth {
+		return true
+	}
+	c, err := r.Cookie("renderKey")
+	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.RenderKey)) == 1
+}
+
+// page guards a page as Grafana does: without a valid render key the
+// browser is sent to the login page, which answers 200 like any page.
+func (s *Server) page(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			http.SetCookie(w, &http.Cookie{Name: "redirect_to", Value: r.URL.RequestURI(), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+			http.Redirect(w, r, "/login", http.StatusFound)
+			return
+		}
+		next(w, r)
+	}
+}
+
+// api guards an API endpoint: 401 without a valid render key.
+func (s *Server) api(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			writeJSON(w, http.StatusUnauthorized, message("Unauthorized"))
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (s *Server) shell(w http.ResponseWriter, r *http.Request) {
+	uid := r.PathValue("uid")
+	d, _ := dashboardFor(uid)
+	title := d.Title
+	if title == "" {
+		title = "Dashboard"
+	}
+	s.renderHTML(w, indexTemplate, map[string]any{
+		"Title":      title,
+		"Background": template.CSS(hexColor(Background)),
+		"Boot":       msParam(r, "boot", defaultBootMs).Milliseconds(),
+		"Binding":    uid == ScenarioBinding,
+		"BootData": map[string]any{
+			"settings": map[string]any{
+				"appUrl": "/",
+				"panelcast": map[string]string{
+					"background": hexColor(Background),
+					"series":     hexColor(SeriesColor),
+					"error":      hexColor(ErrorColor),
+				},
+			},
+		},
+	})
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	s.renderHTML(w, loginTemplate, map[string]any{
+		"Login": template.CSS(hexColor(LoginColor)),
+		"Boot":  msParam(r, "boot", defaultBootMs).Milliseconds(),
+	})
+}
+
+func (s *Server) renderHTML(w http.ResponseWriter, t *template.Template, data any) {
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		http.Error(w, fmt.Sprintf("render %s: %v", t.Name(), err), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// appJS is the "bundle": it arrives boot ms late, imitating download and
+// start-up of Grafana's real bundles, and holds back the page's load event
+// because the shell loads it as a blocking script.
+func (s *Server) appJS(w http.ResponseWriter, r *http.Request) {
+	if !s.sleep(r.Context(), msParam(r, "boot", defaultBootMs)) {
+		return
+	}
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	_, _ = w.Write(appJS)
+}
+
+func serveCSS(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	_, _ = w.Write([]byte(appCSS))
+}
+
+func dashboardAPI(w http.ResponseWriter, r *http.Request) {
+	uid := r.PathValue("uid")
+	d, ok := dashboardFor(uid)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, message("Dashboard not found"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"dashboard": map[string]any{"uid": uid, "title": d.Title, "panels": d.Panels},
+		"meta":      map[string]any{"slug": strings.ToLower(d.Title), "panelcast": d.Scenario},
+	})
+}
+
+// query is /api/ds/query: it answers after ms, fails for the "failing"
+// scenario, and never answers for "never" (until the client goes away or
+// the server closes).
+func (s *Server) query(w http.ResponseWriter, r *http.Request) {
+	scenario := r.URL.Query().Get("scenario")
+	if scenario == ScenarioNever {
+		select {
+		case <-r.Context().Done():
+		case <-s.done:
+		}
+		return
+	}
+	if !s.sleep(r.Context(), msParam(r, "ms", 0)) {
+		return
+	}
+	if scenario == ScenarioFailing {
+		writeJSON(w, http.StatusInternalServerError, message(QueryError))
+		return
+	}
+	end := ReportInstant.UnixMilli()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"results": map[string]any{"A": map[string]any{
+			"status": http.StatusOK,
+			"frames": []any{map[string]any{
+				"schema": map[string]any{"refId": "A", "fields": []any{
+					map[string]string{"name": "time", "type": "time"},
+					map[string]string{"name": "value", "type": "number"},
+				}},
+				"data": map[string]any{"values": []any{
+					[]int64{end - 120000, end - 60000, end},
+					[]float64{1, 2, 3},
+				}},
+			}},
+		}},
+	})
+}
+
+func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	var rep Report
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&rep); err != nil {
+		writeJSON(w, http.StatusBadRequest, message("bad report: "+err.Error()))
+		return
+	}
+	rep.At = time.Now()
+	s.mu.Lock()
+	s.reports = append(s.reports, rep)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, message("Report recorded"))
+}
+
+func serveCSV(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+CSVFileName+`"`)
+	_, _ = w.Write([]byte(CSVData))
+}
+
+// sleep waits d unless the request ends or the server closes first; it
+// reports whether the whole wait passed.
+func (s *Server) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.done:
+		return false
+	}
+}
+
+// msParam reads a millisecond query parameter; missing or invalid values
+// give def.
+func msParam(r *http.Request, name string, def int) time.Duration {
+	ms, err := strconv.Atoi(r.URL.Query().Get(name))
+	if err != nil || ms < 0 || ms > maxDelayMs {
+		ms = def
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+func message(m string) map[string]string { return map[string]string{"message": m} }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func hexColor(c interface{ RGBA() (r, g, b, a uint32) }) string {
+	r, g, b, _ := c.RGBA()
+	return fmt.Sprintf("#%02x%02x%02x", r>>8, g>>8, b>>8)
+}

@@ -1,0 +1,228 @@
+// Package pluginhost starts a renderer plugin binary the way Grafana 9–12 does
+// and talks to it the way Grafana does, so integration tests meet the plugin
+// under the same conditions as in production.
+//
+// Facts mirrored from Grafana's public source (paraphrased, no code copied):
+//
+//   - Executable: a renderer plugin is always started as
+//     <plugin dir>/plugin_start_<os>_<arch>[.exe]; plugin.json "executable" is
+//     ignored for type "renderer" (pkg/plugins/plugins.go ExecutablePath,
+//     earlier pkg/plugins/manager/loader ComposeRendererStartCommand and
+//     pkg/plugins/backendplugin/provider rendererStartCmd).
+//   - Process: exec.Command(path) with no arguments and cmd.Env set to
+//     Grafana's list; go-plugin ClientConfig with the SDK handshake (protocol
+//     2, cookie grafana_plugin_type=datasource), AllowedProtocols gRPC only,
+//     default StartTimeout, SkipHostEnv false for renderers, so go-plugin
+//     appends the host environment and then its own variables
+//     (pkg/plugins/backendplugin/grpcplugin/client.go; SDK
+//     backend/grpcplugin/handshake.go; go-plugin client.go Start).
+//   - Plugin set: diagnostics, resource, data, stream, renderer (newer also
+//     admission, conversion; 9.x also secretsmanager; no "sanitizer" entry
+//     exists). Start fails if the negotiated version is below 2
+//     (grpcplugin/client.go, client_v2.go, grpc_plugin.go).
+//   - Stop: Grafana's Stop calls go-plugin Client.Kill: the controller's
+//     Shutdown RPC, up to 2 s for the process to exit, then SIGKILL of the
+//     plugin process only (grpc_plugin.go Stop; go-plugin client.go Kill).
+//     Renderers are registered unmanaged, so nothing restarts them.
+//   - Environment: see env.go.
+//   - Render, CheckHealth, CallResource: see calls.go.
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend/grpcplugin"
+	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
+)
+
+// Config describes the Grafana installation the host pretends to be.
+type Config struct {
+	// Executable is the plugin binary. Grafana only ever runs a renderer as
+	// plugin_start_<os>_<arch>, so any other file name is refused.
+	Executable string
+	// PluginID is plugin.json "id", e.g. "panelcast-renderer".
+	PluginID string
+	// PluginVersion is plugin.json info.version; Grafana sends it in the
+	// plugin context (10.3+) and gates renderer features on it.
+	PluginVersion string
+	// Section is the [plugin.<id>] grafana.ini section, key -> value.
+	Section map[string]string
+	// GrafanaVersion is the emulated Grafana build, e.g. "12.1.0" (9.x–12.x).
+	GrafanaVersion string
+	// AppURL is [server] root_url; Grafana appends a trailing slash.
+	AppURL string
+	// DataPath is [paths] data; renders go to DataPath/png/<random>.png.
+	DataPath string
+	// ExtraEnv holds KEY=value pairs of Grafana's own process environment
+	// (e.g. what a container sets). They override [plugin.<id>] keys the way
+	// real environment variables do and are passed on like the rest of it.
+	ExtraEnv []string
+	// Stderr receives the plugin's log lines as go-plugin's hclog re-logs
+	// them; nil discards them.
+	Stderr io.Writer
+}
+
+// Host is a started plugin process.
+type Host struct {
+	cfg         Config
+	version     grafanaVersion
+	appURL      string
+	client      *goplugin.Client
+	pid         int
+	diagnostics pluginv2.DiagnosticsClient
+	resource    pluginv2.ResourceClient
+	renderer    pluginextensionv2.RendererClient
+}
+
+// Start runs the plugin and completes the go-plugin handshake. Like Grafana,
+// it does not tie the plugin's lifetime to ctx; the handshake is bounded by
+// go-plugin's one-minute start timeout. ctx only stops a start not yet begun.
+func Start(ctx context.Context, cfg Config) (*Host, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	v, err := parseGrafanaVersion(cfg.GrafanaVersion)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.PluginID == "" || cfg.DataPath == "" || cfg.AppURL == "" {
+		return nil, errors.New("pluginhost: PluginID, DataPath and AppURL are required")
+	}
+	if want := rendererExecutableName(); filepath.Base(cfg.Executable) != want {
+		return nil, fmt.Errorf("pluginhost: Grafana starts a renderer plugin as %s in the plugin directory, not %s",
+			want, filepath.Base(cfg.Executable))
+	}
+	dataPath, err := filepath.Abs(cfg.DataPath)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DataPath = dataPath
+	// Grafana's rendering service creates these at startup (mode 0700).
+	for _, dir := range []string{"png", "csv", "pdf"} {
+		if err := os.MkdirAll(filepath.Join(dataPath, dir), 0o700); err != nil {
+			return nil, err
+		}
+	}
+
+	h := &Host{cfg: cfg, version: v, appURL: normalizeAppURL(cfg.AppURL)}
+	processEnv := append(os.Environ(), cfg.ExtraEnv...)
+	cmd := exec.Command(cfg.Executable)
+	// Grafana's list first, then the host environment as go-plugin would
+	// append it; go-plugin adds its own variables after both. SkipHostEnv is
+	// set only because ExtraEnv must count as host environment too.
+	cmd.Env = append(h.grafanaEnv(lookupIn(processEnv)), processEnv...)
+
+	logger := hclog.NewNullLogger()
+	if cfg.Stderr != nil {
+		logger = hclog.New(&hclog.LoggerOptions{Name: "plugin." + cfg.PluginID, Output: cfg.Stderr, Level: hclog.Debug})
+	}
+	h.client = goplugin.NewClient(&goplugin.ClientConfig{
+		Cmd:              cmd,
+		HandshakeConfig: goplugin.HandshakeConfig{
+			ProtocolVersion:  grpcplugin.ProtocolVersion,
+			MagicCookieKey:   grpcplugin.MagicCookieKey,
+			MagicCookieValue: grpcplugin.MagicCookieValue,
+		},
+		VersionedPlugins: map[int]goplugin.PluginSet{grpcplugin.ProtocolVersion: grafanaPluginSet()},
+		SkipHostEnv:      true,
+		Logger:           logger,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+	})
+	if err := h.connect(); err != nil {
+		h.client.Kill()
+		return nil, err
+	}
+	return h, nil
+}
+
+func (h *Host) connect() error {
+	rpc, err := h.client.Client()
+	if err != nil {
+		return err
+	}
+	h.pid = h.client.ReattachConfig().Pid
+	if h.client.NegotiatedVersion() < 2 {
+		return errors.New("plugin protocol version not supported")
+	}
+	raw, err := dispense(rpc, "diagnostics", "resource", "renderer")
+	if err != nil {
+		return err
+	}
+	// The SDK's client wrappers embed the generated clients.
+	h.diagnostics = raw[0].(pluginv2.DiagnosticsClient)
+	h.resource = raw[1].(pluginv2.ResourceClient)
+	h.renderer = raw[2].(pluginextensionv2.RendererClient)
+	return nil
+}
+
+func dispense(rpc goplugin.ClientProtocol, names ...string) ([]any, error) {
+	out := make([]any, len(names))
+	for i, name := range names {
+		v, err := rpc.Dispense(name)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// grafanaPluginSet names the services as Grafana's host does. go-plugin only
+// tells the plugin the protocol versions, so the set is invisible to it; a
+// service the plugin does not register answers Unimplemented.
+func grafanaPluginSet() goplugin.PluginSet {
+	return goplugin.PluginSet{
+		"diagnostics": &grpcplugin.DiagnosticsGRPCPlugin{},
+		"resource":    &grpcplugin.ResourceGRPCPlugin{},
+		"data":        &grpcplugin.DataGRPCPlugin{},
+		"stream":      &grpcplugin.StreamGRPCPlugin{},
+		"renderer":    &rendererGRPCPlugin{},
+	}
+}
+
+// rendererGRPCPlugin is the host side of the "renderer" service.
+type rendererGRPCPlugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+}
+
+func (*rendererGRPCPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error {
+	return errors.New("pluginhost: the renderer service is served by the plugin, not the host")
+}
+
+func (*rendererGRPCPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
+	return pluginextensionv2.NewRendererClient(conn), nil
+}
+
+func rendererExecutableName() string {
+	name := fmt.Sprintf("plugin_start_%s_%s", strings.ToLower(runtime.GOOS), strings.ToLower(runtime.GOARCH))
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	return name
+}
+
+// Renderer is the dispensed "renderer" service, for calls made directly.
+func (h *Host) Renderer() pluginextensionv2.RendererClient { return h.renderer }
+
+// Pid is the plugin process id.
+func (h *Host) Pid() int { return h.pid }
+
+// Kill stops the plugin as Grafana does: graceful shutdown request, up to 2 s
+// grace, then SIGKILL of the plugin process alone (not its children).
+func (h *Host) Kill() { h.client.Kill() }
+
+// Exited reports whether the plugin process has exited.
+func (h *Host) Exited() bool { return h.client.Exited() }

@@ -1,0 +1,322 @@
+// Package discord posts Panelcast messages into Discord channels with a bot
+// token: one POST /channels/{id}/messages carrying the picture as an
+// attachment, so no image ever needs a public URL.
+package discord
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/panelcast/panelcast/pkg/chat"
+)
+
+const (
+	// DefaultAPIURL is Discord's REST API, version 10.
+	DefaultAPIURL = "https://discord.com/api/v10"
+	// MaxContent is Discord's limit on message content, in characters.
+	MaxContent = 2000
+	// MaxFileBytes is Discord's default per-file upload limit (10 MiB);
+	// boosted servers allow more, but a bot cannot know that in advance.
+	MaxFileBytes = 10 << 20
+
+	provider       = "discord"
+	defaultTimeout = 60 * time.Second
+	// maxBody bounds how much of an answer is read: messages and errors are
+	// small, and a misbehaving proxy must not make us buffer without limit.
+	maxBody = 1 << 20
+)
+
+// Config configures the Discord sender.
+type Config struct {
+	// Token is the bot token (discord_bot_token), without the "Bot " prefix.
+	Token string
+	// APIURL defaults to DefaultAPIURL; tests point it at discordfake.
+	APIURL string
+	// HTTPClient defaults to a client with a 60 s timeout.
+	HTTPClient *http.Client
+}
+
+// Sender posts to Discord. It is safe for concurrent use.
+type Sender struct {
+	auth      string
+	api       string
+	hc        *http.Client
+	userAgent string
+	// guilds caches channel id → guild id ("@me" for DMs) for permalinks:
+	// Discord's REST message objects carry no guild_id, so finding it costs
+	// one GET /channels/{id}, paid once per channel.
+	guilds sync.Map
+}
+
+var _ chat.Sender = (*Sender)(nil)
+
+// New checks the configuration and returns a Sender.
+func New(c Config) (*Sender, error) {
+	token := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(c.Token), "Bot "))
+	if token == "" {
+		return nil, errors.New("discord: no bot token: set discord_bot_token to the token from the Discord developer portal (Bot → Reset Token)")
+	}
+	if strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return nil, errors.New("discord: discord_bot_token contains spaces or control characters: copy the token again from the Discord developer portal")
+	}
+	api := strings.TrimRight(strings.TrimSpace(c.APIURL), "/")
+	if api == "" {
+		api = DefaultAPIURL
+	}
+	if u, err := url.Parse(api); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("discord: discord_api_url %q is not an http(s) URL: use %s", api, DefaultAPIURL)
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: defaultTimeout}
+	}
+	return &Sender{auth: "Bot " + token, api: api, hc: hc, userAgent: userAgent()}, nil
+}
+
+// userAgent follows the form Discord requires of HTTP API clients,
+// "DiscordBot ($url, $versionNumber)"; requests without it may be blocked.
+func userAgent() string {
+	v := "dev"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	return "DiscordBot (https://github.com/panelcast/panelcast, " + v + ")"
+}
+
+// Name is the address prefix, "discord".
+func (s *Sender) Name() string { return provider }
+
+// Check verifies the token with GET /users/@me.
+func (s *Sender) Check(ctx context.Context) error {
+	_, err := s.do(ctx, http.MethodGet, "/users/@me", "", nil, "")
+	return err
+}
+
+type attachment struct {
+	ID       int    `json:"id"`
+	Filename string `json:"filename"`
+}
+
+type reference struct {
+	MessageID string `json:"message_id"`
+	// FailIfNotExists is false so that a reply whose parent was deleted
+	// (a resolved alert whose firing message is gone) still gets posted.
+	FailIfNotExists bool `json:"fail_if_not_exists"`
+}
+
+type payload struct {
+	Content          string       `json:"content,omitempty"`
+	Attachments      []attachment `json:"attachments,omitempty"`
+	MessageReference *reference   `json:"message_reference,omitempty"`
+	Nonce            string       `json:"nonce,omitempty"`
+	EnforceNonce     bool         `json:"enforce_nonce,omitempty"`
+}
+
+// Send posts m. The picture is uploaded as files[0] and shown by Discord
+// inline, so no embed is added (it would only frame the same picture).
+// Text longer than MaxContent is cut at a word boundary and ends with "…".
+// With an IdempotencyKey the post carries a nonce derived from it and
+// enforce_nonce, so a retry within Discord's few-minute window returns the
+// first message instead of posting twice.
+func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error) {
+	channel, err := ParseChannel(m.Channel)
+	if err != nil {
+		return chat.Receipt{}, err
+	}
+	if len(m.Image) == 0 && strings.TrimSpace(m.Text) == "" {
+		return chat.Receipt{}, &chat.Error{Provider: provider, Code: "empty_message",
+			Hint: "the message has neither text nor a picture: give it a text or a panel to render."}
+	}
+	if len(m.Image) > MaxFileBytes {
+		return chat.Receipt{}, &chat.Error{Provider: provider, Code: "image_too_large",
+			Hint: fmt.Sprintf("image is %.1f MiB; Discord allows 10 MiB without boosts: lower width/height/scale.", float64(len(m.Image))/(1<<20))}
+	}
+	p := payload{Content: truncate(m.Text, MaxContent)}
+	if m.ThreadID != "" {
+		if !isSnowflake(m.ThreadID) {
+			return chat.Receipt{}, &chat.Error{Provider: provider, Code: "invalid_thread",
+				Hint: fmt.Sprintf("thread id %q is not a Discord message id: reply to the MessageID of an earlier Discord receipt.", clip(m.ThreadID))}
+		}
+		p.MessageReference = &reference{MessageID: m.ThreadID}
+	}
+	if m.IdempotencyKey != "" {
+		p.Nonce, p.EnforceNonce = nonce(m.IdempotencyKey), true
+	}
+
+	var body []byte
+	var contentType string
+	if len(m.Image) == 0 {
+		body, _ = json.Marshal(p)
+		contentType = "application/json"
+	} else {
+		name := m.Filename
+		if name == "" {
+			name = "panel.png"
+		}
+		p.Attachments = []attachment{{ID: 0, Filename: name}}
+		body, contentType = multipartBody(p, name, m.Image)
+	}
+
+	raw, err := s.do(ctx, http.MethodPost, "/channels/"+channel+"/messages", contentType, body, channel)
+	if err != nil {
+		return chat.Receipt{}, err
+	}
+	var msg struct {
+		ID        string `json:"id"`
+		ChannelID string `json:"channel_id"`
+	}
+	if err := json.Unmarshal(raw, &msg); err != nil || !isSnowflake(msg.ID) {
+		// The post may well have landed; only a retry with the same nonce
+		// is safe, which is what a temporary error leads to.
+		return chat.Receipt{}, &chat.Error{Provider: provider, Code: "bad_answer", Temporary: true,
+			Hint: "Discord answered the post with something that is not a message: check discord_api_url."}
+	}
+	if msg.ChannelID == "" {
+		msg.ChannelID = channel
+	}
+	r := chat.Receipt{MessageID: msg.ID, ChannelID: msg.ChannelID}
+	if guild := s.guild(ctx, msg.ChannelID); guild != "" {
+		r.Permalink = "https://discord.com/channels/" + guild + "/" + msg.ChannelID + "/" + msg.ID
+	}
+	return r, nil
+}
+
+// guild finds the channel's guild id ("@me" for DMs) for the permalink. A
+// failed lookup leaves the permalink empty rather than failing a post that
+// has already landed.
+func (s *Sender) guild(ctx context.Context, channel string) string {
+	if g, ok := s.guilds.Load(channel); ok {
+		return g.(string)
+	}
+	raw, err := s.do(ctx, http.MethodGet, "/channels/"+channel, "", nil, channel)
+	if err != nil {
+		return ""
+	}
+	var ch struct {
+		GuildID string `json:"guild_id"`
+	}
+	if json.Unmarshal(raw, &ch) != nil {
+		return ""
+	}
+	g := "@me"
+	if ch.GuildID != "" {
+		if !isSnowflake(ch.GuildID) {
+			return ""
+		}
+		g = ch.GuildID
+	}
+	s.guilds.Store(channel, g)
+	return g
+}
+
+func multipartBody(p payload, filename string, file []byte) ([]byte, string) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	js, _ := json.Marshal(p)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="payload_json"`)
+	h.Set("Content-Type", "application/json")
+	pw, _ := w.CreatePart(h)
+	pw.Write(js)
+	h = textproto.MIMEHeader{}
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="files[0]"; filename=%q`, filename))
+	h.Set("Content-Type", http.DetectContentType(file))
+	pw, _ = w.CreatePart(h)
+	pw.Write(file)
+	w.Close()
+	return buf.Bytes(), w.FormDataContentType()
+}
+
+// do sends one request and returns the answer's body on 2xx, or a
+// *chat.Error. channel only words the hints.
+func (s *Sender) do(ctx context.Context, method, path, contentType string, body []byte, channel string) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.api+path, rd)
+	if err != nil {
+		return nil, fmt.Errorf("discord: cannot build the request: %v: check discord_api_url", err)
+	}
+	req.Header.Set("Authorization", s.auth)
+	req.Header.Set("User-Agent", s.userAgent)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return nil, networkError(ctx, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, networkError(ctx, err)
+	}
+	if resp.StatusCode/100 == 2 {
+		return raw, nil
+	}
+	return nil, apiError(resp.StatusCode, resp.Header, raw, channel)
+}
+
+// networkError words a transport failure. The request URL is left out:
+// *url.Error repeats it, and this package keeps one error style with the
+// Telegram sender, whose URLs hold the token. A cancelled context is
+// returned as is so callers can tell it apart.
+func networkError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &chat.Error{Provider: provider, Code: "network", Temporary: true,
+		Hint: fmt.Sprintf("could not reach Discord (%v): check the network and discord_api_url.", err)}
+}
+
+// ParseChannel checks that a Discord address names a channel by its numeric
+// id (a snowflake) and returns it.
+func ParseChannel(s string) (string, error) {
+	ch := strings.TrimSpace(s)
+	if isSnowflake(ch) {
+		return ch, nil
+	}
+	hint := fmt.Sprintf("channel %q is not a numeric channel id: in Discord, turn on Developer Mode (User Settings → Advanced), right-click the channel → Copy Channel ID, and use discord:<id>.", clip(ch))
+	if ch == "" {
+		hint = "no channel given: use discord:<channel id>, e.g. discord:1234567890123456789."
+	}
+	return "", &chat.Error{Provider: provider, Code: "invalid_channel", Hint: hint}
+}
+
+// isSnowflake reports whether s is a Discord id: a decimal uint64.
+func isSnowflake(s string) bool {
+	if s == "" || len(s) > 20 || s[0] == '+' || s[0] == '-' {
+		return false
+	}
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil
+}
+
+// nonce derives Discord's message nonce from an idempotency key. Discord
+// takes an integer or a string of up to 25 characters; a decimal of the
+// key's SHA-256 (63 bits, at most 19 digits) fits both readings whatever the
+// key's length or alphabet.
+func nonce(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return strconv.FormatUint(binary.BigEndian.Uint64(sum[:8])>>1, 10)
+}

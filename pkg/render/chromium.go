@@ -1,0 +1,197 @@
+package render
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/launcher"
+	"github.com/go-rod/rod/lib/proto"
+)
+
+// ErrNoChromium means no browser binary could be found.
+var ErrNoChromium = errors.New("no Chromium found: install the chromium package (apt-get install chromium) or set chromium_path / PANELCAST_CHROMIUM")
+
+// FindChromium returns the browser to use: the configured path, else
+// PANELCAST_CHROMIUM, else the first of chromium, chromium-browser,
+// google-chrome(-stable) on the PATH. It never downloads one.
+func FindChromium(configured string) (string, error) {
+	for _, p := range []string{configured, os.Getenv("PANELCAST_CHROMIUM")} {
+		if p == "" {
+			continue
+		}
+		st, err := os.Stat(p)
+		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			return "", fmt.Errorf("chromium %q is not an executable file: install the chromium package or fix chromium_path", p)
+		}
+		return p, nil
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", ErrNoChromium
+}
+
+// baseFlags are the headless flags that work as root on a server without a
+// display or network access; background networking stays off so Chromium
+// does not call home.
+var baseFlags = []string{
+	"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+	"--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+	"--disable-component-update", "--disable-sync", "--disable-default-apps",
+	"--disable-extensions", "--disable-breakpad", "--disable-crash-reporter",
+	"--disable-client-side-phishing-detection", "--disable-popup-blocking",
+	"--disable-prompt-on-repost", "--disable-hang-monitor", "--disable-domain-reliability",
+	"--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+	"--disable-backgrounding-occluded-windows", "--disable-ipc-flooding-protection",
+	// One process for all sites keeps a render's memory low and lets a page's
+	// certificate handler see its iframes.
+	"--disable-features=site-per-process,Translate,MediaRouter,OptimizationHints",
+	"--disable-site-isolation-trials",
+	"--force-color-profile=srgb", "--hide-scrollbars", "--mute-audio",
+	"--metrics-recording-only", "--password-store=basic", "--use-mock-keychain",
+	"--font-render-hinting=none",
+	"--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
+}
+
+// browser is one running Chromium process and its CDP connection.
+type browser struct {
+	cmd     *exec.Cmd
+	rod     *rod.Browser
+	dataDir string
+	version string
+	exited  chan struct{}
+
+	mu       sync.Mutex
+	active   int  // renders using it now
+	renders  int  // renders started on it
+	retiring bool // no new renders; closed when active drops to 0
+	closed   bool
+}
+
+// launch starts Chromium as a child that dies with us: the process gets
+// SIGKILL when its parent thread dies (Pdeathsig), so a plugin that Grafana
+// kills with SIGKILL leaves no browser behind, without go-rod's leakless
+// helper (which it would have to download).
+func launch(ctx context.Context, bin string, extra []string, log *slog.Logger) (*browser, error) {
+	dataDir, err := os.MkdirTemp("", "panelcast-chromium-")
+	if err != nil {
+		return nil, fmt.Errorf("create the browser profile folder: %w: check that TMPDIR is writable", err)
+	}
+	args := append(append([]string{}, baseFlags...), extra...)
+	args = append(args, "--user-data-dir="+dataDir, "about:blank")
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	parser := launcher.NewURLParser().Context(ctx)
+	out := &tailWriter{max: 4096}
+	cmd.Stderr = io.MultiWriter(parser, out)
+	cmd.Stdout = out
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dataDir)
+		return nil, fmt.Errorf("start %s: %w: check that the file is a Chromium binary", bin, err)
+	}
+	b := &browser{cmd: cmd, dataDir: dataDir, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(b.exited)
+	}()
+	var control string
+	select {
+	case control = <-parser.URL:
+	case <-b.exited:
+		b.kill()
+		return nil, fmt.Errorf("chromium exited at start: %s", strings.TrimSpace(out.String()))
+	case <-ctx.Done():
+		b.kill()
+		return nil, fmt.Errorf("chromium did not start in time: %w", ctx.Err())
+	}
+	ws, err := launcher.ResolveURL(control)
+	if err != nil {
+		b.kill()
+		return nil, fmt.Errorf("reach chromium's DevTools endpoint: %w", err)
+	}
+	// The connection's context must outlive the launch: go-rod's event loop
+	// stops when it ends.
+	rb := rod.New().ControlURL(ws).NoDefaultDevice()
+	if err := rb.Connect(); err != nil {
+		b.kill()
+		return nil, fmt.Errorf("connect to chromium: %w", err)
+	}
+	b.rod = rb
+	if v, err := (proto.BrowserGetVersion{}).Call(b.rod); err == nil {
+		b.version = v.Product
+	}
+	log.Info("browser started", "pid", cmd.Process.Pid, "version", b.version)
+	return b, nil
+}
+
+func (b *browser) alive() bool {
+	select {
+	case <-b.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill ends the whole process group at once: a graceful Browser.close buys
+// nothing for a throwaway profile, and it can hang on a wedged browser.
+func (b *browser) kill() {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.closed = true
+	b.mu.Unlock()
+	if b.cmd.Process != nil {
+		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+		_ = b.cmd.Process.Kill()
+	}
+	select {
+	case <-b.exited:
+	case <-time.After(5 * time.Second):
+	}
+	os.RemoveAll(b.dataDir)
+}
+
+func (b *browser) pid() int {
+	if b.cmd.Process == nil {
+		return 0
+	}
+	return b.cmd.Process.Pid
+}
+
+// tailWriter keeps the last bytes of the browser's output for error messages.
+type tailWriter struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	if len(w.buf) > w.max {
+		w.buf = w.buf[len(w.buf)-w.max:]
+	}
+	return len(p), nil
+}
+
+func (w *tailWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return string(w.buf)
+}

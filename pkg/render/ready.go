@@ -1,0 +1,178 @@
+package render
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/go-rod/rod/lib/proto"
+)
+
+const (
+	// pollEvery is how often the page is asked whether it is done: a render
+	// should end within a few tens of milliseconds of the page being done.
+	pollEvery = 20 * time.Millisecond
+	// settle is how long a finished query count must stay at zero, so the
+	// panel that got the data has painted it.
+	settle = 60 * time.Millisecond
+	// quiet is how long a page without any Grafana signal must have no
+	// request in flight and no DOM change.
+	quiet = 500 * time.Millisecond
+)
+
+// probe reads every readiness signal Grafana has had, newest first.
+const probe = `(() => {
+  const w = window, d = document;
+  const q = w.__grafanaRunningQueryCount;
+  const dash = Array.from(d.querySelectorAll('[data-panelid]'));
+  return {
+    binding: w.__grafanaRenderBindingSupported === true,
+    scene: w.__grafanaSceneContext !== undefined && w.__grafanaSceneContext !== null,
+    count: typeof q === 'number' ? q : -1,
+    rendered: typeof w.panelsRendered === 'number' ? w.panelsRendered : -1,
+    solo: d.querySelectorAll('.panel-solo').length || d.querySelectorAll("[class$='panel-container']").length,
+    dashPanels: dash.length,
+    dashDone: dash.filter(p => p.classList.contains('dashboard-row') || p.querySelector('.dashboard-row') ||
+      ((p.querySelector('.panel-content') || {}).childElementCount > 0)).length,
+    mutations: w.__panelcastMutations || 0,
+    state: d.readyState,
+    path: location.pathname,
+  };
+})()`
+
+type signals struct {
+	Binding    bool   `json:"binding"`
+	Scene      bool   `json:"scene"`
+	Count      int    `json:"count"`
+	Rendered   int    `json:"rendered"`
+	Solo       int    `json:"solo"`
+	DashPanels int    `json:"dashPanels"`
+	DashDone   int    `json:"dashDone"`
+	Mutations  int    `json:"mutations"`
+	State      string `json:"state"`
+	Path       string `json:"path"`
+}
+
+// readiness is the decision over successive probes.
+type readiness struct {
+	firstQueryWait time.Duration
+	start          time.Time
+	sawQuery       bool
+	sceneSince     time.Time
+	zeroSince      time.Time
+	mutations      int
+	stableSince    time.Time
+}
+
+// step returns whether the page is done, and what it is waiting for.
+func (r *readiness) step(now time.Time, s signals, bindingCalled bool, netIdle time.Duration) (bool, string) {
+	switch {
+	case bindingCalled:
+		return true, ""
+	case s.Binding:
+		return false, "waiting for Grafana's completion signal"
+	case s.Scene:
+		if s.Count > 0 {
+			r.sawQuery, r.zeroSince = true, time.Time{}
+			return false, fmt.Sprintf("waiting for %d running queries", s.Count)
+		}
+		if r.sceneSince.IsZero() {
+			r.sceneSince = now
+		}
+		if !r.sawQuery && now.Sub(r.sceneSince) < r.firstQueryWait {
+			return false, "waiting for the first query to start"
+		}
+		if r.zeroSince.IsZero() {
+			r.zeroSince = now
+		}
+		return now.Sub(r.zeroSince) >= settle, "waiting for panels to paint"
+	case s.Rendered >= 0 && s.Solo > 0:
+		return s.Rendered >= s.Solo, fmt.Sprintf("waiting for panels: %d of %d rendered", s.Rendered, s.Solo)
+	case s.DashPanels > 0 && s.Rendered >= 0:
+		return s.DashDone >= s.DashPanels, fmt.Sprintf("waiting for panels: %d of %d rendered", s.DashDone, s.DashPanels)
+	}
+	// No Grafana signal: the DOM and the network must both be quiet.
+	if s.Mutations != r.mutations || r.stableSince.IsZero() {
+		r.mutations, r.stableSince = s.Mutations, now
+	}
+	if s.State == "complete" && netIdle >= quiet && now.Sub(r.stableSince) >= quiet {
+		return true, ""
+	}
+	return false, "waiting for the page to load and stop changing"
+}
+
+// waitReady polls until the page is done or ctx ends.
+func (s *session) waitReady(ctx context.Context, req Request) error {
+	r := &readiness{firstQueryWait: s.opts.FirstQueryWait, start: time.Now()}
+	return s.poll(ctx, r)
+}
+
+// waitSettled waits again after a resize, giving newly visible panels a
+// short time to start their queries.
+func (s *session) waitSettled(ctx context.Context, req Request) error {
+	wait := s.opts.FirstQueryWait
+	if wait > 300*time.Millisecond {
+		wait = 300 * time.Millisecond
+	}
+	s.bindingCalled.Store(false)
+	r := &readiness{firstQueryWait: wait, start: time.Now()}
+	done, err := s.pollOnce(ctx, r)
+	if err != nil || done {
+		// Pages that signalled completion through the binding before the
+		// resize will not call it again.
+		return err
+	}
+	return s.poll(ctx, r)
+}
+
+func (s *session) poll(ctx context.Context, r *readiness) error {
+	t := time.NewTicker(pollEvery)
+	defer t.Stop()
+	for {
+		done, err := s.pollOnce(ctx, r)
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (s *session) pollOnce(ctx context.Context, r *readiness) (bool, error) {
+	var sig signals
+	if err := s.eval(ctx, probe, &sig); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		// Between documents (redirects, reloads) there is briefly no
+		// context to evaluate in; the next poll will find the new one.
+		return false, nil
+	}
+	if isLoginPath(sig.Path) {
+		return false, fmt.Errorf("grafana answered with its login page: the renderKey cookie was not accepted; check [rendering] renderer_domain and callback_url")
+	}
+	done, stage := r.step(time.Now(), sig, s.bindingCalled.Load(), s.net.idleFor())
+	if !done {
+		s.setStage(stage)
+	}
+	return done, nil
+}
+
+func isLoginPath(p string) bool {
+	return p == "/login" || len(p) > 6 && p[len(p)-6:] == "/login"
+}
+
+func (s *session) eval(ctx context.Context, expr string, out any) error {
+	res, err := proto.RuntimeEvaluate{Expression: expr, ReturnByValue: true}.Call(s.page.Context(ctx))
+	if err != nil {
+		return err
+	}
+	if res.ExceptionDetails != nil {
+		return fmt.Errorf("page script failed: %s", res.ExceptionDetails.Text)
+	}
+	return json.Unmarshal([]byte(res.Result.Value.JSON("", "")), out)
+}

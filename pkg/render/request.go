@@ -1,0 +1,222 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Encoding is the output format.
+type Encoding string
+
+const (
+	PNG Encoding = "png"
+	PDF Encoding = "pdf"
+)
+
+// FullPage as Height captures the whole page, as Grafana asks for full
+// dashboards.
+const FullPage = -1
+
+// Request is one render: which page, how big, and what the browser presents.
+type Request struct {
+	URL string
+	// Width and Height are CSS pixels; Height may be FullPage.
+	Width, Height int
+	// Scale is the device scale factor: the PNG is Width*Scale x Height*Scale.
+	Scale float64
+	// Timezone is an IANA name ("Europe/Berlin", "Etc/GMT+5"); "" keeps the machine's.
+	Timezone string
+	// Headers are sent with every request the page makes (e.g. Accept-Language).
+	Headers map[string]string
+	// OriginHeaders are sent only to the page's own origin (Grafana's), e.g. a
+	// service-account Authorization header that must not leak to other hosts.
+	OriginHeaders map[string]string
+	// Cookies are set before navigation (Grafana's renderKey).
+	Cookies []Cookie
+	// Timeout bounds the whole render, queueing included.
+	Timeout  time.Duration
+	Encoding Encoding
+	PDF      PDFOptions
+}
+
+// Cookie is set for Domain (the URL's host when empty).
+type Cookie struct {
+	Name, Value, Domain string
+}
+
+// PDFOptions follow Grafana's pdf.* parameters.
+type PDFOptions struct {
+	Format          string // a4, a3, a5, letter, legal, tabloid
+	Landscape       bool
+	PrintBackground bool
+	PageRanges      string
+}
+
+// Limits bound what a request may ask for.
+type Limits struct {
+	MaxWidth, MaxHeight int
+	MaxScale            float64
+	MaxTimeout          time.Duration
+}
+
+// ErrBadRequest marks a request that can never succeed as asked.
+var ErrBadRequest = errors.New("bad render request")
+
+func badRequest(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, a...))
+}
+
+var paperSizes = map[string][2]float64{ // inches, portrait
+	"a3": {11.69, 16.54}, "a4": {8.27, 11.69}, "a5": {5.83, 8.27},
+	"letter": {8.5, 11}, "legal": {8.5, 14}, "tabloid": {11, 17},
+}
+
+// Validate checks a request against the limits and the URL rules: only
+// http(s) URLs with a host. Which hosts are allowed is the caller's policy
+// (see Guard).
+func (r *Request) Validate(l Limits) error {
+	if err := checkURL(r.URL); err != nil {
+		return err
+	}
+	if r.Width < 1 || r.Width > l.MaxWidth {
+		return badRequest("width must be 1..%d, got %d", l.MaxWidth, r.Width)
+	}
+	if r.Height != FullPage && (r.Height < 1 || r.Height > l.MaxHeight) {
+		return badRequest("height must be 1..%d (or -1 for the full page), got %d", l.MaxHeight, r.Height)
+	}
+	if !(r.Scale > 0 && r.Scale <= l.MaxScale) { // also refuses NaN
+		return badRequest("device scale factor must be above 0 and at most %g, got %g", l.MaxScale, r.Scale)
+	}
+	if r.Timeout <= 0 || r.Timeout > l.MaxTimeout {
+		return badRequest("timeout must be between 1s and %s, got %s", l.MaxTimeout, r.Timeout)
+	}
+	switch r.Encoding {
+	case PNG, PDF:
+	default:
+		return badRequest("encoding must be png or pdf, got %q", r.Encoding)
+	}
+	if r.Encoding == PDF && r.PDF.Format != "" {
+		if _, ok := paperSizes[strings.ToLower(r.PDF.Format)]; !ok {
+			return badRequest("pdf.format must be one of a3, a4, a5, letter, legal, tabloid, got %q", r.PDF.Format)
+		}
+	}
+	if r.Timezone != "" && !validTimezone(r.Timezone) {
+		return badRequest("timezone %q is not an IANA name such as Europe/Berlin", r.Timezone)
+	}
+	for k, v := range r.Headers {
+		if !validHeader(k, v) {
+			return badRequest("header %q has characters HTTP does not allow", k)
+		}
+	}
+	for k, v := range r.OriginHeaders {
+		if !validHeader(k, v) {
+			return badRequest("header %q has characters HTTP does not allow", k)
+		}
+	}
+	for _, c := range r.Cookies {
+		if c.Name == "" || strings.ContainsAny(c.Name+c.Value, ";\r\n\x00") {
+			return badRequest("cookie %q is not a valid cookie", c.Name)
+		}
+	}
+	return nil
+}
+
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return badRequest("url %q does not parse: %v", truncate(raw), err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return badRequest("only http and https URLs are rendered, not %q", u.Scheme+":")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return badRequest("url %q has no host", truncate(raw))
+	}
+	if u.User != nil {
+		return badRequest("url must not carry a user name or password")
+	}
+	return nil
+}
+
+// validTimezone accepts names Chromium's ICU knows; Go's zone database is
+// a good proxy, and it refuses path tricks and junk.
+func validTimezone(tz string) bool {
+	if len(tz) > 64 || strings.Contains(tz, "..") {
+		return false
+	}
+	_, err := time.LoadLocation(tz)
+	return err == nil && tz != "Local"
+}
+
+func validHeader(k, v string) bool {
+	if k == "" || len(k) > 256 || len(v) > 8192 {
+		return false
+	}
+	for _, c := range k {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", c) {
+			return false
+		}
+	}
+	return !strings.ContainsAny(v, "\r\n\x00")
+}
+
+func truncate(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}
+
+// Origin returns scheme://host:port of an http(s) URL, lower-cased, with the
+// default port made explicit so "https://g" and "https://g:443" match.
+func Origin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return "", fmt.Errorf("%q is not an http(s) URL", truncate(raw))
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return u.Scheme + "://" + host + ":" + port, nil
+}
+
+// Guard allows only URLs on the given origins.
+type Guard struct {
+	origins map[string]bool
+}
+
+// NewGuard builds a guard from origins or URLs on them.
+func NewGuard(allowed ...string) (*Guard, error) {
+	g := &Guard{origins: map[string]bool{}}
+	for _, a := range allowed {
+		o, err := Origin(a)
+		if err != nil {
+			return nil, err
+		}
+		g.origins[o] = true
+	}
+	return g, nil
+}
+
+// Check refuses URLs that are not http(s) on an allowed origin.
+func (g *Guard) Check(raw string) error {
+	if err := checkURL(raw); err != nil {
+		return err
+	}
+	o, _ := Origin(raw)
+	if !g.origins[o] {
+		return badRequest("url is on %s, which is not an allowed Grafana origin: add it to allowed_origins or grafana_url", o)
+	}
+	return nil
+}

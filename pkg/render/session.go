@@ -1,0 +1,336 @@
+package render
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/proto"
+	"github.com/ysmood/gson"
+)
+
+// BindingName is the CDP runtime binding Grafana 12+ pages call when every
+// panel has rendered.
+const BindingName = "__grafanaImageRendererMessageChannel"
+
+// mutationCounter runs in every document before the page's own scripts, so
+// DOM stability can be judged for pages that give no Grafana signal.
+const mutationCounter = `(() => {
+  let n = 0;
+  new MutationObserver(() => { window.__panelcastMutations = ++n; })
+    .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+})();`
+
+// session is one render's isolated browser context and page.
+type session struct {
+	b       *browser
+	opts    Options
+	ctx     *rod.Browser // the incognito context
+	page    *rod.Page
+	origin  string
+	cancel  context.CancelFunc
+	waitEvt func()
+
+	bindingCalled atomic.Bool
+	net           netTracker
+
+	mu       sync.Mutex
+	certErrs []string // origins whose certificate was refused
+	stage    string   // what readiness is waiting for, for timeout messages
+	download *download
+}
+
+// openSession makes the incognito context and page and sets everything up
+// before navigation: viewport, time zone, headers, cookies, the completion
+// binding, the certificate policy and network tracking.
+func openSession(ctx context.Context, b *browser, opts Options, req Request) (*session, error) {
+	origin, err := Origin(req.URL)
+	if err != nil {
+		return nil, badRequest("%v", err)
+	}
+	inc, err := b.rod.Context(ctx).Incognito()
+	if err != nil {
+		return nil, fmt.Errorf("open a browser context: %w", err)
+	}
+	s := &session{b: b, opts: opts, ctx: inc, origin: origin, stage: "opening the page"}
+	evCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	page, err := inc.Page(proto.TargetCreateTarget{})
+	if err != nil {
+		return s, fmt.Errorf("open a page: %w", err)
+	}
+	s.page = page.Context(ctx)
+	p := s.page
+	height := req.Height
+	if height == FullPage {
+		height = 1000 // a first viewport; the page is measured once it is done
+	}
+	steps := []func() error{
+		func() error {
+			return proto.EmulationSetDeviceMetricsOverride{Width: req.Width, Height: height, DeviceScaleFactor: req.Scale}.Call(p)
+		},
+		func() error {
+			if req.Timezone == "" {
+				return nil
+			}
+			return proto.EmulationSetTimezoneOverride{TimezoneID: req.Timezone}.Call(p)
+		},
+		func() error {
+			_, err := proto.PageAddScriptToEvaluateOnNewDocument{Source: mutationCounter}.Call(p)
+			return err
+		},
+		func() error { return proto.RuntimeAddBinding{Name: BindingName}.Call(p) },
+		func() error {
+			p.EnableDomain(&proto.NetworkEnable{})
+			if len(req.Headers) == 0 {
+				return nil
+			}
+			h := proto.NetworkHeaders{}
+			for k, v := range req.Headers {
+				h[k] = gson.New(v)
+			}
+			return proto.NetworkSetExtraHTTPHeaders{Headers: h}.Call(p)
+		},
+		func() error { return s.setCookies(req) },
+		func() error {
+			if opts.TLSMode == TLSStrict {
+				return nil
+			}
+			p.EnableDomain(&proto.SecurityEnable{})
+			return proto.SecuritySetOverrideCertificateErrors{Override: true}.Call(p)
+		},
+		func() error {
+			if len(req.OriginHeaders) == 0 {
+				return nil
+			}
+			// Only requests to Grafana's origin are paused, so the header
+			// never reaches another host and other requests pay nothing.
+			pattern := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(origin, ":443"), ":80"), "/") + "/*"
+			p.EnableDomain(&proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{URLPattern: pattern}}})
+			return nil
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return s, fmt.Errorf("prepare the page: %w", err)
+		}
+	}
+	// Subscribing to a domain's events makes go-rod enable that domain, so
+	// certificate and fetch handlers are added only when they are wanted.
+	handlers := []any{
+		func(e *proto.RuntimeBindingCalled) {
+			if e.Name == BindingName {
+				s.bindingCalled.Store(true)
+			}
+		},
+		func(e *proto.NetworkRequestWillBeSent) { s.net.start(string(e.RequestID)) },
+		func(e *proto.NetworkLoadingFinished) { s.net.end(string(e.RequestID)) },
+		func(e *proto.NetworkLoadingFailed) { s.net.end(string(e.RequestID)) },
+	}
+	if opts.TLSMode != TLSStrict {
+		handlers = append(handlers, func(e *proto.SecurityCertificateError) { s.onCertError(opts.TLSMode, e) })
+	}
+	if len(req.OriginHeaders) > 0 {
+		handlers = append(handlers, func(e *proto.FetchRequestPaused) { s.addOriginHeaders(e, req.OriginHeaders) })
+	}
+	s.waitEvt = p.Context(evCtx).EachEvent(handlers...)
+	go s.waitEvt()
+	return s, nil
+}
+
+func (s *session) setCookies(req Request) error {
+	if len(req.Cookies) == 0 {
+		return nil
+	}
+	u, _ := url.Parse(req.URL)
+	var cookies []*proto.NetworkCookieParam
+	for _, c := range req.Cookies {
+		domain := c.Domain
+		if domain == "" {
+			domain = u.Hostname()
+		}
+		cookies = append(cookies, &proto.NetworkCookieParam{Name: c.Name, Value: c.Value, Domain: domain, Path: "/",
+			Secure: u.Scheme == "https", HTTPOnly: true})
+	}
+	return proto.NetworkSetCookies{Cookies: cookies}.Call(s.page)
+}
+
+// onCertError decides one certificate error: in callback mode only the
+// rendered page's own origin (Grafana's callback URL) is forgiven.
+func (s *session) onCertError(mode TLSMode, e *proto.SecurityCertificateError) {
+	action := proto.SecurityCertificateErrorActionCancel
+	o, err := Origin(e.RequestURL)
+	if mode == TLSInsecure || (mode == TLSCallback && err == nil && o == s.origin) {
+		action = proto.SecurityCertificateErrorActionContinue
+	} else {
+		s.mu.Lock()
+		s.certErrs = append(s.certErrs, fmt.Sprintf("%s (%s)", o, e.ErrorType))
+		s.mu.Unlock()
+	}
+	_ = proto.SecurityHandleCertificateError{EventID: e.EventID, Action: action}.Call(s.page)
+}
+
+func (s *session) addOriginHeaders(e *proto.FetchRequestPaused, extra map[string]string) {
+	var headers []*proto.FetchHeaderEntry
+	for k, v := range e.Request.Headers {
+		if _, replaced := extra[k]; !replaced {
+			headers = append(headers, &proto.FetchHeaderEntry{Name: k, Value: v.String()})
+		}
+	}
+	if o, err := Origin(e.Request.URL); err == nil && o == s.origin {
+		for k, v := range extra {
+			headers = append(headers, &proto.FetchHeaderEntry{Name: k, Value: v})
+		}
+	}
+	_ = proto.FetchContinueRequest{RequestID: e.RequestID, Headers: headers}.Call(s.page)
+}
+
+// navigate loads the page; readiness is the caller's next step.
+func (s *session) navigate(ctx context.Context, req Request) error {
+	s.setStage("loading " + s.origin)
+	res, err := proto.PageNavigate{URL: req.URL}.Call(s.page.Context(ctx))
+	if err != nil {
+		return fmt.Errorf("navigate to %s: %w", s.origin, err)
+	}
+	if res.ErrorText != "" {
+		return s.navigationError(res.ErrorText)
+	}
+	return nil
+}
+
+func (s *session) navigationError(text string) error {
+	if strings.Contains(text, "ERR_CERT") {
+		return fmt.Errorf("load %s: %s: the certificate is not valid for this address; use tls_mode=callback (default) to accept it for Grafana's own address only, or fix the certificate", s.origin, text)
+	}
+	return fmt.Errorf("load %s: %s: check that Grafana is reachable from the renderer at this address (callback_url)", s.origin, text)
+}
+
+func (s *session) setStage(st string) {
+	s.mu.Lock()
+	s.stage = st
+	s.mu.Unlock()
+}
+
+// describeWait says what the render was waiting for, for timeout errors.
+func describeWait(s *session) string {
+	if s == nil {
+		return "the page never opened"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	msg := "the page was not done (" + s.stage + ")"
+	if len(s.certErrs) > 0 {
+		msg += "; refused certificates of " + strings.Join(s.certErrs, ", ")
+	}
+	return msg
+}
+
+// capture takes the picture of a loaded page.
+func (s *session) capture(ctx context.Context, req Request) ([]byte, error) {
+	p := s.page.Context(ctx)
+	if req.Encoding == PDF {
+		return s.pdf(p, req)
+	}
+	if req.Height == FullPage {
+		if err := s.growToFullHeight(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	s.setStage("taking the screenshot")
+	shot, err := proto.PageCaptureScreenshot{Format: proto.PageCaptureScreenshotFormatPng, FromSurface: true}.Call(p)
+	if err != nil {
+		return nil, fmt.Errorf("take the screenshot: %w", err)
+	}
+	return shot.Data, nil
+}
+
+// growToFullHeight resizes the viewport to the page's height (capped by
+// max_height), then waits again: panels that came into view start queries.
+func (s *session) growToFullHeight(ctx context.Context, req Request) error {
+	var h float64
+	if err := s.eval(ctx, `Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0)`, &h); err != nil {
+		return fmt.Errorf("measure the page: %w", err)
+	}
+	height := int(h)
+	if height < 1 {
+		height = 1
+	}
+	if max := s.opts.Limits.MaxHeight; max > 0 && height > max {
+		height = max
+	}
+	if err := (proto.EmulationSetDeviceMetricsOverride{Width: req.Width, Height: height, DeviceScaleFactor: req.Scale}).Call(s.page.Context(ctx)); err != nil {
+		return fmt.Errorf("resize to the full page: %w", err)
+	}
+	return s.waitSettled(ctx, req)
+}
+
+func (s *session) pdf(p *rod.Page, req Request) ([]byte, error) {
+	s.setStage("printing the PDF")
+	o := req.PDF
+	size, ok := paperSizes[strings.ToLower(o.Format)]
+	if !ok {
+		size = paperSizes["a4"]
+	}
+	w, h := size[0], size[1]
+	res, err := proto.PagePrintToPDF{Landscape: o.Landscape, PrintBackground: o.PrintBackground, PaperWidth: &w, PaperHeight: &h,
+		PageRanges: o.PageRanges}.Call(p)
+	if err != nil {
+		return nil, fmt.Errorf("print the PDF: %w", err)
+	}
+	return res.Data, nil
+}
+
+// close disposes the context (its pages, cookies, cache and any request
+// still open). It reports false when the browser did not answer in time,
+// which means it hung and must be replaced.
+func (s *session) close() bool {
+	defer s.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s.download != nil {
+		s.download.cleanup()
+	}
+	return s.ctx.Context(ctx).Close() == nil
+}
+
+// netTracker counts the page's requests in flight.
+type netTracker struct {
+	mu       sync.Mutex
+	inflight map[string]bool
+	last     time.Time // last request start or end
+}
+
+func (n *netTracker) start(id string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.inflight == nil {
+		n.inflight = map[string]bool{}
+	}
+	n.inflight[id] = true
+	n.last = time.Now()
+}
+
+func (n *netTracker) end(id string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.inflight, id)
+	n.last = time.Now()
+}
+
+// idleFor reports how long no request has been in flight (0 if one is).
+func (n *netTracker) idleFor() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.inflight) > 0 {
+		return 0
+	}
+	if n.last.IsZero() {
+		return time.Duration(1<<62 - 1)
+	}
+	return time.Since(n.last)
+}

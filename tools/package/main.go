@@ -1,0 +1,317 @@
+// Command package writes the Grafana plugin archive:
+//
+//	go run ./tools/package -version 1.2.3 [-os linux -arch amd64] [-out FILE]
+//
+// The zip holds exactly one folder named after the plugin id, because
+// grafana-cli replaces an archive's first path component with the plugin id
+// when it unpacks, and files at the archive root would land beside the
+// plugins instead of in one:
+//
+//	panelcast-renderer/plugin.json                (%VERSION% and %TODAY% filled)
+//	panelcast-renderer/gpx_panelcast_linux_amd64  (mode 0755)
+//	panelcast-renderer/plugin_start_linux_amd64   (symlink to the above)
+//	panelcast-renderer/README.md, LICENSE, img/...
+//
+// The plugin_start_<os>_<arch> link exists because Grafana 9–12 start a
+// renderer plugin under that fixed name and ignore plugin.json's
+// "executable"; data source tooling (the SDK's mage targets, plugin
+// validators) uses the "executable" name. A link keeps one copy of the binary.
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// options says where the parts of the archive come from.
+type options struct {
+	Version    string // plugin version; must start with MAJOR.MINOR.PATCH
+	Date       time.Time
+	PluginJSON string // manifest with %VERSION% / %TODAY% placeholders
+	Dist       string // folder holding <executable>_<os>_<arch>
+	OS, Arch   string
+	Readme     string
+	License    string
+	ImgDir     string // copied to img/
+	Launcher   string // renderer launch name ("plugin_start"); empty: no link
+	Out        string // zip path; empty: dist/<id>-<version>.<os>-<arch>.zip
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "package:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	fl := flag.NewFlagSet("package", flag.ContinueOnError)
+	o := options{}
+	fl.StringVar(&o.Version, "version", "", "plugin version, e.g. 1.2.3 (required)")
+	date := fl.String("date", "", "release date YYYY-MM-DD for %TODAY% (default: SOURCE_DATE_EPOCH, else today, UTC)")
+	fl.StringVar(&o.PluginJSON, "plugin-json", "plugin.json", "plugin manifest")
+	fl.StringVar(&o.Dist, "dist", "dist", "folder with the built executables")
+	fl.StringVar(&o.OS, "os", "linux", "target GOOS")
+	fl.StringVar(&o.Arch, "arch", "amd64", "target GOARCH")
+	fl.StringVar(&o.Readme, "readme", "src/README.md", "README shown on Grafana's plugin page")
+	fl.StringVar(&o.License, "license", "LICENSE", "license file")
+	fl.StringVar(&o.ImgDir, "img", "src/img", "folder copied to img/ (logos)")
+	fl.StringVar(&o.Launcher, "launcher", "plugin_start", `name Grafana starts renderer plugins under; "" for none`)
+	fl.StringVar(&o.Out, "out", "", "zip to write (default: <dist>/<id>-<version>.<os>-<arch>.zip)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fl.Arg(0))
+	}
+	var err error
+	if o.Date, err = releaseDate(*date); err != nil {
+		return err
+	}
+	out, err := build(o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, out)
+	return nil
+}
+
+// releaseDate honours SOURCE_DATE_EPOCH so a rebuild of a tag gives the same
+// manifest and zip timestamps.
+func releaseDate(s string) (time.Time, error) {
+	if s != "" {
+		t, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("-date %q: want YYYY-MM-DD", s)
+		}
+		return t, nil
+	}
+	if e := os.Getenv("SOURCE_DATE_EPOCH"); e != "" {
+		sec, err := strconv.ParseInt(e, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q: not a Unix time", e)
+		}
+		return time.Unix(sec, 0).UTC(), nil
+	}
+	return time.Now().UTC(), nil
+}
+
+// Grafana compares a renderer's version with semver constraints (e.g.
+// ">= 3.4.0" for full-height pictures), so a bare commit hash would silently
+// turn features off. This is the semver 2.0 grammar, leading "v" not allowed.
+var semverRE = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
+
+// manifest is the part of plugin.json the packager checks.
+type manifest struct {
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	Backend    bool   `json:"backend"`
+	Executable string `json:"executable"`
+	Info       struct {
+		Version string `json:"version"`
+		Updated string `json:"updated"`
+		Logos   struct {
+			Small string `json:"small"`
+			Large string `json:"large"`
+		} `json:"logos"`
+	} `json:"info"`
+}
+
+// entry is one member of the archive, relative to the plugin folder.
+type entry struct {
+	name    string
+	data    []byte
+	mode    fs.FileMode
+	symlink string // target, for links
+}
+
+// build writes the archive and returns its path.
+func build(o options) (string, error) {
+	if o.Version == "" {
+		return "", errors.New("-version is required")
+	}
+	if !semverRE.MatchString(o.Version) {
+		return "", fmt.Errorf("version %q is not MAJOR.MINOR.PATCH[-pre][+build]: Grafana gates renderer features on it", o.Version)
+	}
+	raw, err := os.ReadFile(o.PluginJSON)
+	if err != nil {
+		return "", err
+	}
+	filled := bytes.ReplaceAll(raw, []byte("%VERSION%"), []byte(o.Version))
+	filled = bytes.ReplaceAll(filled, []byte("%TODAY%"), []byte(o.Date.Format("2006-01-02")))
+	var m manifest
+	if err := json.Unmarshal(filled, &m); err != nil {
+		return "", fmt.Errorf("%s: %w", o.PluginJSON, err)
+	}
+	switch {
+	case m.ID == "":
+		return "", fmt.Errorf("%s: no id", o.PluginJSON)
+	case !m.Backend || m.Executable == "":
+		return "", fmt.Errorf("%s: a backend plugin needs \"backend\": true and \"executable\"", o.PluginJSON)
+	case m.Info.Version != o.Version:
+		return "", fmt.Errorf("%s: info.version is %q, want the %%VERSION%% placeholder", o.PluginJSON, m.Info.Version)
+	}
+
+	exeName := executableName(m.Executable, o.OS, o.Arch)
+	exe, err := os.ReadFile(filepath.Join(o.Dist, exeName))
+	if err != nil {
+		return "", fmt.Errorf("executable: %w (build it first: make build)", err)
+	}
+	entries := []entry{
+		{name: "plugin.json", data: filled, mode: 0o644},
+		{name: exeName, data: exe, mode: 0o755},
+	}
+	if o.Launcher != "" && m.Type == "renderer" {
+		if l := executableName(o.Launcher, o.OS, o.Arch); l != exeName {
+			entries = append(entries, entry{name: l, symlink: exeName, mode: fs.ModeSymlink | 0o777})
+		}
+	}
+	for _, f := range []struct{ src, name string }{{o.Readme, "README.md"}, {o.License, "LICENSE"}} {
+		b, err := os.ReadFile(f.src)
+		if err != nil {
+			return "", err
+		}
+		entries = append(entries, entry{name: f.name, data: b, mode: 0o644})
+	}
+	imgs, err := readTree(o.ImgDir, "img")
+	if err != nil {
+		return "", err
+	}
+	entries = append(entries, imgs...)
+
+	// A logo Grafana cannot find shows as a broken image on the plugin page.
+	have := map[string]bool{}
+	for _, e := range entries {
+		have[e.name] = true
+	}
+	for _, logo := range []string{m.Info.Logos.Small, m.Info.Logos.Large} {
+		if logo != "" && !have[path.Clean(logo)] {
+			return "", fmt.Errorf("%s names logo %q, which is not in the archive", o.PluginJSON, logo)
+		}
+	}
+
+	out := o.Out
+	if out == "" {
+		out = filepath.Join(o.Dist, fmt.Sprintf("%s-%s.%s-%s.zip", m.ID, o.Version, o.OS, o.Arch))
+	}
+	if err := writeZip(out, m.ID, o.Date, entries); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// executableName follows Grafana's rule: <name>_<os>_<arch>, .exe on Windows.
+func executableName(name, goos, goarch string) string {
+	n := fmt.Sprintf("%s_%s_%s", name, strings.ToLower(goos), strings.ToLower(goarch))
+	if goos == "windows" {
+		n += ".exe"
+	}
+	return n
+}
+
+// readTree reads the regular files under dir as entries below prefix.
+func readTree(dir, prefix string) ([]entry, error) {
+	var es []entry
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: only regular files can be packaged", p)
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		es = append(es, entry{name: path.Join(prefix, filepath.ToSlash(rel)), data: b, mode: 0o644})
+		return nil
+	})
+	return es, err
+}
+
+// writeZip writes entries under root/, with explicit directory members and
+// Unix modes, to a temporary file renamed into place, so a failed run never
+// leaves a half-written archive behind.
+func writeZip(out, root string, mtime time.Time, entries []entry) (err error) {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".package-*.zip")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+
+	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
+	dirs := map[string]bool{root + "/": true}
+	for _, e := range entries {
+		for d := path.Dir(e.name); d != "."; d = path.Dir(d) {
+			dirs[root+"/"+d+"/"] = true
+		}
+	}
+	dirList := make([]string, 0, len(dirs))
+	for d := range dirs {
+		dirList = append(dirList, d)
+	}
+	sort.Strings(dirList)
+
+	zw := zip.NewWriter(tmp)
+	for _, d := range dirList {
+		h := &zip.FileHeader{Name: d, Method: zip.Store, Modified: mtime}
+		h.SetMode(fs.ModeDir | 0o755)
+		if _, err := zw.CreateHeader(h); err != nil {
+			return err
+		}
+	}
+	for _, e := range entries {
+		h := &zip.FileHeader{Name: root + "/" + e.name, Method: zip.Deflate, Modified: mtime}
+		h.SetMode(e.mode)
+		data := e.data
+		if e.symlink != "" {
+			// A zip symlink is a member whose content is the link target.
+			h.Method = zip.Store
+			data = []byte(e.symlink)
+		}
+		w, err := zw.CreateHeader(h)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	// CreateTemp makes the file 0600; a release archive is for everyone.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), out)
+}
