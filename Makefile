@@ -9,7 +9,7 @@ GO ?= go
 ifeq ($(origin VERSION),undefined)
 VERSION := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//')
 ifeq ($(VERSION),)
-VERSION := 0.1.0-dev
+VERSION := 4.0.0
 endif
 endif
 export VERSION
@@ -74,13 +74,14 @@ run: build ## install Chromium if missing, render the demo panel to panel.png, s
 	@echo "Grafana 13+: run 'bin/panelcast serve' and set [rendering] server_url (see README.md)."
 
 # Fuzz targets are found, not listed here: every Fuzz* function of every
-# package with tests runs for FUZZTIME.
+# package runs for FUZZTIME. grep narrows the packages first so only those
+# with fuzz tests pay for `go test -list` compiling their tests.
 fuzz: ## run each Fuzz* target for FUZZTIME (default 10s)
 	@set -e; found=0; \
-	for pkg in $$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do \
-	  for fn in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz' || true); do \
-	    found=1; echo "== $$pkg $$fn ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; \
+	for dir in $$(grep -rl --include='*_test.go' --exclude-dir=node_modules --exclude-dir=testdata '^func Fuzz' . | xargs -r -n1 dirname | sort -u); do \
+	  for fn in $$($(GO) test -list 'Fuzz.*' $$dir | grep '^Fuzz' || true); do \
+	    found=1; echo "== $$dir $$fn ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$dir; \
 	  done; \
 	done; \
 	[ $$found -eq 1 ] || echo "no Fuzz* targets found"

@@ -31,6 +31,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"image/color"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -226,7 +228,13 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("grafanatest: listen on %s: %w", addr, err)
 	}
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Failed handshakes are what the TLS mode is for; logging each
+		// one would only clutter test output.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
 
 	scheme := "http"
 	if opts.TLS {

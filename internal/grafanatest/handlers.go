@@ -222,10 +222,10 @@ func (s *Server) shell(w http.ResponseWriter, r *http.Request) {
 		"BootData": map[string]any{
 			"settings": map[string]any{
 				"appUrl": "/",
-				"panelcast": map[string]string{
-					"background": hexColor(Background),
-					"series":     hexColor(SeriesColor),
-					"error":      hexColor(ErrorColor),
+				"panelcast": map[string]any{
+					"series":        hexColor(SeriesColor),
+					"error":         hexColor(ErrorColor),
+					"reportInstant": ReportInstant.UnixMilli(),
 				},
 			},
 		},

@@ -61,14 +61,18 @@ func FromPluginEnv(environ []string) (Config, []string, error) {
 // grafanaOwn are GF_PLUGIN_* variables Grafana sets itself.
 var grafanaOwn = map[string]bool{"GF_PLUGIN_VERSION": true, "GF_PLUGIN_GRPC": true}
 
-// FromServerArgs builds the server-mode configuration: defaults, then the
-// file named by --config (or PANELCAST_CONFIG), then PANELCAST_<KEY>
-// variables, then flags. Flags are --key_name or --key-name.
-func FromServerArgs(name string, args, environ []string, stderr io.Writer) (Config, *flag.FlagSet, error) {
+// FromArgs builds the configuration of a command started by a person:
+// defaults, then the file named by --config (or PANELCAST_CONFIG), then
+// PANELCAST_<KEY> variables, then flags (--key_name or --key-name). extra
+// may add the command's own flags before parsing.
+func FromArgs(name string, args, environ []string, stderr io.Writer, extra func(*flag.FlagSet)) (Config, *flag.FlagSet, error) {
 	c := Default()
 	env := envMap(environ)
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	if extra != nil {
+		extra(fs)
+	}
 	configPath := fs.String("config", env["PANELCAST_CONFIG"], "optional file of key = value lines (the keys below)")
 	flagged := map[string]string{}
 	for _, k := range Keys {

@@ -101,7 +101,8 @@ func retryAfter(body float64, header string) time.Duration {
 	if sec >= maxRetryAfter.Seconds() {
 		return maxRetryAfter
 	}
-	return time.Duration(sec * float64(time.Second))
+	// Discord counts in milliseconds; rounding keeps 64.57 s exact.
+	return time.Duration(math.Round(sec*1000)) * time.Millisecond
 }
 
 // clip makes outside text safe to quote in an error: one line, printable,

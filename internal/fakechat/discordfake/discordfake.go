@@ -1,0 +1,599 @@
+// Package discordfake is a stand-in for Discord's REST API (v10) that holds
+// clients to its documented contract: the "Bot <token>" header and a
+// "DiscordBot (url, version)" User-Agent, multipart bodies with payload_json
+// and files[n] parts matched to attachments, the 2000-character content and
+// 10 MiB file limits, bot permissions per channel, replies, enforce_nonce
+// deduplication and 429 answers in Discord's own form. It records every
+// message that arrives so tests can look at the text, channel, reply target
+// and file bytes.
+//
+// Where the documentation leaves room the fake takes the stricter reading,
+// so a client that passes here also passes Discord: content is counted in
+// UTF-16 code units, multipart bodies must carry payload_json (Discord also
+// takes plain form fields), and when attachments are listed every files[n]
+// part must be listed and every listed id must have a part. Nonces are
+// remembered for the server's life rather than "a few minutes".
+package discordfake
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf16"
+)
+
+// Limits the fake enforces, from Discord's documentation.
+const (
+	MaxContent      = 2000
+	MaxNonce        = 25
+	MaxFileBytes    = 10 << 20
+	MaxRequestBytes = 25 << 20
+)
+
+// Perm is what the bot may do in a guild channel.
+type Perm uint8
+
+const (
+	PermView Perm = 1 << iota
+	PermSend
+	PermAttach
+	PermReadHistory
+	// PermAll is what Panelcast's bot needs: view, send, attach files and
+	// read history (replies need the last).
+	PermAll = PermView | PermSend | PermAttach | PermReadHistory
+)
+
+// Channel is a channel the fake knows.
+type Channel struct {
+	ID string
+	// GuildID is the server's id; empty makes the channel a DM, where the
+	// bot may do everything and permalinks use "@me".
+	GuildID string
+	Perms   Perm
+}
+
+// File is one uploaded attachment.
+type File struct {
+	// Field is the multipart part's name, e.g. "files[0]".
+	Field string
+	// Name is the attachment's filename (the attachments entry's, else the
+	// part's).
+	Name        string
+	ContentType string
+	Data        []byte
+}
+
+// Message is a message the fake created.
+type Message struct {
+	ID        string
+	ChannelID string
+	Content   string
+	// ReplyTo is message_reference.message_id when the reply was made.
+	ReplyTo string
+	Nonce   string
+	Files   []File
+}
+
+// Call is one request the fake answered.
+type Call struct {
+	Method string
+	Path   string
+	Status int
+}
+
+// BotUserID is the id GET /users/@me answers with.
+const BotUserID = "1100000000000000001"
+
+// Server is a running fake. It is safe for concurrent use.
+type Server struct {
+	token string
+	ts    *httptest.Server
+
+	mu         sync.Mutex
+	channels   map[string]Channel
+	messages   []Message
+	byID       map[string]int    // message id → index in messages
+	nonces     map[string]string // nonce → message id
+	limitN     int
+	limitWait  time.Duration
+	failN      int
+	failStatus int
+	calls      []Call
+	lastID     uint64
+}
+
+// New starts a fake that accepts the bot token token. Close it when done.
+func New(token string) *Server {
+	s := &Server{
+		token:    token,
+		channels: map[string]Channel{},
+		byID:     map[string]int{},
+		nonces:   map[string]string{},
+	}
+	s.ts = httptest.NewServer(s)
+	return s
+}
+
+// URL is the API base to configure clients with (it ends in /api/v10).
+func (s *Server) URL() string { return s.ts.URL + "/api/v10" }
+
+// Close stops the server.
+func (s *Server) Close() { s.ts.Close() }
+
+// AddChannel makes a channel known, or replaces it.
+func (s *Server) AddChannel(c Channel) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.channels[c.ID] = c
+}
+
+// RateLimitNext makes the next n authenticated calls answer 429 with
+// retry_after (seconds, float) in the body and Retry-After (whole seconds,
+// rounded up) in the header.
+func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limitN, s.limitWait = n, retryAfter
+}
+
+// FailNext makes the next n authenticated calls answer status (e.g. 502)
+// with Discord's error body.
+func (s *Server) FailNext(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failN, s.failStatus = n, status
+}
+
+// Messages returns copies of the messages created so far, oldest first.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Message, len(s.messages))
+	for i, m := range s.messages {
+		m.Files = append([]File(nil), m.Files...)
+		for j := range m.Files {
+			m.Files[j].Data = append([]byte(nil), m.Files[j].Data...)
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// Calls returns the requests answered so far, oldest first.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// ServeHTTP answers one API request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	s.serve(rec, r)
+	s.mu.Lock()
+	s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Status: rec.status})
+	s.mu.Unlock()
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	// Discord sits behind Cloudflare, which blocks clients without a
+	// proper User-Agent with a plain-text error, not Discord's JSON.
+	if !strings.HasPrefix(r.UserAgent(), "DiscordBot (") {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, "error code: 1010")
+		return
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v10/")
+	if !ok {
+		writeError(w, http.StatusNotFound, 0, "404: Not Found", nil)
+		return
+	}
+	if r.Header.Get("Authorization") != "Bot "+s.token {
+		writeError(w, http.StatusUnauthorized, 0, "401: Unauthorized", nil)
+		return
+	}
+	if s.injected(w) {
+		return
+	}
+	parts := strings.Split(rest, "/")
+	switch {
+	case rest == "users/@me":
+		if r.Method != http.MethodGet {
+			writeError(w, http.StatusMethodNotAllowed, 0, "405: Method Not Allowed", nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"id": BotUserID, "username": "panelcast", "discriminator": "0", "bot": true})
+	case len(parts) == 2 && parts[0] == "channels":
+		if r.Method != http.MethodGet {
+			writeError(w, http.StatusMethodNotAllowed, 0, "405: Method Not Allowed", nil)
+			return
+		}
+		s.getChannel(w, parts[1])
+	case len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages":
+		if r.Method != http.MethodPost {
+			writeError(w, http.StatusMethodNotAllowed, 0, "405: Method Not Allowed", nil)
+			return
+		}
+		s.createMessage(w, r, parts[1])
+	default:
+		writeError(w, http.StatusNotFound, 0, "404: Not Found", nil)
+	}
+}
+
+// injected answers with an injected failure or rate limit, if one is due.
+func (s *Server) injected(w http.ResponseWriter) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failN > 0 {
+		s.failN--
+		writeError(w, s.failStatus, 0, fmt.Sprintf("%d: %s", s.failStatus, http.StatusText(s.failStatus)), nil)
+		return true
+	}
+	if s.limitN > 0 {
+		s.limitN--
+		sec := s.limitWait.Seconds()
+		h := w.Header()
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(sec))))
+		h.Set("X-RateLimit-Limit", "5")
+		h.Set("X-RateLimit-Remaining", "0")
+		h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(sec, 'f', 3, 64))
+		h.Set("X-RateLimit-Bucket", "fakebucket")
+		h.Set("X-RateLimit-Scope", "user")
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{
+			"message": "You are being rate limited.", "retry_after": sec, "global": false})
+		return true
+	}
+	return false
+}
+
+func (s *Server) getChannel(w http.ResponseWriter, id string) {
+	s.mu.Lock()
+	c, ok := s.channels[id]
+	s.mu.Unlock()
+	switch {
+	case !isSnowflake(id):
+		invalidForm(w, "channel_id", "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", id))
+	case !ok:
+		writeError(w, http.StatusNotFound, 10003, "Unknown Channel", nil)
+	case c.GuildID == "":
+		writeJSON(w, http.StatusOK, map[string]any{"id": c.ID, "type": 1, "recipients": []any{}})
+	case c.Perms&PermView == 0:
+		writeError(w, http.StatusForbidden, 50001, "Missing Access", nil)
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"id": c.ID, "type": 0, "guild_id": c.GuildID, "name": "channel-" + c.ID})
+	}
+}
+
+type payload struct {
+	Content     string            `json:"content"`
+	Nonce       json.RawMessage   `json:"nonce"`
+	Enforce     bool              `json:"enforce_nonce"`
+	Embeds      []json.RawMessage `json:"embeds"`
+	Attachments []struct {
+		ID       json.RawMessage `json:"id"`
+		Filename string          `json:"filename"`
+	} `json:"attachments"`
+	Reference *struct {
+		MessageID       string `json:"message_id"`
+		FailIfNotExists *bool  `json:"fail_if_not_exists"`
+	} `json:"message_reference"`
+}
+
+var filesField = regexp.MustCompile(`^files\[(\d+)\]$`)
+
+func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, channelID string) {
+	if !isSnowflake(channelID) {
+		invalidForm(w, "channel_id", "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", channelID))
+		return
+	}
+	s.mu.Lock()
+	c, ok := s.channels[channelID]
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, 10003, "Unknown Channel", nil)
+		return
+	}
+	dm := c.GuildID == ""
+	if !dm && c.Perms&PermView == 0 {
+		writeError(w, http.StatusForbidden, 50001, "Missing Access", nil)
+		return
+	}
+	if !dm && c.Perms&PermSend == 0 {
+		writeError(w, http.StatusForbidden, 50013, "Missing Permissions", nil)
+		return
+	}
+
+	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+	p, files, status := parseBody(w, r)
+	if status != 0 {
+		return
+	}
+
+	if utf16Len(p.Content) > MaxContent {
+		invalidForm(w, "content", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("Must be %d or fewer in length.", MaxContent))
+		return
+	}
+	nonce, ok := nonceString(p.Nonce)
+	if !ok {
+		invalidForm(w, "nonce", "BASE_TYPE_BAD_TYPE", "Must be an integer or a string.")
+		return
+	}
+	if len(nonce) > MaxNonce {
+		invalidForm(w, "nonce", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("Must be %d or fewer in length.", MaxNonce))
+		return
+	}
+	for _, f := range files {
+		if len(f.Data) > MaxFileBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, 40005, "Request entity too large", nil)
+			return
+		}
+	}
+	if err := matchAttachments(p, files); err != "" {
+		invalidForm(w, "attachments", "ATTACHMENT_NOT_FOUND", err)
+		return
+	}
+	if strings.TrimSpace(p.Content) == "" && len(files) == 0 && len(p.Embeds) == 0 {
+		writeError(w, http.StatusBadRequest, 50006, "Cannot send an empty message", nil)
+		return
+	}
+	if !dm && len(files) > 0 && c.Perms&PermAttach == 0 {
+		writeError(w, http.StatusForbidden, 50013, "Missing Permissions", nil)
+		return
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	replyTo := ""
+	if p.Reference != nil {
+		if !dm && c.Perms&PermReadHistory == 0 {
+			writeError(w, http.StatusForbidden, 50013, "Missing Permissions", nil)
+			return
+		}
+		i, found := s.byID[p.Reference.MessageID]
+		found = found && s.messages[i].ChannelID == channelID
+		switch {
+		case found:
+			replyTo = p.Reference.MessageID
+		case p.Reference.FailIfNotExists == nil || *p.Reference.FailIfNotExists:
+			invalidForm(w, "message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message")
+			return
+		}
+	}
+	if p.Enforce && nonce != "" {
+		if id, seen := s.nonces[nonce]; seen {
+			writeJSON(w, http.StatusOK, s.messageJSON(s.messages[s.byID[id]]))
+			return
+		}
+	}
+	m := Message{ID: s.newID(), ChannelID: channelID, Content: p.Content, ReplyTo: replyTo, Nonce: nonce, Files: files}
+	s.byID[m.ID] = len(s.messages)
+	s.messages = append(s.messages, m)
+	if nonce != "" {
+		s.nonces[nonce] = m.ID
+	}
+	writeJSON(w, http.StatusOK, s.messageJSON(m))
+}
+
+// parseBody reads a JSON or multipart body. On a bad body it answers and
+// returns a non-zero status.
+func parseBody(w http.ResponseWriter, r *http.Request) (payload, []File, int) {
+	var p payload
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "application/json":
+		raw, err := io.ReadAll(r.Body)
+		if tooLarge(w, err) {
+			return p, nil, http.StatusRequestEntityTooLarge
+		}
+		if err != nil || json.Unmarshal(raw, &p) != nil {
+			writeError(w, http.StatusBadRequest, 50109, "The request body contains invalid JSON.", nil)
+			return p, nil, http.StatusBadRequest
+		}
+		return p, nil, 0
+	case "multipart/form-data":
+	default:
+		invalidForm(w, "_content_type", "CONTENT_TYPE_INVALID", "Expected application/json or multipart/form-data.")
+		return p, nil, http.StatusBadRequest
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		invalidForm(w, "_body", "MULTIPART_INVALID", "The multipart body could not be read.")
+		return p, nil, http.StatusBadRequest
+	}
+	var files []File
+	seen := map[string]bool{}
+	havePayload := false
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if tooLarge(w, err) {
+			return p, nil, http.StatusRequestEntityTooLarge
+		}
+		if err != nil {
+			invalidForm(w, "_body", "MULTIPART_INVALID", "The multipart body could not be read.")
+			return p, nil, http.StatusBadRequest
+		}
+		name := part.FormName()
+		data, err := io.ReadAll(part)
+		if tooLarge(w, err) {
+			return p, nil, http.StatusRequestEntityTooLarge
+		}
+		if err != nil {
+			invalidForm(w, "_body", "MULTIPART_INVALID", "The multipart body could not be read.")
+			return p, nil, http.StatusBadRequest
+		}
+		if seen[name] {
+			invalidForm(w, name, "DUPLICATE_FIELD", "Each part must have a unique name.")
+			return p, nil, http.StatusBadRequest
+		}
+		seen[name] = true
+		switch {
+		case name == "payload_json":
+			if json.Unmarshal(data, &p) != nil {
+				invalidForm(w, "payload_json", "JSON_INVALID", "payload_json is not valid JSON.")
+				return p, nil, http.StatusBadRequest
+			}
+			havePayload = true
+		case filesField.MatchString(name):
+			if part.FileName() == "" {
+				invalidForm(w, name, "FILE_NAME_MISSING", "File parts need a filename in Content-Disposition.")
+				return p, nil, http.StatusBadRequest
+			}
+			files = append(files, File{Field: name, Name: part.FileName(), ContentType: part.Header.Get("Content-Type"), Data: data})
+		default:
+			invalidForm(w, name, "UNKNOWN_FIELD", "Only payload_json and files[n] parts are accepted.")
+			return p, nil, http.StatusBadRequest
+		}
+	}
+	if !havePayload {
+		invalidForm(w, "payload_json", "BASE_TYPE_REQUIRED", "This field is required.")
+		return p, nil, http.StatusBadRequest
+	}
+	return p, files, 0
+}
+
+func tooLarge(w http.ResponseWriter, err error) bool {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeError(w, http.StatusRequestEntityTooLarge, 40005, "Request entity too large", nil)
+		return true
+	}
+	return false
+}
+
+// matchAttachments pairs the attachments list with the files[n] parts and
+// names each file after its entry. It returns what is wrong, or "".
+func matchAttachments(p payload, files []File) string {
+	if len(p.Attachments) == 0 {
+		return ""
+	}
+	byIndex := map[string]*File{}
+	for i := range files {
+		byIndex[filesField.FindStringSubmatch(files[i].Field)[1]] = &files[i]
+	}
+	listed := map[string]bool{}
+	for _, a := range p.Attachments {
+		id := strings.Trim(string(a.ID), `"`)
+		f, ok := byIndex[id]
+		if !ok {
+			return fmt.Sprintf("Attachment id %s has no files[%s] part.", id, id)
+		}
+		listed[id] = true
+		if a.Filename != "" {
+			f.Name = a.Filename
+		}
+	}
+	for id := range byIndex {
+		if !listed[id] {
+			return fmt.Sprintf("Part files[%s] is not listed in attachments.", id)
+		}
+	}
+	return ""
+}
+
+// nonceString reads a nonce given as a JSON string or integer.
+func nonceString(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", true
+	}
+	var str string
+	if json.Unmarshal(raw, &str) == nil {
+		return str, true
+	}
+	var n int64
+	if json.Unmarshal(raw, &n) == nil {
+		return strconv.FormatInt(n, 10), true
+	}
+	return "", false
+}
+
+// newID makes a snowflake: milliseconds since Discord's epoch (2015) in the
+// high bits, kept increasing.
+func (s *Server) newID() string {
+	id := uint64(time.Now().UnixMilli()-1420070400000) << 22
+	if id <= s.lastID {
+		id = s.lastID + 1
+	}
+	s.lastID = id
+	return strconv.FormatUint(id, 10)
+}
+
+// messageJSON renders m as Discord's REST message object, which, unlike the
+// gateway's, carries no guild_id.
+func (s *Server) messageJSON(m Message) map[string]any {
+	atts := []map[string]any{}
+	for i, f := range m.Files {
+		url := fmt.Sprintf("%s/attachments/%s/%s%d/%s", s.ts.URL, m.ChannelID, m.ID, i, f.Name)
+		atts = append(atts, map[string]any{"id": fmt.Sprintf("%s%d", m.ID, i), "filename": f.Name,
+			"size": len(f.Data), "content_type": f.ContentType, "url": url, "proxy_url": url})
+	}
+	out := map[string]any{
+		"id": m.ID, "channel_id": m.ChannelID, "type": 0, "content": m.Content,
+		"author":      map[string]any{"id": BotUserID, "username": "panelcast", "bot": true},
+		"attachments": atts, "embeds": []any{}, "mentions": []any{}, "mention_roles": []any{},
+		"pinned": false, "mention_everyone": false, "tts": false, "flags": 0,
+		"timestamp": time.Now().UTC().Format(time.RFC3339Nano), "edited_timestamp": nil,
+	}
+	if m.Nonce != "" {
+		out["nonce"] = m.Nonce
+	}
+	if m.ReplyTo != "" {
+		out["type"] = 19
+		out["message_reference"] = map[string]any{"type": 0, "channel_id": m.ChannelID, "message_id": m.ReplyTo}
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status, code int, message string, errs any) {
+	body := map[string]any{"code": code, "message": message}
+	if errs != nil {
+		body["errors"] = errs
+	}
+	writeJSON(w, status, body)
+}
+
+// invalidForm answers 400 with code 50035 and the per-field error tree.
+func invalidForm(w http.ResponseWriter, field, code, message string) {
+	writeError(w, http.StatusBadRequest, 50035, "Invalid Form Body", map[string]any{
+		field: map[string]any{"_errors": []any{map[string]any{"code": code, "message": message}}},
+	})
+}
+
+func isSnowflake(s string) bool {
+	if s == "" || len(s) > 20 || s[0] == '+' || s[0] == '-' {
+		return false
+	}
+	_, err := strconv.ParseUint(s, 10, 64)
+	return err == nil
+}
+
+func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }

@@ -1,0 +1,296 @@
+package slackfake
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const token = "xoxb-fake-token"
+
+type call struct {
+	t   *testing.T
+	srv *Server
+}
+
+// form posts args URL-encoded with the token in the body, as slack-go does.
+func (c call) form(method string, args url.Values) (int, map[string]any) {
+	c.t.Helper()
+	if args == nil {
+		args = url.Values{}
+	}
+	resp, err := http.PostForm(c.srv.APIURL()+method, args)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return decode(c.t, resp)
+}
+
+// bearer posts JSON with the token in the Authorization header.
+func (c call) bearer(tok, method string, body map[string]any) (int, map[string]any) {
+	c.t.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, c.srv.APIURL()+method, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return decode(c.t, resp)
+}
+
+func decode(t *testing.T, resp *http.Response) (int, map[string]any) {
+	t.Helper()
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("answer is not JSON: %v", err)
+	}
+	return resp.StatusCode, out
+}
+
+func withToken(kv ...string) url.Values {
+	v := url.Values{"token": {token}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return v
+}
+
+func wantError(t *testing.T, out map[string]any, code string) {
+	t.Helper()
+	if out["ok"] != false || out["error"] != code {
+		t.Fatalf("answer %v, want error %q", out, code)
+	}
+}
+
+func newServer(t *testing.T) (*Server, call) {
+	s := New(token)
+	t.Cleanup(s.Close)
+	return s, call{t: t, srv: s}
+}
+
+func TestAuth(t *testing.T) {
+	_, c := newServer(t)
+	_, out := c.form("auth.test", nil)
+	wantError(t, out, "not_authed")
+	_, out = c.form("auth.test", url.Values{"token": {"xoxb-other"}})
+	wantError(t, out, "invalid_auth")
+	_, out = c.bearer("xoxb-other", "auth.test", nil)
+	wantError(t, out, "invalid_auth")
+	_, out = c.bearer("", "auth.test", map[string]any{"token": token})
+	wantError(t, out, "not_authed") // a JSON body cannot carry the token
+
+	resp, err := http.Get(c.srv.APIURL() + "auth.test?token=" + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out = decode(t, resp)
+	wantError(t, out, "not_authed") // nor can the query string
+
+	_, out = c.bearer(token, "auth.test", nil)
+	if out["ok"] != true || out["user"] != DefaultBotName {
+		t.Fatalf("auth.test = %v", out)
+	}
+	c.srv.RevokeToken()
+	_, out = c.form("auth.test", withToken())
+	wantError(t, out, "token_revoked")
+}
+
+func TestScopes(t *testing.T) {
+	s, c := newServer(t)
+	s.SetScopes("chat:write")
+	_, out := c.form("files.getUploadURLExternal", withToken("filename", "a.png", "length", "3"))
+	wantError(t, out, "missing_scope")
+	if out["needed"] != "files:write" {
+		t.Fatalf("needed = %v", out["needed"])
+	}
+	_, out = c.form("conversations.list", withToken("types", "public_channel"))
+	wantError(t, out, "missing_scope")
+	s.SetScopes("channels:read")
+	_, out = c.form("conversations.list", withToken("types", "public_channel,private_channel"))
+	wantError(t, out, "missing_scope")
+	if out["needed"] != "groups:read" {
+		t.Fatalf("needed = %v", out["needed"])
+	}
+}
+
+// upload runs the first two steps of the external upload and returns the
+// file id.
+func upload(t *testing.T, c call, data []byte, declared string) (string, *http.Response) {
+	t.Helper()
+	_, out := c.form("files.getUploadURLExternal", withToken("filename", "p.png", "length", declared))
+	if out["ok"] != true {
+		t.Fatalf("getUploadURLExternal = %v", out)
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "p.png")
+	fw.Write(data)
+	mw.Close()
+	resp, err := http.Post(out["upload_url"].(string), mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return out["file_id"].(string), resp
+}
+
+func TestExternalUploadContract(t *testing.T) {
+	s, c := newServer(t)
+	s.AddChannel("C0000OPS1", "ops", true)
+	s.AddChannel("C0000OUT1", "out", false)
+	s.SetShareDelay(200 * time.Millisecond)
+
+	_, out := c.form("files.getUploadURLExternal", withToken("filename", "p.png", "length", "0"))
+	wantError(t, out, "missing_argument")
+	_, out = c.form("files.getUploadURLExternal", withToken("length", "3"))
+	wantError(t, out, "invalid_arguments")
+
+	if _, resp := upload(t, c, []byte("abcd"), "3"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a length mismatch was accepted: %s", resp.Status)
+	}
+
+	id, resp := upload(t, c, []byte("abc"), "3")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("upload: %s", resp.Status)
+	}
+	files := `[{"id":"` + id + `","title":"p"}]`
+	_, out = c.form("files.completeUploadExternal", withToken("files", files, "channel_id", "ops"))
+	wantError(t, out, "invalid_arguments") // channel_id takes ids only
+	_, out = c.form("files.completeUploadExternal", withToken("files", files, "channel_id", "C0000OUT1"))
+	wantError(t, out, "not_in_channel")
+	_, out = c.form("files.completeUploadExternal", withToken("files", files, "channel_id", "C0000OPS1", "thread_ts", "1.2"))
+	wantError(t, out, "invalid_thread_ts")
+	_, out = c.form("files.completeUploadExternal", withToken("files", files, "channel_id", "C0000OPS1", "initial_comment", "hi"))
+	if out["ok"] != true {
+		t.Fatalf("complete = %v", out)
+	}
+	_, out = c.form("files.completeUploadExternal", withToken("files", files, "channel_id", "C0000OPS1"))
+	wantError(t, out, "file_not_found") // completion happens once
+
+	// The share shows in files.info only after the delay.
+	_, out = c.form("files.info", withToken("file", id))
+	if sh := out["file"].(map[string]any)["shares"].(map[string]any); len(sh) != 0 {
+		t.Fatalf("shares visible at once: %v", sh)
+	}
+	time.Sleep(250 * time.Millisecond)
+	_, out = c.form("files.info", withToken("file", id))
+	pub := out["file"].(map[string]any)["shares"].(map[string]any)["public"].(map[string]any)
+	ts := pub["C0000OPS1"].([]any)[0].(map[string]any)["ts"]
+
+	msgs := s.Messages()
+	if len(msgs) != 1 || msgs[0].TS != ts || msgs[0].Text != "hi" || string(msgs[0].Files[0].Data) != "abc" {
+		t.Fatalf("messages %+v, share ts %v", msgs, ts)
+	}
+}
+
+func TestConversationsListPaging(t *testing.T) {
+	s, c := newServer(t)
+	for _, ch := range []struct{ id, name string }{{"C00000001", "a"}, {"C00000002", "b"}, {"C00000003", "c"}} {
+		s.AddChannel(ch.id, ch.name, false)
+	}
+	s.AddPrivateChannel("G00000004", "hidden", false)
+	s.AddPrivateChannel("G00000005", "mine", true)
+
+	var names []string
+	cursor := ""
+	for range 10 {
+		_, out := c.form("conversations.list", withToken("types", "public_channel,private_channel", "limit", "2", "cursor", cursor))
+		for _, ch := range out["channels"].([]any) {
+			names = append(names, ch.(map[string]any)["name"].(string))
+		}
+		cursor = out["response_metadata"].(map[string]any)["next_cursor"].(string)
+		if cursor == "" {
+			break
+		}
+	}
+	if got := strings.Join(names, ","); got != "a,b,c,mine" {
+		t.Fatalf("listed %s, want a,b,c,mine", got)
+	}
+	_, out := c.form("conversations.list", withToken("cursor", "bogus"))
+	wantError(t, out, "invalid_cursor")
+}
+
+func TestRateLimitAndFailures(t *testing.T) {
+	s, c := newServer(t)
+	s.RateLimitNext(2, 1500*time.Millisecond)
+	for range 2 {
+		resp, err := http.PostForm(s.APIURL()+"auth.test", withToken())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "2" {
+			t.Fatalf("got %s with Retry-After %q", resp.Status, resp.Header.Get("Retry-After"))
+		}
+		resp.Body.Close()
+	}
+	s.FailNext(1, 502)
+	resp, err := http.PostForm(s.APIURL()+"auth.test", withToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 502 {
+		t.Fatalf("got %s, want 502", resp.Status)
+	}
+	if _, out := c.form("auth.test", withToken()); out["ok"] != true {
+		t.Fatalf("after the limits: %v", out)
+	}
+	if n := s.Calls("auth.test"); n != 4 {
+		t.Fatalf("Calls = %d, want 4", n)
+	}
+}
+
+func TestPostMessageAndPermalink(t *testing.T) {
+	s, c := newServer(t)
+	s.AddChannel("C0000OPS1", "ops", true)
+	_, out := c.bearer(token, "chat.postMessage", map[string]any{"channel": "C0000OPS1"})
+	wantError(t, out, "no_text")
+	_, out = c.bearer(token, "chat.postMessage", map[string]any{"channel": "C0000OPS1", "text": "root"})
+	root := out["ts"].(string)
+	_, out = c.bearer(token, "chat.postMessage", map[string]any{"channel": "#ops", "text": "reply", "thread_ts": root})
+	reply := out["ts"].(string)
+	_, out = c.bearer(token, "chat.postMessage", map[string]any{"channel": "C0000OPS1", "text": "x", "thread_ts": reply})
+	wantError(t, out, "invalid_thread_ts") // threads hang off the parent, never a reply
+
+	_, out = c.form("chat.getPermalink", withToken("channel", "C0000OPS1", "message_ts", reply))
+	if link, _ := out["permalink"].(string); !strings.Contains(link, "thread_ts="+root) {
+		t.Fatalf("permalink = %v", out)
+	}
+	_, out = c.form("chat.getPermalink", withToken("channel", "C0000OPS1", "message_ts", "9.9"))
+	wantError(t, out, "message_not_found")
+	if msgs := s.Messages(); len(msgs) != 2 || msgs[1].ThreadTS != root {
+		t.Fatalf("messages %+v", msgs)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	s, _ := newServer(t)
+	s.AddChannel("C0000OPS1", "ops", true)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			resp, err := http.PostForm(s.APIURL()+"chat.postMessage", withToken("channel", "C0000OPS1", "text", "x"))
+			if err == nil {
+				resp.Body.Close()
+			}
+			s.Messages()
+		})
+	}
+	wg.Wait()
+	if n := len(s.Messages()); n != 16 {
+		t.Fatalf("%d messages, want 16", n)
+	}
+}

@@ -1,0 +1,449 @@
+package grafanatest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/launcher"
+	"github.com/go-rod/rod/lib/launcher/flags"
+	"github.com/go-rod/rod/lib/proto"
+)
+
+// The browser tests check the pages themselves in real Chromium: the
+// timelines of their signals and the pixels they paint. They take several
+// seconds, so they run only when GRAFANATEST_BROWSER names a Chromium binary
+// (e.g. GRAFANATEST_BROWSER=/usr/bin/chromium).
+func browser(t *testing.T, extra ...string) *rod.Browser {
+	t.Helper()
+	bin := os.Getenv("GRAFANATEST_BROWSER")
+	if bin == "" {
+		t.Skip("set GRAFANATEST_BROWSER to a Chromium binary to check the pages in a browser")
+	}
+	l := launcher.New().Bin(bin).Headless(true).NoSandbox(true).Leakless(false).
+		Set("disable-gpu").Set("disable-dev-shm-usage").Set("hide-scrollbars")
+	for i := 0; i+1 < len(extra); i += 2 {
+		l = l.Set(flags.Flag(extra[i]), extra[i+1])
+	}
+	u, err := l.Launch()
+	if err != nil {
+		t.Fatalf("launch %s: %v", bin, err)
+	}
+	b := rod.New().ControlURL(u)
+	if err := b.Connect(); err != nil {
+		l.Kill()
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = b.Close()
+		l.Kill()
+		l.Cleanup()
+	})
+	return b
+}
+
+// recorder notes, every 5 ms and in page time (ms since navigation), each
+// change of the signals a renderer reads, and each call of the binding.
+const recorder = `(() => {
+  const log = window.__timeline = [];
+  const last = {};
+  const note = (k, v) => {
+    if (last[k] !== v) { last[k] = v; log.push({at: Math.round(performance.now()), what: k + '=' + v}); }
+  };
+  let wrapped = false;
+  setInterval(() => {
+    const fn = window.__grafanaImageRendererMessageChannel;
+    if (!wrapped && typeof fn === 'function') {
+      wrapped = true;
+      window.__grafanaImageRendererMessageChannel = (m) => {
+        note('binding', m);
+        note('painted at binding', document.querySelectorAll('.panel-content > *').length);
+        return fn(m);
+      };
+    }
+    note('supported', window.__grafanaRenderBindingSupported === true);
+    note('ctx', !!window.__grafanaSceneContext);
+    note('count', window.__grafanaRunningQueryCount === undefined ? 'none' : window.__grafanaRunningQueryCount);
+    note('rendered', window.panelsRendered === undefined ? 'none' : window.panelsRendered);
+    note('painted', document.querySelectorAll('.panel-content > *').length);
+  }, 5);
+})()`
+
+type event struct {
+	At   float64
+	What string
+}
+
+type timeline []event
+
+// first is when what was first noted, or -1.
+func (tl timeline) first(what string) float64 {
+	for _, e := range tl {
+		if e.What == what {
+			return e.At
+		}
+	}
+	return -1
+}
+
+func (tl timeline) has(what string) bool { return tl.first(what) >= 0 }
+
+// times is how often what was noted.
+func (tl timeline) times(what string) int {
+	n := 0
+	for _, e := range tl {
+		if e.What == what {
+			n++
+		}
+	}
+	return n
+}
+
+type tab struct {
+	t    *testing.T
+	page *rod.Page
+}
+
+func open(t *testing.T, b *rod.Browser, s *Server, width, height int, scale float64) *tab {
+	t.Helper()
+	page, err := b.Page(proto.TargetCreateTarget{})
+	if err != nil {
+		t.Fatalf("new page: %v", err)
+	}
+	t.Cleanup(func() { _ = page.Close() })
+	tb := &tab{t, page}
+	tb.must(proto.EmulationSetDeviceMetricsOverride{Width: width, Height: height, DeviceScaleFactor: scale}.Call(page))
+	if s != nil {
+		tb.must(page.SetCookies([]*proto.NetworkCookieParam{{Name: "renderKey", Value: s.RenderKey, Domain: "localhost", Path: "/"}}))
+	}
+	_, err = proto.PageAddScriptToEvaluateOnNewDocument{Source: recorder}.Call(page)
+	tb.must(err)
+	return tb
+}
+
+func (tb *tab) must(err error) {
+	tb.t.Helper()
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
+func (tb *tab) eval(js string) string {
+	tb.t.Helper()
+	res, err := tb.page.Eval(js)
+	tb.must(err)
+	return res.Value.String()
+}
+
+func (tb *tab) timeline() timeline {
+	tb.t.Helper()
+	var tl timeline
+	tb.must(json.Unmarshal([]byte(tb.eval(`() => JSON.stringify(window.__timeline || [])`)), &tl))
+	return tl
+}
+
+// waitFor polls the timeline until ok or the timeout.
+func (tb *tab) waitFor(timeout time.Duration, ok func(timeline) bool) timeline {
+	tb.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		tl := tb.timeline()
+		if ok(tl) {
+			return tl
+		}
+		if time.Now().After(deadline) {
+			tb.t.Fatalf("timed out; timeline %v", tl)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (tb *tab) screenshot() image.Image {
+	tb.t.Helper()
+	b, err := tb.page.Screenshot(false, &proto.PageCaptureScreenshot{Format: proto.PageCaptureScreenshotFormatPng})
+	tb.must(err)
+	os.WriteFile("/tmp/shot_"+strings.ReplaceAll(tb.t.Name(), "/", "_")+".png", b, 0o644)
+	img, err := png.Decode(bytes.NewReader(b))
+	tb.must(err)
+	return img
+}
+
+// pixel checks the colour at fractions of the picture.
+func pixel(t *testing.T, img image.Image, fx, fy float64, want color.RGBA) {
+	t.Helper()
+	b := img.Bounds()
+	x, y := int(fx*float64(b.Dx())), int(fy*float64(b.Dy()))
+	if got := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA); got != want {
+		t.Errorf("pixel (%.2f, %.2f) of %dx%d = %v, want %v", fx, fy, b.Dx(), b.Dy(), got, want)
+	}
+}
+
+func near(t *testing.T, what string, got, want, tolerance float64) {
+	t.Helper()
+	if got < want-tolerance || got > want+tolerance {
+		t.Errorf("%s = %.0f ms, want %.0f±%.0f", what, got, want, tolerance)
+	}
+}
+
+func TestBrowserScenesTimeline(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{TLS: true})
+	tb := open(t, b, s, 800, 400, 1)
+	tb.must(proto.SecuritySetIgnoreCertificateErrors{Ignore: true}.Call(tb.page))
+	tb.must(tb.page.Navigate(s.PanelURL(ScenarioScenes, nil)))
+	tl := tb.waitFor(5*time.Second, func(tl timeline) bool { return tl.has("count=1") && tl.has("count=0") && tl.has("painted=1") })
+
+	bootAt, queryAt, doneAt := tl.first("ctx=true"), tl.first("count=1"), tl.last("count=0")
+	if bootAt < 300 {
+		t.Errorf("signals at %.0f ms, before the 300 ms bundle", bootAt)
+	}
+	if tl.first("count=0") != bootAt {
+		t.Errorf("count not 0 at boot: %v", tl)
+	}
+	near(t, "gap before the first query", queryAt-bootAt, 200, 60)
+	near(t, "query", doneAt-queryAt, 300, 100)
+	if paintAt := tl.first("painted=1"); paintAt > doneAt {
+		t.Errorf("painted at %.0f ms, after the count drained at %.0f", paintAt, doneAt)
+	}
+	img := tb.screenshot()
+	pixel(t, img, 0.5, 0.25, Background)
+	pixel(t, img, 0.5, 0.75, SeriesColor)
+	pixel(t, img, 0.01, 0.51, SeriesColor)
+	pixel(t, img, 0.99, 0.99, SeriesColor)
+
+	for _, path := range []string{"/public/build/app.js", "/public/build/app.css", "/api/dashboards/uid/scenes", "/api/ds/query", "/api/panelcast-test/report"} {
+		found := false
+		for _, v := range s.Visits() {
+			found = found || (v.Path == path && v.Cookies["renderKey"] == s.RenderKey)
+		}
+		if !found {
+			t.Errorf("no visit to %s with the render key", path)
+		}
+	}
+}
+
+// last is when what was last noted, or -1.
+func (tl timeline) last(what string) float64 {
+	at := -1.0
+	for _, e := range tl {
+		if e.What == what {
+			at = e.At
+		}
+	}
+	return at
+}
+
+func TestBrowserBindingPaintsLate(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{})
+	tb := open(t, b, s, 800, 400, 1)
+	tb.must(proto.RuntimeAddBinding{Name: "__grafanaImageRendererMessageChannel"}.Call(tb.page))
+	got := make(chan string, 1)
+	go tb.page.EachEvent(func(e *proto.RuntimeBindingCalled) bool {
+		got <- e.Payload
+		return true
+	})()
+	tb.must(tb.page.Navigate(s.PanelURL(ScenarioBinding, nil)))
+	tl := tb.waitFor(5*time.Second, func(tl timeline) bool { return tl.has("painted=1") && tl.has("binding="+BindingMessage) })
+
+	if at := tl.first("supported=true"); at < 0 || at > tl.first("ctx=true") {
+		t.Errorf("binding support not advertised before boot: %v", tl)
+	}
+	drained, paintAt := tl.last("count=0"), tl.first("painted=1")
+	near(t, "paint after the count drained", paintAt-drained, float64(BindingPaintDelay.Milliseconds()), 80)
+	if !tl.has("painted at binding=1") {
+		t.Errorf("binding called before the paint: %v", tl)
+	}
+	select {
+	case p := <-got:
+		if p != BindingMessage {
+			t.Errorf("binding payload %q", p)
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("binding call never reached CDP")
+	}
+	if reports := s.Reports(); len(reports) != 1 || !reports[0].Binding {
+		t.Errorf("reports %+v", reports)
+	}
+	pixel(t, tb.screenshot(), 0.5, 0.75, SeriesColor)
+}
+
+func TestBrowserOtherScenarios(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{})
+	for _, c := range []struct {
+		scenario string
+		done     func(timeline) bool
+		check    func(*testing.T, timeline)
+		lower    color.RGBA
+	}{
+		{ScenarioLegacy, func(tl timeline) bool { return tl.has("rendered=1") }, func(t *testing.T, tl timeline) {
+			if tl.has("ctx=true") || !tl.has("rendered=0") || tl.first("painted=1") > tl.first("rendered=1") {
+				t.Errorf("legacy timeline %v", tl)
+			}
+		}, SeriesColor},
+		{ScenarioStatic, func(tl timeline) bool { return tl.has("painted=1") }, func(t *testing.T, tl timeline) {
+			if tl.has("ctx=true") || tl.has("rendered=0") {
+				t.Errorf("static page sets signals: %v", tl)
+			}
+		}, SeriesColor},
+		{ScenarioFailing, func(tl timeline) bool { return tl.has("count=1") && tl.has("painted=1") }, func(t *testing.T, tl timeline) {
+			if tl.last("count=0") < tl.first("count=1") {
+				t.Errorf("count did not return to 0: %v", tl)
+			}
+		}, ErrorColor},
+		{ScenarioSlow, func(tl timeline) bool { return tl.has("painted=1") }, func(t *testing.T, tl timeline) {
+			near(t, "slow query", tl.last("count=0")-tl.first("count=1"), 1000, 150)
+		}, SeriesColor},
+		{ScenarioNever, nil, nil, Background},
+	} {
+		t.Run(c.scenario, func(t *testing.T) {
+			tb := open(t, b, s, 640, 360, 1)
+			tb.must(tb.page.Navigate(s.PanelURL(c.scenario, nil)))
+			if c.scenario == ScenarioNever {
+				tb.waitFor(5*time.Second, func(tl timeline) bool { return tl.has("count=1") })
+				time.Sleep(1500 * time.Millisecond)
+				if tl := tb.timeline(); tl.last("count=1") < tl.last("count=0") || tl.has("painted=1") {
+					t.Errorf("never page settled: %v", tl)
+				}
+			} else {
+				tl := tb.waitFor(5*time.Second, c.done)
+				c.check(t, tl)
+			}
+			img := tb.screenshot()
+			pixel(t, img, 0.5, 0.25, Background)
+			pixel(t, img, 0.5, 0.75, c.lower)
+		})
+	}
+}
+
+func TestBrowserTallDashboardLoadsLazily(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{})
+	tb := open(t, b, s, 800, 600, 1)
+	tb.must(tb.page.Navigate(s.DashboardURL(ScenarioTall, nil)))
+	// Panels 1 and 2 (0–575 and 575–1150 px) meet the 600 px viewport.
+	tb.waitFor(5*time.Second, func(tl timeline) bool { return tl.has("painted=2") })
+	time.Sleep(500 * time.Millisecond)
+	if tl := tb.timeline(); tl.has("painted=3") || tl[len(tl)-1].What == "count=1" {
+		t.Errorf("panels below the fold loaded: %v", tl)
+	}
+	if h := tb.eval(`() => String(document.body.scrollHeight)`); h != "2400" {
+		t.Errorf("body.scrollHeight = %s", h)
+	}
+
+	tb.must(proto.EmulationSetDeviceMetricsOverride{Width: 800, Height: TallHeight, DeviceScaleFactor: 1}.Call(tb.page))
+	tl := tb.waitFor(5*time.Second, func(tl timeline) bool {
+		return tl.has("painted=5") && tl[len(tl)-1].What != "count=1"
+	})
+	if tl.times("count=0") < 3 { // none→0 at boot, 1→0 for panel 1, again for the rest
+		t.Errorf("count did not rise again for the lazy panels: %v", tl)
+	}
+	time.Sleep(50 * time.Millisecond)
+	img := tb.screenshot()
+	for _, y := range []float64{100, 1150 + 100, 1725 + 200} {
+		pixel(t, img, 0.5, y/TallHeight, Background)
+	}
+	for _, y := range []float64{400, 575 + 400, 1725 + 500, 2301, 2350, 2399} {
+		pixel(t, img, 0.5, y/TallHeight, SeriesColor)
+	}
+}
+
+func TestBrowserEnvironmentReport(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{})
+	tb := open(t, b, s, 800, 400, 2)
+	tb.must(proto.EmulationSetTimezoneOverride{TimezoneID: "Europe/Berlin"}.Call(tb.page))
+	tb.must(proto.NetworkSetUserAgentOverride{UserAgent: "panelcast-test", AcceptLanguage: "de-DE"}.Call(tb.page))
+	tb.must(tb.page.Navigate(s.PanelURL(ScenarioScenes, url.Values{"query": {"50"}})))
+	tb.waitFor(5*time.Second, func(tl timeline) bool { return tl.has("painted=1") })
+
+	reports := s.Reports()
+	if len(reports) != 1 {
+		t.Fatalf("reports %+v", reports)
+	}
+	r := reports[0]
+	want := Report{Scenario: ScenarioScenes, TimeZone: "Europe/Berlin", LocalTime: "2024-01-01T13:00:00+01:00",
+		Language: "de-DE", UserAgent: "panelcast-test", Width: 800, Height: 400, DPR: 2, At: r.At}
+	if r != want {
+		t.Errorf("report %+v, want %+v", r, want)
+	}
+	if loc, err := time.LoadLocation("Europe/Berlin"); err == nil && ReportInstant.In(loc).Format(LocalTimeLayout) != r.LocalTime {
+		t.Errorf("LocalTime %q does not match LocalTimeLayout", r.LocalTime)
+	}
+	img := tb.screenshot()
+	if img.Bounds().Dx() != 1600 || img.Bounds().Dy() != 800 {
+		t.Errorf("screenshot %v at scale 2", img.Bounds())
+	}
+	pixel(t, img, 0.5, 0.25, Background)
+	pixel(t, img, 0.5, 0.501, SeriesColor)
+	pixel(t, img, 0.5, 0.499, Background)
+}
+
+func TestBrowserLoginWithoutKey(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{})
+	tb := open(t, b, nil, 800, 400, 1)
+	tb.must(tb.page.Navigate(s.PanelURL(ScenarioScenes, nil)))
+	tb.must(tb.page.WaitLoad())
+	if u := tb.eval(`() => location.pathname`); u != "/login" {
+		t.Errorf("landed on %s", u)
+	}
+	img := tb.screenshot()
+	for _, f := range [][2]float64{{0.5, 0.5}, {0.99, 0.01}, {0.01, 0.99}, {0.75, 0.75}} {
+		pixel(t, img, f[0], f[1], LoginColor)
+	}
+}
+
+func TestBrowserCSVDownload(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{})
+	for _, mode := range []string{"", "link"} {
+		t.Run("download="+mode, func(t *testing.T) {
+			dir := t.TempDir()
+			tb := open(t, b, s, 800, 400, 1)
+			tb.must(proto.BrowserSetDownloadBehavior{Behavior: proto.BrowserSetDownloadBehaviorBehaviorAllow, DownloadPath: dir}.Call(b))
+			tb.must(tb.page.Navigate(s.PanelURL(ScenarioCSV, url.Values{"download": {mode}})))
+			path := filepath.Join(dir, CSVFileName)
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				if data, err := os.ReadFile(path); err == nil && len(data) == len(CSVData) {
+					if string(data) != CSVData {
+						t.Errorf("downloaded %q", data)
+					}
+					return
+				}
+				if time.Now().After(deadline) {
+					entries, _ := os.ReadDir(dir)
+					t.Fatalf("no %s; directory has %v; timeline %v", CSVFileName, entries, tb.timeline())
+				}
+			}
+		})
+	}
+}
+
+func TestBrowserCertificate(t *testing.T) {
+	s := start(t, Options{TLS: true})
+	strict := browser(t)
+	tb := open(t, strict, s, 800, 400, 1)
+	if err := tb.page.Navigate(s.PanelURL(ScenarioScenes, nil)); err == nil || !strings.Contains(err.Error(), "ERR_CERT") {
+		t.Errorf("strict browser loaded the page: %v", err)
+	}
+
+	sum := sha256.Sum256(s.Certificate().RawSubjectPublicKeyInfo)
+	trusting := browser(t, "ignore-certificate-errors-spki-list", base64.StdEncoding.EncodeToString(sum[:]))
+	tb = open(t, trusting, s, 800, 400, 1)
+	tb.must(tb.page.Navigate(s.PanelURL(ScenarioScenes, url.Values{"query": {"50"}})))
+	tb.waitFor(5*time.Second, func(tl timeline) bool { return tl.has("painted=1") })
+	pixel(t, tb.screenshot(), 0.5, 0.75, SeriesColor)
+}

@@ -1,0 +1,392 @@
+package grafanatest
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func start(t *testing.T, opts Options) *Server {
+	t.Helper()
+	s, err := Start(opts)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// client never follows redirects, so tests see them, and trusts any
+// certificate, so tests reach the TLS server.
+func client() *http.Client {
+	return &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func do(t *testing.T, s *Server, method, path, key string, body io.Reader, header http.Header) response {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, body)
+	if err != nil {
+		t.Fatalf("new request: %v", err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if key != "" {
+		req.AddCookie(&http.Cookie{Name: "renderKey", Value: key})
+	}
+	res, err := client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return response{res.StatusCode, res.Header, string(b)}
+}
+
+func TestPagesNeedRenderKey(t *testing.T) {
+	s := start(t, Options{RenderKey: "secret"})
+	if s.RenderKey != "secret" {
+		t.Fatalf("RenderKey = %q", s.RenderKey)
+	}
+	for _, key := range []string{"", "wrong"} {
+		r := do(t, s, "GET", "/d-solo/scenes/panel?panelId=2&render=1", key, nil, nil)
+		if r.status != http.StatusFound || r.header.Get("Location") != "/login" {
+			t.Errorf("key %q: got %d to %q, want 302 to /login", key, r.status, r.header.Get("Location"))
+		}
+		if r := do(t, s, "POST", "/api/ds/query?scenario=scenes", key, nil, nil); r.status != http.StatusUnauthorized {
+			t.Errorf("key %q: API answered %d, want 401", key, r.status)
+		}
+	}
+
+	login := do(t, s, "GET", "/login", "", nil, nil)
+	if login.status != http.StatusOK || !strings.Contains(login.body, "Log in") || !strings.Contains(login.body, hexColor(LoginColor)) {
+		t.Errorf("login page: %d %q", login.status, login.body)
+	}
+	for _, asset := range []string{"/public/build/app.js?boot=0", "/public/build/app.css"} {
+		if r := do(t, s, "GET", asset, "", nil, nil); r.status != http.StatusOK {
+			t.Errorf("%s without key: %d", asset, r.status)
+		}
+	}
+
+	page := do(t, s, "GET", "/d-solo/scenes/panel?panelId=2&render=1&boot=50", "secret", nil, nil)
+	if page.status != http.StatusOK || !strings.Contains(page.body, `public/build/app.js?boot=50`) ||
+		!strings.Contains(page.body, `public/build/app.css`) {
+		t.Errorf("page with key: %d %q", page.status, page.body)
+	}
+	if strings.Contains(page.body, "__grafanaRenderBindingSupported") {
+		t.Error("scenes page advertises the render binding")
+	}
+	binding := do(t, s, "GET", "/d-solo/binding/panel", "secret", nil, nil)
+	if !strings.Contains(binding.body, "window.__grafanaRenderBindingSupported = true") {
+		t.Errorf("binding page does not advertise the render binding: %q", binding.body)
+	}
+}
+
+func TestNoAuth(t *testing.T) {
+	s := start(t, Options{NoAuth: true})
+	if r := do(t, s, "GET", "/d/tall/dash", "", nil, nil); r.status != http.StatusOK {
+		t.Errorf("page without key under NoAuth: %d", r.status)
+	}
+	if r := do(t, s, "GET", "/api/dashboards/uid/scenes", "", nil, nil); r.status != http.StatusOK {
+		t.Errorf("API without key under NoAuth: %d", r.status)
+	}
+}
+
+func TestRandomRenderKey(t *testing.T) {
+	a, b := start(t, Options{}), start(t, Options{})
+	if len(a.RenderKey) < 32 || a.RenderKey == b.RenderKey {
+		t.Errorf("render keys %q and %q", a.RenderKey, b.RenderKey)
+	}
+}
+
+func TestBundleDelay(t *testing.T) {
+	s := start(t, Options{})
+	for _, c := range []struct {
+		query string
+		want  time.Duration
+	}{{"", 300 * time.Millisecond}, {"?boot=100", 100 * time.Millisecond}} {
+		begin := time.Now()
+		r := do(t, s, "GET", "/public/build/app.js"+c.query, "", nil, nil)
+		took := time.Since(begin)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "__grafanaRunningQueryCount") {
+			t.Errorf("app.js%s: %d", c.query, r.status)
+		}
+		if took < c.want || took > c.want+time.Second {
+			t.Errorf("app.js%s took %v, want about %v", c.query, took, c.want)
+		}
+	}
+}
+
+func TestReportsAndVisits(t *testing.T) {
+	s := start(t, Options{})
+	sent := Report{Scenario: "scenes", TimeZone: "Europe/Berlin", LocalTime: "2024-01-01T13:00:00+01:00",
+		Language: "de-DE", UserAgent: "test", Width: 800, Height: 400, DPR: 2, Binding: true}
+	b, err := json.Marshal(sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := do(t, s, "POST", "/api/panelcast-test/report", s.RenderKey, strings.NewReader(string(b)),
+		http.Header{"Accept-Language": {"de-DE,de;q=0.9"}, "Content-Type": {"application/json"}})
+	if r.status != http.StatusOK {
+		t.Fatalf("report: %d %s", r.status, r.body)
+	}
+	reports := s.Reports()
+	if len(reports) != 1 {
+		t.Fatalf("got %d reports", len(reports))
+	}
+	got := reports[0]
+	if got.At.IsZero() {
+		t.Error("report has no time")
+	}
+	got.At = time.Time{}
+	if got != sent {
+		t.Errorf("report = %+v, want %+v", got, sent)
+	}
+
+	visits := s.Visits()
+	if len(visits) != 1 {
+		t.Fatalf("got %d visits", len(visits))
+	}
+	v := visits[0]
+	if v.Method != "POST" || v.Path != "/api/panelcast-test/report" || v.Cookies["renderKey"] != s.RenderKey ||
+		v.Header.Get("Accept-Language") != "de-DE,de;q=0.9" || v.At.IsZero() {
+		t.Errorf("visit = %+v", v)
+	}
+
+	if r := do(t, s, "POST", "/api/panelcast-test/report", s.RenderKey, strings.NewReader("{"), nil); r.status != http.StatusBadRequest {
+		t.Errorf("bad report answered %d", r.status)
+	}
+}
+
+func TestQueryEndpoint(t *testing.T) {
+	s := start(t, Options{})
+	begin := time.Now()
+	r := do(t, s, "POST", "/api/ds/query?scenario=scenes&ms=200", s.RenderKey, strings.NewReader(`{"queries":[]}`), nil)
+	if took := time.Since(begin); took < 200*time.Millisecond || took > 1200*time.Millisecond {
+		t.Errorf("query took %v, want about 200ms", took)
+	}
+	if r.status != http.StatusOK || !strings.Contains(r.body, `"frames"`) {
+		t.Errorf("query: %d %s", r.status, r.body)
+	}
+
+	r = do(t, s, "POST", "/api/ds/query?scenario=failing&ms=0", s.RenderKey, nil, nil)
+	var body struct{ Message string }
+	if err := json.Unmarshal([]byte(r.body), &body); err != nil || r.status != http.StatusInternalServerError || body.Message != QueryError {
+		t.Errorf("failing query: %d %s (%v)", r.status, r.body, err)
+	}
+}
+
+func TestNeverQueryReleasedOnClose(t *testing.T) {
+	s, err := Start(Options{TLS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	answered := make(chan error, 1)
+	go func() {
+		req, err := http.NewRequest("POST", s.URL+"/api/ds/query?scenario=never&ms=0", nil)
+		if err != nil {
+			answered <- err
+			return
+		}
+		req.AddCookie(&http.Cookie{Name: "renderKey", Value: s.RenderKey})
+		res, err := client().Do(req)
+		if err == nil {
+			_, err = io.ReadAll(res.Body)
+			res.Body.Close()
+		}
+		answered <- err
+	}()
+	waitForVisit(t, s, "/api/ds/query")
+	select {
+	case err := <-answered:
+		t.Fatalf("never query answered: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close hangs on a never-answering query")
+	}
+	select {
+	case <-answered:
+	case <-time.After(3 * time.Second):
+		t.Fatal("client still waiting after Close")
+	}
+}
+
+func TestNeverQueryEndsWithClient(t *testing.T) {
+	s := start(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		req, err := http.NewRequestWithContext(ctx, "POST", s.URL+"/api/ds/query?scenario=never", nil)
+		if err != nil {
+			done <- err
+			return
+		}
+		req.AddCookie(&http.Cookie{Name: "renderKey", Value: s.RenderKey})
+		_, err = client().Do(req)
+		done <- err
+	}()
+	waitForVisit(t, s, "/api/ds/query")
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled request ended with %v", err)
+	}
+	// The handler has let go: Close returns at once.
+	begin := time.Now()
+	s.Close()
+	if took := time.Since(begin); took > time.Second {
+		t.Errorf("Close took %v", took)
+	}
+}
+
+func waitForVisit(t *testing.T, s *Server, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, v := range s.Visits() {
+			if v.Path == path {
+				return
+			}
+		}
+	}
+	t.Fatalf("no visit to %s", path)
+}
+
+func TestCertificateIsForAnotherName(t *testing.T) {
+	s := start(t, Options{TLS: true})
+	if !strings.HasPrefix(s.URL, "https://localhost:") {
+		t.Errorf("URL = %q", s.URL)
+	}
+	cert := s.Certificate()
+	if cert == nil {
+		t.Fatal("no certificate")
+	}
+	if len(cert.DNSNames) != 1 || cert.DNSNames[0] != CertificateName || len(cert.IPAddresses) != 0 {
+		t.Errorf("certificate names %v %v", cert.DNSNames, cert.IPAddresses)
+	}
+	for _, host := range []string{"localhost", "127.0.0.1"} {
+		if err := cert.VerifyHostname(host); err == nil {
+			t.Errorf("certificate is valid for %s", host)
+		}
+	}
+
+	// Even a client that trusts the certificate refuses it as localhost,
+	// and the leaf served is the one Certificate returns.
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	if _, err := tls.Dial("tcp", u.Host, &tls.Config{RootCAs: roots}); err == nil {
+		t.Error("TLS to localhost verified")
+	}
+	conn, err := tls.Dial("tcp", u.Host, &tls.Config{RootCAs: roots, ServerName: CertificateName})
+	if err != nil {
+		t.Fatalf("TLS as %s: %v", CertificateName, err)
+	}
+	defer conn.Close()
+	if !conn.ConnectionState().PeerCertificates[0].Equal(cert) {
+		t.Error("served leaf differs from Certificate()")
+	}
+
+	other := start(t, Options{TLS: true})
+	if string(other.Certificate().RawSubjectPublicKeyInfo) == string(cert.RawSubjectPublicKeyInfo) {
+		t.Error("two servers share a key")
+	}
+	if plain := start(t, Options{}); plain.Certificate() != nil || !strings.HasPrefix(plain.URL, "http://localhost:") {
+		t.Errorf("plain server: %q %v", plain.URL, plain.Certificate())
+	}
+}
+
+func TestURLs(t *testing.T) {
+	s := start(t, Options{})
+	check := func(raw, path string, want url.Values) {
+		t.Helper()
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Scheme+"://"+u.Host != s.URL || u.Path != path {
+			t.Errorf("%s: wrong base or path", raw)
+		}
+		for k := range want {
+			if u.Query().Get(k) != want.Get(k) {
+				t.Errorf("%s: %s = %q, want %q", raw, k, u.Query().Get(k), want.Get(k))
+			}
+		}
+	}
+	check(s.PanelURL("slow", url.Values{"query": {"50"}, "panelId": {"3"}}), "/d-solo/slow/panel",
+		url.Values{"orgId": {"1"}, "panelId": {"3"}, "render": {"1"}, "query": {"50"}})
+	check(s.PanelURL("scenes", nil), "/d-solo/scenes/panel", url.Values{"panelId": {"2"}, "render": {"1"}})
+	check(s.DashboardURL("tall", nil), "/d/tall/dash", url.Values{"orgId": {"1"}, "render": {"1"}, "panelId": {""}})
+}
+
+func TestDashboards(t *testing.T) {
+	s := start(t, Options{})
+	for _, uid := range []string{ScenarioScenes, ScenarioSlow, ScenarioFailing, ScenarioNever, ScenarioBinding,
+		ScenarioLegacy, ScenarioStatic, ScenarioTall, ScenarioCSV} {
+		r := do(t, s, "GET", "/api/dashboards/uid/"+uid, s.RenderKey, nil, nil)
+		var body struct {
+			Dashboard struct{ Panels []panelModel }
+			Meta      struct{ Panelcast scenarioModel }
+		}
+		if err := json.Unmarshal([]byte(r.body), &body); err != nil || r.status != http.StatusOK {
+			t.Errorf("%s: %d %s (%v)", uid, r.status, r.body, err)
+			continue
+		}
+		height := 0
+		hasSolo := false
+		for _, p := range body.Dashboard.Panels {
+			height += p.Height
+			hasSolo = hasSolo || p.ID == soloPanelID
+		}
+		if !hasSolo {
+			t.Errorf("%s: PanelURL's panel %d missing", uid, soloPanelID)
+		}
+		if uid == ScenarioTall && height != TallHeight {
+			t.Errorf("tall dashboard is %d px, want %d", height, TallHeight)
+		}
+		if (uid == ScenarioSlow) != (body.Meta.Panelcast.QueryMs == slowQueryMs) {
+			t.Errorf("%s: query takes %d ms", uid, body.Meta.Panelcast.QueryMs)
+		}
+	}
+	if r := do(t, s, "GET", "/api/dashboards/uid/nope", s.RenderKey, nil, nil); r.status != http.StatusNotFound {
+		t.Errorf("unknown dashboard: %d", r.status)
+	}
+}
+
+func TestCSVDownload(t *testing.T) {
+	s := start(t, Options{})
+	r := do(t, s, "GET", "/api/panelcast-test/data.csv", s.RenderKey, nil, nil)
+	if r.status != http.StatusOK || r.body != CSVData ||
+		r.header.Get("Content-Disposition") != `attachment; filename="panel-data.csv"` {
+		t.Errorf("data.csv: %d %v %q", r.status, r.header, r.body)
+	}
+}

@@ -1,0 +1,34 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+
+	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/service"
+)
+
+// runDemo renders the built-in demo panel: a Grafana-like page served over
+// https with a certificate made for another name, the case the old renderer
+// failed on without rendering_ignore_https_errors.
+func runDemo(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	var out string
+	cfg, _, err := config.FromArgs("panelcast demo", args, environ, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&out, "o", "panel.png", "output file")
+	})
+	if err != nil {
+		return err
+	}
+	g, err := grafanatest.Start(grafanatest.Options{TLS: true})
+	if err != nil {
+		return fmt.Errorf("start the demo Grafana page: %w", err)
+	}
+	defer g.Close()
+	u := g.PanelURL(grafanatest.ScenarioScenes, url.Values{"from": {"now-6h"}, "to": {"now"}})
+	fmt.Fprintf(stdout, "rendering the demo panel from %s (self-signed certificate for another name)\n", g.URL)
+	return renderTo(ctx, cfg, service.GrafanaRender{URL: u, RenderKey: g.RenderKey}, out, stdout, stderr)
+}

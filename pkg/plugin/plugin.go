@@ -1,0 +1,158 @@
+// Package plugin is the first door: Grafana 9–12 start the binary as a
+// renderer plugin over go-plugin/gRPC. It serves the renderer service,
+// diagnostics (CheckHealth) and resources, and translates each call into the
+// service.
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
+	"github.com/panelcast/panelcast/pkg/service"
+)
+
+// Detected reports whether Grafana started this process as a plugin: the
+// go-plugin handshake cookie is in the environment.
+func Detected() bool {
+	return os.Getenv("grafana_plugin_type") == "datasource"
+}
+
+// Serve serves the plugin until Grafana stops it.
+func Serve(svc *service.Service) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		h := svc.Health(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		if !h.OK {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(h)
+	})
+	return backend.Serve(backend.ServeOpts{
+		CheckHealthHandler:  health{svc},
+		CallResourceHandler: httpadapter.New(mux),
+		ExtraPlugins:        goplugin.PluginSet{"renderer": &RendererPlugin{Impl: &renderer{svc: svc}}},
+	})
+}
+
+// RendererPlugin is the go-plugin plugin that carries Grafana's renderer
+// gRPC service. Impl is set on the plugin side; the client side (used by
+// the project's own Grafana stand-in host) needs neither.
+type RendererPlugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+	Impl pluginextensionv2.RendererServer
+}
+
+func (p *RendererPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
+	pluginextensionv2.RegisterRendererServer(s, p.Impl)
+	return nil
+}
+
+func (p *RendererPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return pluginextensionv2.NewRendererClient(c), nil
+}
+
+type renderer struct {
+	pluginextensionv2.UnimplementedRendererServer
+	svc *service.Service
+}
+
+// Render answers with an error text rather than a gRPC error: that is how
+// Grafana expects failures, and it shows the text to the user.
+func (r *renderer) Render(ctx context.Context, req *pluginextensionv2.RenderRequest) (*pluginextensionv2.RenderResponse, error) {
+	if err := r.svc.CheckRendererToken(req.AuthToken); err != nil {
+		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
+	}
+	if err := checkOutputPath(req.FilePath); err != nil {
+		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
+	}
+	out, err := r.svc.Render(ctx, grafanaRender(req.Url, req.Width, req.Height, req.DeviceScaleFactor, req.Timeout,
+		req.Timezone, req.RenderKey, req.Domain, req.Headers, req.Encoding))
+	if err == nil {
+		err = writeFile(req.FilePath, out)
+	}
+	if err != nil {
+		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
+	}
+	return &pluginextensionv2.RenderResponse{}, nil
+}
+
+func (r *renderer) RenderCSV(ctx context.Context, req *pluginextensionv2.RenderCSVRequest) (*pluginextensionv2.RenderCSVResponse, error) {
+	if err := r.svc.CheckRendererToken(req.AuthToken); err != nil {
+		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
+	}
+	if err := checkOutputPath(req.FilePath); err != nil {
+		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
+	}
+	out, name, err := r.svc.RenderCSV(ctx, grafanaRender(req.Url, 0, 0, 0, req.Timeout, req.Timezone, req.RenderKey,
+		req.Domain, req.Headers, ""))
+	if err == nil {
+		err = writeFile(req.FilePath, out)
+	}
+	if err != nil {
+		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
+	}
+	return &pluginextensionv2.RenderCSVResponse{FileName: name}, nil
+}
+
+func grafanaRender(url string, width, height int32, scale float32, timeout int32, tz, renderKey, domain string,
+	headers map[string]*pluginextensionv2.StringList, encoding string) service.GrafanaRender {
+	g := service.GrafanaRender{URL: url, Width: int(width), Height: int(height), Scale: float64(scale),
+		Timeout: time.Duration(timeout) * time.Second, Timezone: tz, RenderKey: renderKey, Domain: domain,
+		Encoding: encoding, Headers: map[string][]string{}}
+	for k, v := range headers {
+		if v != nil {
+			g.Headers[k] = v.Values
+		}
+	}
+	return g
+}
+
+// checkOutputPath refuses to write anywhere Grafana would not ask for: an
+// absolute path whose folder exists.
+func checkOutputPath(p string) error {
+	if p == "" || !filepath.IsAbs(p) {
+		return fmt.Errorf("filePath %q is not an absolute path: Grafana sends a file under its data folder", p)
+	}
+	if st, err := os.Stat(filepath.Dir(p)); err != nil || !st.IsDir() {
+		return fmt.Errorf("filePath folder %q does not exist: check Grafana's [paths] data", filepath.Dir(p))
+	}
+	return nil
+}
+
+// writeFile writes beside the target and renames, so Grafana never reads a
+// half-written picture.
+func writeFile(path string, data []byte) error {
+	tmp := path + ".part"
+	if err := os.WriteFile(tmp, data, 0o640); err != nil {
+		return fmt.Errorf("write %s: %w: check that Grafana's data folder is writable by the plugin", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+type health struct{ svc *service.Service }
+
+func (h health) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
+	res := h.svc.Health(ctx)
+	details, _ := json.Marshal(res)
+	status := backend.HealthStatusOk
+	if !res.OK {
+		status = backend.HealthStatusError
+	}
+	return &backend.CheckHealthResult{Status: status, Message: res.Message, JSONDetails: details}, nil
+}

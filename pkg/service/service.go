@@ -1,0 +1,206 @@
+// Package service holds Panelcast's use cases. The doors (plugin, server,
+// CLI) translate their protocol into calls here and nothing else.
+package service
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/panelcast/panelcast/pkg/buildinfo"
+	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/render"
+)
+
+// Service is the core every door calls.
+type Service struct {
+	Config   config.Config
+	Renderer *render.Renderer
+	Log      *slog.Logger
+	// StartErr is why the renderer could not start (no Chromium), reported
+	// by health checks and returned by renders.
+	StartErr error
+}
+
+// New starts the renderer from the configuration. A missing browser does
+// not fail New: the service still answers health checks with the reason.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) *Service {
+	r, err := render.New(ctx, RenderOptions(cfg, log))
+	if err != nil {
+		log.Error("renderer did not start", "error", err)
+	}
+	return &Service{Config: cfg, Renderer: r, Log: log, StartErr: err}
+}
+
+// RenderOptions maps the configuration onto the renderer's options.
+func RenderOptions(cfg config.Config, log *slog.Logger) render.Options {
+	return render.Options{
+		ChromiumPath:   cfg.ChromiumPath,
+		ChromiumArgs:   cfg.ChromiumArgs,
+		TLSMode:        render.TLSMode(cfg.TLSMode),
+		Concurrency:    cfg.Concurrency,
+		QueueLength:    cfg.QueueLength,
+		RecycleAfter:   cfg.RecycleAfter,
+		FirstQueryWait: cfg.FirstQueryWait,
+		Limits:         Limits(cfg),
+		Logger:         log,
+	}
+}
+
+// Limits are the configured request bounds.
+func Limits(cfg config.Config) render.Limits {
+	return render.Limits{MaxWidth: cfg.MaxWidth, MaxHeight: cfg.MaxHeight, MaxScale: cfg.MaxScale, MaxTimeout: cfg.MaxTimeout}
+}
+
+// ErrUnauthorized is a wrong or missing renderer token.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// CheckRendererToken compares a presented token with the configured ones in
+// constant time. With none configured every caller is accepted, as
+// Grafana's plugin host is the only one who can reach the plugin.
+func (s *Service) CheckRendererToken(token string) error {
+	if len(s.Config.AuthTokens) == 0 {
+		return nil
+	}
+	ok := 0
+	for _, t := range s.Config.AuthTokens {
+		ok |= subtle.ConstantTimeCompare([]byte(token), []byte(t))
+	}
+	if ok != 1 {
+		return fmt.Errorf("%w: the renderer token does not match: set [rendering] renderer_token in grafana.ini to one of auth_token", ErrUnauthorized)
+	}
+	return nil
+}
+
+// GrafanaRender is a render as Grafana asks for it (plugin or HTTP API):
+// zero values mean "use the configured default".
+type GrafanaRender struct {
+	URL       string
+	Width     int
+	Height    int
+	Scale     float64
+	Timeout   time.Duration
+	Timezone  string
+	RenderKey string
+	Domain    string
+	Headers   map[string][]string
+	Encoding  string
+	PDF       render.PDFOptions
+}
+
+// Request turns Grafana's request into the renderer's, filling defaults.
+func (s *Service) Request(g GrafanaRender) render.Request {
+	c := s.Config
+	req := render.Request{URL: g.URL, Width: g.Width, Height: g.Height, Scale: g.Scale, Timeout: g.Timeout,
+		Timezone: strings.TrimSpace(g.Timezone), Encoding: render.Encoding(strings.ToLower(g.Encoding)), PDF: g.PDF,
+		Headers: map[string]string{}}
+	if req.Width == 0 {
+		req.Width = c.Width
+	}
+	if req.Height == 0 {
+		req.Height = c.Height
+	}
+	if req.Scale == 0 {
+		req.Scale = c.Scale
+	}
+	if req.Timeout == 0 {
+		req.Timeout = c.Timeout
+	}
+	if req.Timezone == "" {
+		req.Timezone = c.Timezone
+	}
+	if req.Encoding == "" {
+		req.Encoding = render.PNG
+	}
+	for k, v := range g.Headers {
+		if len(v) > 0 {
+			req.Headers[textproto.CanonicalMIMEHeaderKey(k)] = strings.Join(v, ", ")
+		}
+	}
+	if _, ok := req.Headers["Accept-Language"]; !ok && c.Language != "" {
+		req.Headers["Accept-Language"] = c.Language
+	}
+	if g.RenderKey != "" {
+		req.Cookies = append(req.Cookies, render.Cookie{Name: "renderKey", Value: g.RenderKey, Domain: g.Domain})
+	}
+	return req
+}
+
+// Render renders what Grafana asked for.
+func (s *Service) Render(ctx context.Context, g GrafanaRender) ([]byte, error) {
+	if s.StartErr != nil && s.Renderer.Stats().ChromiumPath == "" {
+		return nil, s.StartErr
+	}
+	start := time.Now()
+	out, err := s.Renderer.Render(ctx, s.Request(g))
+	s.logRender("render", g, start, err)
+	return out, err
+}
+
+// RenderCSV fetches the CSV a page offers.
+func (s *Service) RenderCSV(ctx context.Context, g GrafanaRender) ([]byte, string, error) {
+	if s.StartErr != nil && s.Renderer.Stats().ChromiumPath == "" {
+		return nil, "", s.StartErr
+	}
+	start := time.Now()
+	out, name, err := s.Renderer.RenderCSV(ctx, s.Request(g))
+	s.logRender("csv", g, start, err)
+	return out, name, err
+}
+
+// logRender logs the path but never the query string (it can carry
+// variables) nor the render key.
+func (s *Service) logRender(kind string, g GrafanaRender, start time.Time, err error) {
+	path := g.URL
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	attrs := []any{"kind", kind, "url", path, "width", g.Width, "height", g.Height, "duration", time.Since(start).Round(time.Millisecond)}
+	if err != nil {
+		s.Log.Warn("render failed", append(attrs, "error", err)...)
+		return
+	}
+	s.Log.Info("rendered", attrs...)
+}
+
+// Health is what health checks report.
+type Health struct {
+	OK             bool   `json:"ok"`
+	Message        string `json:"message"`
+	Version        string `json:"version"`
+	ChromiumPath   string `json:"chromiumPath,omitempty"`
+	BrowserVersion string `json:"browserVersion,omitempty"`
+	TLSMode        string `json:"tlsMode"`
+	InFlight       int64  `json:"inFlight"`
+	Queued         int64  `json:"queued"`
+	Renders        int64  `json:"renders"`
+	Restarts       int64  `json:"browserRestarts"`
+	ProbeMillis    int64  `json:"probeMillis,omitempty"`
+}
+
+// Health checks the browser with a probe render.
+func (s *Service) Health(ctx context.Context) Health {
+	h := Health{Version: buildinfo.Version, TLSMode: string(s.Config.TLSMode)}
+	st := s.Renderer.Stats()
+	h.ChromiumPath, h.BrowserVersion = st.ChromiumPath, st.BrowserVersion
+	h.InFlight, h.Queued, h.Renders, h.Restarts = st.InFlight, st.Queued, st.Renders, st.Restarts
+	if st.ChromiumPath == "" {
+		h.Message = s.StartErr.Error()
+		return h
+	}
+	start := time.Now()
+	version, err := s.Renderer.Probe(ctx)
+	h.ProbeMillis = time.Since(start).Milliseconds()
+	if err != nil {
+		h.Message = "the browser failed a test render: " + err.Error()
+		return h
+	}
+	h.OK, h.BrowserVersion = true, version
+	h.Message = fmt.Sprintf("Panelcast %s: %s renders (probe %d ms)", buildinfo.Version, version, h.ProbeMillis)
+	return h
+}
