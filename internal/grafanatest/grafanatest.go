@@ -70,12 +70,13 @@ const (
 	// stability tell that it is done.
 	ScenarioStatic = "static"
 	// ScenarioTall, as /d/tall/…, is a dashboard TallHeight CSS px tall that
-	// scrolls the document (Grafana 11.3+ body scrolling), with scenes
-	// signals. Its panels (elements with data-panelid, content in a
-	// .panel-content element) are, from the top: four 575 px panels that
-	// paint their lower half in SeriesColor, then a 100 px panel painted
-	// entirely in SeriesColor, so the bottom 100 px show that the whole page
-	// was captured. Panels load lazily like Grafana's: a panel starts its
+	// scrolls the document (document.body.scrollHeight is TallHeight, as
+	// with newer Grafana's body scrolling), with scenes signals. Its panels
+	// (elements with data-panelid, content in a .panel-content element) are,
+	// from the top: four 575 px panels that paint their lower half in
+	// SeriesColor, then a 100 px untitled panel painted entirely in
+	// SeriesColor, so the bottom 100 px show that the whole page was
+	// captured. Panels load lazily like Grafana's: a panel starts its
 	// query only once it is inside the viewport (after querystart), so
 	// panels below the fold stay empty until the renderer scrolls or grows
 	// the viewport, and the query count rises again when they start.

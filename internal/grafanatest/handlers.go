@@ -61,7 +61,7 @@ type scenarioModel struct {
 	Signals string `json:"signals"`
 	QueryMs int    `json:"queryMs"`
 	// BindingPaintDelayMs delays the paint after the count drains.
-	BindingPaintDelayMs int64 `json:"bindingPaintDelayMs,omitempty"`
+	BindingPaintDelayMs int64  `json:"bindingPaintDelayMs,omitempty"`
 	BindingMessage      string `json:"bindingMessage,omitempty"`
 	// Download is set on the csv page.
 	Download *downloadModel `json:"download,omitempty"`
@@ -110,7 +110,8 @@ func dashboardFor(uid string) (dashboardModel, bool) {
 		for id := 1; id <= 4; id++ {
 			panels = append(panels, panelModel{ID: id, Title: "Panel " + strconv.Itoa(id), Type: "timeseries", Height: tallPanelHeight, Fill: "half"})
 		}
-		panels = append(panels, panelModel{ID: 5, Title: "Footer", Type: "stat", Height: tallLastPanelHeight, Fill: "full"})
+		// Untitled, so nothing but the series is drawn in the bottom strip.
+		panels = append(panels, panelModel{ID: 5, Type: "stat", Height: tallLastPanelHeight, Fill: "full"})
 		return dashboardModel{"Tall", panels, scenes}, true
 	case ScenarioCSV:
 		csv := scenes

@@ -130,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 		logger = hclog.New(&hclog.LoggerOptions{Name: "plugin." + cfg.PluginID, Output: cfg.Stderr, Level: hclog.Debug})
 	}
 	h.client = goplugin.NewClient(&goplugin.ClientConfig{
-		Cmd:              cmd,
+		Cmd: cmd,
 		HandshakeConfig: goplugin.HandshakeConfig{
 			ProtocolVersion:  grpcplugin.ProtocolVersion,
 			MagicCookieKey:   grpcplugin.MagicCookieKey,

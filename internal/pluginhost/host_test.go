@@ -168,6 +168,7 @@ func TestEnvironmentAsGrafanaBuildsIt(t *testing.T) {
 
 type contextFacts struct {
 	AppURL        string `json:"appURL"`
+	ContextAppURL string `json:"contextAppURL"`
 	Role          string `json:"role"`
 	Login         string `json:"login"`
 	OrgID         int64  `json:"orgID"`
@@ -209,9 +210,13 @@ func TestAppURLTravelsAsThatVersionSendsIt(t *testing.T) {
 			if tc.contextURL {
 				wantURL, wantUA, wantPluginVersion = appURL+"/", "Grafana/"+tc.version+" (", "1.2.3"
 			}
-			if f.AppURL != wantURL || !strings.HasPrefix(f.UserAgent, wantUA) || f.PluginVersion != wantPluginVersion {
+			if f.ContextAppURL != wantURL || !strings.HasPrefix(f.UserAgent, wantUA) || f.PluginVersion != wantPluginVersion {
 				t.Errorf("context appURL %q userAgent %q pluginVersion %q, want %q %q… %q",
-					f.AppURL, f.UserAgent, f.PluginVersion, wantURL, wantUA, wantPluginVersion)
+					f.ContextAppURL, f.UserAgent, f.PluginVersion, wantURL, wantUA, wantPluginVersion)
+			}
+			// The SDK's AppURL() falls back to GF_APP_URL, so 10.1–10.2 answer too.
+			if sdkKnows := tc.envAppURL || tc.contextURL; (f.AppURL != "") != sdkKnows {
+				t.Errorf("SDK AppURL() = %q, want known: %v", f.AppURL, sdkKnows)
 			}
 		})
 	}
@@ -247,8 +252,8 @@ func TestCallResourceCarriesRoleAndHeadersAsGrafana(t *testing.T) {
 		if err := json.Unmarshal(body, &e); err != nil {
 			t.Fatalf("decoding %s: %v", body, err)
 		}
-		if e.Role != role || e.Login != strings.ToLower(role) || e.AppURL != appURL+"/" {
-			t.Errorf("context role %q login %q appURL %q, want %s", e.Role, e.Login, e.AppURL, role)
+		if e.Role != role || e.Login != strings.ToLower(role) || e.ContextAppURL != appURL+"/" {
+			t.Errorf("context role %q login %q appURL %q, want %s", e.Role, e.Login, e.ContextAppURL, role)
 		}
 		if e.Method != "POST" || e.Path != "settings/slack" || e.URL != "settings/slack?x=1" || e.Body != "hi" {
 			t.Errorf("request %s %q %q %q", e.Method, e.Path, e.URL, e.Body)

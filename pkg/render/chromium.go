@@ -78,6 +78,7 @@ type browser struct {
 	renders  int  // renders started on it
 	retiring bool // no new renders; closed when active drops to 0
 	closed   bool
+	spare    chan *session // the next render's session, being made or ready
 }
 
 // launch starts Chromium as a child that dies with us: the process gets
@@ -194,4 +195,67 @@ func (w *tailWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return string(w.buf)
+}
+
+// takeSession returns the session made ready in advance, or a new one, and
+// starts making the next: creating a context and page costs a renderer
+// process start (~100-300 ms), which then overlaps the previous render's
+// wait instead of adding to this one.
+func (b *browser) takeSession(ctx context.Context, opts Options) (*session, error) {
+	b.mu.Lock()
+	ready := b.spare
+	b.spare = nil
+	b.mu.Unlock()
+	var s *session
+	if ready != nil {
+		select {
+		case s = <-ready:
+		case <-ctx.Done():
+			go func() {
+				if s := <-ready; s != nil {
+					s.close()
+				}
+			}()
+			return nil, ctx.Err()
+		}
+	}
+	b.prepareSpare(opts)
+	if s != nil {
+		return s, nil
+	}
+	return newSession(ctx, b, opts)
+}
+
+// prepareSpare makes the next session in the background unless the browser
+// is on its way out.
+func (b *browser) prepareSpare(opts Options) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.spare != nil || b.retiring || b.closed {
+		return
+	}
+	ch := make(chan *session, 1)
+	b.spare = ch
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s, err := newSession(ctx, b, opts)
+		if err != nil {
+			s = nil
+		}
+		ch <- s
+	}()
+}
+
+// dropSpare closes a session made ready but never used.
+func (b *browser) dropSpare() {
+	b.mu.Lock()
+	ready := b.spare
+	b.spare = nil
+	b.mu.Unlock()
+	if ready != nil {
+		if s := <-ready; s != nil {
+			s.close()
+		}
+	}
 }

@@ -259,8 +259,10 @@ func (r *Renderer) Render(ctx context.Context, req Request) ([]byte, error) {
 		if err := s.waitReady(ctx, req); err != nil {
 			return err
 		}
+		t := time.Now()
 		var err error
 		out, err = s.capture(ctx, req)
+		r.log.Debug("captured", "took", time.Since(t))
 		return err
 	})
 	return out, err
@@ -289,20 +291,28 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 		}
 		return err
 	}
-	s, err := openSession(ctx, b, r.opts, req)
+	t0 := time.Now()
+	s, err := b.takeSession(ctx, r.opts)
+	if err == nil {
+		err = s.prepare(ctx, req)
+	}
 	if err == nil && csv {
 		err = s.prepareDownload(ctx)
 	}
+	t1 := time.Now()
 	if err == nil {
 		err = s.navigate(ctx, req)
 	}
+	t2 := time.Now()
 	if err == nil {
 		err = step(ctx, s)
 	}
+	t3 := time.Now()
 	broken := false
 	if s != nil {
 		broken = !s.close()
 	}
+	r.log.Debug("render phases", "open", t1.Sub(t0), "navigate", t2.Sub(t1), "wait+capture", t3.Sub(t2), "close", time.Since(t3))
 	if !b.alive() {
 		broken = true
 	}

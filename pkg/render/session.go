@@ -45,26 +45,77 @@ type session struct {
 	download *download
 }
 
-// openSession makes the incognito context and page and sets everything up
-// before navigation: viewport, time zone, headers, cookies, the completion
-// binding, the certificate policy and network tracking.
-func openSession(ctx context.Context, b *browser, opts Options, req Request) (*session, error) {
-	origin, err := Origin(req.URL)
-	if err != nil {
-		return nil, badRequest("%v", err)
-	}
+// newSession makes an incognito context and page and does the setup every
+// render shares: the DOM counter, the completion binding, network tracking
+// and the certificate policy. It costs a renderer process start, so the
+// browser keeps one ready (see browser.takeSession).
+func newSession(ctx context.Context, b *browser, opts Options) (*session, error) {
 	inc, err := b.rod.Context(ctx).Incognito()
 	if err != nil {
 		return nil, fmt.Errorf("open a browser context: %w", err)
 	}
-	s := &session{b: b, opts: opts, ctx: inc, origin: origin, stage: "opening the page"}
 	evCtx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
+	s := &session{b: b, opts: opts, ctx: inc, cancel: cancel, stage: "opening the page"}
 	page, err := inc.Page(proto.TargetCreateTarget{})
 	if err != nil {
-		return s, fmt.Errorf("open a page: %w", err)
+		s.close()
+		return nil, fmt.Errorf("open a page: %w", err)
 	}
-	s.page = page.Context(ctx)
+	s.page = page
+	p := page.Context(ctx)
+	steps := []func() error{
+		func() error {
+			_, err := proto.PageAddScriptToEvaluateOnNewDocument{Source: mutationCounter}.Call(p)
+			return err
+		},
+		func() error { return proto.RuntimeAddBinding{Name: BindingName}.Call(p) },
+		func() error { p.EnableDomain(&proto.NetworkEnable{}); return nil },
+		func() error {
+			if opts.TLSMode == TLSStrict {
+				return nil
+			}
+			p.EnableDomain(&proto.SecurityEnable{})
+			return proto.SecuritySetOverrideCertificateErrors{Override: true}.Call(p)
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			s.close()
+			return nil, fmt.Errorf("prepare the page: %w", err)
+		}
+	}
+	// Subscribing to a domain's events makes go-rod enable that domain, so
+	// the certificate handler is added only when it is wanted; the fetch
+	// handler only sees requests once prepare enables Fetch for an origin.
+	handlers := []any{
+		func(e *proto.RuntimeBindingCalled) {
+			if e.Name == BindingName {
+				s.bindingCalled.Store(true)
+			}
+		},
+		func(e *proto.NetworkRequestWillBeSent) { s.net.start(string(e.RequestID)) },
+		func(e *proto.NetworkLoadingFinished) { s.net.end(string(e.RequestID)) },
+		func(e *proto.NetworkLoadingFailed) { s.net.end(string(e.RequestID)) },
+	}
+	if opts.TLSMode != TLSStrict {
+		handlers = append(handlers, func(e *proto.SecurityCertificateError) { s.onCertError(opts.TLSMode, e) })
+	}
+	s.waitEvt = page.Context(evCtx).EachEvent(handlers...)
+	go s.waitEvt()
+	return s, nil
+}
+
+// prepare applies what belongs to this request: viewport, time zone,
+// headers, cookies and the origin that may see OriginHeaders.
+func (s *session) prepare(ctx context.Context, req Request) error {
+	origin, err := Origin(req.URL)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	s.mu.Lock()
+	s.origin = origin
+	s.mu.Unlock()
+	s.page = s.page.Context(ctx)
 	p := s.page
 	height := req.Height
 	if height == FullPage {
@@ -81,12 +132,6 @@ func openSession(ctx context.Context, b *browser, opts Options, req Request) (*s
 			return proto.EmulationSetTimezoneOverride{TimezoneID: req.Timezone}.Call(p)
 		},
 		func() error {
-			_, err := proto.PageAddScriptToEvaluateOnNewDocument{Source: mutationCounter}.Call(p)
-			return err
-		},
-		func() error { return proto.RuntimeAddBinding{Name: BindingName}.Call(p) },
-		func() error {
-			p.EnableDomain(&proto.NetworkEnable{})
 			if len(req.Headers) == 0 {
 				return nil
 			}
@@ -98,49 +143,28 @@ func openSession(ctx context.Context, b *browser, opts Options, req Request) (*s
 		},
 		func() error { return s.setCookies(req) },
 		func() error {
-			if opts.TLSMode == TLSStrict {
-				return nil
-			}
-			p.EnableDomain(&proto.SecurityEnable{})
-			return proto.SecuritySetOverrideCertificateErrors{Override: true}.Call(p)
-		},
-		func() error {
 			if len(req.OriginHeaders) == 0 {
 				return nil
 			}
 			// Only requests to Grafana's origin are paused, so the header
 			// never reaches another host and other requests pay nothing.
-			pattern := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(origin, ":443"), ":80"), "/") + "/*"
-			p.EnableDomain(&proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{URLPattern: pattern}}})
+			pattern := strings.TrimSuffix(strings.TrimSuffix(origin, ":443"), ":80") + "/*"
+			if err := (proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{URLPattern: pattern}}}).Call(p); err != nil {
+				return err
+			}
+			evCtx, cancel := context.WithCancel(context.Background())
+			prev := s.cancel
+			s.cancel = func() { cancel(); prev() }
+			go p.Context(evCtx).EachEvent(func(e *proto.FetchRequestPaused) { s.addOriginHeaders(e, req.OriginHeaders) })()
 			return nil
 		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return s, fmt.Errorf("prepare the page: %w", err)
+			return fmt.Errorf("prepare the page: %w", err)
 		}
 	}
-	// Subscribing to a domain's events makes go-rod enable that domain, so
-	// certificate and fetch handlers are added only when they are wanted.
-	handlers := []any{
-		func(e *proto.RuntimeBindingCalled) {
-			if e.Name == BindingName {
-				s.bindingCalled.Store(true)
-			}
-		},
-		func(e *proto.NetworkRequestWillBeSent) { s.net.start(string(e.RequestID)) },
-		func(e *proto.NetworkLoadingFinished) { s.net.end(string(e.RequestID)) },
-		func(e *proto.NetworkLoadingFailed) { s.net.end(string(e.RequestID)) },
-	}
-	if opts.TLSMode != TLSStrict {
-		handlers = append(handlers, func(e *proto.SecurityCertificateError) { s.onCertError(opts.TLSMode, e) })
-	}
-	if len(req.OriginHeaders) > 0 {
-		handlers = append(handlers, func(e *proto.FetchRequestPaused) { s.addOriginHeaders(e, req.OriginHeaders) })
-	}
-	s.waitEvt = p.Context(evCtx).EachEvent(handlers...)
-	go s.waitEvt()
-	return s, nil
+	return nil
 }
 
 func (s *session) setCookies(req Request) error {
@@ -165,7 +189,10 @@ func (s *session) setCookies(req Request) error {
 func (s *session) onCertError(mode TLSMode, e *proto.SecurityCertificateError) {
 	action := proto.SecurityCertificateErrorActionCancel
 	o, err := Origin(e.RequestURL)
-	if mode == TLSInsecure || (mode == TLSCallback && err == nil && o == s.origin) {
+	s.mu.Lock()
+	own := err == nil && o == s.origin
+	s.mu.Unlock()
+	if mode == TLSInsecure || (mode == TLSCallback && own) {
 		action = proto.SecurityCertificateErrorActionContinue
 	} else {
 		s.mu.Lock()
@@ -182,7 +209,10 @@ func (s *session) addOriginHeaders(e *proto.FetchRequestPaused, extra map[string
 			headers = append(headers, &proto.FetchHeaderEntry{Name: k, Value: v.String()})
 		}
 	}
-	if o, err := Origin(e.Request.URL); err == nil && o == s.origin {
+	s.mu.Lock()
+	origin := s.origin
+	s.mu.Unlock()
+	if o, err := Origin(e.Request.URL); err == nil && o == origin {
 		for k, v := range extra {
 			headers = append(headers, &proto.FetchHeaderEntry{Name: k, Value: v})
 		}
@@ -289,7 +319,7 @@ func (s *session) pdf(p *rod.Page, req Request) ([]byte, error) {
 // still open). It reports false when the browser did not answer in time,
 // which means it hung and must be replaced.
 func (s *session) close() bool {
-	defer s.cancel()
+	defer func() { s.cancel() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if s.download != nil {

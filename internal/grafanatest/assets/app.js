@@ -175,8 +175,10 @@
     node.setAttribute('data-panelid', String(panel.id));
     if (!solo) node.style.height = panel.height ? panel.height + 'px' : '100vh';
     var header = el('div', 'panel-header');
-    header.appendChild(el('span', 'panel-title', panel.title));
-    header.appendChild(el('span', 'panel-time', timeLabel));
+    if (panel.title) { // like Grafana, a panel without a title has no header text
+      header.appendChild(el('span', 'panel-title', panel.title));
+      header.appendChild(el('span', 'panel-time', timeLabel));
+    }
     var content = el('div', 'panel-content');
     node.appendChild(content);
     node.appendChild(header);

@@ -94,8 +94,11 @@ func errorResponse(v any) (*pluginextensionv2.RenderResponse, error) {
 }
 
 // contextFacts is what the plugin can learn from a request's plugin context.
+// AppURL is the SDK's answer, which falls back to the GF_APP_URL environment
+// variable; ContextAppURL is what the context itself carried.
 type contextFacts struct {
 	AppURL        string `json:"appURL"`
+	ContextAppURL string `json:"contextAppURL"`
 	Role          string `json:"role"`
 	Login         string `json:"login"`
 	OrgID         int64  `json:"orgID"`
@@ -108,6 +111,7 @@ func facts(pc backend.PluginContext) contextFacts {
 	f := contextFacts{OrgID: pc.OrgID, PluginID: pc.PluginID, PluginVersion: pc.PluginVersion}
 	if pc.GrafanaConfig != nil {
 		f.AppURL, _ = pc.GrafanaConfig.AppURL()
+		f.ContextAppURL = pc.GrafanaConfig.Get(backend.AppURL)
 	}
 	if pc.User != nil {
 		f.Role, f.Login = pc.User.Role, pc.User.Login
