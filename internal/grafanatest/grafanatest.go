@@ -21,7 +21,9 @@
 // 100 %, full width) in SeriesColor, or in ErrorColor when its query fails.
 // Text (panel title, local time, error message) stays inside the top-left
 // 320×64 CSS px. A dashboard of one panel looks the same; the "tall"
-// dashboard is described at ScenarioTall.
+// dashboard is described at ScenarioTall. Until the bundle has booted a page
+// is Background with "Loading Grafana" in its centre. The login page is
+// LoginColor except for its form in the top-left 320×160 CSS px.
 package grafanatest
 
 import (

@@ -110,7 +110,8 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, err
 	}
 	cfg.DataPath = dataPath
-	// Grafana's rendering service creates these at startup (mode 0700).
+	// Grafana's rendering service creates png and csv at startup (mode 0700);
+	// pdf is assumed alike for the versions that render PDFs.
 	for _, dir := range []string{"png", "csv", "pdf"} {
 		if err := os.MkdirAll(filepath.Join(dataPath, dir), 0o700); err != nil {
 			return nil, err

@@ -105,6 +105,15 @@ func TestOpenErrors(t *testing.T) {
 		if _, err := Open(path); err == nil || err.Error() != want {
 			t.Errorf("Open in a read-only directory: %v\nwant %s", err, want)
 		}
+
+		path = filepath.Join(dir, "readonly.db")
+		if err := os.WriteFile(path, nil, 0o400); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(path); err == nil || !strings.HasPrefix(err.Error(), "outbox_path "+path+": permission denied") ||
+			!strings.HasSuffix(err.Error(), "point outbox_path at a writable file") {
+			t.Errorf("Open of a read-only file: %v", err)
+		}
 	}
 }
 

@@ -99,7 +99,8 @@ func (r *readiness) step(now time.Time, s signals, bindingCalled bool, netIdle t
 	if s.State == "complete" && netIdle >= quiet && now.Sub(r.stableSince) >= quiet {
 		return true, ""
 	}
-	return false, "waiting for the page to load and stop changing"
+	return false, fmt.Sprintf("waiting for the page to load and stop changing: document %s, network idle %s, DOM unchanged %s",
+		s.State, netIdle.Round(time.Millisecond), now.Sub(r.stableSince).Round(time.Millisecond))
 }
 
 // waitReady polls until the page is done or ctx ends.

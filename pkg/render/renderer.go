@@ -62,17 +62,18 @@ type Renderer struct {
 	waiting  atomic.Int64
 	inFlight atomic.Int64
 	restarts atomic.Int64
+	launched atomic.Int64
 	renders  atomic.Int64
 	wg       sync.WaitGroup
 }
 
 // Stats are the renderer's counters.
 type Stats struct {
-	InFlight, Queued    int64
-	Renders, Restarts   int64
-	BrowserPID          int
-	BrowserVersion      string
-	ChromiumPath        string
+	InFlight, Queued  int64
+	Renders, Restarts int64
+	BrowserPID        int
+	BrowserVersion    string
+	ChromiumPath      string
 }
 
 // New prepares a renderer and starts its browser, so the first render is
@@ -198,8 +199,8 @@ func (r *Renderer) acquire(ctx context.Context) (*browser, error) {
 		return nil, err
 	}
 	r.mu.Lock()
-	if b != nil {
-		r.restarts.Add(1)
+	if r.launched.Add(1) > 1 {
+		r.restarts.Add(1) // any later start replaces a crashed, hung or recycled browser
 	}
 	r.cur = nb
 	r.mu.Unlock()
@@ -248,6 +249,35 @@ func (r *Renderer) release(b *browser, broken bool) {
 	}
 }
 
+// startSession returns a browser and a session on it. A browser that died
+// since its last render (crash, OOM kill) is noticed here: the session
+// cannot be opened, so it is replaced and the session opened again once.
+func (r *Renderer) startSession(ctx context.Context) (*browser, *session, error) {
+	for attempt := 0; ; attempt++ {
+		b, err := r.acquire(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		s, err := b.takeSession(ctx, r.opts)
+		if err == nil {
+			return b, s, nil
+		}
+		dead := !b.alive()
+		if !dead {
+			select { // a killed browser's exit can lag its broken connection
+			case <-b.exited:
+				dead = true
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+		r.release(b, dead)
+		if !dead || attempt > 0 || ctx.Err() != nil {
+			return nil, nil, err
+		}
+		r.log.Warn("browser died; starting a new one", "pid", b.pid(), "error", err)
+	}
+}
+
 // Render produces the picture. Errors wrap ErrBadRequest, ErrTimeout,
 // ErrQueueFull, ErrNoChromium or ErrClosed where they apply.
 func (r *Renderer) Render(ctx context.Context, req Request) ([]byte, error) {
@@ -284,7 +314,7 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 	r.inFlight.Add(1)
 	defer r.inFlight.Add(-1)
 	r.renders.Add(1)
-	b, err := r.acquire(ctx)
+	b, s, err := r.startSession(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w after %s while starting the browser: %v", ErrTimeout, req.Timeout, err)
@@ -292,10 +322,7 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 		return err
 	}
 	t0 := time.Now()
-	s, err := b.takeSession(ctx, r.opts)
-	if err == nil {
-		err = s.prepare(ctx, req)
-	}
+	err = s.prepare(ctx, req)
 	if err == nil && csv {
 		err = s.prepareDownload(ctx)
 	}
@@ -308,10 +335,7 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 		err = step(ctx, s)
 	}
 	t3 := time.Now()
-	broken := false
-	if s != nil {
-		broken = !s.close()
-	}
+	broken := !s.close()
 	r.log.Debug("render phases", "open", t1.Sub(t0), "navigate", t2.Sub(t1), "wait+capture", t3.Sub(t2), "close", time.Since(t3))
 	if !b.alive() {
 		broken = true

@@ -94,6 +94,7 @@ func newSession(ctx context.Context, b *browser, opts Options) (*session, error)
 			}
 		},
 		func(e *proto.NetworkRequestWillBeSent) { s.net.start(string(e.RequestID)) },
+		func(e *proto.NetworkResponseReceived) { s.net.responded(string(e.RequestID)) },
 		func(e *proto.NetworkLoadingFinished) { s.net.end(string(e.RequestID)) },
 		func(e *proto.NetworkLoadingFailed) { s.net.end(string(e.RequestID)) },
 	}
@@ -328,35 +329,41 @@ func (s *session) close() bool {
 	return s.ctx.Context(ctx).Close() == nil
 }
 
-// netTracker counts the page's requests in flight.
+// netTracker counts the page's requests in flight. A request whose
+// response has arrived counts as done: Chromium reports no end for a body
+// the page never reads, and a stream (server-sent events) never ends.
 type netTracker struct {
-	mu       sync.Mutex
-	inflight map[string]bool
-	last     time.Time // last request start or end
+	mu      sync.Mutex
+	waiting map[string]bool // requests still waiting for their response
+	last    time.Time       // last request start, response or end
 }
 
 func (n *netTracker) start(id string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.inflight == nil {
-		n.inflight = map[string]bool{}
+	if n.waiting == nil {
+		n.waiting = map[string]bool{}
 	}
-	n.inflight[id] = true
+	n.waiting[id] = true
 	n.last = time.Now()
 }
+
+func (n *netTracker) responded(id string) { n.end(id) }
 
 func (n *netTracker) end(id string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	delete(n.inflight, id)
-	n.last = time.Now()
+	if n.waiting[id] {
+		delete(n.waiting, id)
+		n.last = time.Now()
+	}
 }
 
-// idleFor reports how long no request has been in flight (0 if one is).
+// idleFor reports how long no request has been waiting (0 if one is).
 func (n *netTracker) idleFor() time.Duration {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if len(n.inflight) > 0 {
+	if len(n.waiting) > 0 {
 		return 0
 	}
 	if n.last.IsZero() {

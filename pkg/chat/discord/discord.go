@@ -164,10 +164,7 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 		body, _ = json.Marshal(p)
 		contentType = "application/json"
 	} else {
-		name := m.Filename
-		if name == "" {
-			name = "panel.png"
-		}
+		name := filename(m.Filename)
 		p.Attachments = []attachment{{ID: 0, Filename: name}}
 		body, contentType = multipartBody(p, name, m.Image)
 	}
@@ -186,7 +183,7 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 		return chat.Receipt{}, &chat.Error{Provider: provider, Code: "bad_answer", Temporary: true,
 			Hint: "Discord answered the post with something that is not a message: check discord_api_url."}
 	}
-	if msg.ChannelID == "" {
+	if !isSnowflake(msg.ChannelID) {
 		msg.ChannelID = channel
 	}
 	r := chat.Receipt{MessageID: msg.ID, ChannelID: msg.ChannelID}
@@ -224,7 +221,7 @@ func (s *Sender) guild(ctx context.Context, channel string) string {
 	return g
 }
 
-func multipartBody(p payload, filename string, file []byte) ([]byte, string) {
+func multipartBody(p payload, name string, file []byte) ([]byte, string) {
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	js, _ := json.Marshal(p)
@@ -234,7 +231,7 @@ func multipartBody(p payload, filename string, file []byte) ([]byte, string) {
 	pw, _ := w.CreatePart(h)
 	pw.Write(js)
 	h = textproto.MIMEHeader{}
-	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="files[0]"; filename=%q`, filename))
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="files[0]"; filename="%s"`, name))
 	h.Set("Content-Type", http.DetectContentType(file))
 	pw, _ = w.CreatePart(h)
 	pw.Write(file)
@@ -251,7 +248,8 @@ func (s *Sender) do(ctx context.Context, method, path, contentType string, body 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, s.api+path, rd)
 	if err != nil {
-		return nil, fmt.Errorf("discord: cannot build the request: %v: check discord_api_url", err)
+		return nil, &chat.Error{Provider: provider, Code: "bad_request",
+			Hint: fmt.Sprintf("cannot build the request (%v): check discord_api_url.", err)}
 	}
 	req.Header.Set("Authorization", s.auth)
 	req.Header.Set("User-Agent", s.userAgent)
@@ -319,4 +317,20 @@ func isSnowflake(s string) bool {
 func nonce(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return strconv.FormatUint(binary.BigEndian.Uint64(sum[:8])>>1, 10)
+}
+
+// filename makes the upload's name safe to put in a Content-Disposition
+// header: letters, digits, ".", "-" and "_" are kept, anything else
+// becomes "_". An empty name becomes "panel.png".
+func filename(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, name)
+	if strings.Trim(name, "._") == "" {
+		return "panel.png"
+	}
+	return name
 }

@@ -30,12 +30,11 @@ const (
 const maxRetryAfter = 24 * time.Hour
 
 // errorBody is Discord's error answer: {code, message}, and for 429 also
-// retry_after (seconds, with decimals) and global.
+// retry_after (seconds, with decimals).
 type errorBody struct {
 	Code       int     `json:"code"`
 	Message    string  `json:"message"`
 	RetryAfter float64 `json:"retry_after"`
-	Global     bool    `json:"global"`
 }
 
 // apiError turns a non-2xx answer into a *chat.Error with a hint a person

@@ -124,3 +124,18 @@ func TestTruncateAtWord(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestFilename(t *testing.T) {
+	cases := map[string]string{
+		"":                "panel.png",
+		"cpu.png":         "cpu.png",
+		`a"b\c.png`:       "a_b_c.png",
+		"CPU – web 1.png": "CPU___web_1.png",
+		"..":              "panel.png",
+	}
+	for in, want := range cases {
+		if got := filename(in); got != want {
+			t.Errorf("filename(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

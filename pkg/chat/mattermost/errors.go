@@ -48,9 +48,9 @@ func classify(status int, h http.Header, body []byte, op operation, token string
 	if e.Code == "" {
 		e.Code = strconv.Itoa(status)
 	}
-	team := op.team
-	if team == "" {
-		team = "(none set)"
+	team := "the channel's team"
+	if op.team != "" {
+		team = "team " + op.team
 	}
 	switch {
 	case status == http.StatusTooManyRequests:
@@ -64,13 +64,13 @@ func classify(status int, h http.Header, body []byte, op operation, token string
 	case status == http.StatusForbidden && ae.ID == "api.file.attachments.disabled.app_error":
 		e.Hint = "file attachments are disabled on the server; enable them in System Console > Site Configuration > File Sharing and Downloads"
 	case status == http.StatusForbidden && (op.what == "check" || op.what == "team"):
-		e.Hint = fmt.Sprintf("the bot cannot see team %s; add the bot to the team", team)
+		e.Hint = fmt.Sprintf("the bot cannot see %s; add the bot to the team", team)
 	case status == http.StatusForbidden:
-		e.Hint = fmt.Sprintf("the bot may not post there; add the bot to the team %s and to %s", team, op.channel.label())
+		e.Hint = fmt.Sprintf("the bot may not post there; add the bot to %s and to %s", team, op.channel.label())
 	case status == http.StatusNotFound && ae.ID == "app.team.get_by_name.missing.app_error":
-		e.Hint = fmt.Sprintf("there is no team %s; check mattermost_team (the team's name in its URL)", team)
+		e.Hint = fmt.Sprintf("there is no %s; check mattermost_team (the team's name in its URL)", team)
 	case status == http.StatusNotFound && op.what == "resolve":
-		e.Hint = fmt.Sprintf("Mattermost has no %s in team %s; check the channel name and mattermost_team; a private channel needs the bot as a member", op.channel.label(), team)
+		e.Hint = fmt.Sprintf("Mattermost has no %s in %s; check the channel name and mattermost_team; a private channel needs the bot as a member", op.channel.label(), team)
 	case status == http.StatusNotFound:
 		e.Hint = "Mattermost has no such API path; check mattermost_url (the server's base URL)"
 	case status == http.StatusRequestEntityTooLarge:
@@ -92,19 +92,30 @@ func classify(status int, h http.Header, body []byte, op operation, token string
 // retryAfter reads how long the server asked to wait: Retry-After (seconds
 // or an HTTP date), else X-RateLimit-Reset, which Mattermost sets to the
 // seconds until its limit resets.
+// Absurd values are capped at maxRetryAfter.
 func retryAfter(h http.Header, now time.Time) time.Duration {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-			return time.Duration(secs) * time.Second
+			return seconds(secs)
 		}
 		if t, err := http.ParseTime(v); err == nil && t.After(now) {
-			return t.Sub(now).Round(time.Second)
+			return min(t.Sub(now).Round(time.Second), maxRetryAfter)
 		}
 	}
 	if secs, err := strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Reset"))); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
+		return seconds(secs)
 	}
 	return 0
+}
+
+// maxRetryAfter bounds a server's requested wait.
+const maxRetryAfter = 24 * time.Hour
+
+func seconds(n int) time.Duration {
+	if n > int(maxRetryAfter/time.Second) {
+		return maxRetryAfter
+	}
+	return time.Duration(n) * time.Second
 }
 
 // transportError is a request that got no answer.

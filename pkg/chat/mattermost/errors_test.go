@@ -38,7 +38,7 @@ func TestClassify(t *testing.T) {
 		retry     time.Duration
 	}{
 		{"401", 401, nil, body("api.context.session_expired.app_error", 401), post, "api.context.session_expired.app_error", "check mattermost_token", false, 0},
-		{"403 post", 403, nil, body("api.context.permissions.app_error", 403), post, "api.context.permissions.app_error", "add the bot to the team eng and to channel ops", false, 0},
+		{"403 post", 403, nil, body("api.context.permissions.app_error", 403), post, "api.context.permissions.app_error", "add the bot to team eng and to channel ops", false, 0},
 		{"403 team", 403, nil, body("api.context.permissions.app_error", 403), check, "api.context.permissions.app_error", "add the bot to the team", false, 0},
 		{"403 attachments off", 403, nil, body("api.file.attachments.disabled.app_error", 403), post, "api.file.attachments.disabled.app_error", "enable them in System Console", false, 0},
 		{"404 channel", 404, nil, body("app.channel.get_by_name.missing.app_error", 404), resolve, "app.channel.get_by_name.missing.app_error", "check the channel name and mattermost_team", false, 0},
@@ -100,13 +100,15 @@ func FuzzClassify(f *testing.F) {
 	f.Add(413, "<html>", "", "")
 	f.Add(400, `{"id":"`+testToken+`","message":"`+testToken+`"}`, "x", "-1")
 	f.Add(503, `{"id":1,"message":[]}`, "Wed, 21 Oct 2015 07:28:00 GMT", "")
+	f.Add(429, "", "99999999999999", "")
+	f.Add(429, "", "Fri, 31 Dec 9999 23:59:59 GMT", "")
 	f.Fuzz(func(t *testing.T, status int, raw, retry, reset string) {
 		h := http.Header{"Retry-After": {retry}, "X-Ratelimit-Reset": {reset}}
 		e := classify(status, h, []byte(raw), operation{what: "post", channel: channelRef{name: "ops"}}, testToken)
 		if strings.Contains(e.Code, testToken) || strings.Contains(e.Hint, testToken) {
 			t.Fatalf("the token leaked into %q", e)
 		}
-		if e.Code == "" || e.Hint == "" || e.RetryAfter < 0 {
+		if e.Code == "" || e.Hint == "" || e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
 			t.Fatalf("classify gave %+v", e)
 		}
 		if (status == 429 || status >= 500) != e.Temporary {

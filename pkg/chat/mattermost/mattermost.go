@@ -92,6 +92,10 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 		return chat.Receipt{}, &chat.Error{Provider: "mattermost", Code: "no_text",
 			Hint: "the message has neither text nor a picture; give it one"}
 	}
+	if m.Image != nil && len(m.Image) == 0 {
+		return chat.Receipt{}, &chat.Error{Provider: "mattermost", Code: "empty_image",
+			Hint: "the picture has no bytes; render it again"}
+	}
 	ref, err := parseChannel(m.Channel)
 	if err != nil {
 		return chat.Receipt{}, err
@@ -116,10 +120,7 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 		RootID    string   `json:"root_id,omitempty"`
 		FileIDs   []string `json:"file_ids,omitempty"`
 	}{channelID, m.Text, m.ThreadID, fileIDs}
-	body, err := json.Marshal(in)
-	if err != nil {
-		return chat.Receipt{}, err
-	}
+	body, _ := json.Marshal(in) // cannot fail: strings only
 	var post struct {
 		ID      string   `json:"id"`
 		FileIDs []string `json:"file_ids"`

@@ -181,12 +181,12 @@ func TestSendErrors(t *testing.T) {
 			code: "api.context.session_expired.app_error", hint: "check mattermost_token"},
 		{name: "bot not in channel", setup: func(f *mattermostfake.Server, ops string) { f.SetMember(ops, false) },
 			msg:  func(string) chat.Message { return chat.Message{Channel: "ops", Text: "x", Image: []byte("png")} },
-			code: "api.context.permissions.app_error", hint: "add the bot to the team eng and to channel ops"},
+			code: "api.context.permissions.app_error", hint: "add the bot to team eng and to channel ops"},
 		{name: "bot in neither team nor channel", setup: func(f *mattermostfake.Server, ops string) {
 			f.SetMember(ops, false)
 			f.SetTeamMember(false)
 		}, msg: func(string) chat.Message { return chat.Message{Channel: "ops", Text: "x"} },
-			code: "api.context.permissions.app_error", hint: "add the bot to the team eng"},
+			code: "api.context.permissions.app_error", hint: "add the bot to team eng"},
 		{name: "unknown channel", msg: func(string) chat.Message { return chat.Message{Channel: "nope", Text: "x"} },
 			code: "app.channel.get_by_name.missing.app_error", hint: "check the channel name and mattermost_team"},
 		{name: "private channel without the bot",
@@ -194,7 +194,9 @@ func TestSendErrors(t *testing.T) {
 			msg:   func(string) chat.Message { return chat.Message{Channel: "secret", Text: "x"} },
 			code:  "app.channel.get_by_name.missing.app_error", hint: "private channel needs the bot"},
 		{name: "picture too large", setup: func(f *mattermostfake.Server, _ string) { f.SetMaxFileSize(10) },
-			msg:  func(ops string) chat.Message { return chat.Message{Channel: ops, Text: "x", Image: bytes.Repeat([]byte("x"), 11)} },
+			msg: func(ops string) chat.Message {
+				return chat.Message{Channel: ops, Text: "x", Image: bytes.Repeat([]byte("x"), 11)}
+			},
 			code: "api.file.upload_file.too_large_detailed.app_error", hint: "larger than the server's MaxFileSize"},
 		{name: "rate limited", setup: func(f *mattermostfake.Server, _ string) { f.RateLimitNext(1, 3*time.Second) },
 			msg:  func(ops string) chat.Message { return chat.Message{Channel: ops, Text: "x"} },
@@ -206,6 +208,7 @@ func TestSendErrors(t *testing.T) {
 			return chat.Message{Channel: ops, Text: "x", ThreadID: mattermostfake.NewID()}
 		}, code: "api.post.create_post.root_id.app_error", hint: "send without a thread"},
 		{name: "nothing to send", msg: func(ops string) chat.Message { return chat.Message{Channel: ops} }, code: "no_text"},
+		{name: "empty picture", msg: func(ops string) chat.Message { return chat.Message{Channel: ops, Image: []byte{}} }, code: "empty_image"},
 		{name: "bad address", msg: func(string) chat.Message { return chat.Message{Channel: "a/../b", Text: "x"} }, code: "invalid_channel"},
 	}
 	for _, tc := range cases {

@@ -7,11 +7,15 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
 	"github.com/panelcast/panelcast/pkg/chat"
 )
+
+// maxRetryAfter bounds a server's requested wait.
+const maxRetryAfter = 24 * time.Hour
 
 // fail turns an error from slack-go into a *chat.Error, looking up what the
 // hint needs (the bot's name) and forgetting a cached channel Slack no
@@ -50,7 +54,8 @@ func classify(err error, ref channelRef, bot, token string) *chat.Error {
 	case errors.As(err, &ce):
 		return ce
 	case errors.As(err, &rl):
-		e.Code, e.Temporary, e.RetryAfter = "ratelimited", true, rl.RetryAfter
+		// slack-go multiplies Retry-After without a bound; keep it sane.
+		e.Code, e.Temporary, e.RetryAfter = "ratelimited", true, min(max(rl.RetryAfter, 0), maxRetryAfter)
 		e.Hint = "Slack rate-limited the bot; retry after the wait it asked for"
 	case errors.As(err, &se):
 		e.Code = se.Err

@@ -34,6 +34,8 @@ func TestClassify(t *testing.T) {
 		{"scope unnamed", slack.SlackErrorResponse{Err: "missing_scope"}, "missing_scope", "add the missing scope", false, 0},
 		{"ratelimited body", slack.SlackErrorResponse{Err: "ratelimited"}, "ratelimited", "retry later", true, 0},
 		{"429", &slack.RateLimitedError{RetryAfter: 30 * time.Second}, "ratelimited", "retry after", true, 30 * time.Second},
+		{"absurd 429", &slack.RateLimitedError{RetryAfter: -5}, "ratelimited", "", true, 0},
+		{"huge 429", &slack.RateLimitedError{RetryAfter: 1000 * time.Hour}, "ratelimited", "", true, maxRetryAfter},
 		{"wrapped 429", fmt.Errorf("GetUploadURLExternal: %w", &slack.RateLimitedError{RetryAfter: time.Second}), "ratelimited", "", true, time.Second},
 		{"429 without Retry-After", slack.StatusCodeError{Code: 429, Status: "429 Too Many Requests"}, "429", "retry later", true, 0},
 		{"500", slack.StatusCodeError{Code: 500, Status: "500 Internal Server Error"}, "500", "retry later", true, 0},

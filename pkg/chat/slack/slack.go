@@ -118,6 +118,10 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 		return chat.Receipt{}, &chat.Error{Provider: "slack", Code: "no_text",
 			Hint: "the message has neither text nor a picture; give it one"}
 	}
+	if m.Image != nil && len(m.Image) == 0 {
+		return chat.Receipt{}, &chat.Error{Provider: "slack", Code: "empty_image",
+			Hint: "the picture has no bytes; render it again"}
+	}
 	ref, err := parseChannel(m.Channel)
 	if err != nil {
 		return chat.Receipt{}, err

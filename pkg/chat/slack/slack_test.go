@@ -283,6 +283,7 @@ func TestSendErrors(t *testing.T) {
 		{name: "thread gone", msg: chat.Message{Channel: "C0000OPS1", Text: "x", ThreadID: "1.000001"},
 			code: "invalid_thread_ts", hint: "send without a thread"},
 		{name: "nothing to send", msg: chat.Message{Channel: "C0000OPS1", Text: " "}, code: "no_text"},
+		{name: "empty picture", msg: chat.Message{Channel: "C0000OPS1", Text: "x", Image: []byte{}}, code: "empty_image"},
 		{name: "bad address", msg: chat.Message{Channel: "#two words", Text: "x"}, code: "invalid_channel"},
 	}
 	for _, tc := range cases {
@@ -363,5 +364,29 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	s, err := New(Config{Token: testToken, APIURL: "http://127.0.0.1:1/api"})
 	if err != nil || s.Name() != "slack" {
 		t.Fatalf("New: %v", err)
+	}
+}
+
+func TestNoFilesReadKeepsTheSendAndLogsNoToken(t *testing.T) {
+	f := newFake(t)
+	f.AddChannel("C0000OPS1", "ops", true)
+	f.SetScopes("chat:write", "files:write", "channels:read")
+	var logs bytes.Buffer
+	s, err := New(Config{Token: testToken, APIURL: f.APIURL(), Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Text: "x", Image: testPNG(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.MessageID != "" || len(f.Messages()) != 1 {
+		t.Fatalf("receipt %+v: the upload is out but its ts cannot be known without files:read", r)
+	}
+	if !strings.Contains(logs.String(), "add the files:read scope") {
+		t.Fatalf("the log does not say what to fix:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), testToken) {
+		t.Fatalf("the token leaked into the log:\n%s", logs.String())
 	}
 }

@@ -190,10 +190,7 @@ func (s *Sender) send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 		}
 	}
 	caption, rest := split(text, MaxCaption)
-	name := m.Filename
-	if name == "" {
-		name = "panel.png"
-	}
+	name := filename(m.Filename)
 	body, contentType := uploadBody(c, caption, reply, field, name, m.Image)
 	raw, err := s.call(ctx, method, contentType, body)
 	if err != nil {
@@ -214,7 +211,7 @@ func (s *Sender) send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 			return r, err
 		}
 		return r, &chat.Error{Provider: provider, Code: ce.Code,
-			Hint: "the picture was posted but the rest of its text was not (" + strings.TrimSuffix(ce.Hint, ".") + "); do not resend the picture."}
+			Hint: fmt.Sprintf("the picture was posted as message %d but the rest of its text was not (Telegram error %s) and is not retried, so the picture is not posted twice: keep Telegram texts under %d characters to fit in the caption.", msg.MessageID, ce.Code, MaxCaption)}
 	}
 	return r, nil
 }
@@ -262,7 +259,7 @@ func uploadBody(c Chat, caption string, reply *replyParameters, field, name stri
 		w.WriteField("reply_parameters", string(js))
 	}
 	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name=%q; filename=%q`, field, name))
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`, field, name))
 	h.Set("Content-Type", http.DetectContentType(file))
 	pw, _ := w.CreatePart(h)
 	pw.Write(file)
@@ -304,7 +301,8 @@ func (s *Sender) call(ctx context.Context, method, contentType string, body []by
 	req, err := http.NewRequestWithContext(ctx, verb, s.api+"/bot"+s.token+"/"+method, rd)
 	if err != nil {
 		// err repeats the URL, and with it the token: leave it out.
-		return nil, errors.New("telegram: cannot build the request: check telegram_api_url")
+		return nil, &chat.Error{Provider: provider, Code: "bad_request",
+			Hint: "cannot build the request: check telegram_api_url."}
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -359,4 +357,20 @@ func (s *Sender) scrub(err error) error {
 		return &c
 	}
 	return errors.New(clean(err.Error()))
+}
+
+// filename makes the upload's name safe to put in a Content-Disposition
+// header: letters, digits, ".", "-" and "_" are kept, anything else
+// becomes "_". An empty name becomes "panel.png".
+func filename(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, name)
+	if strings.Trim(name, "._") == "" {
+		return "panel.png"
+	}
+	return name
 }
