@@ -9,7 +9,8 @@
 // kill -9 and power loss. Every job ends sent or failed; none is lost.
 //
 // Claiming a job is one UPDATE from 'queued' to 'sending', so two workers, or
-// two processes sharing the file, never both attempt it.
+// two processes sharing the file, never both attempt it (short of the stall
+// described below).
 //
 // A process that dies mid-attempt leaves its job in 'sending'. Whether the
 // post happened is unknowable, so the job is re-queued (at-least-once) and
@@ -146,8 +147,10 @@ type Outbox struct {
 	lock  *os.File // shared flock on <path>.lock; nil where unsupported
 	log   *slog.Logger
 
-	stop chan struct{}
-	done chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 
 	mu     sync.Mutex
 	wakers map[*Worker]struct{}
@@ -302,13 +305,15 @@ func (o *Outbox) Path() string { return o.path }
 // (cancel Run and let it return) first: a job still being sent would stay in
 // 'sending' until the next Open re-queues it.
 func (o *Outbox) Close() error {
-	close(o.stop)
-	<-o.done
-	err := o.db.Close()
-	if o.lock != nil {
-		o.lock.Close()
-	}
-	return err
+	o.closeOnce.Do(func() {
+		close(o.stop)
+		<-o.done
+		o.closeErr = o.db.Close()
+		if o.lock != nil {
+			o.lock.Close()
+		}
+	})
+	return o.closeErr
 }
 
 // Enqueue stores j as queued and due now. When j.DedupeKey is already stored

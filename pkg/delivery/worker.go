@@ -76,7 +76,7 @@ type WorkerOptions struct {
 // export (e.g. as Prometheus counter functions).
 type Stats struct {
 	Sent    uint64 // jobs posted
-	Retried uint64 // attempts that failed temporarily and were rescheduled
+	Retried uint64 // attempts rescheduled: failed temporarily, or cut short by shutdown
 	Failed  uint64 // jobs given up on
 }
 
@@ -213,11 +213,22 @@ func (w *Worker) idle(ctx context.Context, claimed time.Time) time.Duration {
 func (w *Worker) attempt(ctx context.Context, j Job) {
 	out := w.try(ctx, j)
 	log := w.log.With("job", j.ID, "kind", j.Kind, "address", j.Address, "attempt", j.Attempts+1)
-	if err := w.o.finish(context.WithoutCancel(ctx), j, out, time.Now()); err != nil {
-		// The row stays 'sending' (or belongs to another process now); the
-		// lease or the next start re-queues it.
+	// Keep trying to record: a job left in 'sending' is re-queued only at
+	// the next start, and a post not recorded as sent would be posted again.
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := w.o.finish(context.WithoutCancel(ctx), j, out, time.Now())
+		if err == nil {
+			break
+		}
 		log.Error("recording the outcome failed", "state", out.state, "err", err)
-		return
+		if errors.Is(err, errClaimLost) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
 	}
 	switch out.state {
 	case StateSent:
@@ -225,6 +236,8 @@ func (w *Worker) attempt(ctx context.Context, j Job) {
 		log.Debug("sent", "message", out.receipt.MessageID)
 	case StateQueued:
 		w.retried.Add(1)
+		// Idle goroutines computed their sleep before this retry existed.
+		w.Wake()
 		log.Warn("attempt failed; will retry", "at", out.next, "err", out.lastError)
 	case StateFailed:
 		w.failed.Add(1)
