@@ -143,6 +143,11 @@ type Options struct {
 	// NoAuth serves pages without the renderKey cookie, for a browser that
 	// cannot set one (chromium --screenshot, a person trying the demo).
 	NoAuth bool
+	// ServiceAccountToken, when set, is also accepted as
+	// "Authorization: Bearer <token>" on pages and API calls, as Grafana
+	// accepts a service-account token on any request. Visits keep the
+	// header, so tests can check which requests carried it.
+	ServiceAccountToken string
 	// Addr is the address to listen on; "" means 127.0.0.1 on a free port.
 	Addr string
 }
@@ -188,6 +193,7 @@ type Server struct {
 	RenderKey string
 
 	noAuth  bool
+	saToken string
 	cert    *x509.Certificate
 	srv     *http.Server
 	handler http.Handler
@@ -217,6 +223,7 @@ func Start(opts Options) (*Server, error) {
 	s := &Server{
 		RenderKey: key,
 		noAuth:    opts.NoAuth,
+		saToken:   opts.ServiceAccountToken,
 		done:      make(chan struct{}),
 		served:    make(chan struct{}),
 	}

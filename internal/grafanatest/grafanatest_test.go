@@ -113,6 +113,42 @@ func TestNoAuth(t *testing.T) {
 	}
 }
 
+func TestServiceAccountToken(t *testing.T) {
+	s := start(t, Options{ServiceAccountToken: "glsa_test"})
+	bearer := func(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
+	if r := do(t, s, "GET", "/d-solo/scenes/panel?panelId=2", "", nil, bearer("glsa_test")); r.status != http.StatusOK {
+		t.Errorf("page with the token: %d", r.status)
+	}
+	if r := do(t, s, "GET", "/api/dashboards/uid/scenes", "", nil, bearer("glsa_test")); r.status != http.StatusOK {
+		t.Errorf("API with the token: %d", r.status)
+	}
+	// A wrong token is refused even next to a valid render key, as Grafana
+	// refuses a request whose Authorization header fails.
+	if r := do(t, s, "GET", "/api/dashboards/uid/scenes", s.RenderKey, nil, bearer("wrong")); r.status != http.StatusUnauthorized {
+		t.Errorf("API with a wrong token: %d", r.status)
+	}
+	if r := do(t, s, "GET", "/d-solo/scenes/panel", "", nil, bearer("wrong")); r.status != http.StatusFound {
+		t.Errorf("page with a wrong token: %d, want the login redirect", r.status)
+	}
+	if r := do(t, s, "GET", "/d-solo/scenes/panel", s.RenderKey, nil, nil); r.status != http.StatusOK {
+		t.Errorf("the render key still works: %d", r.status)
+	}
+	var seen int
+	for _, v := range s.Visits() {
+		if v.Header.Get("Authorization") == "Bearer glsa_test" {
+			seen++
+		}
+	}
+	if seen != 2 {
+		t.Errorf("visits recorded the token %d times, want 2", seen)
+	}
+	// Without the option a bearer token opens nothing.
+	plain := start(t, Options{})
+	if r := do(t, plain, "GET", "/api/dashboards/uid/scenes", "", nil, bearer("")); r.status != http.StatusUnauthorized {
+		t.Errorf("empty token without ServiceAccountToken: %d", r.status)
+	}
+}
+
 func TestRandomRenderKey(t *testing.T) {
 	a, b := start(t, Options{}), start(t, Options{})
 	if len(a.RenderKey) < 32 || a.RenderKey == b.RenderKey {

@@ -180,12 +180,16 @@ func (s *Server) authorized(r *http.Request) bool {
 	if s.noAuth {
 		return true
 	}
+	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && s.saToken != "" {
+		return subtle.ConstantTimeCompare([]byte(token), []byte(s.saToken)) == 1
+	}
 	c, err := r.Cookie("renderKey")
 	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.RenderKey)) == 1
 }
 
-// page guards a page as Grafana does: without a valid render key the
-// browser is sent to the login page, which answers 200 like any page.
+// page guards a page as Grafana does: without a valid render key (or
+// service-account token) the browser is sent to the login page, which
+// answers 200 like any page.
 func (s *Server) page(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {
@@ -197,7 +201,8 @@ func (s *Server) page(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// api guards an API endpoint: 401 without a valid render key.
+// api guards an API endpoint: 401 without a valid render key or
+// service-account token.
 func (s *Server) api(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {

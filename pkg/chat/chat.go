@@ -25,9 +25,10 @@ type Message struct {
 	// ThreadID, when set, makes the post a reply to that earlier message
 	// (a Receipt.MessageID of the same provider and channel).
 	ThreadID string
-	// IdempotencyKey is stable across retries of the same post; providers
-	// that support deduplication (Discord nonce, Mattermost pending_post_id)
-	// pass it on.
+	// IdempotencyKey is stable across retries of the same post. Only
+	// Discord documents deduplication (a nonce with enforce_nonce), so only
+	// it passes the key on; Mattermost's pending_post_id cache is
+	// undocumented and per node, and Slack and Telegram have none.
 	IdempotencyKey string
 }
 

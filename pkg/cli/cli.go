@@ -27,6 +27,9 @@ const usage = `Panelcast renders Grafana panels with a warm headless Chromium.
 Usage:
   panelcast render --url URL -o panel.png [--width 1000 --height 500 ...]
   panelcast demo -o panel.png      render the built-in demo panel
+  panelcast serve --grafana-url URL [--addr 0.0.0.0:8081]
+                                   Grafana's remote rendering service (Grafana 13+);
+                                   token in PANELCAST_AUTH_TOKEN
   panelcast version
 
 Grafana starts this same binary as its renderer plugin (panelcast-renderer).
@@ -55,6 +58,8 @@ func Main(args []string, environ []string, stdout, stderr io.Writer) int {
 		err = runRender(ctx, args[2:], environ, stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[2:], environ, stdout, stderr)
+	case "serve":
+		err = runServe(ctx, args[2:], environ, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "panelcast %s (%s, %s/%s)\n", buildinfo.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		if bin, err := render.FindChromium(os.Getenv("PANELCAST_CHROMIUM")); err == nil {

@@ -59,20 +59,20 @@ type Config struct {
 	ShutdownTimeout time.Duration
 
 	// Chat delivery.
-	GrafanaToken      string
-	APITokens         []string
-	PushMinRole       string
-	OutboxPath        string
-	MaxAttempts       int
-	SlackBotToken     string
-	SlackAPIURL       string
-	MattermostURL     string
-	MattermostToken   string
-	MattermostTeam    string
-	DiscordBotToken   string
-	DiscordAPIURL     string
-	TelegramBotToken  string
-	TelegramAPIURL    string
+	GrafanaToken     string
+	APITokens        []string
+	PushMinRole      string
+	OutboxPath       string
+	MaxAttempts      int
+	SlackBotToken    string
+	SlackAPIURL      string
+	MattermostURL    string
+	MattermostToken  string
+	MattermostTeam   string
+	DiscordBotToken  string
+	DiscordAPIURL    string
+	TelegramBotToken string
+	TelegramAPIURL   string
 }
 
 // Default returns the configuration used when nothing is set.

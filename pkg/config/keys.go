@@ -25,8 +25,11 @@ var Keys = []Key{
 	list("chromium_args", "extra Chromium flags, comma-separated (e.g. --lang=de)", func(c *Config) *[]string { return &c.ChromiumArgs }, "rendering_args"),
 	{Name: "tls_mode", Aliases: []string{"rendering_ignore_https_errors"},
 		Help: "which certificate errors are tolerated: callback (only on the origin Grafana asked to render), strict, insecure; rendering_ignore_https_errors=true means insecure",
-		set:  func(c *Config, v string) error { c.TLSMode = TLSMode(strings.ToLower(strings.TrimSpace(v))); return nil },
-		get:  func(c *Config) string { return string(c.TLSMode) }},
+		set: func(c *Config, v string) error {
+			c.TLSMode = TLSMode(strings.ToLower(strings.TrimSpace(v)))
+			return nil
+		},
+		get: func(c *Config) string { return string(c.TLSMode) }},
 	str("grafana_url", "Grafana's URL as the renderer reaches it; default: Grafana's app URL from the plugin context or GF_APP_URL", func(c *Config) *string { return &c.GrafanaURL }),
 	str("timezone", "IANA time zone used when a request names none; default: the browser's (the machine's)", func(c *Config) *string { return &c.Timezone }, "rendering_timezone"),
 	str("language", "Accept-Language sent when a request names none", func(c *Config) *string { return &c.Language }, "rendering_language"),

@@ -233,6 +233,10 @@ func (w *Worker) attempt(ctx context.Context, j Job) {
 	switch out.state {
 	case StateSent:
 		w.sent.Add(1)
+		if out.lastError != "" {
+			log.Warn("sent, but not completely", "message", out.receipt.MessageID, "err", out.lastError)
+			break
+		}
 		log.Debug("sent", "message", out.receipt.MessageID)
 	case StateQueued:
 		w.retried.Add(1)
@@ -279,6 +283,12 @@ func (w *Worker) try(ctx context.Context, j Job) (out outcome) {
 	}
 	msg.Channel, msg.IdempotencyKey, msg.ThreadID = addr.Channel, j.ID, thread
 	r, err := s.Send(actx, msg)
+	if err != nil && r.MessageID != "" {
+		// The message is in the chat although part of the send failed
+		// (Telegram posted the picture, not the rest of its text): a retry
+		// would post it twice, so it counts as sent and keeps the reason.
+		return outcome{state: StateSent, counted: true, receipt: r, lastError: err.Error()}
+	}
 	if err != nil {
 		return w.failure(ctx, j, err)
 	}

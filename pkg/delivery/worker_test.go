@@ -121,6 +121,32 @@ func TestSend(t *testing.T) {
 	}
 }
 
+// A send that posted the message and then failed (Telegram's picture
+// went out, the rest of its text did not) is sent, once, with its receipt
+// and the reason, and the thread continues from it.
+func TestPartialSendKeepsReceipt(t *testing.T) {
+	o := openTemp(t)
+	s := &fakeSender{}
+	s.reply = func(n int, m chat.Message) (chat.Receipt, error) {
+		if n == 1 {
+			return chat.Receipt{MessageID: "42", ChannelID: "-100", Permalink: "https://t.me/c/100/42"},
+				&chat.Error{Provider: "telegram", Code: "400", Hint: "the rest of the text was not posted"}
+		}
+		return chat.Receipt{MessageID: fmt.Sprint(40 + n), ChannelID: "-100"}, nil
+	}
+	startWorker(t, NewWorker(o, map[string]chat.Sender{"slack": s}, nil, testOptions()))
+	j := waitDone(t, o, enqueue(t, o, Job{Address: "slack:-100", Text: "long", ThreadKey: "t"}).ID)
+	if j.State != StateSent || j.Attempts != 1 || j.MessageID != "42" || j.Permalink != "https://t.me/c/100/42" ||
+		!strings.Contains(j.LastError, "the rest of the text was not posted") {
+		t.Errorf("job = %+v", j)
+	}
+	reply := waitDone(t, o, enqueue(t, o, Job{Address: "slack:-100", Text: "reply", ThreadKey: "t"}).ID)
+	sends := must(s.calls())
+	if reply.State != StateSent || len(sends) != 2 || sends[1].ThreadID != "42" {
+		t.Errorf("reply %s in thread %q after %d sends", reply.State, sends[len(sends)-1].ThreadID, len(sends))
+	}
+}
+
 // The resolved notice replies to the firing one, even when the firing one
 // needs a retry and the resolved one is due first.
 func TestThreadReplies(t *testing.T) {

@@ -18,7 +18,9 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
+	"github.com/panelcast/panelcast/pkg/pushapi"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -28,8 +30,14 @@ func Detected() bool {
 	return os.Getenv("grafana_plugin_type") == "datasource"
 }
 
-// Serve serves the plugin until Grafana stops it.
+// Serve serves the plugin until Grafana stops it. Chat delivery runs
+// alongside; if its outbox cannot open, renders still work and pushes are
+// refused with the reason.
 func Serve(svc *service.Service) error {
+	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
+		svc.Log.Error("chat delivery did not start; pushes are refused until it is fixed", "error", err)
+	}
+	defer svc.StopDelivery()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		h := svc.Health(r.Context())
@@ -39,6 +47,12 @@ func Serve(svc *service.Service) error {
 		}
 		_ = json.NewEncoder(w).Encode(h)
 	})
+	push := pushapi.New(svc, pushapi.Options{
+		Authorize:  pushapi.MinGrafanaRole(svc.Config.PushMinRole),
+		GrafanaURL: pushapi.GrafanaAppURL,
+	})
+	mux.Handle("/push", push)
+	mux.Handle("/push/", push)
 	return backend.Serve(backend.ServeOpts{
 		CheckHealthHandler:  health{svc},
 		CallResourceHandler: httpadapter.New(mux),

@@ -78,7 +78,7 @@ type browser struct {
 	renders  int  // renders started on it
 	retiring bool // no new renders; closed when active drops to 0
 	closed   bool
-	spare    chan *session // the next render's session, being made or ready
+	spares   []chan *session // sessions for the next renders, being made or ready
 }
 
 // launch starts Chromium as a child that dies with us: the process gets
@@ -197,19 +197,27 @@ func (w *tailWriter) String() string {
 	return string(w.buf)
 }
 
-// takeSession returns the session made ready in advance, or a new one, and
-// starts making the next: creating a context and page costs a renderer
-// process start (~100-300 ms), which then overlaps the previous render's
-// wait instead of adding to this one.
+// spares is how many sessions a browser keeps ready: two lets back-to-back
+// renders each find one while the next is made.
+const spares = 2
+
+// takeSession returns a session made ready in advance, or a new one.
+// Creating a context and page costs a renderer process start (~100-300 ms);
+// replacements are made once a render is over (prepareSpares), because
+// making them during a render slows the render's own CDP calls.
 func (b *browser) takeSession(ctx context.Context, opts Options) (*session, error) {
 	b.mu.Lock()
-	ready := b.spare
-	b.spare = nil
+	var ready chan *session
+	if len(b.spares) > 0 {
+		ready, b.spares = b.spares[0], b.spares[1:]
+	}
 	b.mu.Unlock()
-	var s *session
 	if ready != nil {
 		select {
-		case s = <-ready:
+		case s := <-ready:
+			if s != nil {
+				return s, nil
+			}
 		case <-ctx.Done():
 			go func() {
 				if s := <-ready; s != nil {
@@ -219,43 +227,25 @@ func (b *browser) takeSession(ctx context.Context, opts Options) (*session, erro
 			return nil, ctx.Err()
 		}
 	}
-	b.prepareSpare(opts)
-	if s != nil {
-		return s, nil
-	}
 	return newSession(ctx, b, opts)
 }
 
-// prepareSpare makes the next session in the background unless the browser
-// is on its way out.
-func (b *browser) prepareSpare(opts Options) {
+// prepareSpares makes sessions in the background up to spares, unless the
+// browser is on its way out.
+func (b *browser) prepareSpares(opts Options) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.spare != nil || b.retiring || b.closed {
-		return
-	}
-	ch := make(chan *session, 1)
-	b.spare = ch
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		s, err := newSession(ctx, b, opts)
-		if err != nil {
-			s = nil
-		}
-		ch <- s
-	}()
-}
-
-// dropSpare closes a session made ready but never used.
-func (b *browser) dropSpare() {
-	b.mu.Lock()
-	ready := b.spare
-	b.spare = nil
-	b.mu.Unlock()
-	if ready != nil {
-		if s := <-ready; s != nil {
-			s.close()
-		}
+	for len(b.spares) < spares && !b.retiring && !b.closed {
+		ch := make(chan *session, 1)
+		b.spares = append(b.spares, ch)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s, err := newSession(ctx, b, opts)
+			if err != nil {
+				s = nil
+			}
+			ch <- s
+		}()
 	}
 }

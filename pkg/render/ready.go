@@ -13,9 +13,6 @@ const (
 	// pollEvery is how often the page is asked whether it is done: a render
 	// should end within a few tens of milliseconds of the page being done.
 	pollEvery = 20 * time.Millisecond
-	// settle is how long a finished query count must stay at zero, so the
-	// panel that got the data has painted it.
-	settle = 60 * time.Millisecond
 	// quiet is how long a page without any Grafana signal must have no
 	// request in flight and no DOM change.
 	quiet = 500 * time.Millisecond
@@ -60,7 +57,7 @@ type readiness struct {
 	start          time.Time
 	sawQuery       bool
 	sceneSince     time.Time
-	zeroSince      time.Time
+	zeroSince      time.Time // when the drained count was first seen
 	mutations      int
 	stableSince    time.Time
 }
@@ -83,10 +80,14 @@ func (r *readiness) step(now time.Time, s signals, bindingCalled bool, netIdle t
 		if !r.sawQuery && now.Sub(r.sceneSince) < r.firstQueryWait {
 			return false, "waiting for the first query to start"
 		}
+		// The count drained: done once it is still zero after the page has
+		// drawn two more frames (see framesPassed), so the panel that got the
+		// data has painted it.
 		if r.zeroSince.IsZero() {
 			r.zeroSince = now
+			return false, "waiting for panels to paint"
 		}
-		return now.Sub(r.zeroSince) >= settle, "waiting for panels to paint"
+		return true, ""
 	case s.Rendered >= 0 && s.Solo > 0:
 		return s.Rendered >= s.Solo, fmt.Sprintf("waiting for panels: %d of %d rendered", s.Rendered, s.Solo)
 	case s.DashPanels > 0 && s.Rendered >= 0:
@@ -144,23 +145,46 @@ func (s *session) poll(ctx context.Context, r *readiness) error {
 }
 
 func (s *session) pollOnce(ctx context.Context, r *readiness) (bool, error) {
-	var sig signals
-	if err := s.eval(ctx, probe, &sig); err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
+	for {
+		var sig signals
+		if err := s.eval(ctx, probe, &sig); err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			// Between documents (redirects, reloads) there is briefly no
+			// context to evaluate in; the next poll will find the new one.
+			return false, nil
 		}
-		// Between documents (redirects, reloads) there is briefly no
-		// context to evaluate in; the next poll will find the new one.
-		return false, nil
-	}
-	if isLoginPath(sig.Path) {
-		return false, fmt.Errorf("grafana answered with its login page: the renderKey cookie was not accepted; check [rendering] renderer_domain and callback_url")
-	}
-	done, stage := r.step(time.Now(), sig, s.bindingCalled.Load(), s.net.idleFor())
-	if !done {
+		if isLoginPath(sig.Path) {
+			return false, fmt.Errorf("grafana answered with its login page: the renderKey cookie was not accepted; check [rendering] renderer_domain and callback_url")
+		}
+		drained := !r.zeroSince.IsZero()
+		done, stage := r.step(time.Now(), sig, s.bindingCalled.Load(), s.net.idleFor())
+		if done {
+			return true, nil
+		}
 		s.setStage(stage)
+		if drained || r.zeroSince.IsZero() {
+			return false, nil
+		}
+		// The count just drained: let the page draw, then look again at
+		// once instead of after a fixed settle time.
+		if err := s.framesPassed(ctx); err != nil {
+			return false, err
+		}
 	}
-	return done, nil
+}
+
+// framesPassed waits for the page to draw two animation frames: React
+// commits the data it got and the compositor paints it. It returns an
+// error only when ctx ends.
+func (s *session) framesPassed(ctx context.Context) error {
+	_, err := proto.RuntimeEvaluate{Expression: `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`,
+		AwaitPromise: true, ReturnByValue: true}.Call(s.page.Context(ctx))
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
 }
 
 func isLoginPath(p string) bool {

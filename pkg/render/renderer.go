@@ -103,6 +103,7 @@ func New(ctx context.Context, opts Options) (*Renderer, error) {
 		return r, err
 	}
 	r.release(b, false)
+	b.prepareSpares(r.opts)
 	return r, nil
 }
 
@@ -289,10 +290,8 @@ func (r *Renderer) Render(ctx context.Context, req Request) ([]byte, error) {
 		if err := s.waitReady(ctx, req); err != nil {
 			return err
 		}
-		t := time.Now()
 		var err error
 		out, err = s.capture(ctx, req)
-		r.log.Debug("captured", "took", time.Since(t))
 		return err
 	})
 	return out, err
@@ -305,17 +304,18 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
 	defer cancel()
 	r.wg.Add(1)
-	defer r.wg.Done()
 	free, err := r.slot(ctx)
 	if err != nil {
+		r.wg.Done()
 		return err
 	}
-	defer free()
 	r.inFlight.Add(1)
-	defer r.inFlight.Add(-1)
 	r.renders.Add(1)
+	// done gives the slot back; the renderer's Close waits for it.
+	done := func() { r.inFlight.Add(-1); free(); r.wg.Done() }
 	b, s, err := r.startSession(ctx)
 	if err != nil {
+		done()
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w after %s while starting the browser: %v", ErrTimeout, req.Timeout, err)
 		}
@@ -334,15 +334,25 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 	if err == nil {
 		err = step(ctx, s)
 	}
-	t3 := time.Now()
-	broken := !s.close()
-	r.log.Debug("render phases", "open", t1.Sub(t0), "navigate", t2.Sub(t1), "wait+capture", t3.Sub(t2), "close", time.Since(t3))
-	if !b.alive() {
-		broken = true
+	r.log.Debug("render phases", "prepare", t1.Sub(t0), "navigate", t2.Sub(t1), "wait+capture", time.Since(t2))
+	timedOut := err != nil && ctx.Err() != nil && !errors.Is(err, ErrBadRequest)
+	var stage string
+	if timedOut {
+		stage = describeWait(s)
 	}
-	r.release(b, broken)
-	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrBadRequest) {
-		return fmt.Errorf("%w after %s: %s: raise the timeout if the dashboard is slow", ErrTimeout, req.Timeout, describeWait(s))
+	// The picture is ready: disposing of the context is cleanup that the
+	// caller need not wait for, but the slot stays taken until it is done
+	// so the browser never holds more contexts than the concurrency.
+	go func() {
+		defer done()
+		broken := !s.close() || !b.alive()
+		r.release(b, broken)
+		if !broken {
+			b.prepareSpares(r.opts)
+		}
+	}()
+	if timedOut {
+		return fmt.Errorf("%w after %s: %s: raise the timeout if the dashboard is slow", ErrTimeout, req.Timeout, stage)
 	}
 	return err
 }

@@ -25,6 +25,8 @@ type Service struct {
 	// StartErr is why the renderer could not start (no Chromium), reported
 	// by health checks and returned by renders.
 	StartErr error
+
+	push pushState // chat delivery, see StartDelivery
 }
 
 // New starts the renderer from the configuration. A missing browser does
@@ -181,10 +183,13 @@ type Health struct {
 	Renders        int64  `json:"renders"`
 	Restarts       int64  `json:"browserRestarts"`
 	ProbeMillis    int64  `json:"probeMillis,omitempty"`
+	// Outbox and Chat are present while chat delivery runs.
+	Outbox *OutboxHealth `json:"outbox,omitempty"`
+	Chat   []ChatHealth  `json:"chat,omitempty"`
 }
 
-// Health checks the browser with a probe render.
-func (s *Service) Health(ctx context.Context) Health {
+// browserHealth checks the browser with a probe render.
+func (s *Service) browserHealth(ctx context.Context) Health {
 	h := Health{Version: buildinfo.Version, TLSMode: string(s.Config.TLSMode)}
 	st := s.Renderer.Stats()
 	h.ChromiumPath, h.BrowserVersion = st.ChromiumPath, st.BrowserVersion

@@ -1,0 +1,175 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFromPluginEnv(t *testing.T) {
+	cases := []struct {
+		name    string
+		env     []string
+		check   func(t *testing.T, c Config)
+		wantErr string
+	}{
+		{name: "defaults", check: func(t *testing.T, c Config) {
+			if c.TLSMode != TLSCallback || c.Width != 1000 || c.Concurrency != 4 || c.Timeout != 30*time.Second {
+				t.Errorf("defaults: %+v", c)
+			}
+		}},
+		{name: "new keys", env: []string{"GF_PLUGIN_TLS_MODE=strict", "GF_PLUGIN_CONCURRENCY=2", "GF_PLUGIN_TIMEOUT=45s"},
+			check: func(t *testing.T, c Config) {
+				if c.TLSMode != TLSStrict || c.Concurrency != 2 || c.Timeout != 45*time.Second {
+					t.Errorf("got %+v", c)
+				}
+			}},
+		{name: "old renderer keys", env: []string{"GF_PLUGIN_RENDERING_IGNORE_HTTPS_ERRORS=true",
+			"GF_PLUGIN_RENDERING_CHROME_BIN=/bin/sh", "GF_PLUGIN_RENDERING_ARGS=--lang=de,--font-render-hinting=none",
+			"GF_PLUGIN_RENDERING_TIMEZONE=Europe/Berlin", "GF_PLUGIN_RENDERING_VIEWPORT_MAX_WIDTH=2000",
+			"GF_PLUGIN_RENDERING_CLUSTERING_MAX_CONCURRENCY=3", "GF_PLUGIN_RENDERING_CLUSTERING_TIMEOUT=60",
+			"GF_PLUGIN_RENDERING_VERBOSE_LOGGING=true", "GF_PLUGIN_RENDERING_MODE=clustered"},
+			check: func(t *testing.T, c Config) {
+				if c.TLSMode != TLSInsecure || c.ChromiumPath != "/bin/sh" || len(c.ChromiumArgs) != 2 ||
+					c.Timezone != "Europe/Berlin" || c.MaxWidth != 2000 || c.Concurrency != 3 ||
+					c.Timeout != time.Minute || c.LogLevel != "debug" {
+					t.Errorf("got %+v", c)
+				}
+			}},
+		{name: "new name wins over old", env: []string{"GF_PLUGIN_RENDERING_IGNORE_HTTPS_ERRORS=true", "GF_PLUGIN_TLS_MODE=callback"},
+			check: func(t *testing.T, c Config) {
+				if c.TLSMode != TLSCallback {
+					t.Errorf("tls_mode %q", c.TLSMode)
+				}
+			}},
+		{name: "ignore https errors false keeps callback", env: []string{"GF_PLUGIN_RENDERING_IGNORE_HTTPS_ERRORS=false"},
+			check: func(t *testing.T, c Config) {
+				if c.TLSMode != TLSCallback {
+					t.Errorf("tls_mode %q", c.TLSMode)
+				}
+			}},
+		{name: "bad mode names key", env: []string{"GF_PLUGIN_TLS_MODE=sometimes"}, wantErr: "tls_mode"},
+		{name: "bad number names key", env: []string{"GF_PLUGIN_CONCURRENCY=lots"}, wantErr: "concurrency"},
+		{name: "out of range names key", env: []string{"GF_PLUGIN_WIDTH=0"}, wantErr: "width"},
+		{name: "bad bool names key", env: []string{"GF_PLUGIN_RENDERING_IGNORE_HTTPS_ERRORS=maybe"}, wantErr: "rendering_ignore_https_errors"},
+		{name: "bad timezone", env: []string{"GF_PLUGIN_TIMEZONE=Mars/Olympus"}, wantErr: "timezone"},
+		{name: "missing chromium file", env: []string{"GF_PLUGIN_CHROMIUM_PATH=/nonexistent/chromium"}, wantErr: "chromium_path"},
+		{name: "bad url", env: []string{"GF_PLUGIN_GRAFANA_URL=ftp://x"}, wantErr: "grafana_url"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, _, err := FromPluginEnv(c.env)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want it to name %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, cfg)
+		})
+	}
+}
+
+func TestFromPluginEnvReportsUnknownKeys(t *testing.T) {
+	_, unknown, err := FromPluginEnv([]string{"GF_PLUGIN_TLS_MOD=strict", "GF_PLUGIN_VERSION=4.0.0", "GF_PLUGIN_APP_CLIENT_ID=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unknown) != 1 || unknown[0] != "GF_PLUGIN_TLS_MOD" {
+		t.Errorf("unknown = %v, want only the typo", unknown)
+	}
+}
+
+func TestFromArgsPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "token")
+	os.WriteFile(secret, []byte("from-file\n"), 0o600)
+	file := filepath.Join(dir, "panelcast.ini")
+	os.WriteFile(file, []byte("[plugin.panelcast-renderer]\n# comment\nconcurrency = 2\nwidth = 800\nauth_token = $__file{"+secret+"}\ntimezone = \"Europe/Paris\"\n"), 0o600)
+	env := []string{"PANELCAST_CONFIG=" + file, "PANELCAST_WIDTH=900", "PANELCAST_HEIGHT=300", "TOKEN2=t2",
+		"PANELCAST_API_TOKEN=$__env{TOKEN2}"}
+	c, _, err := FromArgs("test", []string{"--height", "400", "-max-scale=2"}, env, &bytes.Buffer{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Concurrency != 2 || c.Width != 900 || c.Height != 400 || c.MaxScale != 2 || c.Timezone != "Europe/Paris" {
+		t.Errorf("precedence: %+v", c)
+	}
+	if len(c.AuthTokens) != 1 || c.AuthTokens[0] != "from-file" || len(c.APITokens) != 1 || c.APITokens[0] != "t2" {
+		t.Errorf("secrets: %v %v", c.AuthTokens, c.APITokens)
+	}
+	if got := c.Get("auth_token"); got != "(set)" {
+		t.Errorf("Get masks secrets: %q", got)
+	}
+}
+
+func TestFromArgsErrors(t *testing.T) {
+	cases := []struct {
+		args, env []string
+		want      string
+	}{
+		{args: []string{"--concurrency", "0"}, want: "concurrency"},
+		{args: []string{"--nope", "1"}, want: "nope"},
+		{env: []string{"PANELCAST_TIMEOUT=soon"}, want: "PANELCAST_TIMEOUT"},
+		{env: []string{"PANELCAST_CONFIG=/nonexistent.ini"}, want: "--config"},
+		{env: []string{"PANELCAST_AUTH_TOKEN=$__file{/nonexistent/token}"}, want: "$__file"},
+	}
+	for _, c := range cases {
+		_, _, err := FromArgs("test", c.args, c.env, &bytes.Buffer{}, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %v: err = %v, want it to mention %q", c.args, c.env, err, c.want)
+		}
+	}
+}
+
+func TestReadFileErrors(t *testing.T) {
+	for _, in := range []string{"width\n", "nokey = 1\n", "width = wide\n"} {
+		c := Default()
+		if err := ReadFile(&c, strings.NewReader(in), nil); err == nil || !strings.Contains(err.Error(), "line 1") {
+			t.Errorf("%q: err = %v, want a line number", in, err)
+		}
+	}
+}
+
+// Every key must be in the README with its default, so the docs stay true.
+func TestREADMEListsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skip("no README yet")
+	}
+	for _, k := range Keys {
+		if !bytes.Contains(b, []byte("`"+k.Name+"`")) {
+			t.Errorf("README does not document key %s", k.Name)
+		}
+	}
+}
+
+func FuzzReadFile(f *testing.F) {
+	f.Add("[plugin.panelcast-renderer]\nwidth = 800\ntls_mode = strict\n")
+	f.Add("auth_token = \"$__env{X}\"\n; c\n# c\n")
+	f.Add("rendering_ignore_https_errors = true\ntimeout = 2.5\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		c := Default()
+		if err := ReadFile(&c, strings.NewReader(in), map[string]string{"X": "y"}); err != nil {
+			return
+		}
+		// Whatever was accepted is either valid or refused by Validate with
+		// a message, never a panic.
+		_ = c.Validate()
+	})
+}
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"30s", "2m", "45", "1.5", "", "-1", "1e309"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _ = ParseDuration(s)
+	})
+}

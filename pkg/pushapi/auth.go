@@ -1,0 +1,67 @@
+package pushapi
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	sdkconfig "github.com/grafana/grafana-plugin-sdk-go/config"
+)
+
+// BearerToken admits requests with "Authorization: Bearer <token>" for one
+// of tokens (server mode's api_token), compared in constant time. With no
+// token configured every request is refused: pushing must be switched on.
+func BearerToken(tokens []string) func(*http.Request) error {
+	return func(r *http.Request) error {
+		if len(tokens) == 0 {
+			return fmt.Errorf("%w: pushing over HTTP is off: set api_token on the Panelcast server and send it as Authorization: Bearer <token>", ErrUnauthorized)
+		}
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || token == "" {
+			return fmt.Errorf("%w: send Authorization: Bearer <api_token>", ErrUnauthorized)
+		}
+		ok := 0
+		for _, t := range tokens {
+			ok |= subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(t))
+		}
+		if ok != 1 {
+			return fmt.Errorf("%w: the bearer token is not one of api_token: check the token the caller sends", ErrUnauthorized)
+		}
+		return nil
+	}
+}
+
+// roleRank orders Grafana's organisation roles.
+var roleRank = map[string]int{"None": 0, "Viewer": 1, "Editor": 2, "Admin": 3}
+
+// MinGrafanaRole admits a plugin resource call whose Grafana user has at
+// least the organisation role min (push_min_role), read from the plugin
+// context Grafana sends with every call.
+func MinGrafanaRole(min string) func(*http.Request) error {
+	return func(r *http.Request) error {
+		u := backend.UserFromContext(r.Context())
+		if u == nil {
+			return fmt.Errorf("%w: the call carries no Grafana user: call it through Grafana, /api/plugins/panelcast-renderer/resources/push", ErrUnauthorized)
+		}
+		if roleRank[u.Role] < roleRank[min] {
+			role := u.Role
+			if role == "" {
+				role = "None"
+			}
+			return fmt.Errorf("%w: pushing needs the %s role and %s has %s: ask an organisation admin for it, or lower push_min_role", ErrForbidden, min, u.Login, role)
+		}
+		return nil
+	}
+}
+
+// GrafanaAppURL is Grafana's root URL from the plugin context (Grafana
+// 10.3+), else from GF_APP_URL, which older versions set.
+func GrafanaAppURL(r *http.Request) string {
+	u, err := sdkconfig.GrafanaConfigFromContext(r.Context()).AppURL()
+	if err != nil {
+		return ""
+	}
+	return u
+}

@@ -1,0 +1,138 @@
+// Package pushapi is the HTTP face of pushes, shared by both doors so they
+// behave the same: the plugin mounts it among its resources
+// (/api/plugins/panelcast-renderer/resources/push), the server on its own
+// mux (/push). Who may call it is the door's business, passed in as a hook.
+//
+//	POST /push       {"panel": {...}, "to": "slack:#ops", "text": "...", "thread": "..."}
+//	                 → 202 {"id": "...", "state": "queued"}
+//	GET  /push/{id}  → 200 {"id", "state", "attempts", "error", "permalink"}
+//
+// Refusals are JSON {"error": "<what to fix>"}: 400 for a push that can
+// never be sent as asked, 401/403 from the hook, 404 for an unknown id, 503
+// while the outbox cannot take pushes.
+package pushapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/panelcast/panelcast/pkg/service"
+)
+
+// Errors an Authorize hook wraps to choose the answer.
+var (
+	// ErrUnauthorized: the caller did not prove who it is (401).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrForbidden: the caller is known but may not push (403).
+	ErrForbidden = errors.New("forbidden")
+)
+
+// Options are what a door decides.
+type Options struct {
+	// Authorize admits or refuses a request before anything else happens;
+	// its error text is shown to the caller. Required: see BearerToken and
+	// MinGrafanaRole.
+	Authorize func(*http.Request) error
+	// GrafanaURL returns Grafana's address as the request knows it, used
+	// when grafana_url is not set (plugin mode: GrafanaAppURL). Optional.
+	GrafanaURL func(*http.Request) string
+}
+
+// maxBody bounds a push's JSON; a push is a few hundred bytes.
+const maxBody = 1 << 20
+
+type handler struct {
+	svc  *service.Service
+	opts Options
+	mux  *http.ServeMux
+}
+
+// New returns the handler for /push and /push/{id}. Mount it for both
+// paths, e.g. mux.Handle("/push", h) and mux.Handle("/push/", h).
+func New(svc *service.Service, opts Options) http.Handler {
+	if opts.Authorize == nil {
+		panic("pushapi: Options.Authorize is required: pass BearerToken or MinGrafanaRole")
+	}
+	h := &handler{svc: svc, opts: opts, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /push", h.push)
+	h.mux.HandleFunc("GET /push/{id}", h.status)
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.opts.Authorize(r); err != nil {
+		code := http.StatusUnauthorized
+		if errors.Is(err, ErrForbidden) {
+			code = http.StatusForbidden
+		} else {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+		}
+		writeError(w, code, err)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *handler) push(w http.ResponseWriter, r *http.Request) {
+	req, err := Decode(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	grafanaURL := ""
+	if h.opts.GrafanaURL != nil {
+		grafanaURL = h.opts.GrafanaURL(r)
+	}
+	st, err := h.svc.Push(r.Context(), req, grafanaURL)
+	if err != nil {
+		writeError(w, statusFor(err), err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": st.ID, "state": st.State})
+}
+
+func (h *handler) status(w http.ResponseWriter, r *http.Request) {
+	st, err := h.svc.PushStatus(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, statusFor(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func statusFor(err error) int {
+	switch {
+	case errors.Is(err, service.ErrBadPush):
+		return http.StatusBadRequest
+	case errors.Is(err, service.ErrPushNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, service.ErrDeliveryUnavailable):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, map[string]string{"error": message(err)})
+}
+
+// message drops the "bad push: " prefix, which adds nothing to the
+// sentence that follows it.
+func message(err error) string {
+	return strings.TrimPrefix(err.Error(), service.ErrBadPush.Error()+": ")
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, fmt.Sprintf("encode the answer: %v", err), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}

@@ -1,0 +1,219 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/service"
+)
+
+// maxURLBytes bounds the page URL; Grafana refuses callback paths above
+// 16 KiB itself, so a longer one is not from Grafana.
+const maxURLBytes = 16 << 10
+
+// maxTimeoutSeconds keeps a timeout far from time.Duration's overflow; the
+// configured max_timeout refuses anything near it with its own sentence.
+const maxTimeoutSeconds = 1e6
+
+func badQuery(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", render.ErrBadRequest, fmt.Sprintf(format, a...))
+}
+
+// ParseRenderQuery reads the query of Grafana's GET /render (csv false) or
+// GET /render/csv into a service request. It checks the syntax of each
+// parameter; sizes, scale and timeout against the configured limits, the
+// time zone name and the page's origin are checked later by the renderer's
+// validation and the URL guard. Absent parameters stay zero, which the
+// service fills with the configured defaults (Grafana sends no width or
+// height for PDF and CSV). Errors wrap render.ErrBadRequest and never
+// repeat the render key.
+func ParseRenderQuery(q url.Values, csv bool) (service.GrafanaRender, error) {
+	var g service.GrafanaRender
+	g.URL = strings.TrimSpace(q.Get("url"))
+	if g.URL == "" {
+		return g, badQuery("url is missing: Grafana sends the page to render as ?url=")
+	}
+	if len(g.URL) > maxURLBytes {
+		return g, badQuery("url is %d bytes, more than the %d a Grafana page URL can have", len(g.URL), maxURLBytes)
+	}
+	var err error
+	if g.Width, err = intParam(q, "width"); err != nil {
+		return g, err
+	}
+	if q.Has("width") && g.Width < 1 {
+		return g, badQuery("width must be 1 or more CSS pixels, got %d", g.Width)
+	}
+	if g.Height, err = intParam(q, "height"); err != nil {
+		return g, err
+	}
+	if q.Has("height") && g.Height < 1 && g.Height != render.FullPage {
+		return g, badQuery("height must be 1 or more CSS pixels, or -1 for the full page, got %d", g.Height)
+	}
+	if s := strings.TrimSpace(q.Get("deviceScaleFactor")); s != "" {
+		g.Scale, err = strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(g.Scale) || math.IsInf(g.Scale, 0) || g.Scale <= 0 {
+			return g, badQuery("deviceScaleFactor must be a number above 0 such as 1 or 2, got %q", clip(s))
+		}
+	}
+	if g.Timeout, err = parseTimeout(q.Get("timeout")); err != nil {
+		return g, err
+	}
+	if g.Timezone, err = grafanaTimezone(q.Get("timezone")); err != nil {
+		return g, err
+	}
+	g.RenderKey = q.Get("renderKey")
+	g.Domain = strings.TrimSpace(q.Get("domain"))
+	if !validDomain(g.Domain) {
+		return g, badQuery("domain must be a host name such as grafana.example.com (Grafana's callback host), got %q", clip(g.Domain))
+	}
+	enc := strings.ToLower(strings.TrimSpace(q.Get("encoding")))
+	if csv {
+		// Grafana names the kind on this route too: encoding=csv.
+		if enc != "" && enc != "csv" {
+			return g, badQuery("encoding must be csv (or absent) on /render/csv, got %q", clip(enc))
+		}
+		return g, nil
+	}
+	switch enc {
+	case "", string(render.PNG):
+	case string(render.PDF):
+		if g.PDF, err = pdfOptions(q, g.URL); err != nil {
+			return g, err
+		}
+	default:
+		return g, badQuery("encoding must be png or pdf, got %q", clip(enc))
+	}
+	g.Encoding = enc
+	return g, nil
+}
+
+func intParam(q url.Values, name string) (int, error) {
+	s := strings.TrimSpace(q.Get(name))
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, badQuery("%s must be a whole number of CSS pixels, got %q", name, clip(s))
+	}
+	return n, nil
+}
+
+var secondsPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
+// parseTimeout reads seconds, as Grafana sends them ("30"), or a Go
+// duration ("30s", "1m30s"), as grafana-image-renderer 5.x also accepts.
+// Zero and absent both mean the configured default.
+func parseTimeout(raw string) (time.Duration, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return 0, nil
+	}
+	if secondsPattern.MatchString(s) {
+		secs, err := strconv.ParseFloat(s, 64)
+		if err != nil || secs > maxTimeoutSeconds {
+			return 0, badQuery("timeout %q is far above any max_timeout: send seconds such as 30", clip(s))
+		}
+		return time.Duration(secs * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, badQuery("timeout must be a number of seconds such as 30 (or a duration such as 45s), got %q", clip(s))
+	}
+	return d, nil
+}
+
+// posixOffset is the shape Grafana gives a UTC offset: it turns the
+// dashboard's "UTC+05:00" into POSIX "UTC-05:00" (the sign inverted, as in
+// the TZ variable) before sending it.
+var posixOffset = regexp.MustCompile(`^(?i:UTC|GMT)([+-])([0-9]{1,2})(?::?([0-9]{2}))?$`)
+
+// grafanaTimezone maps what Grafana may send as timezone onto what the
+// browser can be given: an IANA name passes through (the renderer checks
+// it), Grafana's placeholders for "no particular zone" become "" (the
+// configured default, as in 5.x, which answers them with its own zone
+// instead of failing), and POSIX offsets become the Etc/GMT zone of the
+// same meaning (Etc/GMT-5 is UTC+5, the POSIX sign convention).
+func grafanaTimezone(raw string) (string, error) {
+	tz := strings.TrimSpace(raw)
+	switch strings.ToLower(tz) {
+	case "", "browser", "default":
+		return "", nil
+	case "utc", "gmt", "z":
+		return "UTC", nil
+	}
+	m := posixOffset.FindStringSubmatch(tz)
+	if m == nil {
+		return tz, nil
+	}
+	hours, _ := strconv.Atoi(m[2])
+	if (m[3] != "" && m[3] != "00") || hours > 14 {
+		return "", badQuery("timezone %q is an offset no Etc/GMT zone expresses: link the render with an IANA name such as tz=Asia/Kolkata", clip(tz))
+	}
+	if hours == 0 {
+		return "UTC", nil
+	}
+	return "Etc/GMT" + m[1] + strconv.Itoa(hours), nil
+}
+
+// validDomain accepts what Grafana sends as the cookie domain: the host of
+// its callback URL (a name, an IPv4 or an IPv6 address) or nothing.
+func validDomain(d string) bool {
+	if len(d) > 253 {
+		return false
+	}
+	for _, c := range d {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-_:[]", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// pageRanges is Chromium's printToPDF syntax: "1-5, 8, 11-13", open ends allowed.
+var pageRanges = regexp.MustCompile(`^ *(([0-9]+( *- *[0-9]*)?|- *[0-9]+)( *, *([0-9]+( *- *[0-9]*)?|- *[0-9]+))*)? *$`)
+
+// pdfOptions reads the pdf.* parameters; like 5.x it falls back to the
+// page URL's own query, where older Grafana versions put them.
+func pdfOptions(q url.Values, page string) (render.PDFOptions, error) {
+	var pageQuery url.Values
+	if u, err := url.Parse(page); err == nil {
+		pageQuery = u.Query()
+	}
+	get := func(name string) string {
+		if v := strings.TrimSpace(q.Get(name)); v != "" {
+			return v
+		}
+		return strings.TrimSpace(pageQuery.Get(name))
+	}
+	var o render.PDFOptions
+	o.Format = get("pdf.format")
+	for name, dst := range map[string]*bool{"pdf.landscape": &o.Landscape, "pdf.printBackground": &o.PrintBackground} {
+		if v := get(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return o, badQuery("%s must be true or false, got %q", name, clip(v))
+			}
+			*dst = b
+		}
+	}
+	o.PageRanges = get("pdf.pageRanges")
+	if len(o.PageRanges) > 200 || !pageRanges.MatchString(o.PageRanges) {
+		return o, badQuery("pdf.pageRanges must list pages such as 1-3,5, got %q", clip(o.PageRanges))
+	}
+	return o, nil
+}
+
+// clip keeps echoed input short in error messages.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

@@ -1,0 +1,117 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// OutboxHealth says where pushes are stored and how many wait.
+type OutboxHealth struct {
+	Path    string `json:"path"`
+	Queued  int    `json:"queued"`
+	Sending int    `json:"sending"`
+	Error   string `json:"error,omitempty"`
+}
+
+// ChatHealth is one chat provider's credential check.
+type ChatHealth struct {
+	Provider string `json:"provider"`
+	OK       bool   `json:"ok"`
+	Error    string `json:"error,omitempty"`
+}
+
+// chatCheckTimeout bounds each provider's credential check.
+const chatCheckTimeout = 10 * time.Second
+
+// Health checks the browser with a probe render and, while chat delivery
+// runs, the outbox and every chat provider's credentials. It is OK only
+// when all of them are.
+func (s *Service) Health(ctx context.Context) Health {
+	h := s.browserHealth(ctx)
+	st := &s.push
+	st.mu.Lock()
+	started, path, outbox, openErr := st.started, st.path, st.outbox, st.openErr
+	senders := make(map[string]func(context.Context) error, len(st.senders))
+	for name, snd := range st.senders {
+		senders[name] = snd.Check
+	}
+	broken := make(map[string]error, len(st.broken))
+	for name, err := range st.broken {
+		broken[name] = err
+	}
+	st.mu.Unlock()
+	if !started {
+		return h
+	}
+
+	var problems []string
+	if path != "" {
+		h.Outbox = &OutboxHealth{Path: path}
+		switch {
+		case openErr != nil:
+			h.Outbox.Error = openErr.Error()
+		case outbox == nil:
+			h.Outbox.Error = "closed: Panelcast is shutting down"
+		default:
+			q, sending, err := outbox.Depth(ctx)
+			h.Outbox.Queued, h.Outbox.Sending = q, sending
+			if err != nil {
+				h.Outbox.Error = err.Error()
+			}
+		}
+		if h.Outbox.Error != "" {
+			problems = append(problems, "outbox: "+h.Outbox.Error)
+		}
+	}
+
+	results := make(map[string]error, len(senders))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, check := range senders {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, chatCheckTimeout)
+			defer cancel()
+			err := check(cctx)
+			mu.Lock()
+			results[name] = err
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for name, err := range broken {
+		results[name] = err
+	}
+	var good []string
+	for _, name := range sortedKeys(results) {
+		c := ChatHealth{Provider: name, OK: results[name] == nil}
+		if c.OK {
+			good = append(good, name)
+		} else {
+			c.Error = st.secretsText(results[name].Error())
+			problems = append(problems, c.Error)
+		}
+		h.Chat = append(h.Chat, c)
+	}
+
+	if len(problems) > 0 {
+		h.OK = false
+		h.Message += "; " + strings.Join(problems, "; ")
+		return h
+	}
+	if h.Outbox != nil {
+		h.Message += fmt.Sprintf("; chat: %s ok, %d pushes waiting", strings.Join(good, ", "), h.Outbox.Queued+h.Outbox.Sending)
+	}
+	return h
+}
+
+// secretsText scrubs a text for output; errors from the scrubbed senders
+// are clean already, this covers the rest.
+func (st *pushState) secretsText(s string) string {
+	if st.secrets == nil {
+		return s
+	}
+	return st.secrets.Replace(s)
+}

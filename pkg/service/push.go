@@ -1,0 +1,436 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/panelcast/panelcast/pkg/chat"
+	"github.com/panelcast/panelcast/pkg/chat/discord"
+	"github.com/panelcast/panelcast/pkg/chat/telegram"
+	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/render"
+)
+
+// Errors the doors map to answers.
+var (
+	// ErrBadPush marks a push that can never be sent as asked (400).
+	ErrBadPush = errors.New("bad push")
+	// ErrPushNotFound is an id the outbox does not hold as a push (404).
+	ErrPushNotFound = errors.New("no such push")
+	// ErrDeliveryUnavailable means the outbox cannot take pushes now (503).
+	ErrDeliveryUnavailable = errors.New("chat delivery is unavailable")
+)
+
+func badPush(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadPush, fmt.Sprintf(format, a...))
+}
+
+// Panel names the panel a push renders: either URL, a Grafana page, or a
+// dashboard UID and panel id that become Grafana's solo-panel URL.
+// Zero values mean "not given".
+type Panel struct {
+	URL string
+
+	DashboardUID string
+	PanelID      int64
+	OrgID        int64
+	// From and To are Grafana's time range ends: "now-6h", "now", or epoch
+	// milliseconds. Omitted, the dashboard's saved range applies.
+	From, To string
+	// Vars are dashboard variables by name; several values make a
+	// multi-value selection.
+	Vars map[string][]string
+
+	// Width and Height are CSS pixels; 0 takes the configured default.
+	Width, Height int
+	// Theme is "light" or "dark"; "" keeps the user's default.
+	Theme string
+	// Timezone is an IANA name the page and the browser use.
+	Timezone string
+}
+
+// PushRequest is one push as a door received it.
+type PushRequest struct {
+	Panel Panel
+	// To is the address, "slack:#ops".
+	To   string
+	Text string
+	// Thread, when set, posts every push with the same Thread and address
+	// in one thread: the first starts it, the others reply.
+	Thread string
+}
+
+// RenderSpec is what a job needs to render its picture; it is stored as the
+// job's payload, so its JSON form must stay readable by later versions.
+type RenderSpec struct {
+	URL      string `json:"url"`
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+	Timezone string `json:"timezone,omitempty"`
+	// GrafanaURL is Grafana's base URL (no trailing slash) for the
+	// dashboard check before the render.
+	GrafanaURL string `json:"grafanaUrl"`
+	// DashboardUID, when known, is checked through Grafana's API first, so
+	// a wrong token or UID fails with a reason instead of a picture of the
+	// login page.
+	DashboardUID string `json:"dashboardUid,omitempty"`
+}
+
+// PushPlan is a validated push: where it goes and what it renders.
+type PushPlan struct {
+	Address chat.Address
+	Render  RenderSpec
+	Text    string
+	Thread  string
+}
+
+// PushStatus is a push as GET /push/{id} reports it.
+type PushStatus struct {
+	ID string `json:"id"`
+	// State is queued, sending, sent or failed.
+	State    string `json:"state"`
+	Attempts int    `json:"attempts"`
+	// Error is the last attempt's failure; for a sent push, what went
+	// wrong after the message was posted.
+	Error     string `json:"error"`
+	Permalink string `json:"permalink"`
+}
+
+// Limits on what a push may carry; they keep the outbox small and refuse
+// junk early, well above anything a chat shows.
+const (
+	maxText       = 40000
+	maxThread     = 256
+	maxVars       = 100
+	maxVarLength  = 4096
+	maxTimeLength = 64
+)
+
+// knownProviders are the chat services Panelcast can post to.
+var knownProviders = []string{"slack", "mattermost", "discord", "telegram"}
+
+// uidPattern is Grafana's rule for dashboard UIDs.
+var uidPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+
+// PlanPush checks a push against the configuration and turns its panel into
+// the URL to render. grafanaURL is Grafana's address as the door knows it
+// (the plugin context's app URL, or the URL a person gave); grafana_url
+// overrides it. Errors wrap ErrBadPush and say what to fix.
+func (s *Service) PlanPush(p PushRequest, grafanaURL string) (PushPlan, error) {
+	addr, err := s.checkAddress(p.To)
+	if err != nil {
+		return PushPlan{}, err
+	}
+	if len(p.Text) > maxText {
+		return PushPlan{}, badPush("text is %d bytes; keep it under %d", len(p.Text), maxText)
+	}
+	if len(p.Thread) > maxThread || hasControl(p.Thread) {
+		return PushPlan{}, badPush("thread must be at most %d printable characters", maxThread)
+	}
+	spec, err := s.planRender(p.Panel, grafanaURL)
+	if err != nil {
+		return PushPlan{}, err
+	}
+	return PushPlan{Address: addr, Render: spec, Text: p.Text, Thread: p.Thread}, nil
+}
+
+func (s *Service) checkAddress(to string) (chat.Address, error) {
+	if strings.TrimSpace(to) == "" {
+		return chat.Address{}, badPush(`"to" is missing: give an address like slack:#ops`)
+	}
+	addr, err := chat.ParseAddress(to)
+	if err != nil {
+		return chat.Address{}, fmt.Errorf("%w: %v", ErrBadPush, err)
+	}
+	known := false
+	for _, p := range knownProviders {
+		known = known || p == addr.Provider
+	}
+	if !known {
+		return chat.Address{}, badPush("%q is not a chat provider Panelcast knows: use %s", addr.Provider, strings.Join(knownProviders, ", "))
+	}
+	if key := missingCredentials(s, addr.Provider); key != "" {
+		return chat.Address{}, badPush("%s is not configured: set %s", addr.Provider, key)
+	}
+	// Providers whose addresses have a fixed form are checked now, so a typo
+	// is a 400 rather than a failed push.
+	switch addr.Provider {
+	case "discord":
+		_, err = discord.ParseChannel(addr.Channel)
+	case "telegram":
+		_, err = telegram.ParseChat(addr.Channel)
+	}
+	if err != nil {
+		return chat.Address{}, fmt.Errorf("%w: %v", ErrBadPush, err)
+	}
+	return addr, nil
+}
+
+// missingCredentials names the settings a provider still needs, "" when it
+// has them.
+func missingCredentials(s *Service, provider string) string {
+	c := s.Config
+	switch provider {
+	case "slack":
+		if c.SlackBotToken == "" {
+			return "slack_bot_token"
+		}
+	case "mattermost":
+		if c.MattermostURL == "" || c.MattermostToken == "" {
+			return "mattermost_url and mattermost_token"
+		}
+	case "discord":
+		if c.DiscordBotToken == "" {
+			return "discord_bot_token"
+		}
+	case "telegram":
+		if c.TelegramBotToken == "" {
+			return "telegram_bot_token"
+		}
+	}
+	return ""
+}
+
+func (s *Service) planRender(p Panel, doorURL string) (RenderSpec, error) {
+	base, err := s.grafanaBase(doorURL)
+	if err != nil {
+		return RenderSpec{}, err
+	}
+	spec := RenderSpec{GrafanaURL: base.String(), Width: p.Width, Height: p.Height, Timezone: strings.TrimSpace(p.Timezone)}
+	if spec.Width == 0 {
+		spec.Width = s.Config.Width
+	}
+	if spec.Height == 0 {
+		spec.Height = s.Config.Height
+	}
+	if spec.Width < 1 || spec.Width > s.Config.MaxWidth {
+		return RenderSpec{}, badPush("panel.width must be 1..%d, got %d", s.Config.MaxWidth, spec.Width)
+	}
+	if spec.Height < 1 || spec.Height > s.Config.MaxHeight {
+		return RenderSpec{}, badPush("panel.height must be 1..%d, got %d", s.Config.MaxHeight, spec.Height)
+	}
+	if tz := spec.Timezone; tz != "" {
+		if _, err := time.LoadLocation(tz); err != nil || tz == "Local" || len(tz) > maxTimeLength || strings.Contains(tz, "..") {
+			return RenderSpec{}, badPush("panel.timezone %q is not an IANA time zone such as Europe/Berlin", clip(tz))
+		}
+	}
+	theme := strings.ToLower(strings.TrimSpace(p.Theme))
+	if theme != "" && theme != "light" && theme != "dark" {
+		return RenderSpec{}, badPush("panel.theme must be light or dark, got %q", clip(p.Theme))
+	}
+
+	var page *url.URL
+	switch {
+	case p.URL != "" && p.DashboardUID != "":
+		return RenderSpec{}, badPush("give either panel.url or panel.dashboardUid, not both")
+	case p.URL != "":
+		if p.PanelID != 0 || p.OrgID != 0 || p.From != "" || p.To != "" || len(p.Vars) > 0 {
+			return RenderSpec{}, badPush("panel.url already names the panel, time range and variables: put panelId, orgId, from, to and var-… in its query, or use panel.dashboardUid instead of the URL")
+		}
+		page, err = onGrafana(p.URL, base)
+		if err != nil {
+			return RenderSpec{}, err
+		}
+		spec.DashboardUID = dashboardUID(page, base)
+	case p.DashboardUID != "":
+		page, err = soloURL(p, base)
+		if err != nil {
+			return RenderSpec{}, err
+		}
+		spec.DashboardUID = p.DashboardUID
+	default:
+		return RenderSpec{}, badPush("panel is missing: give panel.url (a Grafana panel URL) or panel.dashboardUid with panel.panelId")
+	}
+	q := page.Query()
+	if theme != "" {
+		q.Set("theme", theme)
+	}
+	if spec.Timezone != "" {
+		// Scenes-based Grafana takes the dashboard's time zone from the URL;
+		// older pages follow the browser's, which the render also sets.
+		q.Set("timezone", spec.Timezone)
+	}
+	// Grafana hides its navigation for renderers only with render=1.
+	q.Set("render", "1")
+	page.RawQuery = q.Encode()
+	spec.URL = page.String()
+	return spec, nil
+}
+
+// grafanaBase is Grafana's URL without query and trailing slash: grafana_url
+// when set, else what the door knows.
+func (s *Service) grafanaBase(doorURL string) (*url.URL, error) {
+	raw := s.Config.GrafanaURL
+	if raw == "" {
+		raw = doorURL
+	}
+	if raw == "" {
+		return nil, badPush("Grafana's URL is unknown: set grafana_url to Grafana's address as Panelcast reaches it, e.g. https://grafana.example.com:3000")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, badPush("Grafana's URL %q is not an http(s) URL: set grafana_url like https://grafana.example.com:3000", clip(raw))
+	}
+	return &url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimRight(u.Path, "/")}, nil
+}
+
+// onGrafana parses a panel URL and refuses one that is not under Grafana's
+// URL: the browser sends grafana_token to that origin.
+func onGrafana(raw string, base *url.URL) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, badPush("panel.url %q is not an http(s) URL of a Grafana panel", clip(raw))
+	}
+	if u.User != nil {
+		return nil, badPush("panel.url must not carry a user name or password: grafana_token authenticates the render")
+	}
+	got, _ := render.Origin(u.String())
+	want, _ := render.Origin(base.String())
+	if got != want || !strings.HasPrefix(u.Path+"/", base.Path+"/") {
+		return nil, badPush("panel.url is not on Grafana (%s): push panels of that Grafana only, or set grafana_url to the Grafana it belongs to", base)
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u, nil
+}
+
+// dashboardUID finds the UID in /d/<uid>/… and /d-solo/<uid>/… under base;
+// "" for any other page.
+func dashboardUID(page, base *url.URL) string {
+	rest := strings.TrimPrefix(page.Path, base.Path+"/")
+	parts := strings.Split(rest, "/")
+	if len(parts) >= 2 && (parts[0] == "d" || parts[0] == "d-solo") && uidPattern.MatchString(parts[1]) {
+		return parts[1]
+	}
+	return ""
+}
+
+// soloURL is Grafana's solo-panel page, as its share dialog and renderer
+// build it: <grafana>/d-solo/<uid>/<slug>?orgId=…&panelId=…&from=…&to=…&var-…
+// (the slug is not checked, so "_" stands in for it).
+func soloURL(p Panel, base *url.URL) (*url.URL, error) {
+	if !uidPattern.MatchString(p.DashboardUID) {
+		return nil, badPush("panel.dashboardUid %q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _): copy it from the dashboard's URL, /d/<uid>/…", clip(p.DashboardUID))
+	}
+	if p.PanelID <= 0 {
+		return nil, badPush("panel.panelId is missing: give the panel's id (the viewPanel or panelId number in its URL)")
+	}
+	if p.OrgID < 0 {
+		return nil, badPush("panel.orgId must be a positive organisation id, got %d", p.OrgID)
+	}
+	q := url.Values{}
+	q.Set("panelId", strconv.FormatInt(p.PanelID, 10))
+	if p.OrgID > 0 {
+		q.Set("orgId", strconv.FormatInt(p.OrgID, 10))
+	}
+	for name, v := range map[string]string{"from": p.From, "to": p.To} {
+		v = strings.TrimSpace(v)
+		if len(v) > maxTimeLength || hasControl(v) {
+			return nil, badPush("panel.%s must be a time like now-6h or epoch milliseconds, at most %d characters", name, maxTimeLength)
+		}
+		if v != "" {
+			q.Set(name, v)
+		}
+	}
+	if len(p.Vars) > maxVars {
+		return nil, badPush("panel.vars has %d variables; at most %d are taken", len(p.Vars), maxVars)
+	}
+	for name, values := range p.Vars {
+		if name == "" || len(name) > maxVarLength || hasControl(name) {
+			return nil, badPush("panel.vars has a variable name %q that is empty or not printable: use the variable's name, e.g. cluster", clip(name))
+		}
+		for _, v := range values {
+			if len(v) > maxVarLength || hasControl(v) {
+				return nil, badPush("panel.vars.%s has a value that is too long or not printable", clip(name))
+			}
+		}
+		q["var-"+name] = values
+	}
+	u := *base
+	u.Path = base.Path + "/d-solo/" + p.DashboardUID + "/_"
+	u.RawQuery = q.Encode()
+	return &u, nil
+}
+
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, unicode.IsControl)
+}
+
+// clip shortens what a caller sent before it is quoted back.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+// threadKey keeps push threads apart from alert threads in the outbox.
+func threadKey(thread string) string {
+	if thread == "" {
+		return ""
+	}
+	return "push:" + thread
+}
+
+// Push validates p and stores it in the outbox; the worker renders and
+// sends it. The answer is the queued push.
+func (s *Service) Push(ctx context.Context, p PushRequest, grafanaURL string) (PushStatus, error) {
+	plan, err := s.PlanPush(p, grafanaURL)
+	if err != nil {
+		return PushStatus{}, err
+	}
+	o, err := s.push.outboxFor(plan.Address.Provider)
+	if err != nil {
+		return PushStatus{}, err
+	}
+	payload, err := json.Marshal(plan.Render)
+	if err != nil {
+		return PushStatus{}, err
+	}
+	j, _, err := o.Enqueue(ctx, delivery.Job{Kind: "push", Address: plan.Address.String(), Text: plan.Text,
+		Payload: payload, ThreadKey: threadKey(plan.Thread)})
+	if err != nil {
+		return PushStatus{}, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, err)
+	}
+	s.Log.Info("push queued", "id", j.ID, "to", j.Address, "panel", pathOnly(plan.Render.URL))
+	return statusOf(j), nil
+}
+
+// PushStatus reports a push by the id Push returned.
+func (s *Service) PushStatus(ctx context.Context, id string) (PushStatus, error) {
+	o, err := s.push.outboxFor("")
+	if err != nil {
+		return PushStatus{}, err
+	}
+	if len(id) > 64 {
+		return PushStatus{}, fmt.Errorf("%w: %q is not a push id", ErrPushNotFound, clip(id))
+	}
+	j, err := o.Get(ctx, id)
+	if errors.Is(err, delivery.ErrNotFound) || (err == nil && j.Kind != "push") {
+		return PushStatus{}, fmt.Errorf("%w: %q: check the id POST /push returned", ErrPushNotFound, id)
+	}
+	if err != nil {
+		return PushStatus{}, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, err)
+	}
+	return statusOf(j), nil
+}
+
+func statusOf(j delivery.Job) PushStatus {
+	return PushStatus{ID: j.ID, State: j.State, Attempts: j.Attempts, Error: j.LastError, Permalink: j.Permalink}
+}
+
+// pathOnly drops the query, which can carry variable values, from a logged
+// URL.
+func pathOnly(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		return u[:i]
+	}
+	return u
+}

@@ -1,0 +1,254 @@
+// Command bench measures Panelcast's rendering the way Grafana uses it: the
+// real plugin binary started through the project's Grafana-like go-plugin
+// host, rendering the stand-in Grafana pages over https. It prints the
+// render overhead over the page's own time (p50, p95), the wall time of 8
+// concurrent renders of a page that needs 1 s, and the plugin process
+// tree's memory over 200 renders.
+//
+// The page's own time is measured on the server side: from the moment the
+// page's document was requested until its query was answered (plus the
+// paint delay the page adds after it); overhead is the rest of the render.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/internal/pluginhost"
+	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
+)
+
+func main() {
+	sequential := flag.Int("n", 40, "sequential renders for the overhead figures")
+	soak := flag.Int("soak", 200, "renders for the memory figures")
+	flag.Parse()
+	if err := run(*sequential, *soak); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(sequential, soak int) error {
+	ctx := context.Background()
+	g, err := grafanatest.Start(grafanatest.Options{TLS: true})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	dir, err := os.MkdirTemp("", "panelcast-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	fmt.Println("building the plugin…")
+	bin, err := pluginhost.BuildPlugin(dir)
+	if err != nil {
+		return err
+	}
+	data := filepath.Join(dir, "data")
+	for _, d := range []string{"png", "csv"} {
+		if err := os.MkdirAll(filepath.Join(data, d), 0o700); err != nil {
+			return err
+		}
+	}
+	h, err := pluginhost.Start(ctx, pluginhost.Config{Executable: bin, PluginID: "panelcast-renderer", PluginVersion: "4.0.0",
+		GrafanaVersion: "12.1.0", AppURL: g.URL, DataPath: data})
+	if err != nil {
+		return err
+	}
+	defer h.Kill()
+	b := &bench{ctx: ctx, g: g, h: h}
+	for i := 0; i < 5; i++ { // warm up
+		if _, err := b.render(grafanatest.ScenarioScenes, nil); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("\nplugin: %s, Grafana host 12.1.0, %d renders each, 1000x500 PNG\n\n", filepath.Base(bin), sequential)
+	fmt.Printf("%-34s %8s %8s %8s %8s\n", "page", "own p50", "total", "ovh p50", "ovh p95")
+	for _, c := range []struct {
+		name, scenario string
+		params         url.Values
+		paintAfter     time.Duration
+	}{
+		{"scenes (Grafana 10-12)", grafanatest.ScenarioScenes, nil, 0},
+		{"binding (Grafana 12+)", grafanatest.ScenarioBinding, nil, grafanatest.BindingPaintDelay},
+		{"scenes, 1 s page", grafanatest.ScenarioScenes, url.Values{"query": {"500"}}, 0},
+	} {
+		var own, total, over []time.Duration
+		for i := 0; i < sequential; i++ {
+			m, err := b.render(c.scenario, c.params)
+			if err != nil {
+				return err
+			}
+			o := m.own + c.paintAfter
+			own, total, over = append(own, o), append(total, m.total), append(over, m.total-o)
+		}
+		fmt.Printf("%-34s %8s %8s %8s %8s\n", c.name, ms(pct(own, 50)), ms(pct(total, 50)), ms(pct(over, 50)), ms(pct(over, 95)))
+	}
+
+	fmt.Printf("\n8 concurrent renders of a page that needs 1 s (boot 300 + gap 200 + query 500 ms):\n")
+	for round := 1; round <= 3; round++ {
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := b.render(grafanatest.ScenarioScenes, url.Values{"query": {"500"}}); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			return err
+		}
+		fmt.Printf("  round %d: %s wall\n", round, ms(time.Since(start)))
+	}
+
+	fmt.Printf("\nmemory of the plugin process tree (plugin + Chromium) over %d renders, 4 at a time:\n", soak)
+	fmt.Printf("  %8s %12s %12s %6s\n", "renders", "RSS sum", "PSS", "procs")
+	report := func(n int) {
+		rss, pss, procs := treeMemory(h.Pid())
+		fmt.Printf("  %8d %10.0f MiB %8.0f MiB %6d\n", n, mib(rss), mib(pss), procs)
+	}
+	report(0)
+	done := 0
+	for done < soak {
+		var wg sync.WaitGroup
+		for i := 0; i < 4 && done < soak; i++ {
+			done++
+			wg.Add(1)
+			go func() { defer wg.Done(); b.render(grafanatest.ScenarioScenes, url.Values{"boot": {"50"}, "querystart": {"20"}, "query": {"50"}}) }()
+		}
+		wg.Wait()
+		if done%50 == 0 {
+			report(done)
+		}
+	}
+	return nil
+}
+
+type bench struct {
+	ctx context.Context
+	g   *grafanatest.Server
+	h   *pluginhost.Host
+	mu  sync.Mutex
+}
+
+type measure struct{ own, total time.Duration }
+
+// render renders one panel through the plugin and works out the page's own
+// time from the stand-in's record of that render's requests.
+func (b *bench) render(scenario string, params url.Values) (measure, error) {
+	id := strconv.FormatInt(time.Now().UnixNano(), 36)
+	q := url.Values{"bench": {id}}
+	for k, v := range params {
+		q[k] = v
+	}
+	req := &pluginextensionv2.RenderRequest{Url: b.g.PanelURL(scenario, q), Width: 1000, Height: 500, DeviceScaleFactor: 1,
+		RenderKey: b.g.RenderKey, Domain: "localhost", Timeout: 30, AuthToken: "-", Encoding: "png"}
+	start := time.Now()
+	path, err := b.h.Render(b.ctx, req)
+	total := time.Since(start)
+	if err != nil {
+		return measure{}, err
+	}
+	os.Remove(path)
+	var docAt, queryEnd time.Time
+	for _, v := range b.g.Visits() {
+		if v.At.Before(start) {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(v.Path, "/d-solo/") && v.Query.Get("bench") == id:
+			docAt = v.At
+		case v.Path == "/api/ds/query" && !docAt.IsZero() && queryEnd.IsZero() && v.At.After(docAt):
+			d, _ := strconv.Atoi(v.Query.Get("ms"))
+			queryEnd = v.At.Add(time.Duration(d) * time.Millisecond)
+		}
+	}
+	if docAt.IsZero() || queryEnd.IsZero() {
+		return measure{total: total}, nil
+	}
+	return measure{own: queryEnd.Sub(docAt), total: total}, nil
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[(len(s)-1)*p/100]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// treeMemory sums VmRSS (which counts shared pages once per process) and
+// PSS (which splits them fairly) over pid and all its descendants.
+func treeMemory(pid int) (rss, pss int64, procs int) {
+	parent := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n))
+		if err != nil {
+			continue
+		}
+		s := string(st)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) > 1 {
+			parent[n], _ = strconv.Atoi(f[1])
+		}
+	}
+	inTree := func(n int) bool {
+		for i := 0; i < 64 && n > 1; i++ {
+			if n == pid {
+				return true
+			}
+			n = parent[n]
+		}
+		return false
+	}
+	for n := range parent {
+		if !inTree(n) {
+			continue
+		}
+		procs++
+		rss += kbField(fmt.Sprintf("/proc/%d/status", n), "VmRSS:")
+		pss += kbField(fmt.Sprintf("/proc/%d/smaps_rollup", n), "Pss:")
+	}
+	return rss, pss, procs
+}
+
+func kbField(path, key string) int64 {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, key) {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				n, _ := strconv.ParseInt(f[1], 10, 64)
+				return n * 1024
+			}
+		}
+	}
+	return 0
+}
