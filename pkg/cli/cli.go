@@ -31,6 +31,7 @@ Usage:
                                    Grafana's remote rendering service (Grafana 13+);
                                    token in PANELCAST_AUTH_TOKEN
   panelcast version
+  panelcast keys                   every setting with its default (Markdown)
 
 Grafana starts this same binary as its renderer plugin (panelcast-renderer).
 Every setting is a flag, a PANELCAST_<KEY> variable or a line of --config;
@@ -67,6 +68,9 @@ func Main(args []string, environ []string, stdout, stderr io.Writer) int {
 		} else {
 			fmt.Fprintf(stdout, "chromium: %v\n", err)
 		}
+		return 0
+	case "keys":
+		printKeys(stdout)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
