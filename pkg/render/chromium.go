@@ -155,7 +155,16 @@ func (b *browser) kill() {
 		return
 	}
 	b.closed = true
+	spares := b.spares
+	b.spares = nil
 	b.mu.Unlock()
+	for _, ch := range spares {
+		go func() { // their event loops end with their contexts
+			if s := <-ch; s != nil {
+				s.cancel()
+			}
+		}()
+	}
 	if b.cmd.Process != nil {
 		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
 		_ = b.cmd.Process.Kill()
