@@ -27,6 +27,8 @@ const usage = `Panelcast renders Grafana panels with a warm headless Chromium.
 Usage:
   panelcast render --url URL -o panel.png [--width 1000 --height 500 ...]
   panelcast demo -o panel.png      render the built-in demo panel
+  panelcast push --panel URL|UID:PANEL_ID --to slack:#ops [--text ...]
+                                   render a panel and post it to chat (docs/chat.md)
   panelcast serve --grafana-url URL [--addr 0.0.0.0:8081]
                                    Grafana's remote rendering service (Grafana 13+);
                                    token in PANELCAST_AUTH_TOKEN
@@ -59,6 +61,8 @@ func Main(args []string, environ []string, stdout, stderr io.Writer) int {
 		err = runRender(ctx, args[2:], environ, stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[2:], environ, stdout, stderr)
+	case "push":
+		err = runPush(ctx, args[2:], environ, stdout, stderr)
 	case "serve":
 		err = runServe(ctx, args[2:], environ, stdout, stderr)
 	case "version", "--version", "-v":

@@ -37,22 +37,23 @@ func ParseRenderQuery(q url.Values, csv bool) (service.GrafanaRender, error) {
 	var g service.GrafanaRender
 	g.URL = strings.TrimSpace(q.Get("url"))
 	if g.URL == "" {
-		return g, badQuery("url is missing: Grafana sends the page to render as ?url=")
+		return g, badQuery("url is missing: send the page to render as the url parameter, as Grafana does")
 	}
 	if len(g.URL) > maxURLBytes {
 		return g, badQuery("url is %d bytes, more than the %d a Grafana page URL can have", len(g.URL), maxURLBytes)
 	}
 	var err error
-	if g.Width, err = intParam(q, "width"); err != nil {
+	var set bool
+	if g.Width, set, err = intParam(q, "width"); err != nil {
 		return g, err
 	}
-	if q.Has("width") && g.Width < 1 {
+	if set && g.Width < 1 {
 		return g, badQuery("width must be 1 or more CSS pixels, got %d", g.Width)
 	}
-	if g.Height, err = intParam(q, "height"); err != nil {
+	if g.Height, set, err = intParam(q, "height"); err != nil {
 		return g, err
 	}
-	if q.Has("height") && g.Height < 1 && g.Height != render.FullPage {
+	if set && g.Height < 1 && g.Height != render.FullPage {
 		return g, badQuery("height must be 1 or more CSS pixels, or -1 for the full page, got %d", g.Height)
 	}
 	if s := strings.TrimSpace(q.Get("deviceScaleFactor")); s != "" {
@@ -93,16 +94,17 @@ func ParseRenderQuery(q url.Values, csv bool) (service.GrafanaRender, error) {
 	return g, nil
 }
 
-func intParam(q url.Values, name string) (int, error) {
+// intParam reads a whole number; set is false when the parameter is absent
+// or empty, which leaves the configured default.
+func intParam(q url.Values, name string) (n int, set bool, err error) {
 	s := strings.TrimSpace(q.Get(name))
 	if s == "" {
-		return 0, nil
+		return 0, false, nil
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, badQuery("%s must be a whole number of CSS pixels, got %q", name, clip(s))
+	if n, err = strconv.Atoi(s); err != nil {
+		return 0, true, badQuery("%s must be a whole number of CSS pixels, got %q", name, clip(s))
 	}
-	return n, nil
+	return n, true, nil
 }
 
 var secondsPattern = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)

@@ -47,7 +47,7 @@ func (s *Server) render(csv bool) http.HandlerFunc {
 			switch kind {
 			case "csv":
 				w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-				w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
+				w.Header().Set("Content-Disposition", contentDisposition(filename))
 			case "pdf":
 				w.Header().Set("Content-Type", "application/pdf")
 			default:
@@ -142,7 +142,7 @@ func failure(err error) outcome {
 // Content-Disposition filename with a slash or backslash.
 func safeFilename(name string) string {
 	name = strings.Map(func(c rune) rune {
-		if c == '/' || c == '\\' || c < ' ' {
+		if c == '/' || c == '\\' || c < ' ' || c == 0x7f {
 			return '_'
 		}
 		return c
@@ -151,6 +151,14 @@ func safeFilename(name string) string {
 		return "data.csv"
 	}
 	return name
+}
+
+// contentDisposition names the CSV; Grafana needs a filename to save it.
+func contentDisposition(name string) string {
+	if cd := mime.FormatMediaType("attachment", map[string]string{"filename": name}); cd != "" {
+		return cd
+	}
+	return `attachment; filename="data.csv"`
 }
 
 // redact keeps the render key out of answers and logs even if some error
@@ -168,7 +176,7 @@ func redact(msg, secret string) string {
 func (s *Server) logRender(r *http.Request, kind string, g service.GrafanaRender, out outcome, size int, took time.Duration) {
 	attrs := []slog.Attr{
 		slog.String("kind", kind), slog.String("result", out.result), slog.Int("status", out.status),
-		slog.Duration("duration", took.Round(time.Millisecond)), slog.String("page", pagePath(g.URL)),
+		slog.Int64("duration_ms", took.Milliseconds()), slog.String("page", pagePath(g.URL)),
 	}
 	if g.Width != 0 || g.Height != 0 {
 		attrs = append(attrs, slog.Int("width", g.Width), slog.Int("height", g.Height))

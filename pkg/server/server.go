@@ -58,17 +58,19 @@ func New(svc *service.Service) (*Server, error) {
 	return s, nil
 }
 
+// ServeHTTP answers one request; every answer carries X-Request-Id.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// AllowedOrigins are the origins whose pages may be rendered:
-// allowed_origins, else grafana_url's origin. Grafana asks for pages on its
-// callback_url, so that is what grafana_url must be.
+// AllowedOrigins are the origins whose pages may be rendered: grafana_url's
+// and those in allowed_origins. Grafana asks for pages on its callback_url,
+// so that is what grafana_url must be.
 func AllowedOrigins(cfg config.Config) ([]string, error) {
-	if len(cfg.AllowedOrigins) > 0 {
-		return cfg.AllowedOrigins, nil
-	}
+	origins := slices.Clone(cfg.AllowedOrigins)
 	if cfg.GrafanaURL != "" {
-		return []string{cfg.GrafanaURL}, nil
+		origins = append([]string{cfg.GrafanaURL}, origins...)
+	}
+	if len(origins) > 0 {
+		return origins, nil
 	}
 	return nil, errors.New("no page may be rendered: set grafana_url to Grafana's [rendering] callback_url (e.g. PANELCAST_GRAFANA_URL=http://grafana:3000), or list origins in allowed_origins")
 }
@@ -124,7 +126,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.shuttingDown.Store(true)
 	st := s.svc.Renderer.Stats()
 	s.log.Info("shutting down: refusing new connections, finishing renders in flight",
-		"in_flight", st.InFlight, "queued", st.Queued, "shutdown_timeout", cfg.ShutdownTimeout)
+		"in_flight", st.InFlight, "queued", st.Queued, "shutdown_timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	var err error

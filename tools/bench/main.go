@@ -1,9 +1,10 @@
-// Command bench measures Panelcast's rendering the way Grafana uses it: the
-// real plugin binary started through the project's Grafana-like go-plugin
-// host, rendering the stand-in Grafana pages over https. It prints the
-// render overhead over the page's own time (p50, p95), the wall time of 8
-// concurrent renders of a page that needs 1 s, and the plugin process
-// tree's memory over 200 renders.
+// Command bench measures Panelcast's rendering the way Grafana uses it,
+// through both doors of the real binary: as a plugin started by the
+// project's Grafana-like go-plugin host (Grafana 9-12), and as `panelcast
+// serve` answering GET /render (Grafana 13+), both rendering the stand-in
+// Grafana pages over https. For each it prints the render overhead over
+// the page's own time (p50, p95), the wall time of 8 concurrent renders of
+// a page that needs 1 s, and the process tree's memory over 200 renders.
 //
 // The page's own time is measured on the server side: from the moment the
 // page's document was requested until its query was answered (plus the
@@ -31,14 +32,15 @@ import (
 func main() {
 	sequential := flag.Int("n", 40, "sequential renders for the overhead figures")
 	soak := flag.Int("soak", 200, "renders for the memory figures")
+	doors := flag.String("door", "plugin,http", "doors to measure, comma-separated: plugin (Grafana 9-12), http (panelcast serve, Grafana 13+)")
 	flag.Parse()
-	if err := run(*sequential, *soak); err != nil {
+	if err := run(*sequential, *soak, strings.Split(*doors, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(sequential, soak int) error {
+func run(sequential, soak int, doors []string) error {
 	ctx := context.Background()
 	g, err := grafanatest.Start(grafanatest.Options{TLS: true})
 	if err != nil {
@@ -50,30 +52,82 @@ func run(sequential, soak int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	fmt.Println("building the plugin…")
+	fmt.Println("building the binary…")
 	bin, err := pluginhost.BuildPlugin(dir)
 	if err != nil {
 		return err
 	}
+	for _, name := range doors {
+		var d door
+		switch strings.TrimSpace(name) {
+		case "plugin":
+			d, err = startPluginDoor(ctx, bin, dir, g)
+		case "http":
+			d, err = startHTTPDoor(bin, g)
+		default:
+			return fmt.Errorf("unknown door %q: use plugin or http", name)
+		}
+		if err != nil {
+			return err
+		}
+		err = (&bench{ctx: ctx, g: g, door: d}).suite(sequential, soak)
+		d.stop()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// door is one way into the binary: a render of the page at pageURL, the
+// process whose tree holds the browser, and a stop.
+type door interface {
+	describe() string
+	render(ctx context.Context, pageURL, renderKey string) error
+	pid() int
+	stop()
+}
+
+// pluginDoor is the binary started by the Grafana-like go-plugin host.
+type pluginDoor struct{ h *pluginhost.Host }
+
+func startPluginDoor(ctx context.Context, bin, dir string, g *grafanatest.Server) (door, error) {
 	data := filepath.Join(dir, "data")
 	for _, d := range []string{"png", "csv"} {
 		if err := os.MkdirAll(filepath.Join(data, d), 0o700); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	h, err := pluginhost.Start(ctx, pluginhost.Config{Executable: bin, PluginID: "panelcast-renderer", PluginVersion: "4.0.0",
 		GrafanaVersion: "12.1.0", AppURL: g.URL, DataPath: data})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer h.Kill()
-	b := &bench{ctx: ctx, g: g, h: h}
+	return pluginDoor{h}, nil
+}
+
+func (d pluginDoor) describe() string { return "plugin door, Grafana host 12.1.0" }
+
+func (d pluginDoor) render(ctx context.Context, pageURL, renderKey string) error {
+	path, err := d.h.Render(ctx, &pluginextensionv2.RenderRequest{Url: pageURL, Width: 1000, Height: 500, DeviceScaleFactor: 1,
+		RenderKey: renderKey, Domain: "localhost", Timeout: 30, AuthToken: "-", Encoding: "png"})
+	if err == nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+func (d pluginDoor) pid() int { return d.h.Pid() }
+func (d pluginDoor) stop()    { d.h.Kill() }
+
+// suite runs every measurement through the bench's door.
+func (b *bench) suite(sequential, soak int) error {
 	for i := 0; i < 5; i++ { // warm up
 		if _, err := b.render(grafanatest.ScenarioScenes, nil); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("\nplugin: %s, Grafana host 12.1.0, %d renders each, 1000x500 PNG\n\n", filepath.Base(bin), sequential)
+	fmt.Printf("\n%s: %d renders each, 1000x500 PNG\n\n", b.door.describe(), sequential)
 	fmt.Printf("%-34s %8s %8s %8s %8s\n", "page", "own p50", "total", "ovh p50", "ovh p95")
 	for _, c := range []struct {
 		name, scenario string
@@ -118,11 +172,13 @@ func run(sequential, soak int) error {
 		fmt.Printf("  round %d: %s wall\n", round, ms(time.Since(start)))
 	}
 
-	fmt.Printf("\nmemory of the plugin process tree (plugin + Chromium) over %d renders, 4 at a time:\n", soak)
-	fmt.Printf("  %8s %12s %12s %6s\n", "renders", "RSS sum", "PSS", "procs")
+	fmt.Printf("\nmemory of the process tree (Panelcast + Chromium) over %d renders, 4 at a time:\n", soak)
+	fmt.Printf("  %8s %12s %12s %6s %16s %16s\n", "renders", "RSS sum", "PSS", "procs", "peak RSS sum", "peak PSS")
+	var peakRSS, peakPSS int64
 	report := func(n int) {
-		rss, pss, procs := treeMemory(h.Pid())
-		fmt.Printf("  %8d %10.0f MiB %8.0f MiB %6d\n", n, mib(rss), mib(pss), procs)
+		rss, pss, procs := treeMemory(b.door.pid())
+		fmt.Printf("  %8d %10.0f MiB %8.0f MiB %6d %12.0f MiB %12.0f MiB\n", n, mib(rss), mib(pss), procs, mib(peakRSS), mib(peakPSS))
+		peakRSS, peakPSS = 0, 0
 	}
 	report(0)
 	done := 0
@@ -131,9 +187,23 @@ func run(sequential, soak int) error {
 		for i := 0; i < 4 && done < soak; i++ {
 			done++
 			wg.Add(1)
-			go func() { defer wg.Done(); b.render(grafanatest.ScenarioScenes, url.Values{"boot": {"50"}, "querystart": {"20"}, "query": {"50"}}) }()
+			go func() {
+				defer wg.Done()
+				b.render(grafanatest.ScenarioScenes, url.Values{"boot": {"50"}, "querystart": {"20"}, "query": {"50"}})
+			}()
 		}
-		wg.Wait()
+		// The peak columns sample the tree while the 4 renders run.
+		sampled := make(chan struct{})
+		go func() { wg.Wait(); close(sampled) }()
+		for waiting := true; waiting; {
+			rss, pss, _ := treeMemory(b.door.pid())
+			peakRSS, peakPSS = max(peakRSS, rss), max(peakPSS, pss)
+			select {
+			case <-sampled:
+				waiting = false
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
 		if done%50 == 0 {
 			report(done)
 		}
@@ -142,15 +212,14 @@ func run(sequential, soak int) error {
 }
 
 type bench struct {
-	ctx context.Context
-	g   *grafanatest.Server
-	h   *pluginhost.Host
-	mu  sync.Mutex
+	ctx  context.Context
+	g    *grafanatest.Server
+	door door
 }
 
 type measure struct{ own, total time.Duration }
 
-// render renders one panel through the plugin and works out the page's own
+// render renders one panel through the door and works out the page's own
 // time from the stand-in's record of that render's requests.
 func (b *bench) render(scenario string, params url.Values) (measure, error) {
 	id := strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -158,15 +227,12 @@ func (b *bench) render(scenario string, params url.Values) (measure, error) {
 	for k, v := range params {
 		q[k] = v
 	}
-	req := &pluginextensionv2.RenderRequest{Url: b.g.PanelURL(scenario, q), Width: 1000, Height: 500, DeviceScaleFactor: 1,
-		RenderKey: b.g.RenderKey, Domain: "localhost", Timeout: 30, AuthToken: "-", Encoding: "png"}
 	start := time.Now()
-	path, err := b.h.Render(b.ctx, req)
+	err := b.door.render(b.ctx, b.g.PanelURL(scenario, q), b.g.RenderKey)
 	total := time.Since(start)
 	if err != nil {
 		return measure{}, err
 	}
-	os.Remove(path)
 	var docAt, queryEnd time.Time
 	for _, v := range b.g.Visits() {
 		if v.At.Before(start) {
