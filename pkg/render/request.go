@@ -90,7 +90,7 @@ func (r *Request) Validate(l Limits) error {
 	if !(r.Scale > 0 && r.Scale <= l.MaxScale) { // also refuses NaN
 		return badRequest("device scale factor must be above 0 and at most %g, got %g", l.MaxScale, r.Scale)
 	}
-	if r.Timeout <= 0 || r.Timeout > l.MaxTimeout {
+	if r.Timeout < time.Second || r.Timeout > l.MaxTimeout {
 		return badRequest("timeout must be between 1s and %s, got %s", l.MaxTimeout, r.Timeout)
 	}
 	switch r.Encoding {

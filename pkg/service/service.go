@@ -140,7 +140,7 @@ func (s *Service) Render(ctx context.Context, g GrafanaRender) ([]byte, error) {
 	}
 	start := time.Now()
 	out, err := s.Renderer.Render(ctx, s.Request(g))
-	s.logRender("render", g, start, err)
+	s.logRender(ctx, "render", g, start, err)
 	return out, err
 }
 
@@ -151,23 +151,23 @@ func (s *Service) RenderCSV(ctx context.Context, g GrafanaRender) ([]byte, strin
 	}
 	start := time.Now()
 	out, name, err := s.Renderer.RenderCSV(ctx, s.Request(g))
-	s.logRender("csv", g, start, err)
+	s.logRender(ctx, "csv", g, start, err)
 	return out, name, err
 }
 
 // logRender logs the path but never the query string (it can carry
 // variables) nor the render key.
-func (s *Service) logRender(kind string, g GrafanaRender, start time.Time, err error) {
+func (s *Service) logRender(ctx context.Context, kind string, g GrafanaRender, start time.Time, err error) {
 	path := g.URL
 	if i := strings.IndexAny(path, "?#"); i >= 0 {
 		path = path[:i]
 	}
 	attrs := []any{"kind", kind, "url", path, "width", g.Width, "height", g.Height, "duration", time.Since(start).Round(time.Millisecond)}
 	if err != nil {
-		s.Log.Warn("render failed", append(attrs, "error", err)...)
+		s.Log.WarnContext(ctx, "render failed", append(attrs, "error", err)...)
 		return
 	}
-	s.Log.Info("rendered", attrs...)
+	s.Log.InfoContext(ctx, "rendered", attrs...)
 }
 
 // Health is what health checks report.
