@@ -108,9 +108,9 @@ func scalar(r json.RawMessage) (string, bool) {
 	return "", false
 }
 
-// Decode reads a push's JSON body. Errors say what is wrong with it; the
+// decode reads a push's JSON body. Errors say what is wrong with it; the
 // push's content is checked by the service.
-func Decode(r io.Reader) (service.PushRequest, error) {
+func decode(r io.Reader) (service.PushRequest, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	var p pushJSON

@@ -46,10 +46,10 @@ type pushState struct {
 	secrets *strings.Replacer
 }
 
-// Senders builds a sender for every chat provider whose credentials are
+// newSenders builds a sender for every chat provider whose credentials are
 // configured. Providers whose settings are wrong are returned in broken,
 // with the reason.
-func Senders(cfg config.Config, log *slog.Logger) (senders map[string]chat.Sender, broken map[string]error) {
+func newSenders(cfg config.Config, log *slog.Logger) (senders map[string]chat.Sender, broken map[string]error) {
 	senders, broken = map[string]chat.Sender{}, map[string]error{}
 	add := func(name string, s chat.Sender, err error) {
 		if err != nil {
@@ -93,7 +93,7 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	st.started = true
 	st.secrets = secretScrubber(s.Config)
 	st.grafana = grafanaClient(s.Config.TLSMode)
-	senders, broken := Senders(s.Config, s.Log)
+	senders, broken := newSenders(s.Config, s.Log)
 	st.senders, st.broken = map[string]chat.Sender{}, map[string]error{}
 	for name, snd := range senders {
 		st.senders[name] = scrubbedSender{snd, st.scrub}
@@ -209,7 +209,7 @@ func (s *Service) preparePush(ctx context.Context, j delivery.Job) (chat.Message
 	}
 	start := time.Now()
 	img, err := s.Renderer.Render(ctx, req)
-	s.logRender("push", g, start, err)
+	s.logRender(ctx, "push", g, start, err)
 	if errors.Is(err, render.ErrBadRequest) || errors.Is(err, render.ErrNoChromium) {
 		err = delivery.Permanent(err)
 	}

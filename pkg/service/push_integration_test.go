@@ -21,7 +21,7 @@ func TestPushToEveryProvider(t *testing.T) {
 	for provider, to := range addresses {
 		var pair [2]string
 		for i, text := range []string{"first to " + provider, "second to " + provider} {
-			st, err := s.Push(ctx, PushRequest{To: to, Text: text, Thread: "deploy-42", Panel: e.panel(provider)}, "")
+			st, err := s.Push(ctx, PushRequest{To: to, Text: text, Thread: "deploy-42", Panel: scenesPanel(provider)}, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +108,6 @@ func TestPushToEveryProvider(t *testing.T) {
 		t.Errorf("health message %q", h.Message)
 	}
 	checkNoSecrets(t, "the log", e.logs.String())
-	t.Log(e.logs.String())
 }
 
 // A provider that answers 429 with Retry-After gets its retry no sooner
@@ -124,7 +123,7 @@ func TestPushHonoursRetryAfter(t *testing.T) {
 	s := e.start(t)
 	ids := map[string]string{}
 	for provider, to := range addresses {
-		st, err := s.Push(context.Background(), PushRequest{To: to, Text: "limited " + provider, Panel: e.panel(provider)}, "")
+		st, err := s.Push(context.Background(), PushRequest{To: to, Text: "limited " + provider, Panel: scenesPanel(provider)}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +164,7 @@ func TestPushWithWrongGrafanaToken(t *testing.T) {
 	e := newPushEnv(t)
 	e.cfg.GrafanaToken = "glsa_wrong_token"
 	s := e.start(t)
-	st, err := s.Push(context.Background(), PushRequest{To: addresses["slack"], Text: "never", Panel: e.panel("wrong")}, "")
+	st, err := s.Push(context.Background(), PushRequest{To: addresses["slack"], Text: "never", Panel: scenesPanel("wrong")}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -70,23 +71,23 @@ type call struct {
 }
 
 // front is an HTTP server in front of a fake that records when each
-// request was answered and how, and can hold requests until released.
+// request was answered and how, and can hold requests back.
 type front struct {
 	next http.Handler
 	srv  *httptest.Server
 
 	mu    sync.Mutex
 	calls []call
-	// hold, when set, holds matching requests until release is closed;
-	// requests whose client is gone by then are dropped, as a server never
-	// sees a request that died on the way.
+	// hold, when set, holds matching requests until their client goes
+	// away, so the fake never sees them: a request that died on the way.
+	// held hears of each held request, dropped of each one dropped.
 	hold    func(*http.Request) bool
 	held    chan string
-	release chan struct{}
+	dropped chan struct{}
 }
 
 func newFront(t *testing.T, next http.Handler) *front {
-	f := &front{next: next, held: make(chan string, 100), release: make(chan struct{})}
+	f := &front{next: next, held: make(chan string, 100), dropped: make(chan struct{}, 100)}
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -109,15 +110,12 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hold := f.hold != nil && f.hold(r)
 	f.mu.Unlock()
 	if hold {
+		// The server notices a client leaving only once the body is read.
+		_, _ = io.Copy(io.Discard, r.Body)
 		f.held <- r.URL.Path
-		select {
-		case <-f.release:
-		case <-r.Context().Done():
-			return
-		}
-		if r.Context().Err() != nil {
-			return
-		}
+		<-r.Context().Done()
+		f.dropped <- struct{}{}
+		return
 	}
 	sw := &statusWriter{ResponseWriter: w}
 	f.next.ServeHTTP(sw, r)
@@ -236,9 +234,9 @@ func (e *pushEnv) start(t *testing.T) *Service {
 	return s
 }
 
-// panel is the stand-in's scenes panel, marked so its visits can be told
-// apart.
-func (e *pushEnv) panel(mark string) Panel {
+// scenesPanel is the stand-in's scenes panel, marked so its page loads can
+// be told apart.
+func scenesPanel(mark string) Panel {
 	return Panel{DashboardUID: grafanatest.ScenarioScenes, PanelID: 2, From: "now-1h", To: "now",
 		Vars: map[string][]string{"mark": {mark}}, Width: 600, Height: 300}
 }

@@ -1,0 +1,249 @@
+package pushapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	sdkconfig "github.com/grafana/grafana-plugin-sdk-go/config"
+
+	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/service"
+)
+
+func testConfig() config.Config {
+	c := config.Default()
+	c.GrafanaURL = "https://grafana.example.com"
+	c.SlackBotToken = "xoxb-pushapi-test"
+	return c
+}
+
+func allow(*http.Request) error { return nil }
+
+type answer struct {
+	code int
+	body map[string]any
+	raw  string
+}
+
+func call(t *testing.T, h http.Handler, method, path, body string, prepare ...func(*http.Request)) answer {
+	t.Helper()
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	for _, p := range prepare {
+		p(r)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	raw, _ := io.ReadAll(w.Result().Body)
+	a := answer{code: w.Code, raw: string(raw)}
+	if err := json.Unmarshal(raw, &a.body); err != nil {
+		t.Fatalf("%s %s answered %d with non-JSON %q", method, path, w.Code, raw)
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	return a
+}
+
+const goodPush = `{"panel": {"dashboardUid": "abc", "panelId": 2}, "to": "slack:#ops", "text": "hi"}`
+
+func TestRefusals(t *testing.T) {
+	svc := &service.Service{Config: testConfig(), Log: slog.New(slog.DiscardHandler)}
+	h := New(svc, Options{Authorize: allow})
+	cases := []struct {
+		name, body string
+		code       int
+		want       string
+	}{
+		{"empty", ``, 400, "the body is empty"},
+		{"not json", `{"panel":`, 400, "not valid JSON"},
+		{"array", `[1]`, 400, "must be a JSON object"},
+		{"two values", goodPush + goodPush, 400, "more than one JSON value"},
+		{"unknown field", `{"panel": {"url": "x"}, "to": "slack:#ops", "channel": "x"}`, 400, `"channel" is not a field of a push`},
+		{"unknown panel field", `{"panel": {"dashboard": "x"}, "to": "slack:#ops"}`, 400, `"dashboard" is not a field`},
+		{"panel id as text", `{"panel": {"dashboardUid": "abc", "panelId": "two"}, "to": "slack:#ops"}`, 400, "panel.panelId must be a number"},
+		{"width as text", `{"panel": {"dashboardUid": "abc", "panelId": 2, "width": "big"}, "to": "slack:#ops"}`, 400, "panel.width must be a number"},
+		{"fractional time", `{"panel": {"dashboardUid": "abc", "panelId": 2, "from": 1.5}, "to": "slack:#ops"}`, 400, "panel.from and panel.to must be"},
+		{"vars not an object", `{"panel": {"dashboardUid": "abc", "panelId": 2, "vars": ["a"]}, "to": "slack:#ops"}`, 400, "panel.vars must be an object"},
+		{"var as object", `{"panel": {"dashboardUid": "abc", "panelId": 2, "vars": {"a": {"b": 1}}}, "to": "slack:#ops"}`, 400, "panel.vars.a must be a string"},
+		{"unknown provider", `{"panel": {"dashboardUid": "abc", "panelId": 2}, "to": "irc:#ops"}`, 400, `"irc" is not a chat provider`},
+		{"provider without token", `{"panel": {"dashboardUid": "abc", "panelId": 2}, "to": "discord:123"}`, 400, "discord is not configured: set discord_bot_token"},
+		{"no channel", `{"panel": {"dashboardUid": "abc", "panelId": 2}, "to": "slack:"}`, 400, "names no channel"},
+		{"no address", `{"panel": {"dashboardUid": "abc", "panelId": 2}}`, 400, `"to" is missing`},
+		{"no panel", `{"to": "slack:#ops"}`, 400, "panel is missing"},
+		{"url elsewhere", `{"panel": {"url": "https://evil.example.com/d-solo/a/b?panelId=1"}, "to": "slack:#ops"}`, 400, "is not on Grafana (https://grafana.example.com)"},
+		{"valid, but no outbox", goodPush, 503, "chat delivery is not running"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := call(t, h, "POST", "/push", c.body)
+			msg, _ := a.body["error"].(string)
+			if a.code != c.code || !strings.Contains(msg, c.want) {
+				t.Errorf("answer %d %s; want %d saying %q", a.code, a.raw, c.code, c.want)
+			}
+			if strings.HasPrefix(msg, "bad push") || strings.HasPrefix(msg, "json:") {
+				t.Errorf("error %q starts with a Go prefix rather than the sentence", msg)
+			}
+		})
+	}
+	if a := call(t, h, "GET", "/push/abc", ""); a.code != 503 {
+		t.Errorf("status without an outbox: %d %s", a.code, a.raw)
+	}
+}
+
+func TestQueueAndStatus(t *testing.T) {
+	cfg := testConfig()
+	cfg.OutboxPath = filepath.Join(t.TempDir(), "outbox.db")
+	svc := &service.Service{Config: cfg, Log: slog.New(slog.DiscardHandler)}
+	// The worker does not run: the push stays queued for this test to see.
+	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc.StopDelivery()
+	t.Run("after stop", func(t *testing.T) {
+		a := call(t, New(svc, Options{Authorize: allow}), "POST", "/push", goodPush)
+		if a.code != 503 || !strings.Contains(a.raw, "shutting down") {
+			t.Errorf("%d %s", a.code, a.raw)
+		}
+	})
+
+	o, err := delivery.Open(cfg.OutboxPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := o.Enqueue(context.Background(), delivery.Job{Kind: "alert", Address: "slack:#ops", Text: "not a push"})
+	o.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	svc = &service.Service{Config: cfg, Log: slog.New(slog.DiscardHandler)}
+	startIdle(t, svc)
+	h := New(svc, Options{Authorize: allow})
+	a := call(t, h, "POST", "/push", goodPush)
+	id, _ := a.body["id"].(string)
+	if a.code != 202 || a.body["state"] != "queued" || id == "" || len(a.body) != 2 {
+		t.Fatalf("POST /push: %d %s", a.code, a.raw)
+	}
+	a = call(t, h, "GET", "/push/"+id, "")
+	for _, k := range []string{"id", "state", "attempts", "error", "permalink"} {
+		if _, ok := a.body[k]; !ok {
+			t.Errorf("GET /push/{id} lacks %q: %s", k, a.raw)
+		}
+	}
+	if a.code != 200 || a.body["id"] != id {
+		t.Errorf("GET /push/%s: %d %s", id, a.code, a.raw)
+	}
+	for _, path := range []string{"/push/nosuchid", "/push/" + j.ID, "/push/" + strings.Repeat("x", 100)} {
+		if a := call(t, h, "GET", path, ""); a.code != 404 || !strings.Contains(a.raw, "no such push") {
+			t.Errorf("GET %s: %d %s", path, a.code, a.raw)
+		}
+	}
+	r := httptest.NewRecorder()
+	h.ServeHTTP(r, httptest.NewRequest("DELETE", "/push/"+id, nil))
+	if r.Code != http.StatusMethodNotAllowed {
+		t.Errorf("DELETE: %d", r.Code)
+	}
+}
+
+// startIdle starts delivery whose first attempt fails at once (nothing
+// listens on 127.0.0.1:1) and whose retry waits an hour, so a push stays
+// pending while the test looks at it.
+func startIdle(t *testing.T, svc *service.Service) {
+	svc.Config.GrafanaURL = "http://127.0.0.1:1"
+	if err := svc.StartDelivery(delivery.WorkerOptions{BaseBackoff: time.Hour, MaxBackoff: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.StopDelivery() })
+}
+
+func TestAuthorize(t *testing.T) {
+	svc := &service.Service{Config: testConfig(), Log: slog.New(slog.DiscardHandler)}
+	bearer := func(v string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("Authorization", v) } }
+	user := func(role string) func(*http.Request) {
+		return func(r *http.Request) {
+			*r = *r.WithContext(backend.WithUser(r.Context(), &backend.User{Login: "ann", Role: role}))
+		}
+	}
+	server := New(svc, Options{Authorize: BearerToken([]string{"tok-1", "tok-2"})})
+	closed := New(svc, Options{Authorize: BearerToken(nil)})
+	plugin := New(svc, Options{Authorize: MinGrafanaRole("Editor")})
+	admins := New(svc, Options{Authorize: MinGrafanaRole("Admin")})
+	cases := []struct {
+		name    string
+		h       http.Handler
+		prepare func(*http.Request)
+		code    int
+		want    string
+	}{
+		{"no token", server, func(*http.Request) {}, 401, "send Authorization: Bearer <api_token>"},
+		{"wrong token", server, bearer("Bearer tok-3"), 401, "not one of api_token"},
+		{"basic auth", server, bearer("Basic dG9rLTE6"), 401, "send Authorization: Bearer"},
+		{"token prefix", server, bearer("Bearer tok-"), 401, "not one of api_token"},
+		{"second token", server, bearer("bearer tok-2"), 503, "not running"},
+		{"no tokens configured", closed, bearer("Bearer tok-1"), 401, "set api_token"},
+		{"no Grafana user", plugin, func(*http.Request) {}, 401, "carries no Grafana user"},
+		{"viewer", plugin, user("Viewer"), 403, "pushing needs the Editor role and ann has Viewer"},
+		{"no role", plugin, user(""), 403, "ann has None"},
+		{"editor", plugin, user("Editor"), 503, "not running"},
+		{"admin", plugin, user("Admin"), 503, "not running"},
+		{"editor below admin", admins, user("Editor"), 403, "needs the Admin role"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, route := range []struct{ method, path, body string }{{"POST", "/push", goodPush}, {"GET", "/push/x", ""}} {
+				a := call(t, c.h, route.method, route.path, route.body, c.prepare)
+				if a.code != c.code || !strings.Contains(a.raw, c.want) {
+					t.Errorf("%s %s: %d %s; want %d saying %q", route.method, route.path, a.code, a.raw, c.code, c.want)
+				}
+			}
+		})
+	}
+	for _, tok := range []string{"tok-1", "tok-2"} {
+		if err := BearerToken([]string{"tok-1", "tok-2"})(withAuth("Bearer " + tok)); err != nil {
+			t.Errorf("%s refused: %v", tok, err)
+		}
+	}
+	if err := BearerToken([]string{"tok-1"})(withAuth("Bearer tok-9")); !errors.Is(err, ErrUnauthorized) || strings.Contains(err.Error(), "tok-1") {
+		t.Errorf("wrong token: %v", err)
+	}
+}
+
+func withAuth(v string) *http.Request {
+	r := httptest.NewRequest("GET", "/push/x", nil)
+	r.Header.Set("Authorization", v)
+	return r
+}
+
+func TestGrafanaAppURL(t *testing.T) {
+	r := httptest.NewRequest("POST", "/push", nil)
+	ctx := sdkconfig.WithGrafanaConfig(r.Context(), sdkconfig.NewGrafanaCfg(map[string]string{sdkconfig.AppURL: "https://grafana.example.org/"}))
+	if got := GrafanaAppURL(r.WithContext(ctx)); got != "https://grafana.example.org/" {
+		t.Errorf("GrafanaAppURL = %q", got)
+	}
+	t.Setenv(sdkconfig.AppURL, "")
+	if got := GrafanaAppURL(r); got != "" {
+		t.Errorf("GrafanaAppURL without a plugin context = %q", got)
+	}
+	// The door's URL is used when grafana_url is not set.
+	cfg := testConfig()
+	cfg.GrafanaURL = ""
+	svc := &service.Service{Config: cfg, Log: slog.New(slog.DiscardHandler)}
+	h := New(svc, Options{Authorize: allow, GrafanaURL: GrafanaAppURL})
+	if a := call(t, h, "POST", "/push", goodPush); a.code != 400 || !strings.Contains(a.raw, "set grafana_url") {
+		t.Errorf("no URL anywhere: %d %s", a.code, a.raw)
+	}
+	if a := call(t, h, "POST", "/push", goodPush, func(r *http.Request) { *r = *r.WithContext(ctx) }); a.code != 503 {
+		t.Errorf("URL from the plugin context: %d %s", a.code, a.raw)
+	}
+}
