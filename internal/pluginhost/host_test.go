@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,13 +10,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
+	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
 )
 
@@ -37,24 +36,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// lockedBuffer collects plugin logs from go-plugin's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 const appURL = "http://grafana.example:3000"
 
 func startFake(t *testing.T, cfg Config) *Host {
@@ -72,7 +53,7 @@ func startFake(t *testing.T, cfg Config) *Host {
 	if cfg.DataPath == "" {
 		cfg.DataPath = t.TempDir()
 	}
-	logs := &lockedBuffer{}
+	logs := &testenv.LogBuffer{}
 	cfg.Stderr = logs
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"io"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/panelcast/panelcast/internal/fakechat/slackfake"
 	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/service"
 )
@@ -65,12 +65,7 @@ func TestPushFlags(t *testing.T) {
 
 // The command renders the panel, posts it and prints the permalink.
 func TestPushCommand(t *testing.T) {
-	if _, err := render.FindChromium(""); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must have Chromium: %v", err)
-		}
-		t.Skip(err)
-	}
+	testenv.NeedChromium(t, render.FindChromium)
 	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: "glsa_cli"})
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/internal/pluginhost"
+	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
 	"github.com/panelcast/panelcast/pkg/render"
 )
@@ -35,12 +36,7 @@ var (
 // pluginBinary builds the real plugin once, named as Grafana runs it.
 func pluginBinary(t *testing.T) string {
 	t.Helper()
-	if _, err := render.FindChromium(""); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must have Chromium: %v", err)
-		}
-		t.Skip(err)
-	}
+	testenv.NeedChromium(t, render.FindChromium)
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "panelcast-plugin-")
 		if err != nil {
@@ -55,19 +51,7 @@ func pluginBinary(t *testing.T) string {
 	return binPath
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
-func startHost(t *testing.T, g *grafanatest.Server, section map[string]string) (*pluginhost.Host, *logBuffer) {
+func startHost(t *testing.T, g *grafanatest.Server, section map[string]string) (*pluginhost.Host, *testenv.LogBuffer) {
 	t.Helper()
 	data := t.TempDir()
 	for _, d := range []string{"png", "csv", "pdf"} {
@@ -75,7 +59,7 @@ func startHost(t *testing.T, g *grafanatest.Server, section map[string]string) (
 			t.Fatal(err)
 		}
 	}
-	logs := &logBuffer{}
+	logs := &testenv.LogBuffer{}
 	h, err := pluginhost.Start(context.Background(), pluginhost.Config{
 		Executable: pluginBinary(t), PluginID: "panelcast-renderer", PluginVersion: "4.0.0",
 		Section: section, GrafanaVersion: "12.1.0", AppURL: g.URL, DataPath: data, Stderr: logs,
@@ -253,7 +237,7 @@ func TestPluginHealthAndResources(t *testing.T) {
 
 func TestPluginBadConfigNamesTheKey(t *testing.T) {
 	g := standIn(t)
-	logs := &logBuffer{}
+	logs := &testenv.LogBuffer{}
 	data := t.TempDir()
 	h, err := pluginhost.Start(context.Background(), pluginhost.Config{
 		Executable: pluginBinary(t), PluginID: "panelcast-renderer", PluginVersion: "4.0.0",

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/panelcast/panelcast/internal/fakechat/slackfake"
 	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/render"
@@ -25,12 +25,7 @@ import (
 // Server mode as the lead mounts it: the handler on a mux behind api_token,
 // a push by panel URL, its status polled until Slack has the picture.
 func TestServerModePush(t *testing.T) {
-	if _, err := render.FindChromium(""); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must have Chromium: %v", err)
-		}
-		t.Skip(err)
-	}
+	testenv.NeedChromium(t, render.FindChromium)
 	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: "glsa_server"})
 	if err != nil {
 		t.Fatal(err)

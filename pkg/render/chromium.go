@@ -208,9 +208,10 @@ func (w *tailWriter) String() string {
 	return string(w.buf)
 }
 
-// spares is how many sessions a browser keeps ready: two lets back-to-back
-// renders each find one while the next is made.
-const spares = 2
+// spares is how many sessions a browser keeps ready. One is enough for
+// renders one after another (the next is made while a render waits for its
+// page); each more would cost a renderer process's memory at rest.
+const spares = 1
 
 // takeSession returns a session made ready in advance, or a new one.
 // Creating a context and page costs a renderer process start (~100-300 ms);

@@ -19,21 +19,10 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/internal/testenv"
 )
 
 var testLimits = Limits{MaxWidth: 3000, MaxHeight: 3000, MaxScale: 4, MaxTimeout: time.Minute}
-
-// needChromium skips browser tests on a machine without Chromium, except in
-// CI, where a missing browser is a failure.
-func needChromium(t testing.TB) {
-	t.Helper()
-	if _, err := FindChromium(""); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must have Chromium: %v", err)
-		}
-		t.Skip(err)
-	}
-}
 
 func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
@@ -44,7 +33,7 @@ func testLogger(t testing.TB) *slog.Logger {
 
 func newRenderer(t testing.TB, o Options) *Renderer {
 	t.Helper()
-	needChromium(t)
+	testenv.NeedChromium(t, FindChromium)
 	if o.Concurrency == 0 {
 		o.Concurrency = 2
 	}

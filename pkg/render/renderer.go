@@ -250,6 +250,9 @@ func (r *Renderer) release(b *browser, broken bool) {
 	}
 }
 
+// spareDelay is how long after a render its replacement session is made.
+const spareDelay = 400 * time.Millisecond
+
 // startSession returns a browser and a session on it. A browser that died
 // since its last render (crash, OOM kill) is noticed here: the session
 // cannot be opened, so it is replaced and the session opened again once.
@@ -348,7 +351,10 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 		broken := !s.close() || !b.alive()
 		r.release(b, broken)
 		if !broken {
-			b.prepareSpares(r.opts)
+			// Later, not now: a render that starts right after this one
+			// takes a ready spare, and making the next one during its
+			// first moments would slow its CDP calls and navigation.
+			time.AfterFunc(spareDelay, func() { b.prepareSpares(r.opts) })
 		}
 	}()
 	if timedOut {

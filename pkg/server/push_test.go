@@ -13,8 +13,10 @@ import (
 
 	"github.com/panelcast/panelcast/internal/fakechat/slackfake"
 	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/render"
 )
 
 const testGrafanaToken = "glsa_panelcast_test_0123456789"
@@ -22,7 +24,7 @@ const testGrafanaToken = "glsa_panelcast_test_0123456789"
 // TestPushThroughTheServer checks the push routes mounted in server mode:
 // the bearer api_token admits, the panel is rendered and lands in Slack.
 func TestPushThroughTheServer(t *testing.T) {
-	needChromium(t)
+	testenv.NeedChromium(t, render.FindChromium)
 	slack := slackfake.New("xoxb-test-token")
 	t.Cleanup(slack.Close)
 	slack.AddChannel("C0PANELCAST", "ops", true)

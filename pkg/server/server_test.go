@@ -22,24 +22,13 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
 const testToken = "test-renderer-token-0123456789"
-
-// needChromium skips browser tests on a machine without Chromium, except in
-// CI, where a missing browser is a failure.
-func needChromium(t testing.TB) {
-	t.Helper()
-	if _, err := render.FindChromium(""); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must have Chromium: %v", err)
-		}
-		t.Skip(err)
-	}
-}
 
 // fixture is a stand-in Grafana (https, certificate for another name), a
 // service on it and the HTTP door in front.
@@ -48,7 +37,7 @@ type fixture struct {
 	svc *service.Service
 	srv *Server
 	ts  *httptest.Server
-	log *syncBuffer
+	log *testenv.LogBuffer
 }
 
 func newFixture(t testing.TB, change func(*config.Config)) *fixture {
@@ -77,7 +66,7 @@ func startFixture(change func(*config.Config)) (*fixture, error) {
 	if change != nil {
 		change(&cfg)
 	}
-	f := &fixture{g: g, log: &syncBuffer{}}
+	f := &fixture{g: g, log: &testenv.LogBuffer{}}
 	level := slog.LevelInfo
 	if testing.Verbose() {
 		level = slog.LevelDebug
@@ -204,7 +193,7 @@ func wantColor(t testing.TB, img image.Image, fx, fy float64, want color.RGBA, w
 }
 
 func TestRenderPNGOverHTTPSWithMismatchedCertificate(t *testing.T) {
-	needChromium(t)
+	testenv.NeedChromium(t, render.FindChromium)
 	f := shared(t)
 	h := authorized()
 	h.Set("Accept-Language", "de-DE")
@@ -243,7 +232,7 @@ func TestRenderPNGOverHTTPSWithMismatchedCertificate(t *testing.T) {
 }
 
 func TestRenderPDF(t *testing.T) {
-	needChromium(t)
+	testenv.NeedChromium(t, render.FindChromium)
 	f := shared(t)
 	q := f.query(grafanatest.ScenarioScenes, 0, 0, 1)
 	q.Del("width") // Grafana sends no size for PDF
@@ -262,7 +251,7 @@ func TestRenderPDF(t *testing.T) {
 }
 
 func TestRenderCSV(t *testing.T) {
-	needChromium(t)
+	testenv.NeedChromium(t, render.FindChromium)
 	f := shared(t)
 	q := url.Values{
 		"url": {f.g.PanelURL(grafanatest.ScenarioCSV, nil)}, "renderKey": {f.g.RenderKey}, "domain": {"localhost"},
@@ -286,7 +275,7 @@ func TestRenderCSV(t *testing.T) {
 }
 
 func TestNeverFinishingPageTimesOutThenNextRenders(t *testing.T) {
-	needChromium(t)
+	testenv.NeedChromium(t, render.FindChromium)
 	f := shared(t)
 	q := f.query(grafanatest.ScenarioNever, 400, 200, 1)
 	q.Set("timeout", "3")
@@ -433,7 +422,7 @@ func TestURLGuard(t *testing.T) {
 }
 
 func TestQueueFullIs429WithRetryAfter(t *testing.T) {
-	needChromium(t)
+	testenv.NeedChromium(t, render.FindChromium)
 	f := newFixture(t, func(c *config.Config) { c.Concurrency, c.QueueLength = 1, 0 })
 	q := f.query(grafanatest.ScenarioNever, 200, 100, 1)
 	q.Set("timeout", "4")
@@ -471,7 +460,7 @@ func TestRenderVersionRoute(t *testing.T) {
 }
 
 func TestMetricsAfterRender(t *testing.T) {
-	needChromium(t)
+	testenv.NeedChromium(t, render.FindChromium)
 	f := shared(t)
 	if res := get(t, f.ts.URL, "/render", f.query(grafanatest.ScenarioScenes, 300, 150, 1), authorized()); res.status != http.StatusOK {
 		t.Fatalf("render: %s", res)
@@ -499,7 +488,7 @@ func TestMetricsAfterRender(t *testing.T) {
 }
 
 func TestHealthz(t *testing.T) {
-	needChromium(t)
+	testenv.NeedChromium(t, render.FindChromium)
 	f := shared(t)
 	res := get(t, f.ts.URL, "/healthz", nil, nil)
 	if res.status != http.StatusOK || !strings.Contains(string(res.body), `"ok":true`) {
@@ -527,7 +516,7 @@ func TestWithoutChromium(t *testing.T) {
 }
 
 func TestLogsCarryRequestIDAndNoSecrets(t *testing.T) {
-	needChromium(t)
+	testenv.NeedChromium(t, render.FindChromium)
 	f := shared(t)
 	before := len(f.log.String())
 	q := f.query(grafanatest.ScenarioScenes, 300, 150, 1)
@@ -563,7 +552,7 @@ func TestLogsCarryRequestIDAndNoSecrets(t *testing.T) {
 }
 
 func TestGracefulShutdownFinishesRenderInFlight(t *testing.T) {
-	needChromium(t)
+	testenv.NeedChromium(t, render.FindChromium)
 	f := newFixture(t, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -640,22 +629,4 @@ func TestCheckConfig(t *testing.T) {
 	if err := CheckConfig(cfg); err == nil || !strings.Contains(err.Error(), "grafana_url") {
 		t.Errorf("no origin: %v, want a sentence naming grafana_url", err)
 	}
-}
-
-// syncBuffer is a log sink the server's goroutines may write concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/panelcast/panelcast/internal/fakechat/slackfake"
 	"github.com/panelcast/panelcast/internal/fakechat/telegramfake"
 	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/render"
@@ -51,16 +51,6 @@ var addresses = map[string]string{
 	"mattermost": "mattermost:town-square",
 	"discord":    "discord:" + discordChannelID,
 	"telegram":   "telegram:" + strconv.Itoa(telegramChatID),
-}
-
-func needChromium(t *testing.T) {
-	t.Helper()
-	if _, err := render.FindChromium(""); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must have Chromium: %v", err)
-		}
-		t.Skip(err)
-	}
 }
 
 // call is one request a chat fake answered.
@@ -138,24 +128,6 @@ func (f *front) answered() []call {
 	return append([]call(nil), f.calls...)
 }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *syncBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // pushEnv is a stand-in Grafana that accepts grafanaToken, the four fake
 // chat services with one channel each, and a configuration pointing at all
 // of them.
@@ -167,18 +139,18 @@ type pushEnv struct {
 	telegram   *telegramfake.Server
 	fronts     map[string]*front
 	cfg        config.Config
-	logs       *syncBuffer
+	logs       *testenv.LogBuffer
 }
 
 func newPushEnv(t *testing.T) *pushEnv {
 	t.Helper()
-	needChromium(t)
+	testenv.NeedChromium(t, render.FindChromium)
 	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: grafanaToken})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Close)
-	e := &pushEnv{g: g, fronts: map[string]*front{}, logs: &syncBuffer{}}
+	e := &pushEnv{g: g, fronts: map[string]*front{}, logs: &testenv.LogBuffer{}}
 
 	e.slack = slackfake.New(slackToken)
 	t.Cleanup(e.slack.Close)

@@ -30,6 +30,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf16"
+
+	"github.com/panelcast/panelcast/internal/fakechat/faults"
 )
 
 // Limits the fake enforces, from Discord's documentation.
@@ -99,17 +101,14 @@ type Server struct {
 	token string
 	ts    *httptest.Server
 
-	mu         sync.Mutex
-	channels   map[string]Channel
-	messages   []Message
-	byID       map[string]int    // message id → index in messages
-	nonces     map[string]string // nonce → message id
-	limitN     int
-	limitWait  time.Duration
-	failN      int
-	failStatus int
-	calls      []Call
-	lastID     uint64
+	mu       sync.Mutex
+	channels map[string]Channel
+	messages []Message
+	byID     map[string]int    // message id → index in messages
+	nonces   map[string]string // nonce → message id
+	faults   faults.Injector
+	calls    []Call
+	lastID   uint64
 }
 
 // New starts a fake that accepts the bot token token. Close it when done.
@@ -141,18 +140,12 @@ func (s *Server) AddChannel(c Channel) {
 // retry_after (seconds, float) in the body and Retry-After (whole seconds,
 // rounded up) in the header.
 func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.limitN, s.limitWait = n, retryAfter
+	s.faults.RateLimitNext(n, retryAfter)
 }
 
 // FailNext makes the next n authenticated calls answer status (e.g. 502)
 // with Discord's error body.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus = n, status
-}
+func (s *Server) FailNext(n, status int) { s.faults.FailNext(n, status) }
 
 // Messages returns copies of the messages created so far, oldest first.
 func (s *Server) Messages() []Message {
@@ -243,16 +236,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // injected answers with an injected failure or rate limit, if one is due.
 func (s *Server) injected(w http.ResponseWriter) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failN > 0 {
-		s.failN--
-		writeError(w, s.failStatus, 0, fmt.Sprintf("%d: %s", s.failStatus, http.StatusText(s.failStatus)), nil)
+	limited, wait, failStatus := s.faults.Next()
+	if failStatus != 0 {
+		writeError(w, failStatus, 0, fmt.Sprintf("%d: %s", failStatus, http.StatusText(failStatus)), nil)
 		return true
 	}
-	if s.limitN > 0 {
-		s.limitN--
-		sec := s.limitWait.Seconds()
+	if limited {
+		sec := wait.Seconds()
 		h := w.Header()
 		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(sec))))
 		h.Set("X-RateLimit-Limit", "5")

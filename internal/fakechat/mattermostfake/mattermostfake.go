@@ -30,6 +30,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/panelcast/panelcast/internal/fakechat/faults"
 )
 
 // Routes, as Calls counts them.
@@ -100,10 +102,7 @@ type Server struct {
 	posts       []Message
 	maxFileSize int64
 	calls       map[string]int
-	limitN      int
-	limitAfter  time.Duration
-	failN       int
-	failStatus  int
+	faults      faults.Injector
 }
 
 // New starts a fake Mattermost with one team, teamName, of which the bot
@@ -193,18 +192,12 @@ func (s *Server) SetMaxFileSize(n int64) {
 // limiter does: a plain-text "limit exceeded" with Retry-After and
 // X-RateLimit-Reset in whole seconds (rounded up).
 func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.limitN, s.limitAfter = n, retryAfter
+	s.faults.RateLimitNext(n, retryAfter)
 }
 
 // FailNext makes the next n API calls answer with status (e.g. 502) and an
 // HTML page, as a proxy in front of a down server does.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus = n, status
-}
+func (s *Server) FailNext(n, status int) { s.faults.FailNext(n, status) }
 
 // Messages returns a copy of every post created, oldest first.
 func (s *Server) Messages() []Message {
@@ -238,19 +231,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	s.calls[pattern]++
-	if s.failN > 0 {
-		s.failN--
-		status := s.failStatus
-		s.mu.Unlock()
+	limited, wait, status := s.faults.Next()
+	s.mu.Unlock()
+	if status != 0 {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(status)
 		fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", status, http.StatusText(status))
 		return
 	}
-	if s.limitN > 0 {
-		s.limitN--
-		secs := strconv.Itoa(int(math.Ceil(s.limitAfter.Seconds())))
-		s.mu.Unlock()
+	if limited {
+		secs := strconv.Itoa(int(math.Ceil(wait.Seconds())))
 		w.Header().Set("X-RateLimit-Limit", "10")
 		w.Header().Set("X-RateLimit-Remaining", "0")
 		w.Header().Set("X-RateLimit-Reset", secs)
@@ -258,7 +248,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "limit exceeded", http.StatusTooManyRequests)
 		return
 	}
-	s.mu.Unlock()
 
 	if !strings.HasPrefix(r.URL.Path, "/api/v4/") || pattern == "" {
 		appError(w, http.StatusNotFound, "api.context.404.app_error", "Sorry, we could not find the page.", "")

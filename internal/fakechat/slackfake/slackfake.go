@@ -28,6 +28,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/panelcast/panelcast/internal/fakechat/faults"
 )
 
 // File is an uploaded file as it arrived.
@@ -108,10 +110,7 @@ type Server struct {
 	nextID     int
 	tsBase     int64
 	tsSeq      int
-	limitN     int
-	limitAfter time.Duration
-	failN      int
-	failStatus int
+	faults     faults.Injector
 }
 
 // New starts a fake Slack that accepts token as its only valid bot token.
@@ -216,18 +215,12 @@ func (s *Server) SetPageSize(n int) {
 // RateLimitNext makes the next n Web API calls answer HTTP 429 with
 // Retry-After: retryAfter (whole seconds, rounded up) and error ratelimited.
 func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.limitN, s.limitAfter = n, retryAfter
+	s.faults.RateLimitNext(n, retryAfter)
 }
 
 // FailNext makes the next n Web API calls answer with an HTML page and the
 // HTTP status (e.g. 503), as Slack does when it is down.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus = n, status
-}
+func (s *Server) FailNext(n, status int) { s.faults.FailNext(n, status) }
 
 // Messages returns a copy of every message that landed, oldest first.
 func (s *Server) Messages() []Message {
@@ -296,16 +289,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 	defer s.mu.Unlock()
 	s.calls[method]++
 
-	if s.failN > 0 {
-		s.failN--
+	limited, wait, failStatus := s.faults.Next()
+	if failStatus != 0 {
 		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(s.failStatus)
-		fmt.Fprintf(w, "<html><body>%d %s</body></html>", s.failStatus, http.StatusText(s.failStatus))
+		w.WriteHeader(failStatus)
+		fmt.Fprintf(w, "<html><body>%d %s</body></html>", failStatus, http.StatusText(failStatus))
 		return
 	}
-	if s.limitN > 0 {
-		s.limitN--
-		secs := int(math.Ceil(s.limitAfter.Seconds()))
+	if limited {
+		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{"ok": false, "error": "ratelimited"})
 		return

@@ -34,6 +34,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf16"
+
+	"github.com/panelcast/panelcast/internal/fakechat/faults"
 )
 
 // Limits the fake enforces, from the Bot API documentation.
@@ -123,16 +125,13 @@ type Server struct {
 	token string
 	ts    *httptest.Server
 
-	mu         sync.Mutex
-	chats      map[int64]*Chat
-	messages   []Message
-	ids        map[int64]map[int64]bool // chat → message ids that exist
-	next       map[int64]int64          // chat → next message id
-	limitN     int
-	limitWait  time.Duration
-	failN      int
-	failStatus int
-	calls      []Call
+	mu       sync.Mutex
+	chats    map[int64]*Chat
+	messages []Message
+	ids      map[int64]map[int64]bool // chat → message ids that exist
+	next     map[int64]int64          // chat → next message id
+	faults   faults.Injector
+	calls    []Call
 }
 
 // New starts a fake that accepts the bot token token. Close it when done.
@@ -163,17 +162,11 @@ func (s *Server) AddChat(c Chat) {
 // RateLimitNext makes the next n authenticated calls answer 429 with
 // parameters.retry_after, whole seconds rounded up (at least 1).
 func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.limitN, s.limitWait = n, retryAfter
+	s.faults.RateLimitNext(n, retryAfter)
 }
 
 // FailNext makes the next n authenticated calls answer status (e.g. 502).
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failN, s.failStatus = n, status
-}
+func (s *Server) FailNext(n, status int) { s.faults.FailNext(n, status) }
 
 // Messages returns copies of the messages created so far, oldest first.
 func (s *Server) Messages() []Message {
@@ -268,15 +261,12 @@ func (s *Server) serve(r *http.Request) (string, any, *failure) {
 
 // injected returns an injected failure or rate limit, if one is due.
 func (s *Server) injected() *failure {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failN > 0 {
-		s.failN--
-		return &failure{status: s.failStatus, description: http.StatusText(s.failStatus)}
+	limited, wait, failStatus := s.faults.Next()
+	if failStatus != 0 {
+		return &failure{status: failStatus, description: http.StatusText(failStatus)}
 	}
-	if s.limitN > 0 {
-		s.limitN--
-		sec := max(1, int(math.Ceil(s.limitWait.Seconds())))
+	if limited {
+		sec := max(1, int(math.Ceil(wait.Seconds())))
 		return &failure{status: http.StatusTooManyRequests, description: fmt.Sprintf("Too Many Requests: retry after %d", sec),
 			params: map[string]any{"retry_after": sec}}
 	}

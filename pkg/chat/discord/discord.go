@@ -146,11 +146,13 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 		return chat.Receipt{}, &chat.Error{Provider: provider, Code: "image_too_large",
 			Hint: fmt.Sprintf("image is %.1f MiB; Discord allows 10 MiB without boosts: lower width/height/scale.", float64(len(m.Image))/(1<<20))}
 	}
-	p := payload{Content: truncate(m.Text, MaxContent)}
+	// Discord's own count is not documented; chat.Truncate counts UTF-16
+	// units, never fewer than code points, so the text fits either reading.
+	p := payload{Content: chat.Truncate(m.Text, MaxContent)}
 	if m.ThreadID != "" {
 		if !isSnowflake(m.ThreadID) {
 			return chat.Receipt{}, &chat.Error{Provider: provider, Code: "invalid_thread",
-				Hint: fmt.Sprintf("thread id %q is not a Discord message id: reply to the MessageID of an earlier Discord receipt.", clip(m.ThreadID))}
+				Hint: fmt.Sprintf("thread id %q is not a Discord message id: reply to the MessageID of an earlier Discord receipt.", chat.Clip(m.ThreadID))}
 		}
 		p.MessageReference = &reference{MessageID: m.ThreadID}
 	}
@@ -294,7 +296,7 @@ func ParseChannel(s string) (string, error) {
 	if isSnowflake(ch) {
 		return ch, nil
 	}
-	hint := fmt.Sprintf("channel %q is not a numeric channel id: in Discord, turn on Developer Mode (User Settings → Advanced), right-click the channel → Copy Channel ID, and use discord:<id>.", clip(ch))
+	hint := fmt.Sprintf("channel %q is not a numeric channel id: in Discord, turn on Developer Mode (User Settings → Advanced), right-click the channel → Copy Channel ID, and use discord:<id>.", chat.Clip(ch))
 	if ch == "" {
 		hint = "no channel given: use discord:<channel id>, e.g. discord:1234567890123456789."
 	}

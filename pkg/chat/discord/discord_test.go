@@ -185,8 +185,8 @@ func TestLongTextIsCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := fake.Messages()[0].Content
-	if utf16Len(got) > MaxContent || !strings.HasSuffix(got, "word…") {
-		t.Fatalf("content of %d units ending %q", utf16Len(got), got[len(got)-10:])
+	if chat.UTF16Len(got) > MaxContent || !strings.HasSuffix(got, "word…") {
+		t.Fatalf("content of %d units ending %q", chat.UTF16Len(got), got[len(got)-10:])
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/panelcast/panelcast/pkg/chat"
 )
 
 func TestAPIError(t *testing.T) {
@@ -32,7 +34,7 @@ func TestAPIError(t *testing.T) {
 		{"rate limit body", 429, "65", `{"message": "You are being rate limited.", "retry_after": 64.57, "global": false}`, "429", "rate limiting", true, 64570 * time.Millisecond},
 		{"rate limit header only", 429, "3", `<html>`, "429", "rate limiting", true, 3 * time.Second},
 		{"rate limit no wait", 429, "", ``, "429", "rate limiting", true, 0},
-		{"rate limit absurd", 429, "", `{"retry_after": 1e300}`, "429", "rate limiting", true, maxRetryAfter},
+		{"rate limit absurd", 429, "", `{"retry_after": 1e300}`, "429", "rate limiting", true, chat.MaxRetryAfter},
 		{"rate limit negative", 429, "-5", `{"retry_after": -1}`, "429", "rate limiting", true, 0},
 		{"server error", 500, "", `{"message": "500: Internal Server Error", "code": 0}`, "500", "server error", true, 0},
 		{"gateway html", 502, "", `<html>bad gateway</html>`, "502", "server error", true, 0},
@@ -67,7 +69,7 @@ func FuzzAPIError(f *testing.F) {
 		if strings.ContainsAny(e.Hint, "\n\r\x00") {
 			t.Fatalf("hint spans lines: %q", e.Hint)
 		}
-		if e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
+		if e.RetryAfter < 0 || e.RetryAfter > chat.MaxRetryAfter {
 			t.Fatalf("retry after %v", e.RetryAfter)
 		}
 		if e.Temporary != (status == 429 || status >= 500) {
@@ -102,11 +104,11 @@ func FuzzTruncate(f *testing.F) {
 		if max < 1 || max > 5000 {
 			return
 		}
-		got := truncate(s, max)
-		if utf16Len(got) > max {
-			t.Fatalf("truncate(%q, %d) = %q, %d units", s, max, got, utf16Len(got))
+		got := chat.Truncate(s, max)
+		if chat.UTF16Len(got) > max {
+			t.Fatalf("truncate(%q, %d) = %q, %d units", s, max, got, chat.UTF16Len(got))
 		}
-		if utf16Len(s) <= max && got != s {
+		if chat.UTF16Len(s) <= max && got != s {
 			t.Fatalf("truncate changed a text that fits: %q → %q", s, got)
 		}
 		if utf8.ValidString(s) && !utf8.ValidString(got) {
@@ -117,10 +119,10 @@ func FuzzTruncate(f *testing.F) {
 
 func TestTruncateAtWord(t *testing.T) {
 	long := strings.Repeat("abcdefghi ", 30)
-	if got := truncate(long, 95); got != strings.Repeat("abcdefghi ", 8)+"abcdefghi…" {
+	if got := chat.Truncate(long, 95); got != strings.Repeat("abcdefghi ", 8)+"abcdefghi…" {
 		t.Fatalf("got %q", got)
 	}
-	if got := truncate("abcdefghij", 5); got != "abcd…" {
+	if got := chat.Truncate("abcdefghij", 5); got != "abcd…" {
 		t.Fatalf("got %q", got)
 	}
 }

@@ -3,19 +3,12 @@ package telegram
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
-	"unicode"
 
 	"github.com/panelcast/panelcast/pkg/chat"
 )
-
-// maxRetryAfter caps a server-given wait so a broken answer cannot park a
-// delivery for ever (or overflow a Duration).
-const maxRetryAfter = 24 * time.Hour
 
 // answer is the Bot API's reply: {ok, result} or {ok: false, error_code,
 // description, parameters}. The docs warn that error_code may change, so
@@ -43,7 +36,7 @@ func apiError(status int, h http.Header, body []byte) *chat.Error {
 		code = status
 	}
 	e := &chat.Error{Provider: provider, Code: strconv.Itoa(code)}
-	desc := clip(a.Description)
+	desc := chat.Clip(a.Description)
 	said := ""
 	if desc != "" {
 		said = desc + ": "
@@ -61,7 +54,7 @@ func apiError(status int, h http.Header, body []byte) *chat.Error {
 	case code == http.StatusTooManyRequests || status == http.StatusTooManyRequests:
 		e.Code = "429"
 		e.Temporary = true
-		e.RetryAfter = retryAfter(a.Parameters.RetryAfter, h.Get("Retry-After"))
+		e.RetryAfter = chat.RetryAfter(a.Parameters.RetryAfter, h.Get("Retry-After"))
 		e.Hint = "Telegram is rate limiting the bot: the post is retried after the wait Telegram asked for."
 	case code >= 500 || status >= 500:
 		e.Temporary = true
@@ -89,37 +82,4 @@ func apiError(status int, h http.Header, body []byte) *chat.Error {
 		e.Hint = said + "Telegram refused the post: check the chat id and the bot's rights in that chat."
 	}
 	return e
-}
-
-// retryAfter reads parameters.retry_after (seconds), else the Retry-After
-// header.
-func retryAfter(param float64, header string) time.Duration {
-	sec := param
-	if !(sec > 0) {
-		if v, err := strconv.ParseFloat(strings.TrimSpace(header), 64); err == nil {
-			sec = v
-		}
-	}
-	if !(sec > 0) || math.IsInf(sec, 0) {
-		return 0
-	}
-	if sec >= maxRetryAfter.Seconds() {
-		return maxRetryAfter
-	}
-	return time.Duration(math.Round(sec*1000)) * time.Millisecond
-}
-
-// clip makes outside text safe to quote in an error: one line, printable,
-// at most 120 characters.
-func clip(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return ' '
-		}
-		return r
-	}, strings.TrimSpace(s))
-	if r := []rune(s); len(r) > 120 {
-		s = string(r[:119]) + "…"
-	}
-	return s
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/panelcast/panelcast/pkg/chat"
 )
 
 func TestAPIError(t *testing.T) {
@@ -35,7 +37,7 @@ func TestAPIError(t *testing.T) {
 		{"rate limit", 429, "", `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 35","parameters":{"retry_after":35}}`, "429", "rate limiting", true, 35 * time.Second},
 		{"rate limit header", 429, "7", `Too Many Requests`, "429", "rate limiting", true, 7 * time.Second},
 		{"rate limit in a 200", 200, "", `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 1","parameters":{"retry_after":1}}`, "429", "rate limiting", true, time.Second},
-		{"rate limit absurd", 429, "", `{"ok":false,"error_code":429,"parameters":{"retry_after":1e308}}`, "429", "rate limiting", true, maxRetryAfter},
+		{"rate limit absurd", 429, "", `{"ok":false,"error_code":429,"parameters":{"retry_after":1e308}}`, "429", "rate limiting", true, chat.MaxRetryAfter},
 		{"server error", 500, "", `{"ok":false,"error_code":500,"description":"Internal Server Error"}`, "500", "server error", true, 0},
 		{"proxy html", 502, "", `<html>Bad Gateway</html>`, "502", "server error", true, 0},
 		{"other", 400, "", `{"ok":false,"error_code":400,"description":"Bad Request: something new"}`, "400", "Bad Request: something new: Telegram refused the post", false, 0},
@@ -69,7 +71,7 @@ func FuzzAPIError(f *testing.F) {
 		if strings.ContainsAny(e.Hint, "\n\r\x00") {
 			t.Fatalf("hint spans lines: %q", e.Hint)
 		}
-		if e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter || (e.RetryAfter > 0 && !e.Temporary) {
+		if e.RetryAfter < 0 || e.RetryAfter > chat.MaxRetryAfter || (e.RetryAfter > 0 && !e.Temporary) {
 			t.Fatalf("retry after %v, temporary %v", e.RetryAfter, e.Temporary)
 		}
 	})
@@ -125,11 +127,11 @@ func FuzzSplit(f *testing.F) {
 		if max < 1 || max > 5000 {
 			return
 		}
-		head, rest := split(s, max)
-		if utf16Len(head) > max {
-			t.Fatalf("split(%q, %d) head %q has %d units", s, max, head, utf16Len(head))
+		head, rest := chat.Split(s, max)
+		if chat.UTF16Len(head) > max {
+			t.Fatalf("split(%q, %d) head %q has %d units", s, max, head, chat.UTF16Len(head))
 		}
-		if utf16Len(s) <= max && (head != s || rest != "") {
+		if chat.UTF16Len(s) <= max && (head != s || rest != "") {
 			t.Fatalf("split changed a text that fits: %q → %q + %q", s, head, rest)
 		}
 		if utf8.ValidString(s) && !(utf8.ValidString(head) && utf8.ValidString(rest)) {

@@ -164,17 +164,20 @@ func (s *Sender) send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 		id, ok := positive(m.ThreadID)
 		if !ok {
 			return chat.Receipt{}, &chat.Error{Provider: provider, Code: "invalid_thread",
-				Hint: fmt.Sprintf("thread id %q is not a Telegram message id: reply to the MessageID of an earlier Telegram receipt.", clip(m.ThreadID))}
+				Hint: fmt.Sprintf("thread id %q is not a Telegram message id: reply to the MessageID of an earlier Telegram receipt.", chat.Clip(m.ThreadID))}
 		}
 		reply = &replyParameters{MessageID: id, AllowSendingWithoutReply: true}
 	}
+	// Telegram's limits are "characters after entities parsing"; chat.Split
+	// and chat.Truncate count UTF-16 units, Telegram's unit for entity
+	// offsets and never fewer than code points, so a cut text fits either way.
 	text := strings.TrimSpace(m.Text)
 	if len(m.Image) == 0 {
 		if text == "" {
 			return chat.Receipt{}, &chat.Error{Provider: provider, Code: "empty_message",
 				Hint: "the message has neither text nor a picture: give it a text or a panel to render."}
 		}
-		msg, err := s.sendText(ctx, c, truncate(text, MaxText), reply)
+		msg, err := s.sendText(ctx, c, chat.Truncate(text, MaxText), reply)
 		if err != nil {
 			return chat.Receipt{}, err
 		}
@@ -189,7 +192,7 @@ func (s *Sender) send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 				Hint: fmt.Sprintf("image is %.1f MB; Telegram bots can upload 50 MB at most: lower width/height/scale.", float64(len(m.Image))/1e6)}
 		}
 	}
-	caption, rest := split(text, MaxCaption)
+	caption, rest := chat.Split(text, MaxCaption)
 	name := filename(m.Filename)
 	body, contentType := uploadBody(c, caption, reply, field, name, m.Image)
 	raw, err := s.call(ctx, method, contentType, body)
@@ -205,7 +208,7 @@ func (s *Sender) send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 	if rest == "" {
 		return r, nil
 	}
-	if _, err := s.sendText(ctx, c, truncate(rest, MaxText), &replyParameters{MessageID: msg.MessageID, AllowSendingWithoutReply: true}); err != nil {
+	if _, err := s.sendText(ctx, c, chat.Truncate(rest, MaxText), &replyParameters{MessageID: msg.MessageID, AllowSendingWithoutReply: true}); err != nil {
 		var ce *chat.Error
 		if !errors.As(err, &ce) {
 			return r, err

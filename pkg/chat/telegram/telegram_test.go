@@ -129,8 +129,8 @@ func TestLongTextFollowsThePicture(t *testing.T) {
 		t.Fatalf("%d messages, receipt %+v", len(msgs), r)
 	}
 	caption, rest := msgs[0].Text, msgs[1]
-	if utf16Len(caption) > MaxCaption || !strings.HasSuffix(caption, "label=value…") {
-		t.Fatalf("caption of %d units ends %q", utf16Len(caption), caption[len(caption)-20:])
+	if chat.UTF16Len(caption) > MaxCaption || !strings.HasSuffix(caption, "label=value…") {
+		t.Fatalf("caption of %d units ends %q", chat.UTF16Len(caption), caption[len(caption)-20:])
 	}
 	if rest.Method != "sendMessage" || rest.ReplyTo != 1000 || rest.ThreadID != 45 {
 		t.Fatalf("rest %+v", rest)
@@ -145,8 +145,8 @@ func TestVeryLongTextIsCut(t *testing.T) {
 	if _, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: strings.Repeat("x", 9000), Image: pngBytes(t, 10, 10)}); err != nil {
 		t.Fatal(err)
 	}
-	if rest := fake.Messages()[1].Text; utf16Len(rest) != MaxText || !strings.HasSuffix(rest, "…") {
-		t.Fatalf("rest has %d units", utf16Len(rest))
+	if rest := fake.Messages()[1].Text; chat.UTF16Len(rest) != MaxText || !strings.HasSuffix(rest, "…") {
+		t.Fatalf("rest has %d units", chat.UTF16Len(rest))
 	}
 	if _, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: strings.Repeat("😀", 3000)}); err != nil {
 		t.Fatal(err)
