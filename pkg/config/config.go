@@ -85,7 +85,7 @@ func Default() Config {
 		MaxWidth:        3000,
 		MaxHeight:       3000,
 		MaxScale:        4,
-		Concurrency:     4,
+		Concurrency:     8,
 		QueueLength:     32,
 		Timeout:         30 * time.Second,
 		MaxTimeout:      5 * time.Minute,

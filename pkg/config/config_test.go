@@ -17,7 +17,7 @@ func TestFromPluginEnv(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", check: func(t *testing.T, c Config) {
-			if c.TLSMode != TLSCallback || c.Width != 1000 || c.Concurrency != 4 || c.Timeout != 30*time.Second {
+			if c.TLSMode != TLSCallback || c.Width != 1000 || c.Concurrency != 8 || c.Timeout != 30*time.Second {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},

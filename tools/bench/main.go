@@ -32,15 +32,16 @@ import (
 func main() {
 	sequential := flag.Int("n", 40, "sequential renders for the overhead figures")
 	soak := flag.Int("soak", 200, "renders for the memory figures")
+	soakAt := flag.Int("soak-at", 4, "renders at once in the memory soak")
 	doors := flag.String("door", "plugin,http", "doors to measure, comma-separated: plugin (Grafana 9-12), http (panelcast serve, Grafana 13+)")
 	flag.Parse()
-	if err := run(*sequential, *soak, strings.Split(*doors, ",")); err != nil {
+	if err := run(*sequential, *soak, *soakAt, strings.Split(*doors, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(sequential, soak int, doors []string) error {
+func run(sequential, soak, soakAt int, doors []string) error {
 	ctx := context.Background()
 	g, err := grafanatest.Start(grafanatest.Options{TLS: true})
 	if err != nil {
@@ -70,7 +71,7 @@ func run(sequential, soak int, doors []string) error {
 		if err != nil {
 			return err
 		}
-		err = (&bench{ctx: ctx, g: g, door: d}).suite(sequential, soak)
+		err = (&bench{soakAt: soakAt, ctx: ctx, g: g, door: d}).suite(sequential, soak)
 		d.stop()
 		if err != nil {
 			return err
@@ -172,7 +173,7 @@ func (b *bench) suite(sequential, soak int) error {
 		fmt.Printf("  round %d: %s wall\n", round, ms(time.Since(start)))
 	}
 
-	fmt.Printf("\nmemory of the process tree (Panelcast + Chromium) over %d renders, 4 at a time:\n", soak)
+	fmt.Printf("\nmemory of the process tree (Panelcast + Chromium) over %d renders, %d at a time:\n", soak, b.soakAt)
 	fmt.Printf("  %8s %12s %12s %6s %16s %16s\n", "renders", "RSS sum", "PSS", "procs", "peak RSS sum", "peak PSS")
 	var peakRSS, peakPSS int64
 	report := func(n int) {
@@ -184,7 +185,7 @@ func (b *bench) suite(sequential, soak int) error {
 	done := 0
 	for done < soak {
 		var wg sync.WaitGroup
-		for i := 0; i < 4 && done < soak; i++ {
+		for i := 0; i < b.soakAt && done < soak; i++ {
 			done++
 			wg.Add(1)
 			go func() {
@@ -192,7 +193,7 @@ func (b *bench) suite(sequential, soak int) error {
 				b.render(grafanatest.ScenarioScenes, url.Values{"boot": {"50"}, "querystart": {"20"}, "query": {"50"}})
 			}()
 		}
-		// The peak columns sample the tree while the 4 renders run.
+		// The peak columns sample the tree while those renders run.
 		sampled := make(chan struct{})
 		go func() { wg.Wait(); close(sampled) }()
 		for waiting := true; waiting; {
@@ -212,9 +213,10 @@ func (b *bench) suite(sequential, soak int) error {
 }
 
 type bench struct {
-	ctx  context.Context
-	g    *grafanatest.Server
-	door door
+	soakAt int // renders at once in the memory soak
+	ctx    context.Context
+	g      *grafanatest.Server
+	door   door
 }
 
 type measure struct{ own, total time.Duration }
