@@ -54,7 +54,6 @@ type signals struct {
 // readiness is the decision over successive probes.
 type readiness struct {
 	firstQueryWait time.Duration
-	start          time.Time
 	sawQuery       bool
 	sceneSince     time.Time
 	zeroSince      time.Time // when the drained count was first seen
@@ -105,20 +104,20 @@ func (r *readiness) step(now time.Time, s signals, bindingCalled bool, netIdle t
 }
 
 // waitReady polls until the page is done or ctx ends.
-func (s *session) waitReady(ctx context.Context, req Request) error {
-	r := &readiness{firstQueryWait: s.opts.FirstQueryWait, start: time.Now()}
+func (s *session) waitReady(ctx context.Context) error {
+	r := &readiness{firstQueryWait: s.opts.FirstQueryWait}
 	return s.poll(ctx, r)
 }
 
 // waitSettled waits again after a resize, giving newly visible panels a
 // short time to start their queries.
-func (s *session) waitSettled(ctx context.Context, req Request) error {
+func (s *session) waitSettled(ctx context.Context) error {
 	wait := s.opts.FirstQueryWait
 	if wait > 300*time.Millisecond {
 		wait = 300 * time.Millisecond
 	}
 	s.bindingCalled.Store(false)
-	r := &readiness{firstQueryWait: wait, start: time.Now()}
+	r := &readiness{firstQueryWait: wait}
 	done, err := s.pollOnce(ctx, r)
 	if err != nil || done {
 		// Pages that signalled completion through the binding before the

@@ -68,7 +68,7 @@ func TestReadiness(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Unix(0, 0)
-			r := &readiness{firstQueryWait: 2 * time.Second, start: start}
+			r := &readiness{firstQueryWait: 2 * time.Second}
 			got := time.Duration(-1)
 			for _, p := range c.probes {
 				if done, _ := r.step(start.Add(p.at), p.s, p.binding, p.netIdle); done {

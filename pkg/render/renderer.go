@@ -290,7 +290,7 @@ func (r *Renderer) Render(ctx context.Context, req Request) ([]byte, error) {
 	}
 	var out []byte
 	err := r.run(ctx, req, false, func(ctx context.Context, s *session) error {
-		if err := s.waitReady(ctx, req); err != nil {
+		if err := s.waitReady(ctx); err != nil {
 			return err
 		}
 		var err error

@@ -299,7 +299,7 @@ func (s *session) growToFullHeight(ctx context.Context, req Request) error {
 	if err := (proto.EmulationSetDeviceMetricsOverride{Width: req.Width, Height: height, DeviceScaleFactor: req.Scale}).Call(s.page.Context(ctx)); err != nil {
 		return fmt.Errorf("resize to the full page: %w", err)
 	}
-	return s.waitSettled(ctx, req)
+	return s.waitSettled(ctx)
 }
 
 func (s *session) pdf(p *rod.Page, req Request) ([]byte, error) {
