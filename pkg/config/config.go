@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -197,18 +196,6 @@ func checkHTTPURL(raw string) error {
 		return fmt.Errorf("%q is not an http(s) URL such as https://grafana.example.com:3000", raw)
 	}
 	return nil
-}
-
-// Origin returns scheme://host[:port] of an http(s) URL, lower-cased.
-func Origin(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", err
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("%q is not an http(s) URL", raw)
-	}
-	return strings.ToLower(u.Scheme + "://" + u.Host), nil
 }
 
 // DefaultOutboxPath is where the outbox lives when outbox_path is unset:
