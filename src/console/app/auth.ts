@@ -47,6 +47,7 @@ export function createAuth(hooks: AuthHooks) {
     } catch (e) {
       // A server without sessions is open, or answers 401 on the API.
       if (e instanceof ApiError && e.status === 404) return { required: false };
+      if (e instanceof ApiError && e.status === 401) return { required: true, authenticated: false };
       throw e;
     }
   }

@@ -1,10 +1,10 @@
-// The light/dark toggle. Without a saved choice the system's preference
-// rules (CSS light-dark()); a choice is kept in localStorage.
+// The light/dark toggle. Without a choice the system's preference rules
+// (CSS light-dark()); a choice is kept in localStorage.
 
 const KEY = "panelcast.theme";
 const dark = matchMedia("(prefers-color-scheme: dark)");
 
-function saved(): string | null {
+function stored(): "dark" | "light" | null {
   try {
     const v = localStorage.getItem(KEY);
     return v === "dark" || v === "light" ? v : null;
@@ -13,30 +13,24 @@ function saved(): string | null {
   }
 }
 
-function effective(): "dark" | "light" {
-  return (saved() ?? (dark.matches ? "dark" : "light")) as "dark" | "light";
-}
-
-function apply(button: HTMLButtonElement | null): void {
-  const choice = saved();
-  if (choice) document.documentElement.dataset["theme"] = choice;
-  else delete document.documentElement.dataset["theme"];
-  button?.setAttribute("aria-pressed", String(effective() === "dark"));
-}
-
 /** initTheme applies the saved theme and wires the toggle button. */
 export function initTheme(button: HTMLButtonElement): void {
-  apply(button);
-  dark.addEventListener("change", () => apply(button));
+  let choice = stored();
+  const apply = () => {
+    if (choice) document.documentElement.dataset["theme"] = choice;
+    else delete document.documentElement.dataset["theme"];
+    const effective = choice ?? (dark.matches ? "dark" : "light");
+    button.setAttribute("aria-pressed", String(effective === "dark"));
+  };
+  apply();
+  dark.addEventListener("change", apply);
   button.addEventListener("click", () => {
-    const next = effective() === "dark" ? "light" : "dark";
+    choice = button.getAttribute("aria-pressed") === "true" ? "light" : "dark";
     try {
-      localStorage.setItem(KEY, next);
+      localStorage.setItem(KEY, choice);
     } catch {
-      document.documentElement.dataset["theme"] = next; // not remembered, but still switched
-      button.setAttribute("aria-pressed", String(next === "dark"));
-      return;
+      // Not remembered, but switched all the same.
     }
-    apply(button);
+    apply();
   });
 }

@@ -87,6 +87,10 @@ func open(b *rod.Browser, target string, v view, console bool) (*rod.Page, error
 	if err != nil {
 		return nil, err
 	}
+	// Anything the page's Content-Security-Policy blocks is collected.
+	if _, err := p.EvalOnNewDocument(`window.__csp = []; document.addEventListener('securitypolicyviolation', e => __csp.push(e.violatedDirective + ' ' + e.blockedURI))`); err != nil {
+		return nil, err
+	}
 	p = p.Timeout(20 * time.Second)
 	if err := p.Navigate(target); err != nil {
 		return nil, err
@@ -191,7 +195,7 @@ func shoot(b *rod.Browser, base, dir string, v view) error {
 	}
 
 	checks, err := p.Eval(`() => {
-	  const problems = [];
+	  const problems = window.__csp.map(v => 'CSP blocked ' + v);
 	  const sw = document.documentElement.scrollWidth, w = window.innerWidth;
 	  if (sw > w) problems.push('scrolls sideways: ' + sw + ' > ' + w);
 	  for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
@@ -237,10 +241,6 @@ func flows(b *rod.Browser, base string) error {
 		return err
 	}
 	defer p.Close()
-	first, err := p.Eval(`() => { document.activeElement.blur(); return true; }`)
-	if err != nil || !first.Value.Bool() {
-		return err
-	}
 	if err := p.Keyboard.Press(input.Tab); err != nil {
 		return err
 	}
