@@ -31,10 +31,10 @@ import (
 //go:embed dist
 var dist embed.FS
 
-// CSP allows the page only its own scripts, styles and API; pictures are
+// csp allows the page only its own scripts, styles and API; pictures are
 // also blob: URLs (a render's answer). No inline script or style exists,
 // so none is allowed, and the page may not be framed.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; " +
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; " +
 	"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // types are the Content-Types of what the build writes; an unknown
@@ -133,7 +133,7 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	if a.page {
 		h.Set("Cache-Control", "no-cache")
-		h.Set("Content-Security-Policy", CSP)
+		h.Set("Content-Security-Policy", csp)
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")
 	} else {
@@ -142,7 +142,7 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	body, etag := a.body, a.etag
 	if a.gz != nil {
 		h.Add("Vary", "Accept-Encoding")
-		if AcceptsGzip(r.Header.Values("Accept-Encoding")) {
+		if acceptsGzip(r.Header.Values("Accept-Encoding")) {
 			body, etag = a.gz, etag+"-gz"
 			h.Set("Content-Encoding", "gzip")
 		}
@@ -153,9 +153,9 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(body))
 }
 
-// AcceptsGzip reads Accept-Encoding: true when gzip is listed with a
+// acceptsGzip reads Accept-Encoding: true when gzip is listed with a
 // q-value above zero, or, when gzip is not named, * is.
-func AcceptsGzip(values []string) bool {
+func acceptsGzip(values []string) bool {
 	gzipQ, starQ := -1.0, -1.0
 	for _, v := range values {
 		for part := range strings.SplitSeq(v, ",") {

@@ -391,8 +391,8 @@ func TestAcceptsGzip(t *testing.T) {
 		{[]string{"gzipped"}, false},
 	}
 	for _, tt := range tests {
-		if got := AcceptsGzip(tt.in); got != tt.want {
-			t.Errorf("AcceptsGzip(%q) = %v, want %v", tt.in, got, tt.want)
+		if got := acceptsGzip(tt.in); got != tt.want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
 }
@@ -402,17 +402,17 @@ func FuzzAcceptsGzip(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got := AcceptsGzip([]string{s})
+		got := acceptsGzip([]string{s})
 		lower := strings.ToLower(s)
 		if got && !strings.Contains(lower, "gzip") && !strings.Contains(lower, "*") {
 			t.Errorf("%q accepted gzip without naming it or *", s)
 		}
 		// A header split over several lines means the same.
-		if split := AcceptsGzip(strings.Split(s, ",")); split != got {
+		if split := acceptsGzip(strings.Split(s, ",")); split != got {
 			t.Errorf("%q: one line %v, split into values %v", s, got, split)
 		}
 		// Naming gzip plainly always accepts it.
-		if !AcceptsGzip([]string{s + ",gzip"}) {
+		if !acceptsGzip([]string{s + ",gzip"}) {
 			t.Errorf("%q followed by gzip is refused", s)
 		}
 	})
