@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 )
 
@@ -24,7 +25,8 @@ type Client struct {
 	// Token is a service-account token, sent as a bearer token; "" sends
 	// none. It never appears in an error.
 	Token string
-	// HTTP carries the requests, with the TLS policy for Grafana's origin.
+	// HTTP carries the requests, with the TLS policy for Grafana's origin;
+	// nil is http.DefaultClient.
 	HTTP *http.Client
 }
 
@@ -68,6 +70,35 @@ func (d Dashboard) Variable(name string) (Variable, bool) {
 		}
 	}
 	return Variable{}, false
+}
+
+// AlertVars are the dashboard variables an alert's labels set, so that the
+// picture shows that alert's series: every variable whose name is a label
+// of the alert, or, for a variable in mapping (variable -> label, from
+// ParseVarMap), the label it names. Variables Grafana does not take from
+// the URL (skipUrlSync, constants) and ad hoc filters are left alone.
+// unmapped lists mapping's variables the dashboard does not have, for a log.
+func (d Dashboard) AlertVars(labels, mapping map[string]string) (vars map[string][]string, unmapped []string) {
+	vars = map[string][]string{}
+	for _, v := range d.Variables {
+		if v.SkipURLSync || v.Type == "constant" || v.Type == "adhoc" {
+			continue
+		}
+		label := v.Name
+		if l, ok := mapping[v.Name]; ok {
+			label = l
+		}
+		if value, ok := labels[label]; ok && value != "" {
+			vars[v.Name] = []string{value}
+		}
+	}
+	for name := range mapping {
+		if _, ok := d.Variable(name); !ok {
+			unmapped = append(unmapped, name)
+		}
+	}
+	sort.Strings(unmapped)
+	return vars, unmapped
 }
 
 // Panel finds the dashboard's panel by id.

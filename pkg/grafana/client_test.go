@@ -297,3 +297,29 @@ func TestDashboardCacheSweeps(t *testing.T) {
 		t.Errorf("%d entries after the sweep, want 1", n)
 	}
 }
+
+func TestAlertVars(t *testing.T) {
+	d, err := parseDashboard([]byte(grafanaJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{"alertname": "HighCPU", "instance": "web-1:9100", "c": "no", "host": "db-1:9100", "cluster": "eu", "filter": ""}
+	cases := []struct {
+		name     string
+		mapping  map[string]string
+		want     map[string][]string
+		unmapped []string
+	}{
+		{"labels by name", nil, map[string][]string{"instance": {"web-1:9100"}}, nil},
+		{"mapped", map[string]string{"instance": "host", "ds": "cluster"}, map[string][]string{"instance": {"db-1:9100"}, "ds": {"eu"}}, nil},
+		{"mapped to a missing label", map[string]string{"instance": "pod"}, map[string][]string{}, nil},
+		{"unknown variables", map[string]string{"zone": "cluster", "env": "cluster"}, map[string][]string{"instance": {"web-1:9100"}}, []string{"env", "zone"}},
+		{"constants stay", map[string]string{"c": "cluster"}, map[string][]string{"instance": {"web-1:9100"}}, nil},
+	}
+	for _, c := range cases {
+		vars, unmapped := d.AlertVars(labels, c.mapping)
+		if !reflect.DeepEqual(vars, c.want) || !reflect.DeepEqual(unmapped, c.unmapped) {
+			t.Errorf("%s: %v %v, want %v %v", c.name, vars, unmapped, c.want, c.unmapped)
+		}
+	}
+}
