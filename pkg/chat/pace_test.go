@@ -1,0 +1,138 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestPacerWaitKeepsWithinTheWindow(t *testing.T) {
+	p := &Pacer{Provider: "telegram"}
+	lim := Limit{N: 2, Per: 100 * time.Millisecond}
+	var mu sync.Mutex
+	var at []time.Time
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			if err := p.Wait(context.Background(), "chat 1", lim); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			at = append(at, time.Now())
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	// Any three requests span more than a window.
+	for i := range at {
+		n := 0
+		for _, b := range at {
+			if !b.Before(at[i]) && b.Sub(at[i]) < lim.Per {
+				n++
+			}
+		}
+		if n > lim.N {
+			t.Fatalf("%d requests within %v of %v", n, lim.Per, at[i])
+		}
+	}
+	// Another key is not held up by the first one's wait.
+	start := time.Now()
+	if err := p.Wait(context.Background(), "chat 2", lim); err != nil || time.Since(start) > 20*time.Millisecond {
+		t.Fatalf("another key waited %v (%v)", time.Since(start), err)
+	}
+}
+
+func TestPacerGivesUpBeforeTheDeadline(t *testing.T) {
+	p := &Pacer{Provider: "slack"}
+	lim := Limit{N: 1, Per: time.Hour}
+	if err := p.Wait(context.Background(), "k", lim); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	err := p.Wait(ctx, "k", lim)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Code != "paced" || !ce.Temporary || ce.RetryAfter < 59*time.Minute {
+		t.Fatalf("got %v", err)
+	}
+	if time.Since(start) > 100*time.Millisecond {
+		t.Fatal("waited although the wait could not end in time")
+	}
+	// A cancelled context ends a wait that would have fitted.
+	p.Block(time.Hour)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel2)
+	if err := p.Wait(ctx2, "other", Limit{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestPacerBlock(t *testing.T) {
+	p := &Pacer{}
+	p.Block(80 * time.Millisecond)
+	p.Block(10 * time.Millisecond) // a shorter block does not shorten it
+	start := time.Now()
+	if err := p.Wait(context.Background(), "any", Limit{}); err != nil {
+		t.Fatal(err)
+	}
+	release, err := p.Acquire(context.Background(), "bucket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release(nil)
+	if d := time.Since(start); d < 75*time.Millisecond {
+		t.Fatalf("waited %v, want the 80ms block", d)
+	}
+}
+
+func TestPacerAcquireFollowsTheAnnouncement(t *testing.T) {
+	p := &Pacer{}
+	ctx := context.Background()
+	release, err := p.Acquire(ctx, "POST /channels/1/messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// While the first request is out, a second waits for its answer.
+	second := make(chan time.Time)
+	go func() {
+		r, err := p.Acquire(ctx, "POST /channels/1/messages")
+		if err != nil {
+			t.Error(err)
+		}
+		second <- time.Now()
+		r(&Announced{Known: true, Remaining: 4, ResetAfter: time.Second})
+	}()
+	time.Sleep(30 * time.Millisecond)
+	announced := time.Now()
+	release(&Announced{Known: true, Remaining: 0, ResetAfter: 60 * time.Millisecond})
+	if got := <-second; got.Sub(announced) < 55*time.Millisecond {
+		t.Fatalf("the second request went %v after Remaining 0 with Reset-After 60ms", got.Sub(announced))
+	}
+	// An answer without rate-limit state frees the bucket for concurrency.
+	r1, _ := p.Acquire(ctx, "free")
+	r1(&Announced{})
+	r2, _ := p.Acquire(ctx, "free")
+	done := make(chan struct{})
+	go func() {
+		r3, _ := p.Acquire(ctx, "free")
+		r3(nil)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("an unlimited bucket still takes one request at a time")
+	}
+	r2(nil)
+	// A cancelled wait for a busy bucket returns.
+	rb, _ := p.Acquire(ctx, "busy")
+	defer rb(nil)
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := p.Acquire(cctx, "busy"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
+	}
+}
