@@ -182,3 +182,19 @@ func ParseAddress(s string) (Address, error) {
 	}
 	return Address{Provider: p, Channel: ch}, nil
 }
+
+// EditFailed is the error Send returns together with the reply's Receipt
+// when the reply is posted but editing the thread's first message to
+// RootText failed. It is not temporary: a retry would post the reply again.
+func EditFailed(provider, messageID string, err error) error {
+	code, why := "edit_failed", err.Error()
+	var ce *Error
+	if errors.As(err, &ce) {
+		code, why = ce.Code, ce.Hint
+		if why == "" {
+			why = ce.Code
+		}
+	}
+	return &Error{Provider: provider, Code: code,
+		Hint: fmt.Sprintf("the reply was posted as message %s, but editing the thread's first message failed, and the reply is not sent again: %s", messageID, why)}
+}

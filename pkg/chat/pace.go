@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -24,7 +25,7 @@ func (l Limit) Off() bool { return l.N <= 0 || l.Per <= 0 }
 
 // Pacer keeps one provider's requests within what its service allows, so
 // that a storm of messages waits here instead of being refused with 429:
-//   - Wait: a documented Limit per key (a channel, a method);
+//   - Wait: documented Limits per key (a channel, a method);
 //   - Acquire: what the service announced about a bucket on its last
 //     answer (Discord's X-RateLimit-Remaining and Reset-After);
 //   - Block: a wait the service asked for with a 429, for every key, as a
@@ -40,7 +41,7 @@ type Pacer struct {
 
 	mu      sync.Mutex
 	blocked time.Time
-	windows map[string][]time.Time
+	windows map[string][]*slot
 	buckets map[string]*bucket
 }
 
@@ -55,47 +56,80 @@ type bucket struct {
 	done             chan struct{} // closed when it ends
 }
 
-// margin pads a window against requests arriving closer together than
-// they left: the server counts arrivals.
-func margin(per time.Duration) time.Duration { return per/100 + 2*time.Millisecond }
+// Rule is a Limit under a key ("chat -100123", "method files.info").
+type Rule struct {
+	Key   string
+	Limit Limit
+}
 
-// Wait returns once a request under key keeps within l and any Block has
-// passed, and counts the request.
-func (p *Pacer) Wait(ctx context.Context, key string, l Limit) error {
+// slot is one request counted in a window: when it was let go, and once
+// it is done, when it ended. A server counts a request when it arrives,
+// which is after it was let go and before it ended; counting from the end
+// keeps the next request a full window after the arrival whatever the
+// network and the upload took.
+type slot struct {
+	at   time.Time
+	done bool
+}
+
+// Wait returns once a request keeps within every rule and any Block has
+// passed, and counts it under each rule's key. The returned function must
+// be called once the request is done (answered or failed).
+func (p *Pacer) Wait(ctx context.Context, rules ...Rule) (done func(), err error) {
 	for {
 		p.mu.Lock()
 		now := time.Now()
 		wait := p.blocked.Sub(now)
-		if wait <= 0 && !l.Off() {
-			wait = p.reserve(key, l, now)
+		for _, r := range rules {
+			if !r.Limit.Off() {
+				wait = max(wait, p.free(r, now))
+			}
+		}
+		if wait <= 0 {
+			s := &slot{at: now}
+			for _, r := range rules {
+				if !r.Limit.Off() {
+					p.windows[r.Key] = append(p.windows[r.Key], s)
+				}
+			}
+			p.mu.Unlock()
+			return func() {
+				p.mu.Lock()
+				s.at, s.done = time.Now(), true
+				p.mu.Unlock()
+			}, nil
 		}
 		p.mu.Unlock()
-		if wait <= 0 {
-			return nil
-		}
 		if err := p.sleep(ctx, wait); err != nil {
-			return err
+			return nil, err
 		}
 	}
 }
 
-// reserve counts a request under key now, or says how long until one
-// fits. p.mu is held.
-func (p *Pacer) reserve(key string, l Limit, now time.Time) time.Duration {
+// free says how long until the rule's window has room. p.mu is held.
+func (p *Pacer) free(r Rule, now time.Time) time.Duration {
 	if p.windows == nil {
-		p.windows = map[string][]time.Time{}
+		p.windows = map[string][]*slot{}
 	}
-	per := l.Per + margin(l.Per)
-	times := p.windows[key]
-	for len(times) > 0 && now.Sub(times[0]) >= per {
-		times = times[1:]
+	var active []time.Time
+	var kept []*slot
+	for _, s := range p.windows[r.Key] {
+		switch {
+		case !s.done:
+			// In flight: it counts until a window after it ends.
+			kept = append(kept, s)
+			active = append(active, now)
+		case now.Sub(s.at) < r.Limit.Per:
+			kept = append(kept, s)
+			active = append(active, s.at)
+		}
 	}
-	if len(times) >= l.N {
-		p.windows[key] = times
-		return times[len(times)-l.N].Add(per).Sub(now)
+	p.windows[r.Key] = kept
+	if len(active) < r.Limit.N {
+		return 0
 	}
-	p.windows[key] = append(times, now)
-	return 0
+	slices.SortFunc(active, time.Time.Compare)
+	return active[len(active)-r.Limit.N].Add(r.Limit.Per).Sub(now)
 }
 
 // Announced is what one answer said about its bucket.

@@ -16,12 +16,15 @@ func TestPacerWaitKeepsWithinTheWindow(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 6 {
 		wg.Go(func() {
-			if err := p.Wait(context.Background(), "chat 1", lim); err != nil {
+			done, err := p.Wait(context.Background(), Rule{"chat 1", lim}, Rule{"all", Limit{N: 100, Per: time.Second}})
+			if err != nil {
 				t.Error(err)
+				return
 			}
 			mu.Lock()
 			at = append(at, time.Now())
 			mu.Unlock()
+			done()
 		})
 	}
 	wg.Wait()
@@ -39,21 +42,36 @@ func TestPacerWaitKeepsWithinTheWindow(t *testing.T) {
 	}
 	// Another key is not held up by the first one's wait.
 	start := time.Now()
-	if err := p.Wait(context.Background(), "chat 2", lim); err != nil || time.Since(start) > 20*time.Millisecond {
+	if _, err := p.Wait(context.Background(), Rule{"chat 2", lim}); err != nil || time.Since(start) > 20*time.Millisecond {
 		t.Fatalf("another key waited %v (%v)", time.Since(start), err)
+	}
+}
+
+func TestPacerCountsFromTheEndOfARequest(t *testing.T) {
+	p := &Pacer{}
+	lim := Rule{"k", Limit{N: 1, Per: 50 * time.Millisecond}}
+	done, _ := p.Wait(context.Background(), lim)
+	// A slow request (an upload) is still counted while in flight.
+	time.Sleep(80 * time.Millisecond)
+	ended := time.Now()
+	done()
+	if _, err := p.Wait(context.Background(), lim); err != nil || time.Since(ended) < 45*time.Millisecond {
+		t.Fatalf("the next request went %v after the slow one ended (%v)", time.Since(ended), err)
 	}
 }
 
 func TestPacerGivesUpBeforeTheDeadline(t *testing.T) {
 	p := &Pacer{Provider: "slack"}
-	lim := Limit{N: 1, Per: time.Hour}
-	if err := p.Wait(context.Background(), "k", lim); err != nil {
+	lim := Rule{"k", Limit{N: 1, Per: time.Hour}}
+	done, err := p.Wait(context.Background(), lim)
+	if err != nil {
 		t.Fatal(err)
 	}
+	done()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()
-	err := p.Wait(ctx, "k", lim)
+	_, err = p.Wait(ctx, lim)
 	var ce *Error
 	if !errors.As(err, &ce) || ce.Code != "paced" || !ce.Temporary || ce.RetryAfter < 59*time.Minute {
 		t.Fatalf("got %v", err)
@@ -65,7 +83,7 @@ func TestPacerGivesUpBeforeTheDeadline(t *testing.T) {
 	p.Block(time.Hour)
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel2)
-	if err := p.Wait(ctx2, "other", Limit{}); !errors.Is(err, context.Canceled) {
+	if _, err := p.Wait(ctx2, Rule{Key: "other"}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -75,7 +93,7 @@ func TestPacerBlock(t *testing.T) {
 	p.Block(80 * time.Millisecond)
 	p.Block(10 * time.Millisecond) // a shorter block does not shorten it
 	start := time.Now()
-	if err := p.Wait(context.Background(), "any", Limit{}); err != nil {
+	if _, err := p.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	release, err := p.Acquire(context.Background(), "bucket")
