@@ -189,7 +189,9 @@ func TestSendErrors(t *testing.T) {
 			msg:  func(ops string) chat.Message { return chat.Message{Channel: ops, Text: "x"} },
 			code: "api.context.session_expired.app_error", hint: "check mattermost_token"},
 		{name: "bot not in channel", setup: func(f *mattermostfake.Server, ops string) { f.SetMember(ops, false) },
-			msg:  func(string) chat.Message { return chat.Message{Channel: "ops", Text: "x", Images: []chat.Image{{Data: []byte("png")}}} },
+			msg: func(string) chat.Message {
+				return chat.Message{Channel: "ops", Text: "x", Images: []chat.Image{{Data: []byte("png")}}}
+			},
 			code: "api.context.permissions.app_error", hint: "add the bot to team eng and to channel ops"},
 		{name: "bot in neither team nor channel", setup: func(f *mattermostfake.Server, ops string) {
 			f.SetMember(ops, false)
@@ -217,7 +219,9 @@ func TestSendErrors(t *testing.T) {
 			return chat.Message{Channel: ops, Text: "x", ThreadID: mattermostfake.NewID()}
 		}, code: "api.post.create_post.root_id.app_error", hint: "send without a thread"},
 		{name: "nothing to send", msg: func(ops string) chat.Message { return chat.Message{Channel: ops} }, code: "no_text"},
-		{name: "empty picture", msg: func(ops string) chat.Message { return chat.Message{Channel: ops, Images: []chat.Image{{Data: []byte{}}}} }, code: "empty_image"},
+		{name: "empty picture", msg: func(ops string) chat.Message {
+			return chat.Message{Channel: ops, Images: []chat.Image{{Data: []byte{}}}}
+		}, code: "empty_image"},
 		{name: "bad address", msg: func(string) chat.Message { return chat.Message{Channel: "a/../b", Text: "x"} }, code: "invalid_channel"},
 	}
 	for _, tc := range cases {
