@@ -23,6 +23,15 @@ type Limit struct {
 // Off reports whether l limits nothing.
 func (l Limit) Off() bool { return l.N <= 0 || l.Per <= 0 }
 
+// Or is l, or def when l is the zero Limit: provider configs take the
+// documented limit by default and N < 0 to turn it off.
+func (l Limit) Or(def Limit) Limit {
+	if l == (Limit{}) {
+		return def
+	}
+	return l
+}
+
 // Pacer keeps one provider's requests within what its service allows, so
 // that a storm of messages waits here instead of being refused with 429:
 //   - Wait: documented Limits per key (a channel, a method);

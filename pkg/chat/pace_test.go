@@ -154,3 +154,16 @@ func TestPacerAcquireFollowsTheAnnouncement(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestLimitOr(t *testing.T) {
+	def := Limit{N: 1, Per: time.Second}
+	if got := (Limit{}).Or(def); got != def {
+		t.Errorf("zero Limit: %+v", got)
+	}
+	if off := (Limit{N: -1}).Or(def); !off.Off() {
+		t.Errorf("N < 0 should turn the limit off: %+v", off)
+	}
+	if l := (Limit{N: 5, Per: time.Minute}).Or(def); l.N != 5 {
+		t.Errorf("a set Limit was replaced: %+v", l)
+	}
+}

@@ -98,11 +98,7 @@ func New(c Config) (*Sender, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: defaultTimeout}
 	}
-	global := c.GlobalLimit
-	if global == (chat.Limit{}) {
-		global = DefaultGlobalLimit
-	}
-	return &Sender{auth: "Bot " + token, api: api, hc: hc, userAgent: userAgent(), global: global,
+	return &Sender{auth: "Bot " + token, api: api, hc: hc, userAgent: userAgent(), global: c.GlobalLimit.Or(DefaultGlobalLimit),
 		pacer: chat.Pacer{Provider: provider}}, nil
 }
 

@@ -140,10 +140,6 @@ func New(cfg Config) (*Sender, error) {
 	if wait <= 0 {
 		wait = DefaultShareWait
 	}
-	channel := cfg.ChannelLimit
-	if channel == (chat.Limit{}) {
-		channel = DefaultChannelLimit
-	}
 	methods := maps.Clone(DefaultMethodLimits)
 	maps.Copy(methods, cfg.MethodLimits)
 	return &Sender{
@@ -151,7 +147,7 @@ func New(cfg Config) (*Sender, error) {
 		token:     token,
 		log:       log.With("provider", "slack"),
 		shareWait: wait,
-		channel:   channel,
+		channel:   cfg.ChannelLimit.Or(DefaultChannelLimit),
 		methods:   methods,
 		pacer:     chat.Pacer{Provider: "slack"},
 		channels:  map[string]string{},

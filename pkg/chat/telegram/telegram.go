@@ -80,13 +80,6 @@ var (
 // limits are the Limits a Sender paces by.
 type limits struct{ chat, group, global chat.Limit }
 
-func orDefault(l, def chat.Limit) chat.Limit {
-	if l == (chat.Limit{}) {
-		return def
-	}
-	return l
-}
-
 // Sender posts to Telegram. It is safe for concurrent use.
 type Sender struct {
 	token string
@@ -126,9 +119,9 @@ func New(c Config) (*Sender, error) {
 	_, secret, _ := strings.Cut(token, ":")
 	return &Sender{token: token, secret: secret, api: api, hc: hc, pacer: chat.Pacer{Provider: provider},
 		limits: limits{
-			chat:   orDefault(c.ChatLimit, DefaultChatLimit),
-			group:  orDefault(c.GroupLimit, DefaultGroupLimit),
-			global: orDefault(c.GlobalLimit, DefaultGlobalLimit),
+			chat:   c.ChatLimit.Or(DefaultChatLimit),
+			group:  c.GroupLimit.Or(DefaultGroupLimit),
+			global: c.GlobalLimit.Or(DefaultGlobalLimit),
 		}}, nil
 }
 
