@@ -215,7 +215,7 @@ func (s *Service) preparePush(ctx context.Context, j delivery.Job) (chat.Message
 	if err != nil {
 		return chat.Message{}, s.push.scrub(err)
 	}
-	return chat.Message{Image: img, Filename: "panel.png"}, nil
+	return chat.Message{Images: []chat.Image{{Data: img, Filename: "panel.png"}}}, nil
 }
 
 // checkDashboard asks Grafana's API for the dashboard with the same token the
