@@ -1,7 +1,6 @@
-// Package delivery is Panelcast's durable outbox and its retry worker: a push
-// or an alert notification is written to an embedded SQLite file before it is
-// attempted, a Worker sends it through the chat provider its address names,
-// retrying with backoff, and the outcome is recorded for GET /push/{id}.
+// Package sqlite is the embedded outbox: a delivery.Store in one SQLite file
+// (modernc.org/sqlite, no cgo), the default when no outbox_url is set. It
+// serves one machine; several processes on that machine may share the file.
 //
 // # Guarantees
 //
@@ -13,30 +12,30 @@
 // described below).
 //
 // A process that dies mid-attempt leaves its job in 'sending'. Whether the
-// post happened is unknowable, so the job is re-queued (at-least-once) and
-// retried with the same Message.IdempotencyKey (the job ID). Providers that
-// deduplicate on it post once. A provider without deduplication posts twice
-// only if the process died after the provider accepted the post and before
-// the outcome was committed: the time for the response to arrive plus one
-// fsync, a few milliseconds per attempt. A death while the panel renders
-// (usually the longest part) loses nothing and posts nothing twice.
+// post happened is unknowable, so the job is re-queued (at-least-once),
+// counting the interrupted attempt, and retried with the same
+// Message.IdempotencyKey (the job ID). Providers that deduplicate on it post
+// once. A provider without deduplication posts twice only if the process
+// died after the provider accepted the post and before the outcome was
+// committed: the time for the response to arrive plus one fsync, a few
+// milliseconds per attempt. A death while the panel renders (usually the
+// longest part) loses nothing and posts nothing twice.
 //
 // Re-queueing happens when the owner of a 'sending' job is known dead:
 //
-//   - Every open Outbox holds a shared flock on "<path>.lock". An Open that
+//   - Every open Store holds a shared flock on "<path>.lock". An Open that
 //     can take it exclusively knows no other process has the file open, so it
 //     re-queues every 'sending' job at once (a restart resumes immediately).
 //   - Otherwise, or where flock is unavailable (Windows), a 'sending' job is
-//     re-queued once its lease expired: the owner renews the lease every
-//     15 s and it lapses after 60 s of silence. A live process therefore never
-//     loses its in-flight jobs to another unless it stalls for a minute.
-package delivery
+//     re-queued once its lease expired: the worker renews its leases every
+//     15 s and they lapse after 60 s of silence (the defaults). A live
+//     process therefore never loses its in-flight jobs to another unless it
+//     stalls for a minute.
+package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -44,31 +43,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/panelcast/panelcast/pkg/chat"
+	"github.com/panelcast/panelcast/pkg/delivery"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// Job states.
-const (
-	StateQueued  = "queued"
-	StateSending = "sending"
-	StateSent    = "sent"
-	StateFailed  = "failed"
-)
-
-// Leases bound how long a dead process's job waits when flock cannot tell.
-const (
-	leaseDuration = 60 * time.Second
-	renewEvery    = 15 * time.Second
-)
-
 // schemaVersion is PRAGMA user_version after migrate; migrations[i] moves a
 // file from version i to i+1.
-const schemaVersion = 1
+const schemaVersion = 2
 
 var migrations = []string{
 	`CREATE TABLE jobs (
@@ -101,64 +85,55 @@ var migrations = []string{
 		channel_id TEXT NOT NULL,
 		PRIMARY KEY (thread_key, address)
 	);`,
+	// Interruptions count as attempts, claims are numbered for fencing,
+	// retention needs finish and last-use times, and the inbox.
+	`ALTER TABLE jobs ADD COLUMN interrupts INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE jobs ADD COLUMN finished_at INTEGER NOT NULL DEFAULT 0;
+	UPDATE jobs SET finished_at = max(sent_at, created_at) WHERE state IN ('sent', 'failed');
+	CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN ('sent', 'failed');
+	CREATE INDEX jobs_created ON jobs (created_at);
+	ALTER TABLE threads ADD COLUMN used_at INTEGER NOT NULL DEFAULT 0;
+	UPDATE threads SET used_at = CAST(unixepoch('subsec') * 1000 AS INTEGER);
+	CREATE TABLE inbox_messages (
+		seq        INTEGER PRIMARY KEY,
+		id         TEXT NOT NULL UNIQUE,
+		channel    TEXT NOT NULL,
+		text       TEXT NOT NULL,
+		thread_id  TEXT NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL
+	);
+	CREATE INDEX inbox_created ON inbox_messages (created_at);
+	CREATE TABLE inbox_images (
+		message_id TEXT NOT NULL,
+		n          INTEGER NOT NULL,
+		filename   TEXT NOT NULL,
+		data       BLOB NOT NULL,
+		PRIMARY KEY (message_id, n)
+	);`,
 }
 
-// ErrNotFound is returned by Get for an id the outbox does not hold.
-var ErrNotFound = errors.New("no such delivery job: check the id the push returned")
-
-// Job is one message to deliver. Enqueue fills in ID, State, Attempts and
-// the times; the rest is the caller's.
-type Job struct {
-	ID   string
-	Kind string // "push" or "alert"
-	// Address is "provider:channel"; Enqueue stores it normalised.
-	Address string
-	Text    string
-	// Payload is opaque to the outbox: what prepare needs to render the
-	// picture (e.g. the panel spec as JSON).
-	Payload []byte
-	// DedupeKey, when set, makes a second Enqueue with the same key return
-	// the stored job instead of adding one (e.g. alert fingerprint+state).
-	DedupeKey string
-	// ThreadKey, when set, makes this job a reply to the message of the
-	// first job sent with the same ThreadKey and Address (e.g. the alert
-	// fingerprint, so "resolved" lands in the thread of "firing").
-	ThreadKey string
-
-	State string
-	// Attempts counts attempts that finished (sent, or failed with an
-	// error); one cut short by a crash or shutdown is not counted.
-	Attempts      int
-	LastError     string
-	NextAttemptAt time.Time
-	CreatedAt     time.Time
-	SentAt        time.Time
-	Permalink     string
-	MessageID     string
-	ChannelID     string
+// Options tune Open; the zero value takes the defaults.
+type Options struct {
+	Logger *slog.Logger
 }
 
-// Outbox is the durable job store. It is safe for concurrent use, and several
-// processes may share one file.
-type Outbox struct {
+// Store is the outbox in one SQLite file. It is safe for concurrent use,
+// and several processes may share one file.
+type Store struct {
 	path  string
 	db    *sql.DB
-	owner string   // written on the rows this Outbox claims
+	owner string   // written on the rows this Store claims
 	lock  *os.File // shared flock on <path>.lock; nil where unsupported
 	log   *slog.Logger
-
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-	closeErr  error
-
-	mu     sync.Mutex
-	wakers map[*Worker]struct{}
+	wake  delivery.Wakers
 }
 
+var _ delivery.Store = (*Store)(nil)
+
 // Open opens or creates the outbox at path, migrates its schema and
-// re-queues jobs a dead process left in 'sending'.
-func Open(path string) (*Outbox, error) {
+// re-queues jobs a dead process left in 'sending' when it can tell.
+func Open(path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("outbox_path is empty: set it to a writable file, e.g. /var/lib/panelcast/outbox.db")
 	}
@@ -183,82 +158,74 @@ func Open(path string) (*Outbox, error) {
 	if err != nil {
 		return nil, pathError(path, err)
 	}
-	o := &Outbox{
-		path:   path,
-		db:     db,
-		owner:  newOwner(),
-		log:    slog.Default().With("outbox", path),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		wakers: map[*Worker]struct{}{},
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	if err := o.init(); err != nil {
+	s := &Store{path: path, db: db, owner: delivery.NewOwner(), log: log.With("outbox", path)}
+	if err := s.init(); err != nil {
 		db.Close()
-		if o.lock != nil {
-			o.lock.Close()
+		if s.lock != nil {
+			s.lock.Close()
 		}
 		return nil, err
 	}
-	go o.maintain()
-	return o, nil
+	return s, nil
 }
 
-func (o *Outbox) init() error {
+func (s *Store) init() error {
 	ctx := context.Background()
 	var mode string
-	if err := o.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return pathError(o.path, err)
+	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return pathError(s.path, err)
 	}
 	if !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("outbox_path %s: the file system refused SQLite's WAL mode (journal_mode is %s): put outbox_path on a local disk", o.path, mode)
+		return fmt.Errorf("outbox_path %s: the file system refused SQLite's WAL mode (journal_mode is %s): put outbox_path on a local disk", s.path, mode)
 	}
-	if err := o.migrate(ctx); err != nil {
+	if err := s.migrate(ctx); err != nil {
 		return err
 	}
 
 	var requeueErr error
-	lock, alone, err := lockShared(o.path+".lock", func() {
+	lock, err := lockShared(s.path+".lock", func() {
 		// Runs while the lock is held exclusively: no other process has the
 		// file open, so every 'sending' row belongs to a dead one.
-		requeueErr = o.requeue(ctx, time.Now(), false)
+		_, requeueErr = s.requeue(ctx, time.Now(), false)
 	})
 	if err != nil {
-		return pathError(o.path+".lock", err)
+		return pathError(s.path+".lock", err)
 	}
-	o.lock = lock
-	if requeueErr != nil || alone {
-		return requeueErr
-	}
-	return o.requeue(ctx, time.Now(), true)
+	s.lock = lock
+	return requeueErr
 }
 
-func (o *Outbox) migrate(ctx context.Context) error {
-	tx, err := o.db.BeginTx(ctx, nil)
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return pathError(o.path, err)
+		return pathError(s.path, err)
 	}
 	defer tx.Rollback()
 	var v int
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return pathError(o.path, err)
+		return pathError(s.path, err)
 	}
 	if v > schemaVersion {
-		return fmt.Errorf("outbox_path %s was written by a newer Panelcast (schema %d, this one knows %d): upgrade Panelcast or point outbox_path at another file", o.path, v, schemaVersion)
+		return fmt.Errorf("outbox_path %s was written by a newer Panelcast (schema %d, this one knows %d): upgrade Panelcast or point outbox_path at another file", s.path, v, schemaVersion)
 	}
 	if v == schemaVersion {
 		return nil
 	}
 	for ; v < schemaVersion; v++ {
 		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-			return fmt.Errorf("outbox_path %s: migrating the schema to version %d: %w: restore the file from a backup or move it aside", o.path, v+1, err)
+			return fmt.Errorf("outbox_path %s: migrating the schema to version %d: %w: restore the file from a backup or move it aside", s.path, v+1, err)
 		}
 	}
 	// PRAGMA takes no bound parameters; v is our own integer.
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
-		return pathError(o.path, err)
+		return pathError(s.path, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return pathError(o.path, err)
+		return pathError(s.path, err)
 	}
 	return nil
 }
@@ -280,149 +247,176 @@ func pathError(path string, err error) error {
 	return fmt.Errorf("outbox_path %s: %s: point outbox_path at a writable file", path, reason)
 }
 
-// newOwner names this Outbox on the rows it claims; the pid and host are for
-// a person reading the table, the random part keeps restarts with a reused
-// pid (pid 1 in containers) apart.
-func newOwner() string {
-	host, _ := os.Hostname()
-	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), newID()[:8])
-}
+// Kind is "sqlite".
+func (s *Store) Kind() string { return "sqlite" }
 
-var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+// Location is the database file.
+func (s *Store) Location() string { return s.path }
 
-// newID returns 128 random bits as 26 lower-case base32 characters: URL-safe
-// and unguessable, so an id can be handed out by GET /push/{id}.
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return strings.ToLower(idEncoding.EncodeToString(b[:]))
-}
+// Subscribe calls wake when a job enqueued, re-queued or retried through
+// this Store may be due. Other processes on the file are not heard: their
+// jobs are found by the worker's poll.
+func (s *Store) Subscribe(wake func()) func() { return s.wake.Subscribe(wake) }
 
-// Path is the database file.
-func (o *Outbox) Path() string { return o.path }
-
-// Close stops lease renewal and closes the file. Stop the Outbox's workers
-// (cancel Run and let it return) first: a job still being sent would stay in
-// 'sending' until the next Open re-queues it.
-func (o *Outbox) Close() error {
-	o.closeOnce.Do(func() {
-		close(o.stop)
-		<-o.done
-		o.closeErr = o.db.Close()
-		if o.lock != nil {
-			o.lock.Close()
-		}
-	})
-	return o.closeErr
+// Close closes the file and its lock. Stop the Store's workers first: they
+// release the jobs they hold.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.lock != nil {
+		s.lock.Close()
+	}
+	return err
 }
 
 // Enqueue stores j as queued and due now. When j.DedupeKey is already stored
 // it returns that job and existing=true, whatever its state.
-func (o *Outbox) Enqueue(ctx context.Context, j Job) (Job, bool, error) {
-	addr, err := chat.ParseAddress(j.Address)
+func (s *Store) Enqueue(ctx context.Context, j delivery.Job) (delivery.Job, bool, error) {
+	j, err := delivery.NewQueued(j, time.Now())
 	if err != nil {
-		return Job{}, false, err
+		return delivery.Job{}, false, err
 	}
-	if j.Kind == "" {
-		return Job{}, false, errors.New("job has no kind: set it to push or alert")
-	}
-	now := time.Now()
-	j.ID = newID()
-	j.Address = addr.String()
-	j.State = StateQueued
-	j.Attempts = 0
-	j.LastError = ""
-	j.CreatedAt = now.Truncate(time.Millisecond)
-	j.NextAttemptAt = j.CreatedAt
-	j.SentAt = time.Time{}
-	j.Permalink, j.MessageID, j.ChannelID = "", "", ""
-
 	var dedupe any // NULL keeps jobs without a key out of the UNIQUE index
 	if j.DedupeKey != "" {
 		dedupe = j.DedupeKey
 	}
-	res, err := o.db.ExecContext(ctx, `INSERT INTO jobs
+	res, err := s.db.ExecContext(ctx, `INSERT INTO jobs
 		(id, kind, address, text, payload, dedupe_key, thread_key, state, next_attempt_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
 		ON CONFLICT (dedupe_key) DO NOTHING`,
 		j.ID, j.Kind, j.Address, j.Text, j.Payload, dedupe, j.ThreadKey, ms(j.NextAttemptAt), ms(j.CreatedAt))
 	if err != nil {
-		return Job{}, false, o.dbError("storing the job", err)
+		return delivery.Job{}, false, s.dbError("storing the job", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		existing, err := o.scanOne(ctx, "WHERE dedupe_key = ?", j.DedupeKey)
+		existing, err := s.scanOne(ctx, "WHERE dedupe_key = ?", j.DedupeKey)
 		if err != nil {
-			return Job{}, false, err
+			return delivery.Job{}, false, err
 		}
 		return existing, true, nil
 	}
-	o.wake()
+	s.wake.Wake()
 	return j, false, nil
 }
 
 // Get returns the job with that id, or an error wrapping ErrNotFound.
-func (o *Outbox) Get(ctx context.Context, id string) (Job, error) {
-	j, err := o.scanOne(ctx, "WHERE id = ?", id)
-	if errors.Is(err, ErrNotFound) {
-		return Job{}, fmt.Errorf("job %q: %w", id, err)
+func (s *Store) Get(ctx context.Context, id string) (delivery.Job, error) {
+	j, err := s.scanOne(ctx, "WHERE id = ?", id)
+	if errors.Is(err, delivery.ErrNotFound) {
+		return delivery.Job{}, fmt.Errorf("job %q: %w", id, err)
 	}
 	return j, err
 }
 
-// Depth counts the jobs waiting (including those waiting for a retry) and
-// those being sent, for health output.
-func (o *Outbox) Depth(ctx context.Context) (queued, sending int, err error) {
-	rows, err := o.db.QueryContext(ctx, `SELECT state, count(*) FROM jobs
-		WHERE state IN ('queued', 'sending') GROUP BY state`)
+// List returns the most recently created jobs first, without payloads.
+func (s *Store) List(ctx context.Context, f delivery.ListFilter) ([]delivery.Job, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+listColumns+` FROM jobs
+		WHERE ? = '' OR kind = ? ORDER BY created_at DESC, seq DESC LIMIT ?`, f.Kind, f.Kind, delivery.ListLimit(f.Limit))
 	if err != nil {
-		return 0, 0, o.dbError("counting jobs", err)
+		return nil, s.dbError("listing jobs", err)
 	}
 	defer rows.Close()
+	var jobs []delivery.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, s.dbError("listing jobs", err)
+		}
+		jobs = append(jobs, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.dbError("listing jobs", err)
+	}
+	return jobs, nil
+}
+
+// Retry puts a failed job back in the queue, due now, attempts reset.
+func (s *Store) Retry(ctx context.Context, id string) (delivery.Job, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, `UPDATE jobs SET state = 'queued', attempts = 0, interrupts = 0,
+		last_error = '', next_attempt_at = ?, sent_at = 0, finished_at = 0
+		WHERE id = ? AND state = 'failed' RETURNING `+jobColumns, ms(time.Now()), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		cur, err := s.Get(ctx, id)
+		if err != nil {
+			return delivery.Job{}, err
+		}
+		return delivery.Job{}, fmt.Errorf("job %s is %s: %w", id, cur.State, delivery.ErrNotFailed)
+	}
+	if err != nil {
+		return delivery.Job{}, s.dbError("retrying a job", err)
+	}
+	s.wake.Wake()
+	return j, nil
+}
+
+// Depth counts the jobs by state.
+func (s *Store) Depth(ctx context.Context) (delivery.Depth, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT state, count(*), min(created_at) FROM jobs GROUP BY state")
+	if err != nil {
+		return delivery.Depth{}, s.dbError("counting jobs", err)
+	}
+	defer rows.Close()
+	var d delivery.Depth
+	var oldest int64
 	for rows.Next() {
 		var state string
 		var n int
-		if err := rows.Scan(&state, &n); err != nil {
-			return 0, 0, o.dbError("counting jobs", err)
+		var first int64
+		if err := rows.Scan(&state, &n, &first); err != nil {
+			return delivery.Depth{}, s.dbError("counting jobs", err)
 		}
-		if state == StateQueued {
-			queued = n
-		} else {
-			sending = n
+		switch state {
+		case delivery.StateQueued:
+			d.Queued = n
+		case delivery.StateSending:
+			d.Sending = n
+		case delivery.StateSent:
+			d.Sent = n
+		case delivery.StateFailed:
+			d.Failed = n
+		}
+		if (state == delivery.StateQueued || state == delivery.StateSending) && (oldest == 0 || first < oldest) {
+			oldest = first
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return 0, 0, o.dbError("counting jobs", err)
+		return delivery.Depth{}, s.dbError("counting jobs", err)
 	}
-	return queued, sending, nil
+	d.OldestPending = fromMS(oldest)
+	return d, nil
 }
 
-func (o *Outbox) dbError(doing string, err error) error {
-	return fmt.Errorf("outbox %s: %s: %w: check that the disk is not full and the file is writable", o.path, doing, err)
+func (s *Store) dbError(doing string, err error) error {
+	return fmt.Errorf("outbox %s: %s: %w: check that the disk is not full and the file is writable", s.path, doing, err)
 }
 
 const jobColumns = `id, kind, address, text, payload, dedupe_key, thread_key, state,
-	attempts, last_error, next_attempt_at, created_at, sent_at, permalink, message_id, channel_id`
+	attempts, interrupts, claims, last_error, next_attempt_at, created_at, sent_at, finished_at,
+	permalink, message_id, channel_id`
+
+// listColumns reads no payload, which can be large and List does not need.
+var listColumns = strings.Replace(jobColumns, "payload", "NULL", 1)
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanJob(s scanner) (Job, error) {
-	var j Job
+func scanJob(s scanner) (delivery.Job, error) {
+	var j delivery.Job
 	var dedupe sql.NullString
-	var next, created, sent int64
+	var next, created, sent, finished int64
 	err := s.Scan(&j.ID, &j.Kind, &j.Address, &j.Text, &j.Payload, &dedupe, &j.ThreadKey, &j.State,
-		&j.Attempts, &j.LastError, &next, &created, &sent, &j.Permalink, &j.MessageID, &j.ChannelID)
+		&j.Attempts, &j.Interrupts, &j.Claims, &j.LastError, &next, &created, &sent, &finished,
+		&j.Permalink, &j.MessageID, &j.ChannelID)
 	j.DedupeKey = dedupe.String
-	j.NextAttemptAt, j.CreatedAt, j.SentAt = fromMS(next), fromMS(created), fromMS(sent)
+	j.NextAttemptAt, j.CreatedAt, j.SentAt, j.FinishedAt = fromMS(next), fromMS(created), fromMS(sent), fromMS(finished)
 	return j, err
 }
 
-func (o *Outbox) scanOne(ctx context.Context, where string, args ...any) (Job, error) {
-	j, err := scanJob(o.db.QueryRowContext(ctx, "SELECT "+jobColumns+" FROM jobs "+where, args...))
+func (s *Store) scanOne(ctx context.Context, where string, args ...any) (delivery.Job, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, "SELECT "+jobColumns+" FROM jobs "+where, args...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Job{}, ErrNotFound
+		return delivery.Job{}, delivery.ErrNotFound
 	}
 	if err != nil {
-		return Job{}, o.dbError("reading a job", err)
+		return delivery.Job{}, s.dbError("reading a job", err)
 	}
 	return j, nil
 }
@@ -442,16 +436,16 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v)
 }
 
-// claim moves the next due job from queued to sending under this owner and
+// Claim moves the next due job from queued to sending under this owner and
 // returns it. The UPDATE is one statement, so SQLite's write lock makes the
 // select-and-mark atomic across connections and processes.
 //
 // A threaded job waits while an earlier job of its thread is still pending
 // and no thread message exists yet, so "resolved" does not overtake a
 // "firing" that is being retried and become the thread's first message.
-func (o *Outbox) claim(ctx context.Context, now time.Time) (Job, bool, error) {
-	j, err := scanJob(o.db.QueryRowContext(ctx, `UPDATE jobs
-		SET state = 'sending', owner = ?, lease_until = ?
+func (s *Store) Claim(ctx context.Context, now, leaseUntil time.Time) (delivery.Job, bool, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, `UPDATE jobs
+		SET state = 'sending', owner = ?, lease_until = ?, claims = claims + 1
 		WHERE seq = (
 			SELECT j.seq FROM jobs j
 			WHERE j.state = 'queued' AND j.next_attempt_at <= ?
@@ -464,163 +458,175 @@ func (o *Outbox) claim(ctx context.Context, now time.Time) (Job, bool, error) {
 			ORDER BY j.next_attempt_at, j.seq
 			LIMIT 1)
 		RETURNING `+jobColumns,
-		o.owner, ms(now.Add(leaseDuration)), ms(now)))
+		s.owner, ms(leaseUntil), ms(now)))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Job{}, false, nil
+		return delivery.Job{}, false, nil
 	}
 	if err != nil {
-		return Job{}, false, o.dbError("claiming a job", err)
+		return delivery.Job{}, false, s.dbError("claiming a job", err)
 	}
 	return j, true, nil
 }
 
-// nextDue is when the earliest queued job becomes due; ok is false when
-// nothing is queued.
-func (o *Outbox) nextDue(ctx context.Context) (time.Time, bool, error) {
+// RenewLeases extends every lease this owner holds.
+func (s *Store) RenewLeases(ctx context.Context, leaseUntil time.Time) error {
+	if _, err := s.db.ExecContext(ctx, "UPDATE jobs SET lease_until = ? WHERE state = 'sending' AND owner = ?",
+		ms(leaseUntil), s.owner); err != nil {
+		return s.dbError("renewing leases", err)
+	}
+	return nil
+}
+
+// NextDue is when the earliest queued job becomes due.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
-	err := o.db.QueryRowContext(ctx, "SELECT min(next_attempt_at) FROM jobs WHERE state = 'queued'").Scan(&next)
+	err := s.db.QueryRowContext(ctx, "SELECT min(next_attempt_at) FROM jobs WHERE state = 'queued'").Scan(&next)
 	if err != nil {
-		return time.Time{}, false, o.dbError("looking for due jobs", err)
+		return time.Time{}, false, s.dbError("looking for due jobs", err)
 	}
 	return fromMS(next.Int64), next.Valid, nil
 }
 
-// threadRoot is the message a job with a ThreadKey replies to; "" when it
-// would be the thread's first.
-func (o *Outbox) threadRoot(ctx context.Context, j Job) (string, error) {
+// ThreadRoot is the message a job with a ThreadKey replies to.
+func (s *Store) ThreadRoot(ctx context.Context, j delivery.Job) (delivery.Thread, error) {
 	if j.ThreadKey == "" {
-		return "", nil
+		return delivery.Thread{}, nil
 	}
-	var id string
-	err := o.db.QueryRowContext(ctx, "SELECT message_id FROM threads WHERE thread_key = ? AND address = ?",
-		j.ThreadKey, j.Address).Scan(&id)
+	var t delivery.Thread
+	err := s.db.QueryRowContext(ctx, "SELECT message_id, channel_id FROM threads WHERE thread_key = ? AND address = ?",
+		j.ThreadKey, j.Address).Scan(&t.MessageID, &t.ChannelID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return delivery.Thread{}, nil
 	}
 	if err != nil {
-		return "", o.dbError("reading the thread", err)
+		return delivery.Thread{}, s.dbError("reading the thread", err)
 	}
-	return id, nil
+	return t, nil
 }
 
-// outcome is how an attempt ended.
-type outcome struct {
-	state     string // StateSent, StateQueued (retry) or StateFailed
-	counted   bool   // the attempt finished, so it counts in Attempts
-	lastError string
-	next      time.Time // the retry's due time
-	receipt   chat.Receipt
-}
-
-// errClaimLost means another process re-queued the job while this one was
-// sending it (this one stalled past its lease).
-var errClaimLost = errors.New("the job was re-queued by another process while this one was sending it (this process stalled for over a minute), so it may be posted twice: check for a stalled disk or an overloaded host")
-
-// finish records an attempt's outcome, and a sent job's message as its
-// thread's first when it is.
-func (o *Outbox) finish(ctx context.Context, j Job, out outcome, now time.Time) error {
-	tx, err := o.db.BeginTx(ctx, nil)
+// Finish records an attempt's outcome, and a sent job's message as its
+// thread's first when it is (or the thread's last use when it is a reply).
+func (s *Store) Finish(ctx context.Context, j delivery.Job, out delivery.Outcome, now time.Time) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return o.dbError("recording an attempt", err)
+		return s.dbError("recording an attempt", err)
 	}
 	defer tx.Rollback()
 	counted := 0
-	if out.counted {
+	if out.Counted {
 		counted = 1
 	}
-	next, sentAt := j.NextAttemptAt, time.Time{}
-	switch out.state {
-	case StateQueued:
-		next = out.next
-	case StateSent:
-		sentAt = now
+	next, sentAt, finishedAt := j.NextAttemptAt, time.Time{}, time.Time{}
+	switch out.State {
+	case delivery.StateQueued:
+		next = out.Next
+	case delivery.StateSent:
+		sentAt, finishedAt = now, now
+	case delivery.StateFailed:
+		finishedAt = now
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, attempts = attempts + ?, last_error = ?,
-		next_attempt_at = ?, sent_at = ?, permalink = ?, message_id = ?, channel_id = ?, owner = '', lease_until = 0
-		WHERE id = ? AND state = 'sending' AND owner = ?`,
-		out.state, counted, out.lastError, ms(next), ms(sentAt),
-		out.receipt.Permalink, out.receipt.MessageID, out.receipt.ChannelID, j.ID, o.owner)
+		next_attempt_at = ?, sent_at = ?, finished_at = ?, permalink = ?, message_id = ?, channel_id = ?,
+		owner = '', lease_until = 0
+		WHERE id = ? AND state = 'sending' AND owner = ? AND claims = ?`,
+		out.State, counted, out.LastError, ms(next), ms(sentAt), ms(finishedAt),
+		out.Receipt.Permalink, out.Receipt.MessageID, out.Receipt.ChannelID, j.ID, s.owner, j.Claims)
 	if err != nil {
-		return o.dbError("recording an attempt", err)
+		return s.dbError("recording an attempt", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return errClaimLost
+		return delivery.ErrClaimLost
 	}
-	if out.state == StateSent && j.ThreadKey != "" && out.receipt.MessageID != "" {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO threads (thread_key, address, message_id, channel_id)
-			VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			j.ThreadKey, j.Address, out.receipt.MessageID, out.receipt.ChannelID); err != nil {
-			return o.dbError("recording the thread", err)
+	if out.State == delivery.StateSent && j.ThreadKey != "" && out.Receipt.MessageID != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO threads (thread_key, address, message_id, channel_id, used_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (thread_key, address) DO UPDATE SET used_at = excluded.used_at`,
+			j.ThreadKey, j.Address, out.Receipt.MessageID, out.Receipt.ChannelID, ms(now)); err != nil {
+			return s.dbError("recording the thread", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return o.dbError("recording an attempt", err)
+		return s.dbError("recording an attempt", err)
 	}
 	return nil
 }
 
-// requeue puts jobs whose owner is gone back in the queue, due now. With
-// expiredOnly it takes only jobs of other owners whose lease lapsed; without,
-// every 'sending' job (the caller knows no other process is alive).
-func (o *Outbox) requeue(ctx context.Context, now time.Time, expiredOnly bool) error {
+// Release re-queues a job this owner holds without counting an attempt.
+func (s *Store) Release(ctx context.Context, j delivery.Job, reason string, now time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE jobs SET state = 'queued', next_attempt_at = ?, last_error = ?,
+		owner = '', lease_until = 0
+		WHERE id = ? AND state = 'sending' AND owner = ? AND claims = ?`, ms(now), reason, j.ID, s.owner, j.Claims)
+	if err != nil {
+		return s.dbError("releasing a job", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return delivery.ErrClaimLost
+	}
+	s.wake.Wake()
+	return nil
+}
+
+// RequeueExpired re-queues other owners' jobs whose lease ended before now.
+func (s *Store) RequeueExpired(ctx context.Context, now time.Time) (int, error) {
+	return s.requeue(ctx, now, true)
+}
+
+// requeue puts jobs whose owner is gone back in the queue, due now, and
+// counts the attempt they were in. With expiredOnly it takes only jobs of
+// other owners whose lease lapsed; without, every 'sending' job (the caller
+// knows no other process is alive).
+func (s *Store) requeue(ctx context.Context, now time.Time, expiredOnly bool) (int, error) {
 	q := `UPDATE jobs SET state = 'queued', next_attempt_at = ?, owner = '', lease_until = 0,
-		last_error = 'interrupted: process ' || owner || ' stopped while sending it; retrying with the same idempotency key'
+		attempts = attempts + 1, interrupts = interrupts + 1, last_error = ? || owner || ?
 		WHERE state = 'sending'`
-	args := []any{ms(now)}
+	args := []any{ms(now), delivery.InterruptedBefore, delivery.InterruptedAfter}
 	if expiredOnly {
 		q += " AND owner != ? AND lease_until < ?"
-		args = append(args, o.owner, ms(now))
+		args = append(args, s.owner, ms(now))
 	}
-	res, err := o.db.ExecContext(ctx, q, args...)
+	res, err := s.db.ExecContext(ctx, q, args...)
 	if err != nil {
-		return o.dbError("re-queueing interrupted jobs", err)
+		return 0, s.dbError("re-queueing interrupted jobs", err)
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		o.log.Warn("re-queued jobs interrupted by a stopped process; providers without deduplication may post them twice", "jobs", n)
-		o.wake()
+	n, _ := res.RowsAffected()
+	if n > 0 {
+		if !expiredOnly {
+			s.log.Warn("re-queued jobs interrupted by a stopped process; providers without deduplication may post them twice", "jobs", n)
+		}
+		s.wake.Wake()
 	}
-	return nil
+	return int(n), nil
 }
 
-// maintain renews this owner's leases and takes over jobs of processes that
-// stopped renewing theirs, until Close.
-func (o *Outbox) maintain() {
-	defer close(o.done)
-	t := time.NewTicker(renewEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-o.stop:
-			return
-		case <-t.C:
+// Prune deletes what outlived the retention.
+func (s *Store) Prune(ctx context.Context, before time.Time) (delivery.Pruned, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return delivery.Pruned{}, s.dbError("pruning", err)
+	}
+	defer tx.Rollback()
+	cut := ms(before)
+	var p delivery.Pruned
+	for _, step := range []struct {
+		n *int
+		q string
+	}{
+		{&p.Jobs, "DELETE FROM jobs WHERE state IN ('sent', 'failed') AND finished_at < ?"},
+		{&p.Threads, `DELETE FROM threads WHERE used_at < ? AND NOT EXISTS (SELECT 1 FROM jobs j
+			WHERE j.thread_key = threads.thread_key AND j.address = threads.address AND j.state IN ('queued', 'sending'))`},
+		{nil, "DELETE FROM inbox_images WHERE message_id IN (SELECT id FROM inbox_messages WHERE created_at < ?)"},
+		{&p.Inbox, "DELETE FROM inbox_messages WHERE created_at < ?"},
+	} {
+		res, err := tx.ExecContext(ctx, step.q, cut)
+		if err != nil {
+			return delivery.Pruned{}, s.dbError("pruning", err)
 		}
-		ctx := context.Background()
-		now := time.Now()
-		if _, err := o.db.ExecContext(ctx, "UPDATE jobs SET lease_until = ? WHERE state = 'sending' AND owner = ?",
-			ms(now.Add(leaseDuration)), o.owner); err != nil {
-			o.log.Error("renewing leases failed; another process may take over jobs being sent", "err", err)
-		}
-		if err := o.requeue(ctx, now, true); err != nil {
-			o.log.Error("re-queueing interrupted jobs failed", "err", err)
+		if step.n != nil {
+			n, _ := res.RowsAffected()
+			*step.n = int(n)
 		}
 	}
-}
-
-// wake tells running workers that a job may be due.
-func (o *Outbox) wake() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for w := range o.wakers {
-		w.Wake()
+	if err := tx.Commit(); err != nil {
+		return delivery.Pruned{}, s.dbError("pruning", err)
 	}
-}
-
-func (o *Outbox) addWaker(w *Worker, add bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if add {
-		o.wakers[w] = struct{}{}
-	} else {
-		delete(o.wakers, w)
-	}
+	return p, nil
 }
