@@ -60,7 +60,8 @@ type WorkerOptions struct {
 	// or waiting on their thread (default 2s). Jobs enqueued through the
 	// same Store and retries of its own are picked up on time without it.
 	Poll time.Duration
-	// Concurrency is how many jobs are prepared and sent at once (default 2).
+	// Concurrency is how many jobs are prepared and sent at once (default
+	// DefaultConcurrency).
 	Concurrency int
 	// AttemptTimeout bounds one attempt, prepare and send together
 	// (default 2m).
@@ -80,6 +81,10 @@ type WorkerOptions struct {
 	Retention time.Duration
 	Logger    *slog.Logger
 }
+
+// DefaultConcurrency is how many jobs a worker prepares and sends at once
+// unless told otherwise.
+const DefaultConcurrency = 2
 
 // pruneEvery is how often the worker prunes what outlived the retention.
 const pruneEvery = time.Hour
@@ -121,7 +126,7 @@ func NewWorker(s Store, senders map[string]chat.Sender, prepare PrepareFunc, opt
 		opts.Poll = 2 * time.Second
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 2
+		opts.Concurrency = DefaultConcurrency
 	}
 	if opts.AttemptTimeout <= 0 {
 		opts.AttemptTimeout = 2 * time.Minute
