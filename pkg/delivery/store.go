@@ -25,7 +25,12 @@
 //     key and address) is pending and the thread has no first message yet,
 //     and then replies to the thread's first message.
 //   - Prune removes sent and failed jobs (with their dedupe keys), thread
-//     keys and inbox messages older than the retention.
+//     keys and inbox messages older than the retention (outbox_retention, 7
+//     days by default; the worker prunes hourly). A thread key goes once its
+//     thread was last posted to before the cut-off and no pending job needs
+//     it; a job with that key arriving later starts a new thread (an alert
+//     resolving after a week gets a new message, not a reply), and a
+//     notification whose dedupe key was pruned is posted again.
 //
 // Re-sending after an interruption uses the same Message.IdempotencyKey
 // (the job ID), so providers that deduplicate on it post once; see the

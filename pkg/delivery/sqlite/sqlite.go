@@ -28,7 +28,7 @@
 //     re-queues every 'sending' job at once (a restart resumes immediately).
 //   - Otherwise, or where flock is unavailable (Windows), a 'sending' job is
 //     re-queued once its lease expired: the worker renews its leases every
-//     15 s and they lapse after 60 s of silence (the defaults). A live
+//     15 s and they lapse after 60 s of silence (outbox_lease). A live
 //     process therefore never loses its in-flight jobs to another unless it
 //     stalls for a minute.
 package sqlite
