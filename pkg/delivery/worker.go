@@ -287,8 +287,9 @@ func (w *Worker) idle(ctx context.Context, claimed time.Time) time.Duration {
 func (w *Worker) attempt(ctx context.Context, j Job) {
 	var out Outcome
 	if j.Attempts >= w.opts.MaxAttempts {
-		// Only interruptions count without ending here: the process died
-		// during each of the attempts, perhaps because of this job.
+		// Finished attempts end the job at MaxAttempts themselves; only
+		// interrupted ones get here: the process died during each, perhaps
+		// because of this job.
 		out = Outcome{State: StateFailed, LastError: fmt.Sprintf("gave up after %d attempts: interrupted %d times because the process sending it stopped or crashed; if Panelcast crashed each time, this job may be the cause: report it with the logs of those times", j.Attempts, j.Interrupts)}
 	} else {
 		out = w.try(ctx, j)

@@ -156,7 +156,8 @@ func (st *pushState) open(cfg config.Config, log *slog.Logger) (delivery.Store, 
 }
 
 // StopDelivery lets attempts in flight finish (within the worker's
-// shutdown grace) and closes the outbox. Pushes are refused afterwards.
+// shutdown grace), releases the rest to other replicas, and closes the
+// outbox. Pushes are refused afterwards.
 func (s *Service) StopDelivery() error {
 	st := &s.push
 	st.mu.Lock()
