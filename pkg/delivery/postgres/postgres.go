@@ -119,17 +119,24 @@ func Location(rawURL string) (string, error) {
 	return loc, err
 }
 
+// errNotURL never repeats the value, which may hold a password.
+var errNotURL = errors.New("outbox_url is not a URL such as postgres://user:password@host:5432/panelcast?sslmode=require: fix outbox_url")
+
 // redact returns the URL without its password, for logs, errors and health,
 // and the password's spellings to scrub from driver errors.
 func redact(rawURL string) (string, []string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Opaque != "" {
-		return "", nil, errors.New("outbox_url is not a URL such as postgres://user:password@host:5432/panelcast?sslmode=require: fix outbox_url")
+		return "", nil, errNotURL
 	}
 	var secrets []string
 	if pw, ok := u.User.Password(); ok {
 		secrets = append(secrets, pw, url.UserPassword("", pw).String()[1:])
-		u.User = url.User(u.User.Username())
+		name := u.User.Username()
+		u.User = nil
+		if name != "" {
+			u.User = url.User(name)
+		}
 	}
 	q := u.Query()
 	if pws, ok := q["password"]; ok {
