@@ -545,7 +545,7 @@ func TestBrowserDemoCheckFailsWithoutEachPart(t *testing.T) {
 		want string
 		keep func(x, y int, c color.RGBA) bool
 	}{
-		{"dashed line", func(_, _ int, c color.RGBA) bool { return !closeTo(c, ThresholdLineColor, 6) }},
+		{"dashed line", func(_, _ int, c color.RGBA) bool { return !closeTo(c, ThresholdLineColor, 12) }},
 		{"series web-2", func(_, _ int, c color.RGBA) bool { return !closeTo(c, Demo[1].Color, 8) }},
 		{"legend", func(_, y int, _ color.RGBA) bool { return y < p.Plot.Max.Y+(img.Bounds().Dy()-p.Plot.Max.Y)/2 }},
 		{"y-axis labels", func(x, _ int, _ color.RGBA) bool { return x >= p.Plot.Min.X }},

@@ -48,24 +48,50 @@ func CheckDemoPicture(img image.Image) (DemoPicture, error) {
 		fail("%d of %d pixels are the panel background %s, want at least half", bg, b.Dx()*b.Dy(), hexColor(PanelBackground))
 	}
 
-	// Horizontal grid lines: rows that are mostly grid colour (exactly: the
-	// panel's border, rgba(204, 204, 220, 0.12), is 3 levels off). Those
-	// under a series are tinted by its fill; the ones at DemoMax, above
-	// every series, and DemoMin, where the fill fades out, are not.
-	grid := func(c color.RGBA) bool { return closeTo(c, GridColor, 1) }
-	var gridRows []int
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		if countIn(img, image.Rect(b.Min.X, y, b.Max.X, y+1), grid) >= b.Dx()*2/5 {
-			gridRows = append(gridRows, y)
+	// Horizontal grid lines: rows that are mostly tinted towards the grid
+	// colour. A line a fraction of a device pixel off the pixel grid (at
+	// scale 1.5, say) tints two rows, each part way. Those under a series
+	// are tinted by its fill too and missed; the ones at DemoMax, above every
+	// series, and DemoMin, where the fill fades out, are found. The panel's
+	// border, rgba(204, 204, 220, 0.12), is a tint alike, so the rows at the
+	// picture's edges are not searched.
+	grid := func(c color.RGBA) bool { return gridTint(c) >= 0.3 }
+	type line struct{ first, last int }
+	var lines []line
+	for y := b.Min.Y + b.Dy()/33; y < b.Max.Y-b.Dy()/33; y++ {
+		if countIn(img, image.Rect(b.Min.X, y, b.Max.X, y+1), grid) < b.Dx()*2/5 {
+			continue
+		}
+		if n := len(lines); n > 0 && lines[n-1].last == y-1 {
+			lines[n-1].last = y
+		} else {
+			lines = append(lines, line{y, y})
 		}
 	}
-	if len(gridRows) < 2 || gridRows[len(gridRows)-1]-gridRows[0] < b.Dy()/4 {
-		fail("found horizontal grid lines of %s at rows %v, want two at least a quarter of the height apart", hexColor(GridColor), gridRows)
+	if len(lines) < 2 || lines[len(lines)-1].first-lines[0].last < b.Dy()/4 {
+		fail("found horizontal grid lines of %s at rows %v, want two at least a quarter of the height apart", hexColor(GridColor), lines)
 		return p, errors.Join(problems...)
 	}
-	top, bottom := gridRows[0], gridRows[len(gridRows)-1]
-	left, right := extent(img, bottom, 4, grid)
-	p.Plot = image.Rect(left, top, right, bottom+1)
+	// Each line's centre, weighted by its rows' tint.
+	centre := func(l line) float64 {
+		var sum, weight float64
+		for y := l.first; y <= l.last; y++ {
+			w := gridTint(rgba(img.At(b.Min.X+b.Dx()/2, y)))
+			sum, weight = sum+w*float64(y), weight+w
+		}
+		if weight == 0 {
+			return float64(l.first+l.last) / 2
+		}
+		return sum / weight
+	}
+	top, bottom := centre(lines[0]), centre(lines[len(lines)-1])
+	bottomRow := lines[len(lines)-1]
+	left, right := b.Max.X, b.Min.X
+	for y := bottomRow.first; y <= bottomRow.last; y++ {
+		l, r := extent(img, y, 4, grid)
+		left, right = min(left, l), max(right, r)
+	}
+	p.Plot = image.Rect(left, lines[0].first, right, bottomRow.last+1)
 	plotW, plotH := p.Plot.Dx(), p.Plot.Dy()
 
 	for _, s := range Demo {
@@ -75,16 +101,17 @@ func CheckDemoPicture(img image.Image) (DemoPicture, error) {
 	}
 
 	// The threshold: rows inside the plot with many short runs of its
-	// colour (Grafana dashes 10 on, 10 off).
+	// colour (Grafana dashes 10 on, 10 off), loosely: where a grid line lies
+	// under it, it is a little lighter.
 	var rows []int
 	for y := p.Plot.Min.Y; y < p.Plot.Max.Y; y++ {
-		n, runs := runsIn(img, y, p.Plot.Min.X, p.Plot.Max.X, func(c color.RGBA) bool { return closeTo(c, ThresholdLineColor, 6) })
+		n, runs := runsIn(img, y, p.Plot.Min.X, p.Plot.Max.X, func(c color.RGBA) bool { return closeTo(c, ThresholdLineColor, 12) })
 		if n >= plotW/4 && runs >= 8 {
 			rows = append(rows, y)
 		}
 	}
 	frac := float64(DemoThreshold-DemoMin) / float64(DemoMax-DemoMin)
-	p.WantThresholdY = int(math.Round(float64(bottom) - frac*float64(bottom-top)))
+	p.WantThresholdY = int(math.Round(bottom - frac*(bottom-top)))
 	if len(rows) == 0 {
 		fail("no dashed line of %s in the plot (want one at y=%d)", hexColor(ThresholdLineColor), p.WantThresholdY)
 	} else {
@@ -125,14 +152,22 @@ func CheckDemoPicture(img image.Image) (DemoPicture, error) {
 	return p, errors.Join(problems...)
 }
 
+// gridTint says how far c lies on the way from PanelBackground to
+// GridColor, 0 if it is off that line.
+func gridTint(c color.RGBA) float64 { return onLine(c, PanelBackground, GridColor, 1.2) }
+
 // textInk says how far c lies on the way from PanelBackground to TextColor
 // (1 at the text colour), or 0 if it is off that line: anti-aliased text
 // blends the two, series colours and grid lines lie elsewhere.
-func textInk(c color.RGBA) float64 {
-	ch := func(v, bg, fg uint8) float64 { return (float64(v) - float64(bg)) / (float64(fg) - float64(bg)) }
-	a := []float64{ch(c.R, PanelBackground.R, TextColor.R), ch(c.G, PanelBackground.G, TextColor.G), ch(c.B, PanelBackground.B, TextColor.B)}
+func textInk(c color.RGBA) float64 { return onLine(c, PanelBackground, TextColor, 1.05) }
+
+// onLine says where c lies on the way from bg (0) to fg (1), up to limit,
+// or 0 if its channels disagree: it is not a blend of the two.
+func onLine(c, bg, fg color.RGBA, limit float64) float64 {
+	ch := func(v, b, f uint8) float64 { return (float64(v) - float64(b)) / (float64(f) - float64(b)) }
+	a := []float64{ch(c.R, bg.R, fg.R), ch(c.G, bg.G, fg.G), ch(c.B, bg.B, fg.B)}
 	lo, hi := math.Min(a[0], math.Min(a[1], a[2])), math.Max(a[0], math.Max(a[1], a[2]))
-	if hi-lo > 0.08 || lo < 0 || hi > 1.05 {
+	if hi-lo > 0.1 || lo < 0 || hi > limit {
 		return 0
 	}
 	return (lo + hi) / 2
