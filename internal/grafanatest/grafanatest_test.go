@@ -436,6 +436,9 @@ func TestShellLoadsTheScenarioBundle(t *testing.T) {
 		if !strings.Contains(page.body, "public/build/"+bundle+".js?boot=0") || !strings.Contains(page.body, "public/build/"+bundle+".css") {
 			t.Errorf("%s page does not load %s.js and %s.css: %s", uid, bundle, bundle, page.body)
 		}
+		if preload := strings.Contains(page.body, `<link rel="preload" href="public/fonts/inter/Inter-Regular.woff2" as="font" crossorigin>`); preload != (bundle == "grafana") {
+			t.Errorf("%s page preloads Inter: %v", uid, preload)
+		}
 		// Grafana's frontend reads the user's theme at start-up.
 		if !strings.Contains(page.body, `"theme":"dark"`) {
 			t.Errorf("%s page has no user theme in its boot data", uid)

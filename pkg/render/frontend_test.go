@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image"
@@ -55,6 +56,27 @@ func TestRenderGrafanaFrontend(t *testing.T) {
 			p := checkDemo(t, out, int(float64(c.w)*c.scale+0.5), int(float64(c.h)*c.scale+0.5))
 			t.Logf("plot %v, threshold at y=%d (want %d)", p.Plot, p.ThresholdY, p.WantThresholdY)
 		})
+	}
+}
+
+// The demo's data is fixed and its fonts are preloaded, as on Grafana's
+// pages, so the same request gives the same picture.
+func TestRenderGrafanaFrontendIsTheSameEveryTime(t *testing.T) {
+	r := newRenderer(t, Options{})
+	g := standIn(t)
+	var first []byte
+	for i := 0; i < 3; i++ {
+		out, err := r.Render(context.Background(), demoRequest(g, grafanatest.ScenarioDemo, nil, 1000, 500, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = out
+			continue
+		}
+		if !bytes.Equal(out, first) {
+			t.Errorf("render %d differs from the first", i+1)
+		}
 	}
 }
 
