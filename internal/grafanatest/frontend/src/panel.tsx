@@ -40,7 +40,11 @@ const noEditor = () => null;
 
 // option is one field config property as Grafana's registries hold it,
 // without its editor: nobody edits this page.
-function option(path: string, process = identityOverrideProcessor, defaultValue?: unknown): FieldConfigPropertyItem {
+function option(
+  path: string,
+  process: FieldConfigPropertyItem['process'] = identityOverrideProcessor,
+  defaultValue?: unknown
+): FieldConfigPropertyItem {
   return {
     id: path,
     path,
