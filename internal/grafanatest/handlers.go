@@ -150,7 +150,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /public/build/grafana.css", serveCSS(grafanaCSS))
 	public, err := fs.Sub(publicFS, "assets/public")
 	if err != nil {
-		panic(err) // the embedded folder is there, or this does not compile
+		panic(err) // fs.Sub fails only for an invalid path name
 	}
 	publicFiles := http.StripPrefix("/public/", http.FileServerFS(public))
 	mux.Handle("GET /public/fonts/", publicFiles)
