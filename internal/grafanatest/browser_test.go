@@ -58,15 +58,19 @@ func browser(t *testing.T, extra ...string) *rod.Browser {
 const recorder = `(() => {
   const log = window.__timeline = [];
   const last = {};
+  // One time per sample, so changes seen together are noted together.
+  let now = 0;
   const note = (k, v) => {
-    if (last[k] !== v) { last[k] = v; log.push({at: Math.round(performance.now()), what: k + '=' + v}); }
+    if (last[k] !== v) { last[k] = v; log.push({at: now, what: k + '=' + v}); }
   };
   let wrapped = false;
   setInterval(() => {
+    now = Math.round(performance.now());
     const fn = window.__grafanaImageRendererMessageChannel;
     if (!wrapped && typeof fn === 'function') {
       wrapped = true;
       window.__grafanaImageRendererMessageChannel = (m) => {
+        now = Math.round(performance.now());
         note('binding', m);
         note('painted at binding', document.querySelectorAll('.panel-content > *').length);
         return fn(m);
