@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -150,49 +149,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // version answers Grafana's capability check. Grafana reads "version" and
-// compares it with semver constraints (full-height and scaled-down images
-// need >= 3.4.0, PDF >= 3.10.0); a pre-release such as 4.0.0-3-gabc fails
-// every such constraint, so only MAJOR.MINOR.PATCH is given.
+// compares it with semver constraints, so it gets buildinfo.GrafanaVersion,
+// as plugin.json does.
 func (s *Server) version(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"version": RenderVersion(buildinfo.Version)})
-}
-
-// protocolFloor is the renderer version whose whole protocol Panelcast
-// speaks (the 4.x plugin's: full height, scaling, PDF, CSV).
-const protocolFloor = "4.0.0"
-
-// RenderVersion is the version Grafana is told: the release's
-// MAJOR.MINOR.PATCH, but never below protocolFloor, so a development build
-// or a young release number does not switch Grafana's PDF and full-page
-// rendering off.
-func RenderVersion(release string) string {
-	v := strings.TrimPrefix(strings.TrimSpace(release), "v")
-	if i := strings.IndexAny(v, "-+"); i >= 0 {
-		v = v[:i]
-	}
-	got, ok := semver(v)
-	floor, _ := semver(protocolFloor)
-	if !ok || slices.Compare(got[:], floor[:]) < 0 {
-		return protocolFloor
-	}
-	return fmt.Sprintf("%d.%d.%d", got[0], got[1], got[2])
-}
-
-// semver reads MAJOR.MINOR.PATCH and nothing else.
-func semver(v string) ([3]int, bool) {
-	var out [3]int
-	parts := strings.Split(v, ".")
-	if len(parts) != 3 {
-		return out, false
-	}
-	for i, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
-			return out, false
-		}
-		out[i] = n
-	}
-	return out, true
+	writeJSON(w, http.StatusOK, map[string]string{"version": buildinfo.GrafanaVersion(buildinfo.Version)})
 }
 
 // healthz is the cheap liveness and readiness answer: 200 while the browser
