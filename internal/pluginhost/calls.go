@@ -131,6 +131,19 @@ func (h *Host) CheckHealth(ctx context.Context) (*pluginv2.CheckHealthResponse, 
 	return rsp, err
 }
 
+// CollectMetrics scrapes the plugin as /api/plugins/<id>/metrics does: the
+// diagnostics service's CollectMetrics with the plugin id alone, answered
+// with the Prometheus text the plugin exposes.
+func (h *Host) CollectMetrics(ctx context.Context) ([]byte, error) {
+	rsp, err := h.diagnostics.CollectMetrics(ctx, &pluginv2.CollectMetricsRequest{
+		PluginContext: &pluginv2.PluginContext{PluginId: h.cfg.PluginID},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rsp.GetMetrics().GetPrometheus(), nil
+}
+
 // CallResource is a request to /api/plugins/<id>/resources/<path> by a user
 // with the given org role, answered as Grafana answers the browser
 // (pkg/api/plugin_resource.go):

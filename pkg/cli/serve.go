@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 
@@ -27,9 +26,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if err := server.CheckConfig(cfg); err != nil {
 		return err
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(server.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})))
+	log := jsonLogger(stderr, cfg.LogLevel)
 	for _, t := range cfg.AuthTokens {
 		if len(t) < 16 {
 			log.Warn("an auth_token is shorter than 16 characters (Grafana's default is \"-\"): anyone who guesses it can make the browser load your dashboards; use a long random token in both places")

@@ -24,6 +24,9 @@ import (
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
+// ID is plugin.json's id.
+const ID = "panelcast-renderer"
+
 // Detected reports whether Grafana started this process as a plugin: the
 // go-plugin handshake cookie is in the environment.
 func Detected() bool {
@@ -53,7 +56,10 @@ func Serve(svc *service.Service) error {
 	})
 	mux.Handle("/push", push)
 	mux.Handle("/push/", push)
-	return backend.Serve(backend.ServeOpts{
+	// Manage serves through go-plugin as Serve did, with the SDK's standard
+	// middlewares (request logs and metrics Grafana scrapes, tracing) and
+	// its standalone debugging mode (GF_PLUGIN_GRPC_ADDRESS_<ID>).
+	return backend.Manage(ID, backend.ServeOpts{
 		CheckHealthHandler:  health{svc},
 		CallResourceHandler: httpadapter.New(mux),
 		ExtraPlugins:        goplugin.PluginSet{"renderer": &RendererPlugin{Impl: &renderer{svc: svc}}},
