@@ -53,10 +53,10 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	}
 	// Chat delivery runs beside the render API; without it pushes get 503
 	// with the reason, renders still work.
+	// Serve stops it again at shutdown, before the renderer closes.
 	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
 		log.Error("chat delivery did not start; pushes are refused until it is fixed", "error", err)
 	}
-	defer svc.StopDelivery()
 	origins, _ := server.AllowedOrigins(cfg)
 	fmt.Fprintf(stdout, "panelcast %s serving Grafana's render API on http://%s (set [rendering] server_url = http://<this host>:%d/render); pages allowed on %s\n",
 		buildinfo.Version, ln.Addr(), ln.Addr().(*net.TCPAddr).Port, strings.Join(origins, ", "))

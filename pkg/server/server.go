@@ -108,8 +108,9 @@ func loopback(addr string) bool {
 
 // Serve answers on ln until ctx ends, then shuts down gracefully: it stops
 // accepting connections, lets renders in flight finish within
-// shutdown_timeout, and closes the renderer (killing the browser and any
-// render still running after that).
+// shutdown_timeout, stops chat delivery (attempts in flight finish) and
+// closes the renderer (killing the browser and any render still running
+// after that); see service.Close.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	cfg := s.svc.Config
 	hs := &http.Server{
@@ -138,8 +139,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if shutErr := hs.Shutdown(sctx); shutErr != nil {
 		err = fmt.Errorf("renders were still running after shutdown_timeout (%s) and were cut off: raise shutdown_timeout (and the supervisor's stop timeout) above your longest render", cfg.ShutdownTimeout)
 	}
-	// With the deadline gone, Close kills the browser at once.
-	_ = s.svc.Renderer.Close(sctx)
+	// Chat delivery stops before the renderer closes, so the pushes being
+	// rendered finish; with the deadline gone, the browser is killed at once.
+	_ = s.svc.Close(sctx)
 	_ = hs.Close()
 	if serveErr == nil {
 		<-served

@@ -152,6 +152,17 @@ func (s *Service) StopDelivery() error {
 	return err
 }
 
+// Close shuts the service down in the order that loses nothing: chat
+// delivery first (it takes no new job, and the attempts in flight finish
+// within the worker's shutdown grace, renders included), then the renderer,
+// which waits for the renders still running until ctx ends and then kills
+// the browser. Closing the renderer first would fail the pushes being
+// prepared and spend one of their attempts each.
+func (s *Service) Close(ctx context.Context) error {
+	derr := s.StopDelivery()
+	return errors.Join(derr, s.Renderer.Close(ctx))
+}
+
 // OutboxPath is where pushes are stored, "" before StartDelivery or when no
 // chat provider is configured.
 func (s *Service) OutboxPath() string {
