@@ -57,7 +57,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
 		log.Error("chat delivery did not start; pushes are refused until it is fixed", "error", err)
 	}
-	origins, _ := server.AllowedOrigins(cfg)
+	origins, _ := service.AllowedOrigins(cfg)
 	fmt.Fprintf(stdout, "panelcast %s serving Grafana's render API on http://%s (set [rendering] server_url = http://<this host>:%d/render); pages allowed on %s\n",
 		buildinfo.Version, ln.Addr(), ln.Addr().(*net.TCPAddr).Port, strings.Join(origins, ", "))
 	return srv.Serve(ctx, ln)

@@ -51,7 +51,7 @@ var Keys = []Key{
 		get:  func(c *Config) string { return c.LogLevel }},
 	secretList("auth_token", "renderer token(s) Grafana must present ([rendering] renderer_token), comma-separated; empty accepts any in plugin mode", func(c *Config) *[]string { return &c.AuthTokens }),
 	str("addr", "server mode: listen address", func(c *Config) *string { return &c.Addr }),
-	list("allowed_origins", "server mode: origins that may be rendered, comma-separated; default: grafana_url's origin", func(c *Config) *[]string { return &c.AllowedOrigins }),
+	list("allowed_origins", "origins that may be rendered besides grafana_url's, comma-separated; a plugin with neither renders any origin Grafana asks for", func(c *Config) *[]string { return &c.AllowedOrigins }),
 	duration("shutdown_timeout", "server mode: how long a shutdown waits for renders in flight", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 	secret("grafana_token", "Grafana service-account token the browser sends (only to Grafana's origin) when rendering panels for a push", func(c *Config) *string { return &c.GrafanaToken }),
 	secretList("api_token", "server mode: bearer token(s) for /push and /alerts, comma-separated", func(c *Config) *[]string { return &c.APITokens }),

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,24 +29,18 @@ import (
 type Server struct {
 	svc          *service.Service
 	log          *slog.Logger
-	guard        *render.Guard
 	metrics      *metrics
 	handler      http.Handler
 	shuttingDown atomic.Bool
 }
 
 // New builds the door on a service. It fails when the configuration names
-// no origin that may be rendered (see AllowedOrigins).
+// no origin that may be rendered (see service.AllowedOrigins).
 func New(svc *service.Service) (*Server, error) {
-	origins, err := AllowedOrigins(svc.Config)
-	if err != nil {
+	if _, err := service.AllowedOrigins(svc.Config); err != nil {
 		return nil, err
 	}
-	guard, err := render.NewGuard(origins...)
-	if err != nil {
-		return nil, fmt.Errorf("allowed_origins: %w", err)
-	}
-	s := &Server{svc: svc, log: svc.Log, guard: guard, metrics: newMetrics(svc.Renderer)}
+	s := &Server{svc: svc, log: svc.Log, metrics: newMetrics(svc.Renderer)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /render", s.render(false))
 	mux.HandleFunc("GET /render/csv", s.render(true))
@@ -66,26 +59,12 @@ func New(svc *service.Service) (*Server, error) {
 // ServeHTTP answers one request; every answer carries X-Request-Id.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// AllowedOrigins are the origins whose pages may be rendered: grafana_url's
-// and those in allowed_origins. Grafana asks for pages on its callback_url,
-// so that is what grafana_url must be.
-func AllowedOrigins(cfg config.Config) ([]string, error) {
-	origins := slices.Clone(cfg.AllowedOrigins)
-	if cfg.GrafanaURL != "" {
-		origins = append([]string{cfg.GrafanaURL}, origins...)
-	}
-	if len(origins) > 0 {
-		return origins, nil
-	}
-	return nil, errors.New("no page may be rendered: set grafana_url to Grafana's [rendering] callback_url (e.g. PANELCAST_GRAFANA_URL=http://grafana:3000), or list origins in allowed_origins")
-}
-
 // CheckConfig refuses settings that would expose the service: without
 // auth_token anyone who reaches the port could make the browser load
 // Grafana pages, so that is allowed only on a loopback address. It also
-// wants an origin to render (AllowedOrigins).
+// wants an origin to render (service.AllowedOrigins).
 func CheckConfig(cfg config.Config) error {
-	if _, err := AllowedOrigins(cfg); err != nil {
+	if _, err := service.AllowedOrigins(cfg); err != nil {
 		return err
 	}
 	if len(cfg.AuthTokens) > 0 || loopback(cfg.Addr) {

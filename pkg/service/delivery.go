@@ -214,12 +214,15 @@ func (s *Service) preparePush(ctx context.Context, j delivery.Job) (chat.Message
 		return chat.Message{}, s.push.scrub(err)
 	}
 	g := GrafanaRender{URL: spec.URL, Width: spec.Width, Height: spec.Height, Timezone: spec.Timezone, Encoding: string(render.PNG)}
-	req := s.Request(g)
-	if s.Config.GrafanaToken != "" {
-		req.OriginHeaders = map[string]string{"Authorization": "Bearer " + s.Config.GrafanaToken}
-	}
 	start := time.Now()
-	img, err := s.Renderer.Render(ctx, req)
+	req, err := s.Request(g)
+	var img []byte
+	if err == nil {
+		if s.Config.GrafanaToken != "" {
+			req.OriginHeaders = map[string]string{"Authorization": "Bearer " + s.Config.GrafanaToken}
+		}
+		img, err = s.Renderer.Render(ctx, req)
+	}
 	s.logRender(ctx, "push", g, start, err)
 	if errors.Is(err, render.ErrBadRequest) || errors.Is(err, render.ErrNoChromium) {
 		err = delivery.Permanent(err)
