@@ -18,8 +18,10 @@
 //     backend/grpcplugin/handshake.go; go-plugin client.go Start).
 //   - Plugin set: diagnostics, resource, data, stream, renderer (newer also
 //     admission, conversion; 9.x also secretsmanager; no "sanitizer" entry
-//     exists). Start fails if the negotiated version is below 2
-//     (grpcplugin/client.go, client_v2.go, grpc_plugin.go).
+//     exists: the "renderer" entry's client speaks both the Renderer and the
+//     Sanitizer gRPC service on its connection, pluginextensionv2
+//     renderer_grpc_plugin.go). Start fails if the negotiated version is
+//     below 2 (grpcplugin/client.go, client_v2.go, grpc_plugin.go).
 //   - Stop: Grafana's Stop calls go-plugin Client.Kill: the controller's
 //     Shutdown RPC, up to 2 s for the process to exit, then SIGKILL of the
 //     plugin process only (grpc_plugin.go Stop; go-plugin client.go Kill).
@@ -85,6 +87,7 @@ type Host struct {
 	diagnostics pluginv2.DiagnosticsClient
 	resource    pluginv2.ResourceClient
 	renderer    pluginextensionv2.RendererClient
+	sanitizer   pluginextensionv2.SanitizerClient
 }
 
 // Start runs the plugin and completes the go-plugin handshake. Like Grafana,
@@ -165,7 +168,8 @@ func (h *Host) connect() error {
 	// The SDK's client wrappers embed the generated clients.
 	h.diagnostics = raw[0].(pluginv2.DiagnosticsClient)
 	h.resource = raw[1].(pluginv2.ResourceClient)
-	h.renderer = raw[2].(pluginextensionv2.RendererClient)
+	r := raw[2].(rendererClient)
+	h.renderer, h.sanitizer = r.RendererClient, r.SanitizerClient
 	return nil
 }
 
@@ -203,8 +207,15 @@ func (*rendererGRPCPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error 
 	return errors.New("pluginhost: the renderer service is served by the plugin, not the host")
 }
 
+// GRPCClient gives both services on the one connection, as Grafana's
+// RendererGRPCClient does: the Renderer and the Sanitizer.
 func (*rendererGRPCPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
-	return pluginextensionv2.NewRendererClient(conn), nil
+	return rendererClient{pluginextensionv2.NewRendererClient(conn), pluginextensionv2.NewSanitizerClient(conn)}, nil
+}
+
+type rendererClient struct {
+	pluginextensionv2.RendererClient
+	pluginextensionv2.SanitizerClient
 }
 
 func rendererExecutableName() string {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
@@ -362,4 +364,17 @@ func processGone(pid int) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return false
+}
+
+// Grafana gates Sanitize on plugin.json's version and calls the Sanitizer
+// service on the renderer's connection; the fake plugin serves none.
+func TestSanitizeAsGrafanaCallsIt(t *testing.T) {
+	h := startFake(t, Config{PluginVersion: "4.0.0-3-gabc1234-dirty"})
+	if _, err := h.Sanitize(t.Context(), "", []byte("<svg/>")); !errors.Is(err, ErrSanitizeUnsupported) {
+		t.Errorf("pre-release version: %v, want Grafana's refusal before any call", err)
+	}
+	h = startFake(t, Config{PluginVersion: "4.0.0"})
+	if _, err := h.Sanitize(t.Context(), "", []byte("<svg/>")); status.Code(err) != codes.Unimplemented {
+		t.Errorf("err = %v, want the plugin's Unimplemented answer", err)
+	}
 }

@@ -62,20 +62,26 @@ func Serve(svc *service.Service) error {
 	return backend.Manage(ID, backend.ServeOpts{
 		CheckHealthHandler:  health{svc},
 		CallResourceHandler: httpadapter.New(mux),
-		ExtraPlugins:        goplugin.PluginSet{"renderer": &RendererPlugin{Impl: &renderer{svc: svc}}},
+		ExtraPlugins: goplugin.PluginSet{"renderer": &RendererPlugin{
+			Impl: &renderer{svc: svc}, Sanitizer: &sanitizer{svc: svc}}},
 	})
 }
 
 // RendererPlugin is the go-plugin plugin that carries Grafana's renderer
-// gRPC service. Impl is set on the plugin side; the client side (used by
-// the project's own Grafana stand-in host) needs neither.
+// gRPC services: Renderer, and on the same connection Sanitizer, which
+// Grafana's client for the "renderer" entry also speaks. Impl and Sanitizer
+// are set on the plugin side; the client side needs neither.
 type RendererPlugin struct {
 	goplugin.NetRPCUnsupportedPlugin
-	Impl pluginextensionv2.RendererServer
+	Impl      pluginextensionv2.RendererServer
+	Sanitizer pluginextensionv2.SanitizerServer
 }
 
 func (p *RendererPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
 	pluginextensionv2.RegisterRendererServer(s, p.Impl)
+	if p.Sanitizer != nil {
+		pluginextensionv2.RegisterSanitizerServer(s, p.Sanitizer)
+	}
 	return nil
 }
 
@@ -163,6 +169,27 @@ func writeFile(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+type sanitizer struct {
+	pluginextensionv2.UnimplementedSanitizerServer
+	svc *service.Service
+}
+
+// Sanitize answers failures in the error field, which Grafana shows the
+// uploader: a gRPC error would read as a broken plugin. Grafana sends
+// configType DOMPurify with its DOMPurify settings (the svg and svgFilters
+// profiles plus <use>, no links to other documents in <use>), which
+// Panelcast's own policy already follows, so the settings are not read.
+func (s *sanitizer) Sanitize(ctx context.Context, req *pluginextensionv2.SanitizeRequest) (*pluginextensionv2.SanitizeResponse, error) {
+	if t := req.GetConfigType(); t != "" && t != "DOMPurify" {
+		return &pluginextensionv2.SanitizeResponse{Error: fmt.Sprintf("configType %q is not supported: Panelcast sanitises SVG with DOMPurify's settings", t)}, nil
+	}
+	out, err := s.svc.SanitizeSVG(ctx, req.GetFilename(), req.GetContent())
+	if err != nil {
+		return &pluginextensionv2.SanitizeResponse{Error: err.Error()}, nil
+	}
+	return &pluginextensionv2.SanitizeResponse{Sanitized: out}, nil
 }
 
 type health struct{ svc *service.Service }

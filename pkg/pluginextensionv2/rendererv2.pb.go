@@ -397,6 +397,131 @@ func (x *RenderCSVResponse) GetFileName() string {
 	return ""
 }
 
+// Sanitize is a service of its own in Grafana's package (its
+// sanitizer.proto), served on the renderer plugin's connection: Grafana
+// 9.1 to 12 call it for SVG uploads (storage feature) from renderer
+// version 3.5.0, with configType "DOMPurify" and DOMPurify's settings as
+// JSON in config.
+type SanitizeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Filename      string                 `protobuf:"bytes,1,opt,name=filename,proto3" json:"filename,omitempty"`
+	Content       []byte                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	ConfigType    string                 `protobuf:"bytes,3,opt,name=configType,proto3" json:"configType,omitempty"`
+	Config        []byte                 `protobuf:"bytes,4,opt,name=config,proto3" json:"config,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SanitizeRequest) Reset() {
+	*x = SanitizeRequest{}
+	mi := &file_rendererv2_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SanitizeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SanitizeRequest) ProtoMessage() {}
+
+func (x *SanitizeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_rendererv2_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SanitizeRequest.ProtoReflect.Descriptor instead.
+func (*SanitizeRequest) Descriptor() ([]byte, []int) {
+	return file_rendererv2_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SanitizeRequest) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *SanitizeRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *SanitizeRequest) GetConfigType() string {
+	if x != nil {
+		return x.ConfigType
+	}
+	return ""
+}
+
+func (x *SanitizeRequest) GetConfig() []byte {
+	if x != nil {
+		return x.Config
+	}
+	return nil
+}
+
+type SanitizeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Sanitized     []byte                 `protobuf:"bytes,2,opt,name=sanitized,proto3" json:"sanitized,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SanitizeResponse) Reset() {
+	*x = SanitizeResponse{}
+	mi := &file_rendererv2_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SanitizeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SanitizeResponse) ProtoMessage() {}
+
+func (x *SanitizeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_rendererv2_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SanitizeResponse.ProtoReflect.Descriptor instead.
+func (*SanitizeResponse) Descriptor() ([]byte, []int) {
+	return file_rendererv2_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SanitizeResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *SanitizeResponse) GetSanitized() []byte {
+	if x != nil {
+		return x.Sanitized
+	}
+	return nil
+}
+
 var File_rendererv2_proto protoreflect.FileDescriptor
 
 const file_rendererv2_proto_rawDesc = "" +
@@ -438,10 +563,22 @@ const file_rendererv2_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x1d.pluginextensionv2.StringListR\x05value:\x028\x01\"E\n" +
 	"\x11RenderCSVResponse\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12\x1a\n" +
-	"\bfileName\x18\x02 \x01(\tR\bfileName2\xb1\x01\n" +
+	"\bfileName\x18\x02 \x01(\tR\bfileName\"\x7f\n" +
+	"\x0fSanitizeRequest\x12\x1a\n" +
+	"\bfilename\x18\x01 \x01(\tR\bfilename\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\x12\x1e\n" +
+	"\n" +
+	"configType\x18\x03 \x01(\tR\n" +
+	"configType\x12\x16\n" +
+	"\x06config\x18\x04 \x01(\fR\x06config\"F\n" +
+	"\x10SanitizeResponse\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\x12\x1c\n" +
+	"\tsanitized\x18\x02 \x01(\fR\tsanitized2\xb1\x01\n" +
 	"\bRenderer\x12M\n" +
 	"\x06Render\x12 .pluginextensionv2.RenderRequest\x1a!.pluginextensionv2.RenderResponse\x12V\n" +
-	"\tRenderCSV\x12#.pluginextensionv2.RenderCSVRequest\x1a$.pluginextensionv2.RenderCSVResponseBHZFgithub.com/panelcast/panelcast/pkg/pluginextensionv2;pluginextensionv2b\x06proto3"
+	"\tRenderCSV\x12#.pluginextensionv2.RenderCSVRequest\x1a$.pluginextensionv2.RenderCSVResponse2`\n" +
+	"\tSanitizer\x12S\n" +
+	"\bSanitize\x12\".pluginextensionv2.SanitizeRequest\x1a#.pluginextensionv2.SanitizeResponseBHZFgithub.com/panelcast/panelcast/pkg/pluginextensionv2;pluginextensionv2b\x06proto3"
 
 var (
 	file_rendererv2_proto_rawDescOnce sync.Once
@@ -455,27 +592,31 @@ func file_rendererv2_proto_rawDescGZIP() []byte {
 	return file_rendererv2_proto_rawDescData
 }
 
-var file_rendererv2_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_rendererv2_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_rendererv2_proto_goTypes = []any{
 	(*StringList)(nil),        // 0: pluginextensionv2.StringList
 	(*RenderRequest)(nil),     // 1: pluginextensionv2.RenderRequest
 	(*RenderResponse)(nil),    // 2: pluginextensionv2.RenderResponse
 	(*RenderCSVRequest)(nil),  // 3: pluginextensionv2.RenderCSVRequest
 	(*RenderCSVResponse)(nil), // 4: pluginextensionv2.RenderCSVResponse
-	nil,                       // 5: pluginextensionv2.RenderRequest.HeadersEntry
-	nil,                       // 6: pluginextensionv2.RenderCSVRequest.HeadersEntry
+	(*SanitizeRequest)(nil),   // 5: pluginextensionv2.SanitizeRequest
+	(*SanitizeResponse)(nil),  // 6: pluginextensionv2.SanitizeResponse
+	nil,                       // 7: pluginextensionv2.RenderRequest.HeadersEntry
+	nil,                       // 8: pluginextensionv2.RenderCSVRequest.HeadersEntry
 }
 var file_rendererv2_proto_depIdxs = []int32{
-	5, // 0: pluginextensionv2.RenderRequest.headers:type_name -> pluginextensionv2.RenderRequest.HeadersEntry
-	6, // 1: pluginextensionv2.RenderCSVRequest.headers:type_name -> pluginextensionv2.RenderCSVRequest.HeadersEntry
+	7, // 0: pluginextensionv2.RenderRequest.headers:type_name -> pluginextensionv2.RenderRequest.HeadersEntry
+	8, // 1: pluginextensionv2.RenderCSVRequest.headers:type_name -> pluginextensionv2.RenderCSVRequest.HeadersEntry
 	0, // 2: pluginextensionv2.RenderRequest.HeadersEntry.value:type_name -> pluginextensionv2.StringList
 	0, // 3: pluginextensionv2.RenderCSVRequest.HeadersEntry.value:type_name -> pluginextensionv2.StringList
 	1, // 4: pluginextensionv2.Renderer.Render:input_type -> pluginextensionv2.RenderRequest
 	3, // 5: pluginextensionv2.Renderer.RenderCSV:input_type -> pluginextensionv2.RenderCSVRequest
-	2, // 6: pluginextensionv2.Renderer.Render:output_type -> pluginextensionv2.RenderResponse
-	4, // 7: pluginextensionv2.Renderer.RenderCSV:output_type -> pluginextensionv2.RenderCSVResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
+	5, // 6: pluginextensionv2.Sanitizer.Sanitize:input_type -> pluginextensionv2.SanitizeRequest
+	2, // 7: pluginextensionv2.Renderer.Render:output_type -> pluginextensionv2.RenderResponse
+	4, // 8: pluginextensionv2.Renderer.RenderCSV:output_type -> pluginextensionv2.RenderCSVResponse
+	6, // 9: pluginextensionv2.Sanitizer.Sanitize:output_type -> pluginextensionv2.SanitizeResponse
+	7, // [7:10] is the sub-list for method output_type
+	4, // [4:7] is the sub-list for method input_type
 	4, // [4:4] is the sub-list for extension type_name
 	4, // [4:4] is the sub-list for extension extendee
 	0, // [0:4] is the sub-list for field type_name
@@ -492,9 +633,9 @@ func file_rendererv2_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_rendererv2_proto_rawDesc), len(file_rendererv2_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_rendererv2_proto_goTypes,
 		DependencyIndexes: file_rendererv2_proto_depIdxs,
