@@ -68,6 +68,10 @@ type Config struct {
 	AppURL string
 	// DataPath is [paths] data; renders go to DataPath/png/<random>.png.
 	DataPath string
+	// Install is how Grafana was installed, which decides its own process
+	// environment (see Install*): InstallByHand (the zero value) passes the
+	// test's environment on as a Grafana started from a shell would.
+	Install Install
 	// ExtraEnv holds KEY=value pairs of Grafana's own process environment
 	// (e.g. what a container sets). They override [plugin.<id>] keys the way
 	// real environment variables do and are passed on like the rest of it.
@@ -88,6 +92,7 @@ type Host struct {
 	resource    pluginv2.ResourceClient
 	renderer    pluginextensionv2.RendererClient
 	sanitizer   pluginextensionv2.SanitizerClient
+	cleanup     func()
 }
 
 // Start runs the plugin and completes the go-plugin handshake. Like Grafana,
@@ -122,7 +127,12 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 	}
 
 	h := &Host{cfg: cfg, version: v, appURL: normalizeAppURL(cfg.AppURL)}
-	processEnv := append(os.Environ(), cfg.ExtraEnv...)
+	processEnv, cleanup, err := grafanaProcessEnv(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.cleanup = cleanup
+	processEnv = append(processEnv, cfg.ExtraEnv...)
 	cmd := exec.Command(cfg.Executable)
 	// Grafana's list first, then the host environment as go-plugin would
 	// append it; go-plugin adds its own variables after both. SkipHostEnv is
@@ -146,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 	})
 	if err := h.connect(); err != nil {
-		h.client.Kill()
+		h.Kill()
 		return nil, err
 	}
 	return h, nil
@@ -234,7 +244,12 @@ func (h *Host) Pid() int { return h.pid }
 
 // Kill stops the plugin as Grafana does: graceful shutdown request, up to 2 s
 // grace, then SIGKILL of the plugin process alone (not its children).
-func (h *Host) Kill() { h.client.Kill() }
+func (h *Host) Kill() {
+	h.client.Kill()
+	if h.cleanup != nil {
+		h.cleanup()
+	}
+}
 
 // Exited reports whether the plugin process has exited.
 func (h *Host) Exited() bool { return h.client.Exited() }

@@ -56,7 +56,7 @@ var Keys = []Key{
 	secret("grafana_token", "Grafana service-account token the browser sends (only to Grafana's origin) when rendering panels for a push", func(c *Config) *string { return &c.GrafanaToken }),
 	secretList("api_token", "server mode: bearer token(s) for /push and /alerts, comma-separated", func(c *Config) *[]string { return &c.APITokens }),
 	str("push_min_role", "plugin mode: lowest Grafana role that may push (Viewer, Editor, Admin)", func(c *Config) *string { return &c.PushMinRole }),
-	str("outbox_path", "outbox database; default: $GF_PATHS_DATA/panelcast/outbox.db, else the user's cache directory", func(c *Config) *string { return &c.OutboxPath }),
+	str("outbox_path", "outbox database; default: panelcast/outbox.db in Grafana's data folder (plugin: $GF_PATHS_DATA, $DATA_DIR, else where Grafana has it write pictures), or in the user's cache folder (serve, push); never a temporary folder", func(c *Config) *string { return &c.OutboxPath }),
 	integer("max_attempts", "send attempts before a push is marked failed", func(c *Config) *int { return &c.MaxAttempts }),
 	secret("slack_bot_token", "Slack bot token (xoxb-...)", func(c *Config) *string { return &c.SlackBotToken }),
 	str("slack_api_url", "Slack Web API base URL", func(c *Config) *string { return &c.SlackAPIURL }),

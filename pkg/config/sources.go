@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -62,6 +63,14 @@ func FromPluginEnv(environ []string) (Config, []string, error) {
 	}
 	if c.ChromiumPath == "" {
 		c.ChromiumPath = env["PANELCAST_CHROMIUM"]
+	}
+	c.Grafana = &GrafanaEnv{}
+	for _, v := range []string{"GF_PATHS_DATA", "DATA_DIR"} {
+		// A relative path is relative to Grafana's home, which a plugin
+		// does not know.
+		if p := strings.TrimSpace(env[v]); filepath.IsAbs(p) {
+			c.Grafana.DataDirs = append(c.Grafana.DataDirs, EnvDir{v, filepath.Clean(p)})
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return c, others, fmt.Errorf("[plugin.panelcast-renderer] %w", err)

@@ -111,6 +111,7 @@ func (r *renderer) Render(ctx context.Context, req *pluginextensionv2.RenderRequ
 	if err != nil {
 		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
 	}
+	r.svc.NoteGrafanaFile(req.FilePath)
 	return &pluginextensionv2.RenderResponse{}, nil
 }
 
@@ -129,6 +130,7 @@ func (r *renderer) RenderCSV(ctx context.Context, req *pluginextensionv2.RenderC
 	if err != nil {
 		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
 	}
+	r.svc.NoteGrafanaFile(req.FilePath)
 	return &pluginextensionv2.RenderCSVResponse{FileName: name}, nil
 }
 

@@ -38,8 +38,12 @@ type pushState struct {
 	// broken are providers whose settings are present but unusable.
 	broken map[string]error
 	worker *delivery.Worker
+	opts   delivery.WorkerOptions
 	stop   context.CancelFunc
 	done   chan struct{}
+	// grafanaData is Grafana's data folder as the files it asks for show
+	// it, learnt while no other place for the outbox is known.
+	grafanaData string
 	// grafana checks dashboards before a render, with the TLS policy the
 	// browser has for Grafana's origin.
 	grafana *http.Client
@@ -105,23 +109,28 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	if len(senders)+len(broken) == 0 {
 		return nil
 	}
-	st.path = s.Config.OutboxPath
-	if st.path == "" {
-		st.path = config.DefaultOutboxPath()
-	}
-	o, err := delivery.Open(st.path)
-	if err != nil {
-		st.openErr = err
-		return err
-	}
-	st.outbox = o
 	if opts.MaxAttempts == 0 {
 		opts.MaxAttempts = s.Config.MaxAttempts
 	}
 	if opts.Logger == nil {
 		opts.Logger = s.Log
 	}
-	st.worker = delivery.NewWorker(o, st.senders, s.preparePush, opts)
+	st.opts = opts
+	o, path, err := s.openOutbox()
+	st.path = path
+	if err != nil {
+		st.openErr = err
+		return err
+	}
+	s.startWorker(o)
+	return nil
+}
+
+// startWorker runs the worker on the open outbox o; st.mu is held.
+func (s *Service) startWorker(o *delivery.Outbox) {
+	st := &s.push
+	st.outbox, st.openErr = o, nil
+	st.worker = delivery.NewWorker(o, st.senders, s.preparePush, st.opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	st.stop, st.done = cancel, make(chan struct{})
 	go func() {
@@ -129,7 +138,6 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 		st.worker.Run(ctx)
 	}()
 	s.Log.Info("chat delivery started", "outbox", st.path, "providers", strings.Join(sortedKeys(st.senders), ","))
-	return nil
 }
 
 // StopDelivery lets attempts in flight finish (within the worker's

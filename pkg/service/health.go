@@ -48,7 +48,7 @@ func (s *Service) Health(ctx context.Context) Health {
 	}
 
 	var problems []string
-	if path != "" {
+	if path != "" || openErr != nil {
 		h.Outbox = &OutboxHealth{Path: path}
 		switch {
 		case openErr != nil:
