@@ -419,6 +419,10 @@ func TestURLGuard(t *testing.T) {
 			}
 		})
 	}
+	// The service's guard refused them; the door still counts them apart.
+	if m := get(t, f.ts.URL, "/metrics", nil, nil); !strings.Contains(string(m.body), `panelcast_render_failures_total{reason="forbidden_url"}`) {
+		t.Error("refused pages are not counted as forbidden_url")
+	}
 }
 
 func TestQueueFullIs429WithRetryAfter(t *testing.T) {
