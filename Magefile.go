@@ -56,7 +56,7 @@ func init() {
 }
 
 // version is $VERSION (the Makefile passes it), else the nearest v* tag
-// without its "v", else the development default.
+// without its "v", else 4.0.0, as in the Makefile.
 func version() string {
 	if v := os.Getenv("VERSION"); v != "" {
 		return v
@@ -67,7 +67,7 @@ func version() string {
 			return v
 		}
 	}
-	return "0.1.0-dev"
+	return "4.0.0"
 }
 
 // pluginID is plugin.json's id ("" if unreadable; the SDK then leaves it out).

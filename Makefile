@@ -2,16 +2,18 @@
 
 GO ?= go
 
-# The release version: the nearest v* tag without its "v" (e.g. 1.2.0, or
-# 1.2.0-3-gabc1234-dirty between tags), else 0.1.0-dev. Untagged commits do
-# not get a bare hash: Grafana compares the renderer's version as semver.
-# Evaluated once; `make VERSION=1.2.3 package` overrides it.
+# The release version: the nearest v* tag without its "v" (e.g. 4.1.0, or
+# 4.1.0-3-gabc1234-dirty between tags), else 4.0.0. It names the zip and is
+# what `panelcast version` prints; plugin.json gets its MAJOR.MINOR.PATCH
+# alone (tools/package), because Grafana's semver gates refuse pre-releases.
+# Evaluated once; `make VERSION=4.2.0 package` overrides it.
 ifeq ($(origin VERSION),undefined)
 VERSION := $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//')
 ifeq ($(VERSION),)
 VERSION := 4.0.0
 endif
 endif
+override VERSION := $(patsubst v%,%,$(VERSION))
 export VERSION
 
 PLUGIN_ID   := panelcast-renderer

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/useragent"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
@@ -58,7 +59,7 @@ func (h *Host) Render(ctx context.Context, req *pluginextensionv2.RenderRequest)
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Duration(req.GetTimeout())*time.Second)
 	defer cancel()
 	rsp, err := h.renderer.Render(ctx, r)
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if timedOut(ctx, err) {
 		return "", ErrTimeout
 	}
 	if err != nil {
@@ -68,6 +69,52 @@ func (h *Host) Render(ctx context.Context, req *pluginextensionv2.RenderRequest)
 		return "", fmt.Errorf("rendering failed: %s", rsp.GetError())
 	}
 	return filePath, nil
+}
+
+// ErrSanitizeUnsupported is Grafana's answer when the renderer's plugin.json
+// version fails the SVG sanitising gate; the plugin is not called.
+var ErrSanitizeUnsupported = errors.New("svg sanitization unsupported, requires image renderer version: >= 3.5.0")
+
+// sanitizeConfig is the DOMPurify configuration Grafana sends
+// (pkg/services/rendering/svgSanitizer.go).
+var sanitizeConfig = []byte(`{"allowAllLinksInSvgUseTags":false,"domPurifyConfig":{"ADD_TAGS":["use"],"USE_PROFILES":{"svg":true,"svgFilters":true}}}`)
+
+// Sanitize calls the plugin as Grafana's SanitizeSVG and
+// sanitizeSVGViaPlugin do (9.1 to about 12.2, for SVG uploads when the
+// storage feature is on; the upload path sends no file name):
+//   - the SvgSanitization capability: plugin.json's version must satisfy
+//     the semver constraint ">= 3.5.0" (Masterminds semver; an unparsable
+//     version is an error, a pre-release fails), else ErrSanitizeUnsupported
+//     and no call;
+//   - a 20 s deadline; a passed deadline is ErrTimeout;
+//   - SanitizeRequest{filename, content, configType "DOMPurify", config};
+//   - a gRPC error is returned as it is (Unimplemented makes Grafana refuse
+//     the upload; with [storage] allow_unsanitized_svg_upload = true,
+//     Grafana 9.3 then reads the nil response and panics), a non-empty
+//     response error is "sanitizer - plugin: failed to sanitize: <error>".
+func (h *Host) Sanitize(ctx context.Context, filename string, content []byte) ([]byte, error) {
+	v, err := semver.NewVersion(h.cfg.PluginVersion)
+	if err != nil {
+		return nil, fmt.Errorf("pluginhost: invalid plugin version %q: %w", h.cfg.PluginVersion, err)
+	}
+	if c, _ := semver.NewConstraint(">= 3.5.0"); !c.Check(v) {
+		return nil, ErrSanitizeUnsupported
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	rsp, err := h.sanitizer.Sanitize(ctx, &pluginextensionv2.SanitizeRequest{
+		Filename: filename, Content: content, ConfigType: "DOMPurify", Config: sanitizeConfig,
+	})
+	if err != nil {
+		if timedOut(ctx, err) {
+			return nil, ErrTimeout
+		}
+		return nil, err
+	}
+	if rsp.GetError() != "" {
+		return nil, fmt.Errorf("sanitizer - plugin: failed to sanitize: %s", rsp.GetError())
+	}
+	return rsp.GetSanitized(), nil
 }
 
 // randomAlphanumeric mirrors Grafana's util.GetRandomString alphabet.
@@ -129,6 +176,19 @@ func (h *Host) CheckHealth(ctx context.Context) (*pluginv2.CheckHealthResponse, 
 		}, nil
 	}
 	return rsp, err
+}
+
+// CollectMetrics scrapes the plugin as /api/plugins/<id>/metrics does: the
+// diagnostics service's CollectMetrics with the plugin id alone, answered
+// with the Prometheus text the plugin exposes.
+func (h *Host) CollectMetrics(ctx context.Context) ([]byte, error) {
+	rsp, err := h.diagnostics.CollectMetrics(ctx, &pluginv2.CollectMetricsRequest{
+		PluginContext: &pluginv2.PluginContext{PluginId: h.cfg.PluginID},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rsp.GetMetrics().GetPrometheus(), nil
 }
 
 // CallResource is a request to /api/plugins/<id>/resources/<path> by a user
@@ -261,4 +321,11 @@ func resourceError(err error) (int, map[string][]string, []byte, error) {
 func grafanaError(code int, message string, cause error) (int, map[string][]string, []byte, error) {
 	body := fmt.Appendf(nil, `{"message":%q}`, message)
 	return code, http.Header{"Content-Type": {"application/json"}}, body, fmt.Errorf("grafana would answer %d %s: %w", code, message, cause)
+}
+
+// timedOut reports Grafana's deadline passing. gRPC may notice the
+// deadline a moment before ctx does and fail the call with
+// DeadlineExceeded while ctx.Err() is still nil.
+func timedOut(ctx context.Context, err error) bool {
+	return errors.Is(ctx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded
 }

@@ -1,7 +1,10 @@
 package pluginhost
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -103,4 +106,75 @@ func parseGrafanaVersion(s string) (grafanaVersion, error) {
 		return grafanaVersion{}, fmt.Errorf("pluginhost: Grafana %s has no renderer plugin mode modelled here (9–12)", s)
 	}
 	return grafanaVersion{major, minor}, nil
+}
+
+// Install is how Grafana was installed; it decides what environment
+// Grafana's own process has, which renderer plugins inherit.
+type Install string
+
+const (
+	// InstallByHand is Grafana started from a shell (a tarball or a build):
+	// the test's own environment, with nothing about Grafana's paths.
+	InstallByHand Install = ""
+	// InstallDocker is Grafana's Docker image: its Dockerfile sets
+	// GF_PATHS_CONFIG, GF_PATHS_DATA, GF_PATHS_HOME, GF_PATHS_LOGS,
+	// GF_PATHS_PLUGINS and GF_PATHS_PROVISIONING, on the test's environment.
+	InstallDocker Install = "docker"
+	// InstallPackage is the deb or rpm package under systemd: the unit
+	// (packaging/deb/systemd/grafana-server.service) reads
+	// /etc/default/grafana-server (rpm: /etc/sysconfig/grafana-server) as
+	// its EnvironmentFile, so Grafana has GRAFANA_USER, GRAFANA_GROUP,
+	// GRAFANA_HOME, LOG_DIR, DATA_DIR, MAX_OPEN_FILES, CONF_DIR, CONF_FILE,
+	// RESTART_ON_UPGRADE, PLUGINS_DIR, PROVISIONING_CFG_DIR and PID_FILE_DIR
+	// and passes DATA_DIR to itself as cfg:default.paths.data, so
+	// GF_PATHS_DATA is not set. systemd adds PATH, HOME (the grafana user's
+	// home, /usr/share/grafana, which it may not write), USER, LOGNAME,
+	// SHELL, INVOCATION_ID and JOURNAL_STREAM, and nothing of the shell that
+	// started it. Not modelled: PrivateTmp (the plugin's /tmp is Grafana's
+	// own, emptied at restart), ProtectHome, RestrictNamespaces and the
+	// other sandboxing of the unit, which need a service manager.
+	InstallPackage Install = "deb/rpm"
+)
+
+// grafanaProcessEnv is Grafana's own process environment for cfg.Install,
+// and what to remove when the host stops.
+func grafanaProcessEnv(cfg Config) ([]string, func(), error) {
+	switch cfg.Install {
+	case InstallByHand:
+		return os.Environ(), nil, nil
+	case InstallDocker:
+		return append(os.Environ(),
+			"GF_PATHS_CONFIG=/etc/grafana/grafana.ini",
+			"GF_PATHS_DATA="+cfg.DataPath,
+			"GF_PATHS_HOME=/usr/share/grafana",
+			"GF_PATHS_LOGS=/var/log/grafana",
+			"GF_PATHS_PLUGINS="+filepath.Join(cfg.DataPath, "plugins"),
+			"GF_PATHS_PROVISIONING=/etc/grafana/provisioning",
+		), nil, nil
+	case InstallPackage:
+		// A home no one may write, root included: a path below a file.
+		state, err := os.MkdirTemp("", "pluginhost-home-")
+		if err != nil {
+			return nil, nil, err
+		}
+		blocker := filepath.Join(state, "usr-share-grafana")
+		if err := os.WriteFile(blocker, nil, 0o444); err != nil {
+			os.RemoveAll(state)
+			return nil, nil, err
+		}
+		id := make([]byte, 16)
+		_, _ = rand.Read(id)
+		return []string{
+			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			"HOME=" + filepath.Join(blocker, "grafana"),
+			"USER=grafana", "LOGNAME=grafana", "SHELL=/bin/false",
+			"INVOCATION_ID=" + hex.EncodeToString(id), "JOURNAL_STREAM=8:23456",
+			"GRAFANA_USER=grafana", "GRAFANA_GROUP=grafana", "GRAFANA_HOME=/usr/share/grafana",
+			"LOG_DIR=/var/log/grafana", "DATA_DIR=" + cfg.DataPath, "MAX_OPEN_FILES=10000",
+			"CONF_DIR=/etc/grafana", "CONF_FILE=/etc/grafana/grafana.ini", "RESTART_ON_UPGRADE=true",
+			"PLUGINS_DIR=" + filepath.Join(cfg.DataPath, "plugins"), "PROVISIONING_CFG_DIR=/etc/grafana/provisioning",
+			"PID_FILE_DIR=/var/run/grafana",
+		}, func() { os.RemoveAll(state) }, nil
+	}
+	return nil, nil, fmt.Errorf("pluginhost: Install %q is not one of %q, %q, %q", cfg.Install, InstallByHand, InstallDocker, InstallPackage)
 }

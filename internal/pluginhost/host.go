@@ -18,8 +18,10 @@
 //     backend/grpcplugin/handshake.go; go-plugin client.go Start).
 //   - Plugin set: diagnostics, resource, data, stream, renderer (newer also
 //     admission, conversion; 9.x also secretsmanager; no "sanitizer" entry
-//     exists). Start fails if the negotiated version is below 2
-//     (grpcplugin/client.go, client_v2.go, grpc_plugin.go).
+//     exists: the "renderer" entry's client speaks both the Renderer and the
+//     Sanitizer gRPC service on its connection, pluginextensionv2
+//     renderer_grpc_plugin.go). Start fails if the negotiated version is
+//     below 2 (grpcplugin/client.go, client_v2.go, grpc_plugin.go).
 //   - Stop: Grafana's Stop calls go-plugin Client.Kill: the controller's
 //     Shutdown RPC, up to 2 s for the process to exit, then SIGKILL of the
 //     plugin process only (grpc_plugin.go Stop; go-plugin client.go Kill).
@@ -66,6 +68,10 @@ type Config struct {
 	AppURL string
 	// DataPath is [paths] data; renders go to DataPath/png/<random>.png.
 	DataPath string
+	// Install is how Grafana was installed, which decides its own process
+	// environment (see Install*): InstallByHand (the zero value) passes the
+	// test's environment on as a Grafana started from a shell would.
+	Install Install
 	// ExtraEnv holds KEY=value pairs of Grafana's own process environment
 	// (e.g. what a container sets). They override [plugin.<id>] keys the way
 	// real environment variables do and are passed on like the rest of it.
@@ -85,6 +91,8 @@ type Host struct {
 	diagnostics pluginv2.DiagnosticsClient
 	resource    pluginv2.ResourceClient
 	renderer    pluginextensionv2.RendererClient
+	sanitizer   pluginextensionv2.SanitizerClient
+	cleanup     func()
 }
 
 // Start runs the plugin and completes the go-plugin handshake. Like Grafana,
@@ -119,7 +127,12 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 	}
 
 	h := &Host{cfg: cfg, version: v, appURL: normalizeAppURL(cfg.AppURL)}
-	processEnv := append(os.Environ(), cfg.ExtraEnv...)
+	processEnv, cleanup, err := grafanaProcessEnv(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.cleanup = cleanup
+	processEnv = append(processEnv, cfg.ExtraEnv...)
 	cmd := exec.Command(cfg.Executable)
 	// Grafana's list first, then the host environment as go-plugin would
 	// append it; go-plugin adds its own variables after both. SkipHostEnv is
@@ -143,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 	})
 	if err := h.connect(); err != nil {
-		h.client.Kill()
+		h.Kill()
 		return nil, err
 	}
 	return h, nil
@@ -165,7 +178,8 @@ func (h *Host) connect() error {
 	// The SDK's client wrappers embed the generated clients.
 	h.diagnostics = raw[0].(pluginv2.DiagnosticsClient)
 	h.resource = raw[1].(pluginv2.ResourceClient)
-	h.renderer = raw[2].(pluginextensionv2.RendererClient)
+	r := raw[2].(rendererClient)
+	h.renderer, h.sanitizer = r.RendererClient, r.SanitizerClient
 	return nil
 }
 
@@ -203,8 +217,15 @@ func (*rendererGRPCPlugin) GRPCServer(*goplugin.GRPCBroker, *grpc.Server) error 
 	return errors.New("pluginhost: the renderer service is served by the plugin, not the host")
 }
 
+// GRPCClient gives both services on the one connection, as Grafana's
+// RendererGRPCClient does: the Renderer and the Sanitizer.
 func (*rendererGRPCPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
-	return pluginextensionv2.NewRendererClient(conn), nil
+	return rendererClient{pluginextensionv2.NewRendererClient(conn), pluginextensionv2.NewSanitizerClient(conn)}, nil
+}
+
+type rendererClient struct {
+	pluginextensionv2.RendererClient
+	pluginextensionv2.SanitizerClient
 }
 
 func rendererExecutableName() string {
@@ -223,7 +244,12 @@ func (h *Host) Pid() int { return h.pid }
 
 // Kill stops the plugin as Grafana does: graceful shutdown request, up to 2 s
 // grace, then SIGKILL of the plugin process alone (not its children).
-func (h *Host) Kill() { h.client.Kill() }
+func (h *Host) Kill() {
+	h.client.Kill()
+	if h.cleanup != nil {
+		h.cleanup()
+	}
+}
 
 // Exited reports whether the plugin process has exited.
 func (h *Host) Exited() bool { return h.client.Exited() }

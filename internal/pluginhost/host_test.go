@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
@@ -362,4 +364,55 @@ func processGone(pid int) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return false
+}
+
+// Grafana gates Sanitize on plugin.json's version and calls the Sanitizer
+// service on the renderer's connection; the fake plugin serves none.
+func TestSanitizeAsGrafanaCallsIt(t *testing.T) {
+	h := startFake(t, Config{PluginVersion: "4.0.0-3-gabc1234-dirty"})
+	if _, err := h.Sanitize(t.Context(), "", []byte("<svg/>")); !errors.Is(err, ErrSanitizeUnsupported) {
+		t.Errorf("pre-release version: %v, want Grafana's refusal before any call", err)
+	}
+	h = startFake(t, Config{PluginVersion: "4.0.0"})
+	if _, err := h.Sanitize(t.Context(), "", []byte("<svg/>")); status.Code(err) != codes.Unimplemented {
+		t.Errorf("err = %v, want the plugin's Unimplemented answer", err)
+	}
+}
+
+// Each way of installing Grafana gives its process, and so the renderer, a
+// different environment; what tells the plugin Grafana's data folder
+// differs with it.
+func TestEnvironmentByInstall(t *testing.T) {
+	t.Setenv("GF_PATHS_DATA", "/from/the/test/shell")
+	t.Setenv("PANELCAST_HOST_MARKER", "shell")
+	data := t.TempDir()
+
+	env := pluginEnv(t, startFake(t, Config{DataPath: data, Install: InstallPackage}))
+	if env["DATA_DIR"] != data || env["PLUGINS_DIR"] != filepath.Join(data, "plugins") || env["CONF_FILE"] != "/etc/grafana/grafana.ini" {
+		t.Errorf("deb/rpm: DATA_DIR %q PLUGINS_DIR %q CONF_FILE %q", env["DATA_DIR"], env["PLUGINS_DIR"], env["CONF_FILE"])
+	}
+	for _, k := range []string{"GF_PATHS_DATA", "PANELCAST_HOST_MARKER"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("deb/rpm: %s = %q comes from the shell, which systemd does not pass on", k, v)
+		}
+	}
+	if env["USER"] != "grafana" || env["INVOCATION_ID"] == "" || !strings.Contains(env["PATH"], "/usr/bin") {
+		t.Errorf("deb/rpm: USER %q INVOCATION_ID %q PATH %q", env["USER"], env["INVOCATION_ID"], env["PATH"])
+	}
+	if err := os.MkdirAll(filepath.Join(env["HOME"], ".cache"), 0o700); err == nil {
+		t.Errorf("deb/rpm: HOME %s is writable; the grafana user's home is not", env["HOME"])
+	}
+
+	env = pluginEnv(t, startFake(t, Config{DataPath: data, Install: InstallDocker}))
+	if env["GF_PATHS_DATA"] != data || env["GF_PATHS_HOME"] != "/usr/share/grafana" || env["PANELCAST_HOST_MARKER"] != "shell" {
+		t.Errorf("docker: GF_PATHS_DATA %q GF_PATHS_HOME %q", env["GF_PATHS_DATA"], env["GF_PATHS_HOME"])
+	}
+	if _, ok := env["DATA_DIR"]; ok {
+		t.Error("docker: DATA_DIR is set")
+	}
+
+	env = pluginEnv(t, startFake(t, Config{DataPath: data}))
+	if env["GF_PATHS_DATA"] != "/from/the/test/shell" {
+		t.Errorf("by hand: GF_PATHS_DATA %q, want the shell's", env["GF_PATHS_DATA"])
+	}
 }

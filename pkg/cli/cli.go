@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -43,7 +42,7 @@ run "panelcast render -h" for the list.
 // Main runs the program and returns its exit code.
 func Main(args []string, environ []string, stdout, stderr io.Writer) int {
 	if plugin.Detected() {
-		if err := runPlugin(environ); err != nil {
+		if err := runPlugin(environ, stderr); err != nil {
 			fmt.Fprintln(stderr, "panelcast:", err)
 			return 1
 		}
@@ -93,15 +92,16 @@ func Main(args []string, environ []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func runPlugin(environ []string) error {
-	log := pluginLogger()
-	cfg, unknown, err := config.FromPluginEnv(environ)
+func runPlugin(environ []string, stderr io.Writer) error {
+	cfg, others, err := config.FromPluginEnv(environ)
 	if err != nil {
-		log.Error("bad configuration", "error", err)
+		pluginLogger(stderr, "info").Error("bad configuration: the plugin stops", "error", err)
 		return err
 	}
-	for _, name := range unknown {
-		log.Warn("unknown setting in [plugin.panelcast-renderer]; it is ignored", "variable", name)
+	log := pluginLogger(stderr, cfg.LogLevel)
+	sdkLogLevel(cfg.LogLevel)
+	for _, name := range others {
+		log.Debug("left alone: another plugin's setting in Grafana's environment", "variable", name)
 	}
 	svc := service.New(context.Background(), cfg, log)
 	defer func() {
@@ -110,12 +110,6 @@ func runPlugin(environ []string) error {
 		_ = svc.Renderer.Close(ctx)
 	}()
 	return plugin.Serve(svc)
-}
-
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
 type renderFlags struct {

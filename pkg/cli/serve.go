@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 
@@ -27,9 +26,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if err := server.CheckConfig(cfg); err != nil {
 		return err
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(server.LogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})))
+	log := jsonLogger(stderr, cfg.LogLevel)
 	for _, t := range cfg.AuthTokens {
 		if len(t) < 16 {
 			log.Warn("an auth_token is shorter than 16 characters (Grafana's default is \"-\"): anyone who guesses it can make the browser load your dashboards; use a long random token in both places")
@@ -56,11 +53,11 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	}
 	// Chat delivery runs beside the render API; without it pushes get 503
 	// with the reason, renders still work.
+	// Serve stops it again at shutdown, before the renderer closes.
 	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
 		log.Error("chat delivery did not start; pushes are refused until it is fixed", "error", err)
 	}
-	defer svc.StopDelivery()
-	origins, _ := server.AllowedOrigins(cfg)
+	origins, _ := service.AllowedOrigins(cfg)
 	fmt.Fprintf(stdout, "panelcast %s serving Grafana's render API on http://%s (set [rendering] server_url = http://<this host>:%d/render); pages allowed on %s\n",
 		buildinfo.Version, ln.Addr(), ln.Addr().(*net.TCPAddr).Port, strings.Join(origins, ", "))
 	return srv.Serve(ctx, ln)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -75,7 +74,24 @@ type Config struct {
 	DiscordAPIURL    string
 	TelegramBotToken string
 	TelegramAPIURL   string
+
+	// Grafana is what Grafana's environment tells a plugin; nil when a
+	// person started the binary. No key sets it.
+	Grafana *GrafanaEnv
 }
+
+// GrafanaEnv is what the environment Grafana starts a plugin with says
+// about where the plugin runs.
+type GrafanaEnv struct {
+	// DataDirs name Grafana's data folder, best first: GF_PATHS_DATA (set
+	// only where Grafana's own process has it, as in its Docker image), then
+	// DATA_DIR (the environment file of the deb and rpm packages' systemd
+	// unit, which passes it to Grafana as cfg:default.paths.data).
+	DataDirs []EnvDir
+}
+
+// EnvDir is a folder and the variable that named it.
+type EnvDir struct{ Var, Path string }
 
 // Default returns the configuration used when nothing is set.
 func Default() Config {
@@ -216,16 +232,4 @@ func checkHTTPURL(raw string) error {
 		return fmt.Errorf("%q is not an http(s) URL such as https://grafana.example.com:3000", raw)
 	}
 	return nil
-}
-
-// DefaultOutboxPath is where the outbox lives when outbox_path is unset:
-// beside Grafana's data when it runs as a plugin, else in the user's cache.
-func DefaultOutboxPath() string {
-	if d := os.Getenv("GF_PATHS_DATA"); d != "" {
-		return filepath.Join(d, "panelcast", "outbox.db")
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "panelcast", "outbox.db")
-	}
-	return filepath.Join(os.TempDir(), "panelcast", "outbox.db")
 }

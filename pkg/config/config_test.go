@@ -76,13 +76,40 @@ func TestFromPluginEnv(t *testing.T) {
 	}
 }
 
-func TestFromPluginEnvReportsUnknownKeys(t *testing.T) {
-	_, unknown, err := FromPluginEnv([]string{"GF_PLUGIN_TLS_MOD=strict", "GF_PLUGIN_VERSION=4.0.0", "GF_PLUGIN_APP_CLIENT_ID=x"})
-	if err != nil {
-		t.Fatal(err)
+// A key of [plugin.panelcast-renderer] that Panelcast does not know stops
+// the plugin with a sentence naming it, as the README promises: a typo such
+// as tls_mod would otherwise leave the operator with a setting that is
+// silently not in force. Grafana's own GF_PLUGIN_* variables, and other
+// plugins' GF_PLUGIN_<ID>_<KEY> overrides that Grafana's environment may
+// carry to a renderer, are no keys of the section and are left alone.
+func TestFromPluginEnvUnknownKeys(t *testing.T) {
+	grafanaOwn := []string{
+		"GF_PLUGIN_VERSION=4.0.0", "GF_PLUGIN_TRACING=true", // tracing is a key Grafana reads itself
+		"GF_PLUGIN_APP_CLIENT_ID=x", "GF_PLUGIN_APP_CLIENT_SECRET=s3cret", "GF_PLUGIN_APP_PRIVATE_KEY=-----BEGIN",
+		"GF_PLUGIN_GRPC_ADDRESS_PANELCAST_RENDERER=127.0.0.1:1", // the SDK's standalone debugging address
+		"GF_PLUGIN_GRAFANA_IMAGE_RENDERER_RENDERING_ARGS=--no-sandbox", "GF_PLUGIN_MYORG_CLOCK_PANEL_FOO=1",
+		"GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS=panelcast-renderer",
 	}
-	if len(unknown) != 1 || unknown[0] != "GF_PLUGIN_TLS_MOD" {
-		t.Errorf("unknown = %v, want only the typo", unknown)
+	cfg, ignored, err := FromPluginEnv(append([]string{"GF_PLUGIN_TLS_MODE=strict"}, grafanaOwn...))
+	if err != nil || cfg.TLSMode != TLSStrict {
+		t.Fatalf("Grafana's own variables must not stop the plugin: %v", err)
+	}
+	if len(ignored) != 2 || !strings.HasPrefix(ignored[0], "GF_PLUGIN_GRAFANA_IMAGE_RENDERER_") || !strings.HasPrefix(ignored[1], "GF_PLUGIN_MYORG_CLOCK_PANEL_") {
+		t.Errorf("ignored = %v, want the other plugins' overrides", ignored)
+	}
+	for _, c := range []struct{ env, want string }{
+		{"GF_PLUGIN_TLS_MOD=strict", `"tls_mod"`},
+		{"GF_PLUGIN_TLS_MOD=strict", "tls_mode"}, // the key it probably meant
+		{"GF_PLUGIN_CONCURENCY=4", "concurrency"},
+		{"GF_PLUGIN_ENABLE_MAGIC=true", `"enable_magic"`},
+	} {
+		_, _, err := FromPluginEnv(append([]string{c.env}, grafanaOwn...))
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "[plugin.panelcast-renderer]") {
+			t.Errorf("%s: err = %v, want a sentence naming %s", c.env, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error repeats a secret: %v", err)
+		}
 	}
 }
 

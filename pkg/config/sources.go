@@ -6,15 +6,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 )
 
 // FromPluginEnv builds the configuration from the environment Grafana gives
 // a plugin: each key of [plugin.panelcast-renderer] arrives as
-// GF_PLUGIN_<KEY>. It returns the GF_PLUGIN_* names it did not know, which
-// the caller logs: Grafana sets some of its own (GF_PLUGIN_VERSION, app
-// client credentials), so an unknown one cannot be fatal here.
+// GF_PLUGIN_<KEY>. A GF_PLUGIN_* name that is no key is an error naming it,
+// unless Grafana sets it itself (see grafanaOwn) or it is another plugin's
+// GF_PLUGIN_<ID>_<KEY> override from Grafana's own environment, which
+// renderer plugins inherit; those are returned so the caller can log them.
 func FromPluginEnv(environ []string) (Config, []string, error) {
 	c := Default()
 	env := envMap(environ)
@@ -43,23 +46,108 @@ func FromPluginEnv(environ []string) (Config, []string, error) {
 	for old := range ignoredOldKeys {
 		known["GF_PLUGIN_"+strings.ToUpper(old)] = true
 	}
-	var unknown []string
+	var others, unknown []string
 	for name := range env {
-		if strings.HasPrefix(name, "GF_PLUGIN_") && !known[name] && !grafanaOwn[name] && !strings.HasPrefix(name, "GF_PLUGIN_TRACING") && !strings.HasPrefix(name, "GF_PLUGIN_APP_") {
+		switch {
+		case !strings.HasPrefix(name, "GF_PLUGIN_") || known[name] || grafanaOwn(name):
+		case otherPluginOverride.MatchString(name):
+			others = append(others, name)
+		default:
 			unknown = append(unknown, name)
 		}
+	}
+	sort.Strings(others)
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return c, others, unknownKeys(unknown)
 	}
 	if c.ChromiumPath == "" {
 		c.ChromiumPath = env["PANELCAST_CHROMIUM"]
 	}
-	if err := c.Validate(); err != nil {
-		return c, unknown, fmt.Errorf("[plugin.panelcast-renderer] %w", err)
+	c.Grafana = &GrafanaEnv{}
+	for _, v := range []string{"GF_PATHS_DATA", "DATA_DIR"} {
+		// A relative path is relative to Grafana's home, which a plugin
+		// does not know.
+		if p := strings.TrimSpace(env[v]); filepath.IsAbs(p) {
+			c.Grafana.DataDirs = append(c.Grafana.DataDirs, EnvDir{v, filepath.Clean(p)})
+		}
 	}
-	return c, unknown, nil
+	if err := c.Validate(); err != nil {
+		return c, others, fmt.Errorf("[plugin.panelcast-renderer] %w", err)
+	}
+	return c, others, nil
 }
 
-// grafanaOwn are GF_PLUGIN_* variables Grafana sets itself.
-var grafanaOwn = map[string]bool{"GF_PLUGIN_VERSION": true, "GF_PLUGIN_GRPC": true}
+// grafanaOwn reports the GF_PLUGIN_* variables that Grafana or the plugin
+// SDK define: GF_PLUGIN_VERSION (sent with tracing), the section's key
+// tracing (which Grafana reads itself), the app client credentials Grafana
+// gives plugins with an external service registration, and the SDK's
+// standalone debugging address GF_PLUGIN_GRPC_ADDRESS_<ID>.
+func grafanaOwn(name string) bool {
+	switch {
+	case name == "GF_PLUGIN_VERSION", name == "GF_PLUGIN_TRACING",
+		strings.HasPrefix(name, "GF_PLUGIN_APP_"), strings.HasPrefix(name, "GF_PLUGIN_GRPC_"),
+		strings.HasPrefix(name, "GF_PLUGIN_TRACING_"):
+		return true
+	}
+	return false
+}
+
+// otherPluginOverride is Grafana's environment override of another plugin's
+// section, GF_PLUGIN_<ORG>_<NAME>_<TYPE>_<KEY> for a plugin id
+// org-name-type (grafana-image-renderer, myorg-clock-panel); none of
+// Panelcast's keys has that shape.
+var otherPluginOverride = regexp.MustCompile(`^GF_PLUGIN_[A-Z0-9]+(_[A-Z0-9]+)*_(APP|PANEL|DATASOURCE|RENDERER|SECRETSMANAGER)_[A-Z0-9_]+$`)
+
+// unknownKeys names each unknown key as the operator wrote it, with the key
+// it is closest to, without repeating a value (it could be a secret).
+func unknownKeys(names []string) error {
+	var parts []string
+	for _, name := range names {
+		key := strings.ToLower(strings.TrimPrefix(name, "GF_PLUGIN_"))
+		part := fmt.Sprintf("%q (%s)", key, name)
+		if near := nearestKey(key); near != "" {
+			part += fmt.Sprintf(", did you mean %s?", near)
+		}
+		parts = append(parts, part)
+	}
+	return fmt.Errorf("[plugin.panelcast-renderer] has no setting %s: fix the name or remove the line; `panelcast keys` lists every setting", strings.Join(parts, "; "))
+}
+
+// nearestKey is the key (or old image-renderer key) within two edits of
+// name, if any.
+func nearestKey(name string) string {
+	best, bestDist := "", 3
+	for _, k := range Keys {
+		for _, n := range append([]string{k.Name}, k.Aliases...) {
+			if d := editDistance(name, n); d < bestDist {
+				best, bestDist = n, d
+			}
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of two short ASCII names.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
 
 // FromArgs builds the configuration of a command started by a person:
 // defaults, then the file named by --config (or PANELCAST_CONFIG), then

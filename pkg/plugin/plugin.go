@@ -24,6 +24,9 @@ import (
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
+// ID is plugin.json's id.
+const ID = "panelcast-renderer"
+
 // Detected reports whether Grafana started this process as a plugin: the
 // go-plugin handshake cookie is in the environment.
 func Detected() bool {
@@ -53,23 +56,32 @@ func Serve(svc *service.Service) error {
 	})
 	mux.Handle("/push", push)
 	mux.Handle("/push/", push)
-	return backend.Serve(backend.ServeOpts{
+	// Manage serves through go-plugin as Serve did, with the SDK's standard
+	// middlewares (request logs and metrics Grafana scrapes, tracing) and
+	// its standalone debugging mode (GF_PLUGIN_GRPC_ADDRESS_<ID>).
+	return backend.Manage(ID, backend.ServeOpts{
 		CheckHealthHandler:  health{svc},
 		CallResourceHandler: httpadapter.New(mux),
-		ExtraPlugins:        goplugin.PluginSet{"renderer": &RendererPlugin{Impl: &renderer{svc: svc}}},
+		ExtraPlugins: goplugin.PluginSet{"renderer": &RendererPlugin{
+			Impl: &renderer{svc: svc}, Sanitizer: &sanitizer{svc: svc}}},
 	})
 }
 
 // RendererPlugin is the go-plugin plugin that carries Grafana's renderer
-// gRPC service. Impl is set on the plugin side; the client side (used by
-// the project's own Grafana stand-in host) needs neither.
+// gRPC services: Renderer, and on the same connection Sanitizer, which
+// Grafana's client for the "renderer" entry also speaks. Impl and Sanitizer
+// are set on the plugin side; the client side needs neither.
 type RendererPlugin struct {
 	goplugin.NetRPCUnsupportedPlugin
-	Impl pluginextensionv2.RendererServer
+	Impl      pluginextensionv2.RendererServer
+	Sanitizer pluginextensionv2.SanitizerServer
 }
 
 func (p *RendererPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
 	pluginextensionv2.RegisterRendererServer(s, p.Impl)
+	if p.Sanitizer != nil {
+		pluginextensionv2.RegisterSanitizerServer(s, p.Sanitizer)
+	}
 	return nil
 }
 
@@ -99,6 +111,7 @@ func (r *renderer) Render(ctx context.Context, req *pluginextensionv2.RenderRequ
 	if err != nil {
 		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
 	}
+	r.svc.NoteGrafanaFile(req.FilePath)
 	return &pluginextensionv2.RenderResponse{}, nil
 }
 
@@ -117,6 +130,7 @@ func (r *renderer) RenderCSV(ctx context.Context, req *pluginextensionv2.RenderC
 	if err != nil {
 		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
 	}
+	r.svc.NoteGrafanaFile(req.FilePath)
 	return &pluginextensionv2.RenderCSVResponse{FileName: name}, nil
 }
 
@@ -157,6 +171,27 @@ func writeFile(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+type sanitizer struct {
+	pluginextensionv2.UnimplementedSanitizerServer
+	svc *service.Service
+}
+
+// Sanitize answers failures in the error field, which Grafana shows the
+// uploader: a gRPC error would read as a broken plugin. Grafana sends
+// configType DOMPurify with its DOMPurify settings (the svg and svgFilters
+// profiles plus <use>, no links to other documents in <use>), which
+// Panelcast's own policy already follows, so the settings are not read.
+func (s *sanitizer) Sanitize(ctx context.Context, req *pluginextensionv2.SanitizeRequest) (*pluginextensionv2.SanitizeResponse, error) {
+	if t := req.GetConfigType(); t != "" && t != "DOMPurify" {
+		return &pluginextensionv2.SanitizeResponse{Error: fmt.Sprintf("configType %q is not supported: Panelcast sanitises SVG with DOMPurify's settings", t)}, nil
+	}
+	out, err := s.svc.SanitizeSVG(ctx, req.GetFilename(), req.GetContent())
+	if err != nil {
+		return &pluginextensionv2.SanitizeResponse{Error: err.Error()}, nil
+	}
+	return &pluginextensionv2.SanitizeResponse{Sanitized: out}, nil
 }
 
 type health struct{ svc *service.Service }

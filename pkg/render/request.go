@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -27,7 +28,8 @@ type Request struct {
 	Width, Height int
 	// Scale is the device scale factor: the PNG is Width*Scale x Height*Scale.
 	Scale float64
-	// Timezone is an IANA name ("Europe/Berlin", "Etc/GMT+5"); "" keeps the machine's.
+	// Timezone is an IANA name ("Europe/Berlin", "Etc/GMT+5") or ICU's fixed
+	// offset GMT+05:30 (usual sign: east of UTC); "" keeps the machine's.
 	Timezone string
 	// Headers are sent with every request the page makes (e.g. Accept-Language).
 	Headers map[string]string
@@ -104,7 +106,7 @@ func (r *Request) Validate(l Limits) error {
 		}
 	}
 	if r.Timezone != "" && !validTimezone(r.Timezone) {
-		return badRequest("timezone %q is not an IANA name such as Europe/Berlin", r.Timezone)
+		return badRequest("timezone %q is not an IANA name such as Europe/Berlin nor an offset such as UTC+05:30", r.Timezone)
 	}
 	for k, v := range r.Headers {
 		if !validHeader(k, v) {
@@ -141,9 +143,17 @@ func checkURL(raw string) error {
 	return nil
 }
 
+// icuOffset is ICU's custom zone id for a fixed offset, which Chromium's
+// Emulation.setTimezoneOverride accepts (checked with Chromium 156; it
+// refuses "UTC+05:30" and lower-case "utc").
+var icuOffset = regexp.MustCompile(`^GMT[+-](0[0-9]|1[0-4]):[0-5][0-9]$`)
+
 // validTimezone accepts names Chromium's ICU knows; Go's zone database is
 // a good proxy, and it refuses path tricks and junk.
 func validTimezone(tz string) bool {
+	if icuOffset.MatchString(tz) {
+		return true
+	}
 	if len(tz) > 64 || strings.Contains(tz, "..") {
 		return false
 	}

@@ -27,12 +27,11 @@ func badQuery(format string, a ...any) error {
 
 // ParseRenderQuery reads the query of Grafana's GET /render (csv false) or
 // GET /render/csv into a service request. It checks the syntax of each
-// parameter; sizes, scale and timeout against the configured limits, the
-// time zone name and the page's origin are checked later by the renderer's
-// validation and the URL guard. Absent parameters stay zero, which the
-// service fills with the configured defaults (Grafana sends no width or
-// height for PDF and CSV). Errors wrap render.ErrBadRequest and never
-// repeat the render key.
+// parameter; what the values mean (time zone spellings, PDF options, the
+// limits, the page's origin) the service decides for both doors. Absent
+// parameters stay zero, which the service fills with the configured
+// defaults (Grafana sends no width or height for PDF and CSV). Errors wrap
+// render.ErrBadRequest and never repeat the render key.
 func ParseRenderQuery(q url.Values, csv bool) (service.GrafanaRender, error) {
 	var g service.GrafanaRender
 	g.URL = strings.TrimSpace(q.Get("url"))
@@ -65,9 +64,7 @@ func ParseRenderQuery(q url.Values, csv bool) (service.GrafanaRender, error) {
 	if g.Timeout, err = parseTimeout(q.Get("timeout")); err != nil {
 		return g, err
 	}
-	if g.Timezone, err = grafanaTimezone(q.Get("timezone")); err != nil {
-		return g, err
-	}
+	g.Timezone = strings.TrimSpace(q.Get("timezone"))
 	g.RenderKey = q.Get("renderKey")
 	g.Domain = strings.TrimSpace(q.Get("domain"))
 	if !validDomain(g.Domain) {
@@ -84,8 +81,11 @@ func ParseRenderQuery(q url.Values, csv bool) (service.GrafanaRender, error) {
 	switch enc {
 	case "", string(render.PNG):
 	case string(render.PDF):
-		if g.PDF, err = pdfOptions(q, g.URL); err != nil {
-			return g, err
+		g.PDF = url.Values{}
+		for name, v := range q {
+			if strings.HasPrefix(name, "pdf.") {
+				g.PDF[name] = v
+			}
 		}
 	default:
 		return g, badQuery("encoding must be png or pdf, got %q", clip(enc))
@@ -131,39 +131,6 @@ func parseTimeout(raw string) (time.Duration, error) {
 	return d, nil
 }
 
-// posixOffset is the shape Grafana gives a UTC offset: it turns the
-// dashboard's "UTC+05:00" into POSIX "UTC-05:00" (the sign inverted, as in
-// the TZ variable) before sending it.
-var posixOffset = regexp.MustCompile(`^(?i:UTC|GMT)([+-])([0-9]{1,2})(?::?([0-9]{2}))?$`)
-
-// grafanaTimezone maps what Grafana may send as timezone onto what the
-// browser can be given: an IANA name passes through (the renderer checks
-// it), Grafana's placeholders for "no particular zone" become "" (the
-// configured default, as in 5.x, which answers them with its own zone
-// instead of failing), and POSIX offsets become the Etc/GMT zone of the
-// same meaning (Etc/GMT-5 is UTC+5, the POSIX sign convention).
-func grafanaTimezone(raw string) (string, error) {
-	tz := strings.TrimSpace(raw)
-	switch strings.ToLower(tz) {
-	case "", "browser", "default":
-		return "", nil
-	case "utc", "gmt", "z":
-		return "UTC", nil
-	}
-	m := posixOffset.FindStringSubmatch(tz)
-	if m == nil {
-		return tz, nil
-	}
-	hours, _ := strconv.Atoi(m[2])
-	if (m[3] != "" && m[3] != "00") || hours > 14 {
-		return "", badQuery("timezone %q is an offset no Etc/GMT zone expresses: link the render with an IANA name such as tz=Asia/Kolkata", clip(tz))
-	}
-	if hours == 0 {
-		return "UTC", nil
-	}
-	return "Etc/GMT" + m[1] + strconv.Itoa(hours), nil
-}
-
 // validDomain accepts what Grafana sends as the cookie domain: the host of
 // its callback URL (a name, an IPv4 or an IPv6 address) or nothing.
 func validDomain(d string) bool {
@@ -176,40 +143,6 @@ func validDomain(d string) bool {
 		}
 	}
 	return true
-}
-
-// pageRanges is Chromium's printToPDF syntax: "1-5, 8, 11-13", open ends allowed.
-var pageRanges = regexp.MustCompile(`^ *(([0-9]+( *- *[0-9]*)?|- *[0-9]+)( *, *([0-9]+( *- *[0-9]*)?|- *[0-9]+))*)? *$`)
-
-// pdfOptions reads the pdf.* parameters; like 5.x it falls back to the
-// page URL's own query, where older Grafana versions put them.
-func pdfOptions(q url.Values, page string) (render.PDFOptions, error) {
-	var pageQuery url.Values
-	if u, err := url.Parse(page); err == nil {
-		pageQuery = u.Query()
-	}
-	get := func(name string) string {
-		if v := strings.TrimSpace(q.Get(name)); v != "" {
-			return v
-		}
-		return strings.TrimSpace(pageQuery.Get(name))
-	}
-	var o render.PDFOptions
-	o.Format = get("pdf.format")
-	for name, dst := range map[string]*bool{"pdf.landscape": &o.Landscape, "pdf.printBackground": &o.PrintBackground} {
-		if v := get(name); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return o, badQuery("%s must be true or false, got %q", name, clip(v))
-			}
-			*dst = b
-		}
-	}
-	o.PageRanges = get("pdf.pageRanges")
-	if len(o.PageRanges) > 200 || !pageRanges.MatchString(o.PageRanges) {
-		return o, badQuery("pdf.pageRanges must list pages such as 1-3,5, got %q", clip(o.PageRanges))
-	}
-	return o, nil
 }
 
 // clip keeps echoed input short in error messages.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -52,13 +53,9 @@ func TestParseRenderQueryForms(t *testing.T) {
 			}
 		}},
 		{"pdf without size", map[string]string{"encoding": "pdf", "width": "", "height": "", "pdf.format": "a4", "pdf.landscape": "true", "pdf.printBackground": "1", "pdf.pageRanges": "1-3, 5"}, false, func(t *testing.T, g service.GrafanaRender) {
-			if g.Width != 0 || g.Height != 0 || g.PDF.Format != "a4" || !g.PDF.Landscape || !g.PDF.PrintBackground || g.PDF.PageRanges != "1-3, 5" {
+			want := url.Values{"pdf.format": {"a4"}, "pdf.landscape": {"true"}, "pdf.printBackground": {"1"}, "pdf.pageRanges": {"1-3, 5"}}
+			if g.Width != 0 || g.Height != 0 || !reflect.DeepEqual(g.PDF, want) {
 				t.Errorf("parsed %+v", g)
-			}
-		}},
-		{"pdf options in the page URL", map[string]string{"encoding": "pdf", "url": "http://grafana:3000/d/abc?render=1&pdf.format=letter&pdf.landscape=true"}, false, func(t *testing.T, g service.GrafanaRender) {
-			if g.PDF.Format != "letter" || !g.PDF.Landscape {
-				t.Errorf("pdf %+v", g.PDF)
 			}
 		}},
 		{"timeout as duration", map[string]string{"timeout": "1m30s"}, false, func(t *testing.T, g service.GrafanaRender) {
@@ -71,18 +68,8 @@ func TestParseRenderQueryForms(t *testing.T) {
 				t.Errorf("timeout %s", g.Timeout)
 			}
 		}},
-		{"browser zone is the default", map[string]string{"timezone": "browser"}, false, func(t *testing.T, g service.GrafanaRender) {
-			if g.Timezone != "" {
-				t.Errorf("timezone %q", g.Timezone)
-			}
-		}},
-		{"posix offset", map[string]string{"timezone": "UTC-02:00"}, false, func(t *testing.T, g service.GrafanaRender) {
-			if g.Timezone != "Etc/GMT-2" { // UTC+2, as the dashboard said before Grafana inverted it
-				t.Errorf("timezone %q", g.Timezone)
-			}
-		}},
-		{"utc", map[string]string{"timezone": "utc"}, false, func(t *testing.T, g service.GrafanaRender) {
-			if g.Timezone != "UTC" {
+		{"time zone as Grafana sent it (the service maps it)", map[string]string{"timezone": " UTC-02:00 "}, false, func(t *testing.T, g service.GrafanaRender) {
+			if g.Timezone != "UTC-02:00" {
 				t.Errorf("timezone %q", g.Timezone)
 			}
 		}},
@@ -108,17 +95,6 @@ func TestParseRenderQueryForms(t *testing.T) {
 			}
 			c.check(t, g)
 		})
-	}
-}
-
-func TestRenderVersion(t *testing.T) {
-	for in, want := range map[string]string{
-		"4.0.0": "4.0.0", "4.0.0-3-gabc1234-dirty": "4.0.0", "v4.2.1": "4.2.1", "5.1.0+build": "5.1.0",
-		"1.0.0": "4.0.0", "0.1.0-dev": "4.0.0", "dev": "4.0.0", "": "4.0.0", "4.1": "4.0.0",
-	} {
-		if got := RenderVersion(in); got != want {
-			t.Errorf("RenderVersion(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 

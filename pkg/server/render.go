@@ -72,8 +72,9 @@ func (s *Server) render(csv bool) http.HandlerFunc {
 }
 
 // serveRender does the steps of a render request in order: token, query,
-// URL guard, limits, browser, render. It returns the parsed request (for
-// the log), how it ended, and on success the bytes and the CSV's name.
+// render (the service checks the request and the page's origin). It
+// returns the parsed request (for the log), how it ended, and on success
+// the bytes and the CSV's name.
 func (s *Server) serveRender(r *http.Request, q url.Values, csv bool) (service.GrafanaRender, outcome, []byte, string) {
 	token := r.Header.Get("X-Auth-Token")
 	if err := s.svc.CheckRendererToken(token); err != nil {
@@ -87,20 +88,8 @@ func (s *Server) serveRender(r *http.Request, q url.Values, csv bool) (service.G
 	if err != nil {
 		return g, failure(err), nil, ""
 	}
-	if err := s.guard.Check(g.URL); err != nil {
-		out := failure(err)
-		out.reason = "forbidden_url"
-		return g, out, nil, ""
-	}
 	if v := r.Header.Values("Accept-Language"); len(v) > 0 {
 		g.Headers = map[string][]string{"Accept-Language": v}
-	}
-	req := s.svc.Request(g)
-	if err := req.Validate(service.Limits(s.svc.Config)); err != nil {
-		return g, failure(err), nil, ""
-	}
-	if s.svc.Renderer.Stats().ChromiumPath == "" {
-		return g, outcome{http.StatusServiceUnavailable, resultError, "no_chromium", startError(s.svc)}, nil, ""
 	}
 	var body []byte
 	var name string
@@ -122,6 +111,8 @@ func (s *Server) serveRender(r *http.Request, q url.Values, csv bool) (service.G
 func failure(err error) outcome {
 	msg := err.Error()
 	switch {
+	case errors.Is(err, service.ErrForbiddenURL):
+		return outcome{http.StatusBadRequest, resultBadRequest, "forbidden_url", msg}
 	case errors.Is(err, render.ErrBadRequest):
 		return outcome{http.StatusBadRequest, resultBadRequest, "bad_request", msg}
 	case errors.Is(err, service.ErrUnauthorized):

@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -31,24 +29,18 @@ import (
 type Server struct {
 	svc          *service.Service
 	log          *slog.Logger
-	guard        *render.Guard
 	metrics      *metrics
 	handler      http.Handler
 	shuttingDown atomic.Bool
 }
 
 // New builds the door on a service. It fails when the configuration names
-// no origin that may be rendered (see AllowedOrigins).
+// no origin that may be rendered (see service.AllowedOrigins).
 func New(svc *service.Service) (*Server, error) {
-	origins, err := AllowedOrigins(svc.Config)
-	if err != nil {
+	if _, err := service.AllowedOrigins(svc.Config); err != nil {
 		return nil, err
 	}
-	guard, err := render.NewGuard(origins...)
-	if err != nil {
-		return nil, fmt.Errorf("allowed_origins: %w", err)
-	}
-	s := &Server{svc: svc, log: svc.Log, guard: guard, metrics: newMetrics(svc.Renderer)}
+	s := &Server{svc: svc, log: svc.Log, metrics: newMetrics(svc.Renderer)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /render", s.render(false))
 	mux.HandleFunc("GET /render/csv", s.render(true))
@@ -67,26 +59,12 @@ func New(svc *service.Service) (*Server, error) {
 // ServeHTTP answers one request; every answer carries X-Request-Id.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// AllowedOrigins are the origins whose pages may be rendered: grafana_url's
-// and those in allowed_origins. Grafana asks for pages on its callback_url,
-// so that is what grafana_url must be.
-func AllowedOrigins(cfg config.Config) ([]string, error) {
-	origins := slices.Clone(cfg.AllowedOrigins)
-	if cfg.GrafanaURL != "" {
-		origins = append([]string{cfg.GrafanaURL}, origins...)
-	}
-	if len(origins) > 0 {
-		return origins, nil
-	}
-	return nil, errors.New("no page may be rendered: set grafana_url to Grafana's [rendering] callback_url (e.g. PANELCAST_GRAFANA_URL=http://grafana:3000), or list origins in allowed_origins")
-}
-
 // CheckConfig refuses settings that would expose the service: without
 // auth_token anyone who reaches the port could make the browser load
 // Grafana pages, so that is allowed only on a loopback address. It also
-// wants an origin to render (AllowedOrigins).
+// wants an origin to render (service.AllowedOrigins).
 func CheckConfig(cfg config.Config) error {
-	if _, err := AllowedOrigins(cfg); err != nil {
+	if _, err := service.AllowedOrigins(cfg); err != nil {
 		return err
 	}
 	if len(cfg.AuthTokens) > 0 || loopback(cfg.Addr) {
@@ -109,8 +87,9 @@ func loopback(addr string) bool {
 
 // Serve answers on ln until ctx ends, then shuts down gracefully: it stops
 // accepting connections, lets renders in flight finish within
-// shutdown_timeout, and closes the renderer (killing the browser and any
-// render still running after that).
+// shutdown_timeout, stops chat delivery (attempts in flight finish) and
+// closes the renderer (killing the browser and any render still running
+// after that); see service.Close.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	cfg := s.svc.Config
 	hs := &http.Server{
@@ -139,8 +118,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if shutErr := hs.Shutdown(sctx); shutErr != nil {
 		err = fmt.Errorf("renders were still running after shutdown_timeout (%s) and were cut off: raise shutdown_timeout (and the supervisor's stop timeout) above your longest render", cfg.ShutdownTimeout)
 	}
-	// With the deadline gone, Close kills the browser at once.
-	_ = s.svc.Renderer.Close(sctx)
+	// Chat delivery stops before the renderer closes, so the pushes being
+	// rendered finish; with the deadline gone, the browser is killed at once.
+	_ = s.svc.Close(sctx)
 	_ = hs.Close()
 	if serveErr == nil {
 		<-served
@@ -150,49 +130,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // version answers Grafana's capability check. Grafana reads "version" and
-// compares it with semver constraints (full-height and scaled-down images
-// need >= 3.4.0, PDF >= 3.10.0); a pre-release such as 4.0.0-3-gabc fails
-// every such constraint, so only MAJOR.MINOR.PATCH is given.
+// compares it with semver constraints, so it gets buildinfo.GrafanaVersion,
+// as plugin.json does.
 func (s *Server) version(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"version": RenderVersion(buildinfo.Version)})
-}
-
-// protocolFloor is the renderer version whose whole protocol Panelcast
-// speaks (the 4.x plugin's: full height, scaling, PDF, CSV).
-const protocolFloor = "4.0.0"
-
-// RenderVersion is the version Grafana is told: the release's
-// MAJOR.MINOR.PATCH, but never below protocolFloor, so a development build
-// or a young release number does not switch Grafana's PDF and full-page
-// rendering off.
-func RenderVersion(release string) string {
-	v := strings.TrimPrefix(strings.TrimSpace(release), "v")
-	if i := strings.IndexAny(v, "-+"); i >= 0 {
-		v = v[:i]
-	}
-	got, ok := semver(v)
-	floor, _ := semver(protocolFloor)
-	if !ok || slices.Compare(got[:], floor[:]) < 0 {
-		return protocolFloor
-	}
-	return fmt.Sprintf("%d.%d.%d", got[0], got[1], got[2])
-}
-
-// semver reads MAJOR.MINOR.PATCH and nothing else.
-func semver(v string) ([3]int, bool) {
-	var out [3]int
-	parts := strings.Split(v, ".")
-	if len(parts) != 3 {
-		return out, false
-	}
-	for i, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
-			return out, false
-		}
-		out[i] = n
-	}
-	return out, true
+	writeJSON(w, http.StatusOK, map[string]string{"version": buildinfo.GrafanaVersion(buildinfo.Version)})
 }
 
 // healthz is the cheap liveness and readiness answer: 200 while the browser

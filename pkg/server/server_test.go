@@ -356,7 +356,7 @@ func TestBadParameters(t *testing.T) {
 		{"encoding gif", "encoding", "gif", `encoding must be png or pdf, got "gif"`},
 		{"timezone junk", "timezone", "Mars/Olympus_Mons", "is not an IANA name"},
 		{"timezone path", "timezone", "../../../etc/passwd", "is not an IANA name"},
-		{"timezone half-hour offset", "timezone", "UTC-05:30", "IANA name such as tz=Asia/Kolkata"},
+		{"timezone beyond any offset", "timezone", "UTC-15:00", "no UTC offset in use"},
 		{"pdf format", "pdf.format", "b5", "pdf.format must be one of"},
 		{"pdf landscape", "pdf.landscape", "sideways", "pdf.landscape must be true or false"},
 		{"pdf page ranges", "pdf.pageRanges", "1;rm -rf", "pdf.pageRanges must list pages"},
@@ -418,6 +418,10 @@ func TestURLGuard(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The service's guard refused them; the door still counts them apart.
+	if m := get(t, f.ts.URL, "/metrics", nil, nil); !strings.Contains(string(m.body), `panelcast_render_failures_total{reason="forbidden_url"}`) {
+		t.Error("refused pages are not counted as forbidden_url")
 	}
 }
 

@@ -20,8 +20,6 @@ import (
 	"github.com/panelcast/panelcast/pkg/chat/telegram"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
-	"github.com/panelcast/panelcast/pkg/delivery/postgres"
-	"github.com/panelcast/panelcast/pkg/delivery/sqlite"
 	"github.com/panelcast/panelcast/pkg/grafana"
 	"github.com/panelcast/panelcast/pkg/render"
 )
@@ -43,8 +41,12 @@ type pushState struct {
 	// broken are providers whose settings are present but unusable.
 	broken map[string]error
 	worker *delivery.Worker
+	opts   delivery.WorkerOptions
 	stop   context.CancelFunc
 	done   chan struct{}
+	// grafanaData is Grafana's data folder as the files it asks for show
+	// it, learnt while no other place for the outbox is known.
+	grafanaData string
 	// grafana checks dashboards before a render, with the TLS policy the
 	// browser has for Grafana's origin.
 	grafana *http.Client
@@ -110,12 +112,6 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	if len(senders)+len(broken) == 0 {
 		return nil
 	}
-	o, err := st.open(s.Config, s.Log)
-	if err != nil {
-		st.openErr = err
-		return err
-	}
-	st.outbox = o
 	if opts.MaxAttempts == 0 {
 		opts.MaxAttempts = s.Config.MaxAttempts
 	}
@@ -128,7 +124,21 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	if opts.Logger == nil {
 		opts.Logger = s.Log
 	}
-	st.worker = delivery.NewWorker(o, st.senders, s.preparePush, opts)
+	st.opts = opts
+	o, err := s.openOutbox()
+	if err != nil {
+		st.openErr = err
+		return err
+	}
+	s.startWorker(o)
+	return nil
+}
+
+// startWorker runs the worker on the open outbox o; st.mu is held.
+func (s *Service) startWorker(o delivery.Store) {
+	st := &s.push
+	st.outbox, st.openErr = o, nil
+	st.worker = delivery.NewWorker(o, st.senders, s.preparePush, st.opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	st.stop, st.done = cancel, make(chan struct{})
 	go func() {
@@ -136,22 +146,6 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 		st.worker.Run(ctx)
 	}()
 	s.Log.Info("chat delivery started", "outbox", st.location, "store", st.kind, "providers", strings.Join(sortedKeys(st.senders), ","))
-	return nil
-}
-
-// open opens the outbox the configuration names: PostgreSQL for
-// outbox_url, else the SQLite file of outbox_path.
-func (st *pushState) open(cfg config.Config, log *slog.Logger) (delivery.Store, error) {
-	if cfg.OutboxURL != "" {
-		st.kind = "postgres"
-		st.location, _ = postgres.Location(cfg.OutboxURL)
-		return postgres.Open(context.Background(), cfg.OutboxURL, postgres.Options{Logger: log})
-	}
-	st.kind, st.location = "sqlite", cfg.OutboxPath
-	if st.location == "" {
-		st.location = config.DefaultOutboxPath()
-	}
-	return sqlite.Open(st.location, sqlite.Options{Logger: log})
 }
 
 // StopDelivery lets attempts in flight finish (within the worker's
@@ -173,6 +167,17 @@ func (s *Service) StopDelivery() error {
 	err := st.outbox.Close()
 	st.outbox = nil
 	return err
+}
+
+// Close shuts the service down in the order that loses nothing: chat
+// delivery first (it takes no new job, and the attempts in flight finish
+// within the worker's shutdown grace, renders included), then the renderer,
+// which waits for the renders still running until ctx ends and then kills
+// the browser. Closing the renderer first would fail the pushes being
+// prepared and spend one of their attempts each.
+func (s *Service) Close(ctx context.Context) error {
+	derr := s.StopDelivery()
+	return errors.Join(derr, s.Renderer.Close(ctx))
 }
 
 // OutboxPath is where pushes are stored: the SQLite file, or outbox_url
@@ -238,12 +243,15 @@ func (s *Service) preparePush(ctx context.Context, j delivery.Job) (chat.Message
 		return chat.Message{}, s.push.scrub(err)
 	}
 	g := GrafanaRender{URL: spec.URL, Width: spec.Width, Height: spec.Height, Timezone: spec.Timezone, Encoding: string(render.PNG)}
-	req := s.Request(g)
-	if s.Config.GrafanaToken != "" {
-		req.OriginHeaders = map[string]string{"Authorization": "Bearer " + s.Config.GrafanaToken}
-	}
 	start := time.Now()
-	img, err := s.Renderer.Render(ctx, req)
+	req, err := s.Request(g)
+	var img []byte
+	if err == nil {
+		if s.Config.GrafanaToken != "" {
+			req.OriginHeaders = map[string]string{"Authorization": "Bearer " + s.Config.GrafanaToken}
+		}
+		img, err = s.Renderer.Render(ctx, req)
+	}
 	s.logRender(ctx, "push", g, start, err)
 	if errors.Is(err, render.ErrBadRequest) || errors.Is(err, render.ErrNoChromium) {
 		err = delivery.Permanent(err)

@@ -54,7 +54,7 @@ func (s *Service) Health(ctx context.Context) Health {
 	}
 
 	var problems []string
-	if kind != "" {
+	if kind != "" || openErr != nil {
 		h.Outbox = &OutboxHealth{Store: kind}
 		if kind == "postgres" {
 			h.Outbox.URL = location

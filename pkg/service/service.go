@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/textproto"
 	"strings"
 	"time"
 
@@ -79,81 +78,50 @@ func (s *Service) CheckRendererToken(token string) error {
 	return nil
 }
 
-// GrafanaRender is a render as Grafana asks for it (plugin or HTTP API):
-// zero values mean "use the configured default".
-type GrafanaRender struct {
-	URL       string
-	Width     int
-	Height    int
-	Scale     float64
-	Timeout   time.Duration
-	Timezone  string
-	RenderKey string
-	Domain    string
-	Headers   map[string][]string
-	Encoding  string
-	PDF       render.PDFOptions
-}
-
-// Request turns Grafana's request into the renderer's, filling defaults.
-func (s *Service) Request(g GrafanaRender) render.Request {
-	c := s.Config
-	req := render.Request{URL: g.URL, Width: g.Width, Height: g.Height, Scale: g.Scale, Timeout: g.Timeout,
-		Timezone: strings.TrimSpace(g.Timezone), Encoding: render.Encoding(strings.ToLower(g.Encoding)), PDF: g.PDF,
-		Headers: map[string]string{}}
-	if req.Width == 0 {
-		req.Width = c.Width
-	}
-	if req.Height == 0 {
-		req.Height = c.Height
-	}
-	if req.Scale == 0 {
-		req.Scale = c.Scale
-	}
-	if req.Timeout == 0 {
-		req.Timeout = c.Timeout
-	}
-	if req.Timezone == "" {
-		req.Timezone = c.Timezone
-	}
-	if req.Encoding == "" {
-		req.Encoding = render.PNG
-	}
-	for k, v := range g.Headers {
-		if len(v) > 0 {
-			req.Headers[textproto.CanonicalMIMEHeaderKey(k)] = strings.Join(v, ", ")
-		}
-	}
-	if _, ok := req.Headers["Accept-Language"]; !ok && c.Language != "" {
-		req.Headers["Accept-Language"] = c.Language
-	}
-	if g.RenderKey != "" {
-		req.Cookies = append(req.Cookies, render.Cookie{Name: "renderKey", Value: g.RenderKey, Domain: g.Domain})
-	}
-	return req
-}
-
-// Render renders what Grafana asked for.
+// Render renders what Grafana asked for, through either door.
 func (s *Service) Render(ctx context.Context, g GrafanaRender) ([]byte, error) {
-	if s.StartErr != nil && s.Renderer.Stats().ChromiumPath == "" {
-		return nil, s.StartErr
-	}
 	start := time.Now()
-	out, err := s.Renderer.Render(ctx, s.Request(g))
+	req, err := s.ready(g)
+	var out []byte
+	if err == nil {
+		out, err = s.Renderer.Render(ctx, req)
+	}
 	s.logRender(ctx, "render", g, start, err)
 	return out, err
 }
 
 // RenderCSV fetches the CSV a page offers.
 func (s *Service) RenderCSV(ctx context.Context, g GrafanaRender) ([]byte, string, error) {
-	if s.StartErr != nil && s.Renderer.Stats().ChromiumPath == "" {
-		return nil, "", s.StartErr
-	}
 	start := time.Now()
-	out, name, err := s.Renderer.RenderCSV(ctx, s.Request(g))
+	req, err := s.ready(g)
+	var out []byte
+	var name string
+	if err == nil {
+		out, name, err = s.Renderer.RenderCSV(ctx, req)
+	}
 	s.logRender(ctx, "csv", g, start, err)
 	return out, name, err
 }
+
+// ready is the request, checked, and a renderer that can take it: a bad
+// request is refused before a missing browser is reported.
+func (s *Service) ready(g GrafanaRender) (render.Request, error) {
+	req, err := s.Request(g)
+	if err != nil {
+		return req, err
+	}
+	if s.StartErr != nil && s.Renderer.Stats().ChromiumPath == "" {
+		return req, noBrowser{s.StartErr}
+	}
+	return req, nil
+}
+
+// noBrowser is why no browser can ever start (none found, or
+// chromium_path is no executable); to the doors it is render.ErrNoChromium.
+type noBrowser struct{ err error }
+
+func (e noBrowser) Error() string   { return e.err.Error() }
+func (e noBrowser) Unwrap() []error { return []error{e.err, render.ErrNoChromium} }
 
 // logRender logs the path but never the query string (it can carry
 // variables) nor the render key.

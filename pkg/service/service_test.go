@@ -37,7 +37,13 @@ func TestRequestFillsDefaults(t *testing.T) {
 		}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { c.check(t, s.Request(c.in)) })
+		t.Run(c.name, func(t *testing.T) {
+			r, err := s.Request(c.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, r)
+		})
 	}
 }
 

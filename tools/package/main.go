@@ -1,13 +1,13 @@
 // Command package writes the Grafana plugin archive:
 //
-//	go run ./tools/package -version 1.2.3 [-os linux -arch amd64] [-out FILE]
+//	go run ./tools/package -version 4.1.0 [-os linux -arch amd64] [-out FILE]
 //
 // The zip holds exactly one folder named after the plugin id, because
 // grafana-cli replaces an archive's first path component with the plugin id
 // when it unpacks, and files at the archive root would land beside the
 // plugins instead of in one:
 //
-//	panelcast-renderer/plugin.json                (%VERSION% and %TODAY% filled)
+//	panelcast-renderer/plugin.json                (%VERSION%: MAJOR.MINOR.PATCH; %TODAY%)
 //	panelcast-renderer/gpx_panelcast_linux_amd64  (mode 0755)
 //	panelcast-renderer/plugin_start_linux_amd64   (symlink to the above)
 //	panelcast-renderer/README.md, LICENSE, img/...
@@ -30,16 +30,17 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/panelcast/panelcast/pkg/buildinfo"
 )
 
 // options says where the parts of the archive come from.
 type options struct {
-	Version    string // plugin version; must start with MAJOR.MINOR.PATCH
+	Version    string // release version, semver 2.0 (build details allowed)
 	Date       time.Time
 	PluginJSON string // manifest with %VERSION% / %TODAY% placeholders
 	Dist       string // folder holding <executable>_<os>_<arch>
@@ -61,7 +62,7 @@ func main() {
 func run(args []string, stdout io.Writer) error {
 	fl := flag.NewFlagSet("package", flag.ContinueOnError)
 	o := options{}
-	fl.StringVar(&o.Version, "version", "", "plugin version, e.g. 1.2.3 (required)")
+	fl.StringVar(&o.Version, "version", "", "release version, e.g. 4.1.0 or 4.1.0-3-gabc1234 (required); plugin.json gets MAJOR.MINOR.PATCH")
 	date := fl.String("date", "", "release date YYYY-MM-DD for %TODAY% (default: SOURCE_DATE_EPOCH, else today, UTC)")
 	fl.StringVar(&o.PluginJSON, "plugin-json", "plugin.json", "plugin manifest")
 	fl.StringVar(&o.Dist, "dist", "dist", "folder with the built executables")
@@ -110,11 +111,6 @@ func releaseDate(s string) (time.Time, error) {
 	return time.Now().UTC(), nil
 }
 
-// Grafana compares a renderer's version with semver constraints (e.g.
-// ">= 3.4.0" for full-height pictures), so a bare commit hash would silently
-// turn features off. This is the semver 2.0 grammar, leading "v" not allowed.
-var semverRE = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
-
 // manifest is the part of plugin.json the packager checks.
 type manifest struct {
 	ID         string `json:"id"`
@@ -144,14 +140,23 @@ func build(o options) (string, error) {
 	if o.Version == "" {
 		return "", errors.New("-version is required")
 	}
-	if !semverRE.MatchString(o.Version) {
+	// Grafana compares plugin.json's version with semver constraints
+	// (full height >= 3.4.0, PDF >= 3.10.0) that no pre-release passes, so
+	// the manifest gets the plain MAJOR.MINOR.PATCH; the archive's name
+	// keeps the build details.
+	core, err := buildinfo.Core(o.Version)
+	if err != nil || strings.HasPrefix(o.Version, "v") {
 		return "", fmt.Errorf("version %q is not MAJOR.MINOR.PATCH[-pre][+build]: Grafana gates renderer features on it", o.Version)
+	}
+	plain := core.String()
+	if plain != buildinfo.GrafanaVersion(plain) {
+		return "", fmt.Errorf("version %s is below %s: Grafana would switch off full-height pictures, scaling and PDF for it; Panelcast's versions start at %s", o.Version, buildinfo.ProtocolFloor, buildinfo.ProtocolFloor)
 	}
 	raw, err := os.ReadFile(o.PluginJSON)
 	if err != nil {
 		return "", err
 	}
-	filled := bytes.ReplaceAll(raw, []byte("%VERSION%"), []byte(o.Version))
+	filled := bytes.ReplaceAll(raw, []byte("%VERSION%"), []byte(plain))
 	filled = bytes.ReplaceAll(filled, []byte("%TODAY%"), []byte(o.Date.Format("2006-01-02")))
 	var m manifest
 	if err := json.Unmarshal(filled, &m); err != nil {
@@ -162,7 +167,7 @@ func build(o options) (string, error) {
 		return "", fmt.Errorf("%s: no id", o.PluginJSON)
 	case !m.Backend || m.Executable == "":
 		return "", fmt.Errorf("%s: a backend plugin needs \"backend\": true and \"executable\"", o.PluginJSON)
-	case m.Info.Version != o.Version:
+	case m.Info.Version != plain:
 		return "", fmt.Errorf("%s: info.version is %q, want the %%VERSION%% placeholder", o.PluginJSON, m.Info.Version)
 	}
 

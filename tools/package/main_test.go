@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/Masterminds/semver/v3"
 )
 
 // fakeExe is a shell script, so the test can run the unpacked plugin and
@@ -60,7 +62,7 @@ func fakeTree(t *testing.T) options {
 	write("LICENSE", "license text\n", 0o644)
 	write("src/img/logo.svg", "<svg/>", 0o644)
 	return options{
-		Version:    "1.2.3",
+		Version:    "4.2.3",
 		Date:       time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC),
 		PluginJSON: filepath.Join(dir, "plugin.json"),
 		Dist:       filepath.Join(dir, "dist"),
@@ -115,7 +117,7 @@ func TestLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(o.Dist, "test-renderer-1.2.3.linux-amd64.zip")
+	out := filepath.Join(o.Dist, "test-renderer-4.2.3.linux-amd64.zip")
 	if got := strings.TrimSpace(stdout.String()); got != out {
 		t.Errorf("printed %q, want %q", got, out)
 	}
@@ -173,7 +175,7 @@ func TestLayout(t *testing.T) {
 	if err := json.Unmarshal(pj, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.Info.Version != "1.2.3" || m.Info.Updated != "2026-03-04" {
+	if m.Info.Version != "4.2.3" || m.Info.Updated != "2026-03-04" {
 		t.Errorf("version %q updated %q", m.Info.Version, m.Info.Updated)
 	}
 }
@@ -240,7 +242,8 @@ func TestRefusals(t *testing.T) {
 	}{
 		{"no version", func(o *options) { o.Version = "" }, "-version is required"},
 		{"hash as version", func(o *options) { o.Version = "bacfa4d-dirty" }, "not MAJOR.MINOR.PATCH"},
-		{"v prefix", func(o *options) { o.Version = "v1.2.3" }, "not MAJOR.MINOR.PATCH"},
+		{"v prefix", func(o *options) { o.Version = "v4.2.3" }, "not MAJOR.MINOR.PATCH"},
+		{"below the floor", func(o *options) { o.Version = "1.2.3" }, "Panelcast's versions start at 4.0.0"},
 		{"no executable", func(o *options) { o.Arch = "arm64" }, "make build"},
 		{"no logo", func(o *options) { o.ImgDir = t.TempDir() }, `logo "img/logo.svg"`},
 	}
@@ -256,14 +259,6 @@ func TestRefusals(t *testing.T) {
 				t.Errorf("a refused run left %v", zips)
 			}
 		})
-	}
-}
-
-func TestVersions(t *testing.T) {
-	for _, v := range []string{"0.1.0-dev", "1.2.3", "4.0.0-rc.1", "0.2.0-3-gabc1234-dirty", "1.0.0+build.5"} {
-		if !semverRE.MatchString(v) {
-			t.Errorf("%q refused", v)
-		}
 	}
 }
 
@@ -304,7 +299,7 @@ func TestRepoPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := build(options{
-		Version:    "0.1.0-dev",
+		Version:    "4.0.0-3-gabc1234-dirty",
 		Date:       time.Now().UTC(),
 		PluginJSON: filepath.Join(root, "plugin.json"),
 		Dist:       dist,
@@ -318,7 +313,7 @@ func TestRepoPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Base(out) != "panelcast-renderer-0.1.0-dev.linux-amd64.zip" {
+	if filepath.Base(out) != "panelcast-renderer-4.0.0-3-gabc1234-dirty.linux-amd64.zip" {
 		t.Errorf("zip name %q", filepath.Base(out))
 	}
 	files := openZip(t, out)
@@ -326,5 +321,38 @@ func TestRepoPlugin(t *testing.T) {
 		if files["panelcast-renderer/"+n] == nil {
 			t.Errorf("missing panelcast-renderer/%s", n)
 		}
+	}
+}
+
+// A build between tags is called 4.0.0-3-gabc1234-dirty; Grafana's semver
+// gates (full height >= 3.4.0, SVG sanitising >= 3.5.0, PDF >= 3.10.0)
+// refuse every pre-release, so plugin.json must say 4.0.0. The archive's
+// name keeps the build details.
+func TestPluginJSONVersionIsPlain(t *testing.T) {
+	for _, release := range []string{"4.0.0-3-gabc1234-dirty", "4.2.0-rc.1", "4.1.0+build.7"} {
+		t.Run(release, func(t *testing.T) {
+			o := fakeTree(t)
+			o.Version = release
+			out, err := build(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "test-renderer-" + release + ".linux-amd64.zip"; filepath.Base(out) != want {
+				t.Errorf("zip %q, want %q", filepath.Base(out), want)
+			}
+			var m manifest
+			if err := json.Unmarshal(readMember(t, openZip(t, out)["test-renderer/plugin.json"]), &m); err != nil {
+				t.Fatal(err)
+			}
+			v, err := semver.NewVersion(m.Info.Version)
+			if err != nil || v.Prerelease() != "" || v.Metadata() != "" || v.Original() != v.String() {
+				t.Fatalf("plugin.json version %q is not plain MAJOR.MINOR.PATCH (%v)", m.Info.Version, err)
+			}
+			for _, gate := range []string{">= 3.4.0", ">= 3.5.0", ">= 3.10.0"} {
+				if c, _ := semver.NewConstraint(gate); !c.Check(v) {
+					t.Errorf("plugin.json version %s fails Grafana's gate %s", v, gate)
+				}
+			}
+		})
 	}
 }

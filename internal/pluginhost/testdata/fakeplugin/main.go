@@ -21,7 +21,7 @@ import (
 )
 
 func main() {
-	err := backend.Serve(backend.ServeOpts{
+	err := backend.Manage("panelcast-renderer", backend.ServeOpts{
 		CheckHealthHandler:  backend.CheckHealthHandlerFunc(checkHealth),
 		CallResourceHandler: backend.CallResourceHandlerFunc(callResource),
 		ExtraPlugins:        goplugin.PluginSet{"renderer": &rendererPlugin{}},
