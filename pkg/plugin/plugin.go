@@ -20,7 +20,7 @@ import (
 
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
-	"github.com/panelcast/panelcast/pkg/pushapi"
+	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -47,12 +47,10 @@ func Serve(svc *service.Service) error {
 		}
 		_ = json.NewEncoder(w).Encode(h)
 	})
-	push := pushapi.New(svc, pushapi.Options{
-		Authorize:  pushapi.MinGrafanaRole(svc.Config.PushMinRole),
-		GrafanaURL: pushapi.GrafanaAppURL,
-	})
-	mux.Handle("/push", push)
-	mux.Handle("/push/", push)
+	chatapi.Mount(mux, chatapi.New(svc, chatapi.Options{
+		Authorize:  chatapi.MinGrafanaRole(svc.Config.PushMinRole),
+		GrafanaURL: chatapi.GrafanaAppURL,
+	}))
 	return backend.Serve(backend.ServeOpts{
 		CheckHealthHandler:  health{svc},
 		CallResourceHandler: httpadapter.New(mux),

@@ -21,7 +21,7 @@ import (
 
 	"github.com/panelcast/panelcast/pkg/buildinfo"
 	"github.com/panelcast/panelcast/pkg/config"
-	"github.com/panelcast/panelcast/pkg/pushapi"
+	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/service"
 )
@@ -55,11 +55,9 @@ func New(svc *service.Service) (*Server, error) {
 	mux.HandleFunc("GET /render/version", s.version)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.metrics.handler())
-	// The push routes are the same handler the plugin door mounts; here a
-	// bearer api_token admits the caller.
-	push := pushapi.New(svc, pushapi.Options{Authorize: pushapi.BearerToken(svc.Config.APITokens)})
-	mux.Handle("/push", push)
-	mux.Handle("/push/", push)
+	// The push and alert routes are the same handler the plugin door
+	// mounts; here a bearer api_token admits the caller.
+	chatapi.Mount(mux, chatapi.New(svc, chatapi.Options{Authorize: chatapi.BearerToken(svc.Config.APITokens)}))
 	s.handler = withRequestID(mux)
 	return s, nil
 }
