@@ -22,7 +22,7 @@ MAGE        := $(GO) run github.com/magefile/mage
 FUZZTIME    ?= 10s
 
 .DEFAULT_GOAL := help
-.PHONY: help build cli plugin package test bench run fuzz clean
+.PHONY: help build cli plugin package console test bench run fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,11 @@ plugin: ## build the plugin executable only (mage build:linux)
 
 package: build ## build, then write dist/panelcast-renderer-<version>.linux-amd64.zip for grafana-cli
 	$(GO) run ./tools/package -version "$(VERSION)" -dist dist -os linux -arch amd64 -out "$(PACKAGE_ZIP)"
+
+# The console is committed built (pkg/console/dist), so only changing it
+# needs Node; pkg/console's test fails when dist is older than src/console.
+console: ## rebuild the web console into pkg/console/dist (needs Node and npm)
+	cd src/console && npm ci && npm run build
 
 test: ## go vet, then every test (tests build the binary themselves when they need it)
 	$(GO) vet ./...

@@ -279,9 +279,44 @@ func dashboardAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"dashboard": map[string]any{"uid": uid, "title": d.Title, "panels": d.Panels},
-		"meta":      map[string]any{"slug": strings.ToLower(d.Title), "panelcast": d.Scenario},
+		"dashboard": map[string]any{"uid": uid, "title": d.Title, "panels": d.Panels,
+			"templating": map[string]any{"list": templatingFor(uid)}},
+		"meta": map[string]any{"slug": strings.ToLower(d.Title), "panelcast": d.Scenario},
 	})
+}
+
+// templatingFor is a dashboard's template variables in Grafana's JSON model
+// (dashboard.templating.list): the scenes dashboard has a single-value
+// query variable instance and a multi-value job with All selected, so
+// alert labels of those names can become var-instance and var-job.
+func templatingFor(uid string) []any {
+	if uid != ScenarioScenes {
+		return []any{}
+	}
+	query := func(name, label string, multi bool, current map[string]any) map[string]any {
+		q := "label_values(up, " + name + ")"
+		return map[string]any{
+			"current":     current,
+			"datasource":  map[string]any{"type": "prometheus", "uid": "prometheus"},
+			"definition":  q,
+			"hide":        0,
+			"includeAll":  multi,
+			"label":       label,
+			"multi":       multi,
+			"name":        name,
+			"options":     []any{},
+			"query":       map[string]any{"query": q, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+			"refresh":     1,
+			"regex":       "",
+			"skipUrlSync": false,
+			"sort":        1,
+			"type":        "query",
+		}
+	}
+	return []any{
+		query("instance", "Instance", false, map[string]any{"selected": false, "text": "web-1:9100", "value": "web-1:9100"}),
+		query("job", "Job", true, map[string]any{"selected": true, "text": []string{"All"}, "value": []string{"$__all"}}),
+	}
 }
 
 // query is /api/ds/query: it answers after ms, fails for the "failing"

@@ -1,11 +1,12 @@
 // Package testenv holds helpers the tests of several packages share: the
-// Chromium gate for browser tests and a log sink goroutines may write to.
-// Only tests import it.
+// Chromium gate for browser tests, the same gate for other real programs,
+// and a log sink goroutines may write to. Only tests import it.
 package testenv
 
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"sync"
 	"testing"
 )
@@ -22,6 +23,21 @@ func NeedChromium(t testing.TB, find func(configured string) (string, error)) {
 		}
 		t.Skip(err)
 	}
+}
+
+// NeedCommand returns the path of the program name (e.g. amtool), skipping
+// the test when it is not installed, except in CI (CI set), where a missing
+// program is a failure: .ci/run installs every program the tests use.
+func NeedCommand(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must have %s: %v", name, err)
+		}
+		t.Skip(err)
+	}
+	return path
 }
 
 // LogBuffer collects log output that several goroutines write at once. The

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +20,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/chat/telegram"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/grafana"
 	"github.com/panelcast/panelcast/pkg/render"
 )
 
@@ -226,37 +225,17 @@ func (s *Service) checkDashboard(ctx context.Context, spec RenderSpec) error {
 	if spec.DashboardUID == "" {
 		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, spec.GrafanaURL+"/api/dashboards/uid/"+url.PathEscape(spec.DashboardUID), nil)
-	if err != nil {
-		return delivery.Permanent(fmt.Errorf("Grafana's URL %s is unusable (%v): fix grafana_url", spec.GrafanaURL, err))
-	}
-	req.Header.Set("Accept", "application/json")
-	if s.Config.GrafanaToken != "" {
-		req.Header.Set("Authorization", "Bearer "+s.Config.GrafanaToken)
-	}
-	resp, err := s.push.grafana.Do(req)
-	if err != nil {
-		return fmt.Errorf("could not reach Grafana at %s (%v): check grafana_url and that Grafana is up", spec.GrafanaURL, err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	uid := spec.DashboardUID
-	switch code := resp.StatusCode; {
-	case code == http.StatusOK:
+	c := grafana.Client{BaseURL: spec.GrafanaURL, Token: s.Config.GrafanaToken, HTTP: s.push.grafana}
+	_, err := c.Dashboard(ctx, spec.DashboardUID)
+	var apiErr *grafana.APIError
+	switch {
+	case err == nil || errors.Is(err, grafana.ErrV2Dashboard):
+		// A v2 dashboard exists and the token may see it.
 		return nil
-	case code == http.StatusUnauthorized && s.Config.GrafanaToken == "":
-		return delivery.Permanent(fmt.Errorf("Grafana asks for a login to show dashboard %s: set grafana_token to a service-account token with Viewer access", uid))
-	case code == http.StatusUnauthorized:
-		return delivery.Permanent(errors.New("Grafana refused grafana_token (401): set it to a valid, unexpired service-account token"))
-	case code == http.StatusForbidden:
-		return delivery.Permanent(fmt.Errorf("the service account of grafana_token may not view dashboard %s (403): give it Viewer access to the dashboard or its folder", uid))
-	case code == http.StatusNotFound:
-		return delivery.Permanent(fmt.Errorf("dashboard %s does not exist for the service account of grafana_token (404): check dashboardUid and that the account belongs to the dashboard's organisation", uid))
-	case code == http.StatusTooManyRequests || code >= 500:
-		return fmt.Errorf("Grafana answered %d for dashboard %s: it will be retried", code, uid)
-	default:
-		return delivery.Permanent(fmt.Errorf("Grafana answered %d for dashboard %s: check grafana_url", code, uid))
+	case errors.As(err, &apiErr) && apiErr.Temporary():
+		return err
 	}
+	return delivery.Permanent(err)
 }
 
 // grafanaClient talks to Grafana's origin only, so it tolerates certificate

@@ -6,17 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/panelcast/panelcast/pkg/chat"
 	"github.com/panelcast/panelcast/pkg/chat/discord"
 	"github.com/panelcast/panelcast/pkg/chat/telegram"
 	"github.com/panelcast/panelcast/pkg/delivery"
-	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/grafana"
 )
 
 // Errors the doors map to answers.
@@ -107,18 +104,12 @@ type PushStatus struct {
 // Limits on what a push may carry; they keep the outbox small and refuse
 // junk early, well above anything a chat shows.
 const (
-	maxText       = 40000
-	maxThread     = 256
-	maxVars       = 100
-	maxVarLength  = 4096
-	maxTimeLength = 64
+	maxText   = 40000
+	maxThread = 256
 )
 
 // knownProviders are the chat services Panelcast can post to.
 var knownProviders = []string{"slack", "mattermost", "discord", "telegram"}
-
-// uidPattern is Grafana's rule for dashboard UIDs.
-var uidPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
 
 // PlanPush checks a push against the configuration and turns its panel into
 // the URL to render. grafanaURL is Grafana's address as the door knows it
@@ -217,16 +208,6 @@ func (s *Service) planRender(p Panel, doorURL string) (RenderSpec, error) {
 	if spec.Height < 1 || spec.Height > s.Config.MaxHeight {
 		return RenderSpec{}, badPush("panel.height must be 1..%d, got %d", s.Config.MaxHeight, spec.Height)
 	}
-	if tz := spec.Timezone; tz != "" {
-		if _, err := time.LoadLocation(tz); err != nil || tz == "Local" || len(tz) > maxTimeLength || strings.Contains(tz, "..") {
-			return RenderSpec{}, badPush("panel.timezone %q is not an IANA time zone such as Europe/Berlin", clip(tz))
-		}
-	}
-	theme := strings.ToLower(strings.TrimSpace(p.Theme))
-	if theme != "" && theme != "light" && theme != "dark" {
-		return RenderSpec{}, badPush("panel.theme must be light or dark, got %q", clip(p.Theme))
-	}
-
 	var page *url.URL
 	switch {
 	case p.URL != "" && p.DashboardUID != "":
@@ -235,32 +216,24 @@ func (s *Service) planRender(p Panel, doorURL string) (RenderSpec, error) {
 		if p.PanelID != 0 || p.OrgID != 0 || p.From != "" || p.To != "" || len(p.Vars) > 0 {
 			return RenderSpec{}, badPush("panel.url already names the panel, time range and variables: put panelId, orgId, from, to and var-… in its query, or use panel.dashboardUid instead of the URL")
 		}
-		page, err = onGrafana(p.URL, base)
-		if err != nil {
-			return RenderSpec{}, err
+		page, err = grafana.OnGrafana(p.URL, base)
+		if err == nil {
+			err = grafana.ForRender(page, p.Theme, spec.Timezone)
 		}
-		spec.DashboardUID = dashboardUID(page, base)
-	case p.DashboardUID != "":
-		page, err = soloURL(p, base)
 		if err != nil {
-			return RenderSpec{}, err
+			return RenderSpec{}, badPanel(err)
+		}
+		spec.DashboardUID = grafana.DashboardUID(page, base)
+	case p.DashboardUID != "":
+		page, err = grafana.SoloURL(base, grafana.SoloPanel{DashboardUID: p.DashboardUID, PanelID: p.PanelID, OrgID: p.OrgID,
+			From: p.From, To: p.To, Vars: p.Vars, Theme: p.Theme, Timezone: spec.Timezone})
+		if err != nil {
+			return RenderSpec{}, badPanel(err)
 		}
 		spec.DashboardUID = p.DashboardUID
 	default:
 		return RenderSpec{}, badPush("panel is missing: give panel.url (a Grafana panel URL) or panel.dashboardUid with panel.panelId")
 	}
-	q := page.Query()
-	if theme != "" {
-		q.Set("theme", theme)
-	}
-	if spec.Timezone != "" {
-		// Scenes-based Grafana takes the dashboard's time zone from the URL;
-		// older pages follow the browser's, which the render also sets.
-		q.Set("timezone", spec.Timezone)
-	}
-	// Grafana hides its navigation for renderers only with render=1.
-	q.Set("render", "1")
-	page.RawQuery = q.Encode()
 	spec.URL = page.String()
 	return spec, nil
 }
@@ -282,81 +255,9 @@ func (s *Service) grafanaBase(doorURL string) (*url.URL, error) {
 	return &url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimRight(u.Path, "/")}, nil
 }
 
-// onGrafana parses a panel URL and refuses one that is not under Grafana's
-// URL: the browser sends grafana_token to that origin.
-func onGrafana(raw string, base *url.URL) (*url.URL, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, badPush("panel.url %q is not an http(s) URL of a Grafana panel", clip(raw))
-	}
-	if u.User != nil {
-		return nil, badPush("panel.url must not carry a user name or password: grafana_token authenticates the render")
-	}
-	got, _ := render.Origin(u.String())
-	want, _ := render.Origin(base.String())
-	if got != want || !strings.HasPrefix(u.Path+"/", base.Path+"/") {
-		return nil, badPush("panel.url is not on Grafana (%s): push panels of that Grafana only, or set grafana_url to the Grafana it belongs to", base)
-	}
-	u.Fragment, u.RawFragment = "", ""
-	return u, nil
-}
-
-// dashboardUID finds the UID in /d/<uid>/… and /d-solo/<uid>/… under base;
-// "" for any other page.
-func dashboardUID(page, base *url.URL) string {
-	rest := strings.TrimPrefix(page.Path, base.Path+"/")
-	parts := strings.Split(rest, "/")
-	if len(parts) >= 2 && (parts[0] == "d" || parts[0] == "d-solo") && uidPattern.MatchString(parts[1]) {
-		return parts[1]
-	}
-	return ""
-}
-
-// soloURL is Grafana's solo-panel page, as its share dialog and renderer
-// build it: <grafana>/d-solo/<uid>/<slug>?orgId=…&panelId=…&from=…&to=…&var-…
-// (the slug is not checked, so "_" stands in for it).
-func soloURL(p Panel, base *url.URL) (*url.URL, error) {
-	if !uidPattern.MatchString(p.DashboardUID) {
-		return nil, badPush("panel.dashboardUid %q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _): copy it from the dashboard's URL, /d/<uid>/…", clip(p.DashboardUID))
-	}
-	if p.PanelID <= 0 {
-		return nil, badPush("panel.panelId is missing: give the panel's id (the viewPanel or panelId number in its URL)")
-	}
-	if p.OrgID < 0 {
-		return nil, badPush("panel.orgId must be a positive organisation id, got %d", p.OrgID)
-	}
-	q := url.Values{}
-	q.Set("panelId", strconv.FormatInt(p.PanelID, 10))
-	if p.OrgID > 0 {
-		q.Set("orgId", strconv.FormatInt(p.OrgID, 10))
-	}
-	for name, v := range map[string]string{"from": p.From, "to": p.To} {
-		v = strings.TrimSpace(v)
-		if len(v) > maxTimeLength || hasControl(v) {
-			return nil, badPush("panel.%s must be a time like now-6h or epoch milliseconds, at most %d characters", name, maxTimeLength)
-		}
-		if v != "" {
-			q.Set(name, v)
-		}
-	}
-	if len(p.Vars) > maxVars {
-		return nil, badPush("panel.vars has %d variables; at most %d are taken", len(p.Vars), maxVars)
-	}
-	for name, values := range p.Vars {
-		if name == "" || len(name) > maxVarLength || hasControl(name) {
-			return nil, badPush("panel.vars has a variable name %q that is empty or not printable: use the variable's name, e.g. cluster", clip(name))
-		}
-		for _, v := range values {
-			if len(v) > maxVarLength || hasControl(v) {
-				return nil, badPush("panel.vars.%s has a value that is too long or not printable", clip(name))
-			}
-		}
-		q["var-"+name] = values
-	}
-	u := *base
-	u.Path = base.Path + "/d-solo/" + p.DashboardUID + "/_"
-	u.RawQuery = q.Encode()
-	return &u, nil
+// badPanel names a refused panel field as the push API does: panel.<field>.
+func badPanel(err error) error {
+	return badPush("panel.%v", err)
 }
 
 func hasControl(s string) bool {

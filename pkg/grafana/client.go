@@ -1,0 +1,280 @@
+package grafana
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+)
+
+// maxDashboardJSON bounds what Client reads of a dashboard; real ones are
+// kilobytes to a few hundred.
+const maxDashboardJSON = 4 << 20
+
+// Client reads dashboards through Grafana's HTTP API.
+type Client struct {
+	// BaseURL is Grafana's URL as Panelcast reaches it (grafana_url), with
+	// or without a trailing slash.
+	BaseURL string
+	// Token is a service-account token, sent as a bearer token; "" sends
+	// none. It never appears in an error.
+	Token string
+	// HTTP carries the requests, with the TLS policy for Grafana's origin;
+	// nil is http.DefaultClient.
+	HTTP *http.Client
+}
+
+// Dashboard is what Panelcast needs of a dashboard.
+type Dashboard struct {
+	UID   string
+	Title string
+	// Slug is the URL name Grafana gives the dashboard (meta.slug).
+	Slug      string
+	Variables []Variable
+	// Panels are every panel, those inside rows included, rows excluded.
+	Panels []Panel
+}
+
+// Variable is one template variable (dashboard.templating.list[]).
+type Variable struct {
+	Name string
+	// Type is Grafana's: query, custom, textbox, constant, datasource,
+	// interval, adhoc, …
+	Type  string
+	Label string
+	// Current is the saved selection's values (current.value, which is a
+	// string or a list).
+	Current []string
+	// SkipURLSync means Grafana ignores var-<name> in the URL for it.
+	SkipURLSync bool
+}
+
+// Panel is one panel of a dashboard.
+type Panel struct {
+	ID    int64
+	Title string
+	Type  string
+}
+
+// Variable finds the dashboard's variable by name.
+func (d Dashboard) Variable(name string) (Variable, bool) {
+	for _, v := range d.Variables {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return Variable{}, false
+}
+
+// AlertVars are the dashboard variables an alert's labels set, so that the
+// picture shows that alert's series: every variable whose name is a label
+// of the alert, or, for a variable in mapping (variable -> label, from
+// ParseVarMap), the label it names. Variables Grafana does not take from
+// the URL (skipUrlSync, constants) and ad hoc filters are left alone.
+// unmapped lists mapping's variables the dashboard does not have, for a log.
+func (d Dashboard) AlertVars(labels, mapping map[string]string) (vars map[string][]string, unmapped []string) {
+	vars = map[string][]string{}
+	for _, v := range d.Variables {
+		if v.SkipURLSync || v.Type == "constant" || v.Type == "adhoc" {
+			continue
+		}
+		label := v.Name
+		if l, ok := mapping[v.Name]; ok {
+			label = l
+		}
+		if value, ok := labels[label]; ok && value != "" {
+			vars[v.Name] = []string{value}
+		}
+	}
+	for name := range mapping {
+		if _, ok := d.Variable(name); !ok {
+			unmapped = append(unmapped, name)
+		}
+	}
+	sort.Strings(unmapped)
+	return vars, unmapped
+}
+
+// Panel finds the dashboard's panel by id.
+func (d Dashboard) Panel(id int64) (Panel, bool) {
+	for _, p := range d.Panels {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Panel{}, false
+}
+
+// ErrV2Dashboard is wrapped by the APIError for a dashboard stored in
+// Grafana's v2 schema, which /api/dashboards/uid does not serve (406): the
+// dashboard exists and the token may see it, but its details are not read.
+var ErrV2Dashboard = errors.New("dashboard is in Grafana's v2 schema")
+
+// APIError is a failed dashboard request, with a sentence that says what to
+// fix.
+type APIError struct {
+	// Status is Grafana's HTTP status, 0 when none came.
+	Status    int
+	msg       string
+	temporary bool
+	err       error
+}
+
+func (e *APIError) Error() string { return e.msg }
+func (e *APIError) Unwrap() error { return e.err }
+
+// Temporary reports whether asking again later may succeed (Grafana
+// unreachable, 429, 5xx); the other failures need a change of settings or
+// dashboards.
+func (e *APIError) Temporary() bool { return e.temporary }
+
+// Dashboard fetches the dashboard with the given UID
+// (GET /api/dashboards/uid/<uid>). Errors are *APIError.
+func (c *Client) Dashboard(ctx context.Context, uid string) (Dashboard, error) {
+	if !ValidUID(uid) {
+		return Dashboard{}, &APIError{msg: fmt.Sprintf("%q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _)", clip(uid))}
+	}
+	base := strings.TrimRight(c.BaseURL, "/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/dashboards/uid/"+url.PathEscape(uid), nil)
+	if err != nil {
+		return Dashboard{}, &APIError{msg: fmt.Sprintf("Grafana's URL %s is unusable (%v): fix grafana_url", clip(base), err)}
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	client := c.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return Dashboard{}, &APIError{msg: fmt.Sprintf("could not reach Grafana at %s (%v): check grafana_url and that Grafana is up", base, err), temporary: true, err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDashboardJSON+1))
+	if err != nil {
+		return Dashboard{}, &APIError{Status: resp.StatusCode, msg: fmt.Sprintf("reading dashboard %s from Grafana failed (%v): it will be retried", uid, err), temporary: true, err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Dashboard{}, c.statusError(resp.StatusCode, uid, body)
+	}
+	if len(body) > maxDashboardJSON {
+		return Dashboard{}, &APIError{Status: resp.StatusCode, msg: fmt.Sprintf("dashboard %s is over %d MiB of JSON: Panelcast does not read it", uid, maxDashboardJSON>>20)}
+	}
+	d, err := parseDashboard(body)
+	if err != nil {
+		return Dashboard{}, &APIError{Status: resp.StatusCode, msg: fmt.Sprintf("Grafana's answer for dashboard %s is not a dashboard (%v): check that grafana_url is Grafana's address, not a proxy's login page", uid, err)}
+	}
+	return d, nil
+}
+
+func (c *Client) statusError(code int, uid string, body []byte) *APIError {
+	e := &APIError{Status: code}
+	switch {
+	case code == http.StatusUnauthorized && c.Token == "":
+		e.msg = fmt.Sprintf("Grafana asks for a login to show dashboard %s: set grafana_token to a service-account token with Viewer access", uid)
+	case code == http.StatusUnauthorized:
+		e.msg = "Grafana refused grafana_token (401): set it to a valid, unexpired service-account token"
+	case code == http.StatusForbidden:
+		e.msg = fmt.Sprintf("the service account of grafana_token may not view dashboard %s (403): give it Viewer access to the dashboard or its folder", uid)
+	case code == http.StatusNotFound:
+		e.msg = fmt.Sprintf("dashboard %s does not exist for the service account of grafana_token (404): check dashboardUid and that the account belongs to the dashboard's organisation", uid)
+	case code == http.StatusNotAcceptable && bytes.Contains(body, []byte("dashboard api version not supported")):
+		e.msg = fmt.Sprintf("dashboard %s is stored in Grafana's v2 schema, which /api/dashboards does not serve: its variables and panels cannot be read", uid)
+		e.err = ErrV2Dashboard
+	case code == http.StatusTooManyRequests || code >= 500:
+		e.msg = fmt.Sprintf("Grafana answered %d for dashboard %s: it will be retried", code, uid)
+		e.temporary = true
+	default:
+		e.msg = fmt.Sprintf("Grafana answered %d for dashboard %s: check grafana_url", code, uid)
+	}
+	return e
+}
+
+// dashboardJSON is the part of Grafana's dashboard API answer Panelcast
+// reads; the JSON model is Grafana's dashboard schema (v1).
+type dashboardJSON struct {
+	Dashboard *struct {
+		UID        string      `json:"uid"`
+		Title      string      `json:"title"`
+		Panels     []panelJSON `json:"panels"`
+		Rows       []panelJSON `json:"rows"` // schema before Grafana 5
+		Templating struct {
+			List []struct {
+				Name        string `json:"name"`
+				Type        string `json:"type"`
+				Label       string `json:"label"`
+				SkipURLSync bool   `json:"skipUrlSync"`
+				Current     struct {
+					Value stringOrList `json:"value"`
+				} `json:"current"`
+			} `json:"list"`
+		} `json:"templating"`
+	} `json:"dashboard"`
+	Meta struct {
+		Slug string `json:"slug"`
+	} `json:"meta"`
+}
+
+type panelJSON struct {
+	ID    int64  `json:"id"`
+	Title string `json:"title"`
+	Type  string `json:"type"`
+	// Panels of a collapsed row (and of a legacy row).
+	Panels []panelJSON `json:"panels"`
+}
+
+// stringOrList is a variable's current value: one string, or several for a
+// multi-value selection.
+type stringOrList []string
+
+func (s *stringOrList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*s = stringOrList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		// Anything else (a number from a hand-written dashboard) is no
+		// selection Panelcast can use.
+		*s = nil
+	} else {
+		*s = many
+	}
+	return nil
+}
+
+func parseDashboard(body []byte) (Dashboard, error) {
+	var j dashboardJSON
+	if err := json.Unmarshal(body, &j); err != nil {
+		return Dashboard{}, err
+	}
+	if j.Dashboard == nil {
+		return Dashboard{}, errors.New(`no "dashboard" object`)
+	}
+	d := Dashboard{UID: j.Dashboard.UID, Title: j.Dashboard.Title, Slug: j.Meta.Slug}
+	for _, v := range j.Dashboard.Templating.List {
+		d.Variables = append(d.Variables, Variable{Name: v.Name, Type: v.Type, Label: v.Label,
+			Current: v.Current.Value, SkipURLSync: v.SkipURLSync})
+	}
+	var walk func([]panelJSON)
+	walk = func(ps []panelJSON) {
+		for _, p := range ps {
+			if p.Type != "row" && p.ID > 0 {
+				d.Panels = append(d.Panels, Panel{ID: p.ID, Title: p.Title, Type: p.Type})
+			}
+			walk(p.Panels)
+		}
+	}
+	walk(j.Dashboard.Panels)
+	walk(j.Dashboard.Rows)
+	return d, nil
+}
