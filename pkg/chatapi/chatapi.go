@@ -1,15 +1,19 @@
-// Package pushapi is the HTTP face of pushes, shared by both doors so they
-// behave the same: the plugin mounts it among its resources
-// (/api/plugins/panelcast-renderer/resources/push), the server on its own
-// mux (/push). Who may call it is the door's business, passed in as a hook.
+// Package chatapi is the HTTP face of chat delivery, shared by both doors
+// so they behave the same: the plugin mounts it among its resources
+// (/api/plugins/panelcast-renderer/resources/push, …/alerts), the server on
+// its own mux (/push, /alerts). Who may call it is the door's business,
+// passed in as a hook.
 //
 //	POST /push       {"panel": {...}, "to": "slack:#ops", "text": "...", "thread": "..."}
 //	                 → 202 {"id": "...", "state": "queued"}
 //	GET  /push/{id}  → 200 {"id", "state", "attempts", "error", "permalink"}
+//	POST /alerts     a Grafana webhook contact point's or Alertmanager's body,
+//	                 ?to=slack:%23ops,telegram:-100123 (optional)
+//	                 → 202 {"source", "alerts", "messages": [{"id", "to", "state", ...}]}
 //
-// Refusals are JSON {"error": "<what to fix>"}: 400 for a push that can
-// never be sent as asked, 401/403 from the hook, 404 for an unknown id, 503
-// while the outbox cannot take pushes.
+// Refusals are JSON {"error": "<what to fix>"}: 400 for a push or
+// notification that can never be sent as asked, 401/403 from the hook, 404
+// for an unknown id, 503 while the outbox cannot take messages.
 package chatapi
 
 import (

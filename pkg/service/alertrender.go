@@ -68,7 +68,7 @@ func (s *Service) prepareAlert(ctx context.Context, j delivery.Job, maxImages in
 // the token's access and to know its variables: each alert label named like
 // a variable, or mapped to one by panelcast_vars, becomes var-<name>.
 func (s *Service) alertURL(ctx context.Context, base *url.URL, p alertPanel) (string, error) {
-	d, err := s.push.dashboards.Dashboard(ctx, p.DashboardUID)
+	d, err := s.dashboard(ctx, base.String(), p.DashboardUID)
 	if err != nil {
 		return "", s.push.scrub(grafanaError(err))
 	}
@@ -125,7 +125,7 @@ func (s *Service) renderShared(ctx context.Context, pageURL string, width, heigh
 		return s.renderForChat(ctx, "alert", pageURL, width, height, "")
 	})
 	if err == nil && !rendered {
-		s.metrics.rendersShared.Inc()
+		s.metrics.renderShared()
 	}
 	return img, err
 }

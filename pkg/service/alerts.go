@@ -141,7 +141,7 @@ func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, door
 		return AlertsResult{}, fmt.Errorf("%w: %v", ErrBadAlerts, err)
 	}
 	for _, a := range n.Alerts {
-		s.metrics.alertsReceived.WithLabelValues(n.Source, a.Status).Inc()
+		s.metrics.alertReceived(n.Source, a.Status)
 	}
 	ad, err := s.push.alertsReady()
 	if err != nil {

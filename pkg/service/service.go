@@ -26,7 +26,8 @@ type Service struct {
 	// by health checks and returned by renders.
 	StartErr error
 
-	push pushState // chat delivery, see StartDelivery
+	push    pushState // chat delivery, see StartDelivery
+	metrics *metrics
 }
 
 // New starts the renderer from the configuration. A missing browser does
@@ -36,7 +37,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) *Service {
 	if err != nil {
 		log.Error("renderer did not start", "error", err)
 	}
-	return &Service{Config: cfg, Renderer: r, Log: log, StartErr: err}
+	return &Service{Config: cfg, Renderer: r, Log: log, StartErr: err, metrics: newMetrics()}
 }
 
 // RenderOptions maps the configuration onto the renderer's options.
