@@ -89,6 +89,16 @@ func Split(s string, max int) (head, rest string) {
 // units, moved back to a word boundary within its last tenth, which keeps
 // words whole without throwing away much text.
 func cut(s string, budget int) int {
+	end := prefix(s, budget)
+	if i := strings.LastIndexAny(s[:end], space); i > 0 && i >= end-end/10 {
+		return i
+	}
+	return end
+}
+
+// prefix returns the byte length of the longest prefix of s within budget
+// UTF-16 units.
+func prefix(s string, budget int) int {
 	end, n := 0, 0
 	for end < len(s) {
 		r, size := utf8.DecodeRuneInString(s[end:])
@@ -102,8 +112,35 @@ func cut(s string, budget int) int {
 		n += w
 		end += size
 	}
-	if i := strings.LastIndexAny(s[:end], space); i > 0 && i >= end-end/10 {
-		return i
-	}
 	return end
+}
+
+// SplitLines is Split for markup: it cuts after the last line break that
+// fits, so that markup kept within one line stays whole, and adds no "…".
+// When that would keep less than half of max (a long line follows), it cuts
+// within the line as Split does.
+func SplitLines(s string, max int) (head, rest string) {
+	if UTF16Len(s) <= max {
+		return s, ""
+	}
+	// A line break right after the longest prefix that fits ends it too.
+	end := min(prefix(s, max)+1, len(s))
+	if i := strings.LastIndexByte(s[:end], '\n'); i > 0 && UTF16Len(s[:i]) >= max/2 {
+		return strings.TrimRight(s[:i], space), strings.TrimLeft(s[i:], space)
+	}
+	return Split(s, max)
+}
+
+// TruncateLines shortens markup to at most max UTF-16 units with
+// SplitLines, ending with a line "…" when it cuts at a line break (and as
+// Truncate does when it cuts within a line).
+func TruncateLines(s string, max int) string {
+	if UTF16Len(s) <= max {
+		return s
+	}
+	head, _ := SplitLines(s, max-2)
+	if strings.HasSuffix(head, "…") {
+		return Truncate(s, max)
+	}
+	return head + "\n…"
 }

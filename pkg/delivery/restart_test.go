@@ -32,6 +32,7 @@ type httpSender struct{ url string }
 
 func (httpSender) Name() string                { return "slack" }
 func (httpSender) Check(context.Context) error { return nil }
+func (httpSender) Limits() chat.Limits         { return chat.Limits{MaxImages: 1} }
 
 func (s httpSender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error) {
 	body, _ := json.Marshal(map[string]string{"key": m.IdempotencyKey, "text": m.Text})

@@ -25,6 +25,7 @@ type fakeSender struct {
 
 func (f *fakeSender) Name() string                { return "slack" }
 func (f *fakeSender) Check(context.Context) error { return nil }
+func (f *fakeSender) Limits() chat.Limits         { return chat.Limits{MaxImages: 1} }
 
 func (f *fakeSender) Send(_ context.Context, m chat.Message) (chat.Receipt, error) {
 	f.mu.Lock()
@@ -98,7 +99,7 @@ func TestSend(t *testing.T) {
 	o := openTemp(t)
 	s := &fakeSender{}
 	prepare := func(_ context.Context, j Job) (chat.Message, error) {
-		return chat.Message{Image: j.Payload, Filename: "panel.png", ThreadID: "ignored"}, nil
+		return chat.Message{Images: []chat.Image{{Data: j.Payload, Filename: "panel.png"}}, ThreadID: "ignored"}, nil
 	}
 	w := NewWorker(o, map[string]chat.Sender{"Slack": s}, prepare, testOptions())
 	startWorker(t, w)
@@ -109,7 +110,7 @@ func TestSend(t *testing.T) {
 		t.Errorf("job = %+v", j)
 	}
 	sends, _ := s.calls()
-	want := chat.Message{Channel: "#ops", Text: "cpu", Image: []byte("png"), Filename: "panel.png", IdempotencyKey: j.ID}
+	want := chat.Message{Channel: "#ops", Text: "cpu", Images: []chat.Image{{Data: []byte("png"), Filename: "panel.png"}}, IdempotencyKey: j.ID}
 	if len(sends) != 1 || fmt.Sprint(sends[0]) != fmt.Sprint(want) {
 		t.Errorf("sent %+v; want %+v", sends, want)
 	}

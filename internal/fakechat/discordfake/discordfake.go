@@ -2,10 +2,14 @@
 // clients to its documented contract: the "Bot <token>" header and a
 // "DiscordBot (url, version)" User-Agent, multipart bodies with payload_json
 // and files[n] parts matched to attachments, the 2000-character content and
-// 10 MiB file limits, bot permissions per channel, replies, enforce_nonce
-// deduplication and 429 answers in Discord's own form. It records every
-// message that arrives so tests can look at the text, channel, reply target
-// and file bytes.
+// 10 MiB file limits, at most 10 attachments, bot permissions per channel,
+// replies, edits of the bot's own messages, enforce_nonce deduplication,
+// and rate limits: a bucket per route and channel announced on every
+// answer (X-RateLimit-Limit, -Remaining, -Reset, -Reset-After, -Bucket)
+// and the global limit, with 429 answers in Discord's own form. It records
+// every message that arrives so tests can look at the text, channel, reply
+// target and file bytes, and every request that came while its caller had
+// been told to wait (Violations).
 //
 // Where the documentation leaves room the fake takes the stricter reading,
 // so a client that passes here also passes Discord: content is counted in
@@ -16,6 +20,7 @@
 package discordfake
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,7 +45,25 @@ const (
 	MaxNonce        = 25
 	MaxFileBytes    = 10 << 20
 	MaxRequestBytes = 25 << 20
+	MaxFiles        = 10
+	MaxDescription  = 1024
 )
+
+// Limits are the rate limits the fake enforces; a zero Limit is none.
+type Limits struct {
+	// Route is the bucket of each route and channel (POST messages of one
+	// channel, PATCH its messages, ...), Global all requests of the bot.
+	Route, Global faults.Limit
+}
+
+// DefaultLimits: Discord documents the global limit (50 requests per
+// second) and tells clients to read the per-route limits from the headers
+// rather than hard-code them; 5 per 5 seconds is what it announces for
+// creating messages in a channel.
+var DefaultLimits = Limits{
+	Route:  faults.Limit{N: 5, Per: 5 * time.Second},
+	Global: faults.Limit{N: 50, Per: time.Second},
+}
 
 // Perm is what the bot may do in a guild channel.
 type Perm uint8
@@ -73,6 +96,8 @@ type File struct {
 	Name        string
 	ContentType string
 	Data        []byte
+	// Description is the attachment's alt text.
+	Description string
 }
 
 // Message is a message the fake created.
@@ -84,6 +109,10 @@ type Message struct {
 	ReplyTo string
 	Nonce   string
 	Files   []File
+	// Edits counts successful PATCHes.
+	Edits int
+	// Foreign marks a message another user wrote (MarkForeign).
+	Foreign bool
 }
 
 // Call is one request the fake answered.
@@ -107,17 +136,21 @@ type Server struct {
 	byID     map[string]int    // message id → index in messages
 	nonces   map[string]string // nonce → message id
 	faults   faults.Injector
+	limits   Limits
+	limiter  faults.Limiter
 	calls    []Call
 	lastID   uint64
 }
 
-// New starts a fake that accepts the bot token token. Close it when done.
+// New starts a fake that accepts the bot token token, with DefaultLimits.
+// Close it when done.
 func New(token string) *Server {
 	s := &Server{
 		token:    token,
 		channels: map[string]Channel{},
 		byID:     map[string]int{},
 		nonces:   map[string]string{},
+		limits:   DefaultLimits,
 	}
 	s.ts = httptest.NewServer(s)
 	return s
@@ -134,6 +167,27 @@ func (s *Server) AddChannel(c Channel) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.channels[c.ID] = c
+}
+
+// SetLimits replaces the rate limits (DefaultLimits at first).
+func (s *Server) SetLimits(l Limits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits = l
+}
+
+// Violations are the requests that came while their caller had been told
+// to wait: by a 429, or by an answer announcing Remaining 0.
+func (s *Server) Violations() []faults.Violation { return s.limiter.Violations() }
+
+// MarkForeign makes a message look written by another user: the bot may
+// no longer edit it.
+func (s *Server) MarkForeign(messageID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.byID[messageID]; ok {
+		s.messages[i].Foreign = true
+	}
 }
 
 // RateLimitNext makes the next n authenticated calls answer 429 with
@@ -206,52 +260,106 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, 0, "401: Unauthorized", nil)
 		return
 	}
-	if s.injected(w) {
-		return
-	}
 	parts := strings.Split(rest, "/")
+	var route string
 	switch {
 	case rest == "users/@me":
-		if r.Method != http.MethodGet {
-			writeError(w, http.StatusMethodNotAllowed, 0, "405: Method Not Allowed", nil)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"id": BotUserID, "username": "panelcast", "discriminator": "0", "bot": true})
+		route = "GET /users/@me"
 	case len(parts) == 2 && parts[0] == "channels":
-		if r.Method != http.MethodGet {
-			writeError(w, http.StatusMethodNotAllowed, 0, "405: Method Not Allowed", nil)
-			return
-		}
-		s.getChannel(w, parts[1])
+		route = "GET /channels/" + parts[1]
 	case len(parts) == 3 && parts[0] == "channels" && parts[2] == "messages":
-		if r.Method != http.MethodPost {
-			writeError(w, http.StatusMethodNotAllowed, 0, "405: Method Not Allowed", nil)
-			return
-		}
-		s.createMessage(w, r, parts[1])
+		route = "POST /channels/" + parts[1] + "/messages"
+	case len(parts) == 4 && parts[0] == "channels" && parts[2] == "messages":
+		route = "PATCH /channels/" + parts[1] + "/messages/{id}"
 	default:
 		writeError(w, http.StatusNotFound, 0, "404: Not Found", nil)
+		return
+	}
+	if verb, _, _ := strings.Cut(route, " "); r.Method != verb {
+		writeError(w, http.StatusMethodNotAllowed, 0, "405: Method Not Allowed", nil)
+		return
+	}
+	if s.rateLimited(w, route) || s.injected(w, route) {
+		return
+	}
+	switch {
+	case rest == "users/@me":
+		writeJSON(w, http.StatusOK, map[string]any{"id": BotUserID, "username": "panelcast", "discriminator": "0", "bot": true})
+	case len(parts) == 2:
+		s.getChannel(w, parts[1])
+	case len(parts) == 3:
+		s.createMessage(w, r, parts[1])
+	default:
+		s.editMessage(w, r, parts[1], parts[3])
 	}
 }
 
+// rateLimited counts the request against the global limit and its route's
+// bucket, and sets the bucket's headers; over a limit it answers 429 as
+// Discord does. An answer announcing Remaining 0 tells the caller to wait
+// for the reset.
+func (s *Server) rateLimited(w http.ResponseWriter, route string) bool {
+	s.mu.Lock()
+	l := s.limits
+	s.mu.Unlock()
+	h := w.Header()
+	if wait := s.limiter.Take(faults.Rule{Key: "global", Limit: l.Global}); wait > 0 {
+		h.Set("X-RateLimit-Global", "true")
+		h.Set("X-RateLimit-Scope", "global")
+		tooMany(w, wait, true)
+		return true
+	}
+	if l.Route.N <= 0 || l.Route.Per <= 0 {
+		return false
+	}
+	wait := s.limiter.Take(faults.Rule{Key: route, Limit: l.Route})
+	remaining, reset := s.limiter.State(route, l.Route)
+	if wait > 0 {
+		reset = wait
+	}
+	// Rounded up, so that a caller waiting what it is told is never early.
+	resetAfter := math.Ceil(reset.Seconds()*1000) / 1000
+	h.Set("X-RateLimit-Limit", strconv.Itoa(l.Route.N))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatFloat(float64(time.Now().UnixMilli())/1000+resetAfter, 'f', 3, 64))
+	h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(resetAfter, 'f', 3, 64))
+	h.Set("X-RateLimit-Bucket", fmt.Sprintf("%x", sha256.Sum256([]byte(route)))[:16])
+	if wait > 0 {
+		h.Set("X-RateLimit-Scope", "user")
+		tooMany(w, wait, false)
+		return true
+	}
+	if remaining == 0 {
+		s.limiter.Tell(route, reset)
+	}
+	return false
+}
+
+// tooMany writes Discord's 429: retry_after in seconds with decimals in
+// the body, Retry-After in whole seconds, both rounded up.
+func tooMany(w http.ResponseWriter, wait time.Duration, global bool) {
+	sec := math.Ceil(wait.Seconds()*1000) / 1000
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(sec))))
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{
+		"message": "You are being rate limited.", "retry_after": sec, "global": global})
+}
+
 // injected answers with an injected failure or rate limit, if one is due.
-func (s *Server) injected(w http.ResponseWriter) bool {
+func (s *Server) injected(w http.ResponseWriter, route string) bool {
 	limited, wait, failStatus := s.faults.Next()
 	if failStatus != 0 {
 		writeError(w, failStatus, 0, fmt.Sprintf("%d: %s", failStatus, http.StatusText(failStatus)), nil)
 		return true
 	}
 	if limited {
-		sec := wait.Seconds()
 		h := w.Header()
-		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(sec))))
 		h.Set("X-RateLimit-Limit", "5")
 		h.Set("X-RateLimit-Remaining", "0")
-		h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(sec, 'f', 3, 64))
+		h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(wait.Seconds(), 'f', 3, 64))
 		h.Set("X-RateLimit-Bucket", "fakebucket")
 		h.Set("X-RateLimit-Scope", "user")
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{
-			"message": "You are being rate limited.", "retry_after": sec, "global": false})
+		s.limiter.Tell(route, wait)
+		tooMany(w, wait, false)
 		return true
 	}
 	return false
@@ -281,8 +389,9 @@ type payload struct {
 	Enforce     bool              `json:"enforce_nonce"`
 	Embeds      []json.RawMessage `json:"embeds"`
 	Attachments []struct {
-		ID       json.RawMessage `json:"id"`
-		Filename string          `json:"filename"`
+		ID          json.RawMessage `json:"id"`
+		Filename    string          `json:"filename"`
+		Description string          `json:"description"`
 	} `json:"attachments"`
 	Reference *struct {
 		MessageID       string `json:"message_id"`
@@ -333,9 +442,19 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, channelID
 		invalidForm(w, "nonce", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("Must be %d or fewer in length.", MaxNonce))
 		return
 	}
+	if len(files) > MaxFiles || len(p.Attachments) > MaxFiles {
+		invalidForm(w, "attachments", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("Must be %d or fewer in length.", MaxFiles))
+		return
+	}
 	for _, f := range files {
 		if len(f.Data) > MaxFileBytes {
 			writeError(w, http.StatusRequestEntityTooLarge, 40005, "Request entity too large", nil)
+			return
+		}
+	}
+	for _, a := range p.Attachments {
+		if utf16Len(a.Description) > MaxDescription {
+			invalidForm(w, "attachments", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("description: Must be %d or fewer in length.", MaxDescription))
 			return
 		}
 	}
@@ -384,6 +503,65 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, channelID
 	}
 	writeJSON(w, http.StatusOK, s.messageJSON(m))
 }
+
+// editMessage applies PATCH /channels/{id}/messages/{id} with JSON
+// content: only the bot's own messages, and their attachments stay.
+func (s *Server) editMessage(w http.ResponseWriter, r *http.Request, channelID, messageID string) {
+	if !isSnowflake(channelID) || !isSnowflake(messageID) {
+		invalidForm(w, "message_id", "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", messageID))
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		invalidForm(w, "_content_type", "CONTENT_TYPE_INVALID", "Expected application/json.")
+		return
+	}
+	var p struct {
+		Content *string `json:"content"`
+	}
+	if json.NewDecoder(io.LimitReader(r.Body, MaxRequestBytes)).Decode(&p) != nil {
+		writeError(w, http.StatusBadRequest, 50109, "The request body contains invalid JSON.", nil)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.channels[channelID]
+	switch {
+	case !ok:
+		writeError(w, http.StatusNotFound, 10003, "Unknown Channel", nil)
+		return
+	case c.GuildID != "" && c.Perms&PermView == 0:
+		writeError(w, http.StatusForbidden, 50001, "Missing Access", nil)
+		return
+	}
+	i, ok := s.byID[messageID]
+	if !ok || s.messages[i].ChannelID != channelID {
+		writeError(w, http.StatusNotFound, codeUnknownMessage, "Unknown Message", nil)
+		return
+	}
+	m := &s.messages[i]
+	switch {
+	case m.Foreign:
+		writeError(w, http.StatusForbidden, 50005, "Cannot edit a message authored by another user", nil)
+		return
+	case p.Content == nil:
+		writeJSON(w, http.StatusOK, s.messageJSON(*m))
+		return
+	case utf16Len(*p.Content) > MaxContent:
+		invalidForm(w, "content", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("Must be %d or fewer in length.", MaxContent))
+		return
+	case strings.TrimSpace(*p.Content) == "" && len(m.Files) == 0:
+		writeError(w, http.StatusBadRequest, 50006, "Cannot send an empty message", nil)
+		return
+	}
+	m.Content = *p.Content
+	m.Edits++
+	out := s.messageJSON(*m)
+	out["edited_timestamp"] = time.Now().UTC().Format(time.RFC3339Nano)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// codeUnknownMessage is Discord's "Unknown Message".
+const codeUnknownMessage = 10008
 
 // parseBody reads a JSON or multipart body. On a bad body it answers and
 // returns a non-zero status.
@@ -495,6 +673,7 @@ func matchAttachments(p payload, files []File) string {
 		if a.Filename != "" {
 			f.Name = a.Filename
 		}
+		f.Description = a.Description
 	}
 	for id := range byIndex {
 		if !listed[id] {
@@ -537,8 +716,12 @@ func (s *Server) messageJSON(m Message) map[string]any {
 	atts := []map[string]any{}
 	for i, f := range m.Files {
 		url := fmt.Sprintf("%s/attachments/%s/%s%d/%s", s.ts.URL, m.ChannelID, m.ID, i, f.Name)
-		atts = append(atts, map[string]any{"id": fmt.Sprintf("%s%d", m.ID, i), "filename": f.Name,
-			"size": len(f.Data), "content_type": f.ContentType, "url": url, "proxy_url": url})
+		att := map[string]any{"id": fmt.Sprintf("%s%d", m.ID, i), "filename": f.Name,
+			"size": len(f.Data), "content_type": f.ContentType, "url": url, "proxy_url": url}
+		if f.Description != "" {
+			att["description"] = f.Description
+		}
+		atts = append(atts, att)
 	}
 	out := map[string]any{
 		"id": m.ID, "channel_id": m.ChannelID, "type": 0, "content": m.Content,

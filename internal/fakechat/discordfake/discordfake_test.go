@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/panelcast/panelcast/internal/fakechat/faults"
 )
 
 const (
@@ -20,10 +22,12 @@ const (
 	ua    = "DiscordBot (https://example.test, 1)"
 )
 
+// newServer starts a fake without rate limits; TestRateLimits checks them.
 func newServer(t *testing.T) *Server {
 	t.Helper()
 	s := New(token)
 	t.Cleanup(s.Close)
+	s.SetLimits(Limits{})
 	s.AddChannel(Channel{ID: chat, GuildID: "1200000000000000001", Perms: PermAll})
 	return s
 }
@@ -287,5 +291,118 @@ func TestConcurrentPosts(t *testing.T) {
 	}
 	if len(ids) != 20 {
 		t.Fatalf("%d distinct messages, want 20", len(ids))
+	}
+}
+
+func TestAttachmentLimits(t *testing.T) {
+	s := newServer(t)
+	files := func(n int) ([]any, []part) {
+		var atts []any
+		var parts []part
+		for i := range n {
+			atts = append(atts, map[string]any{"id": i, "filename": fmt.Sprintf("p%d.png", i), "description": "CPU of web-1"})
+			parts = append(parts, part{name: fmt.Sprintf("files[%d]", i), filename: "a.png", data: []byte("img")})
+		}
+		return atts, parts
+	}
+	atts, parts := files(MaxFiles)
+	if a := post(t, s, map[string]any{"content": "ten", "attachments": atts}, parts...); a.status != 200 {
+		t.Fatalf("ten attachments: %d %s", a.status, a.text)
+	}
+	if m := s.Messages()[0]; len(m.Files) != 10 || m.Files[9].Name != "p9.png" || m.Files[9].Description != "CPU of web-1" {
+		t.Fatalf("message %+v", m.Files)
+	}
+	atts, parts = files(MaxFiles + 1)
+	if a := post(t, s, map[string]any{"content": "eleven", "attachments": atts}, parts...); a.status != 400 || code(a) != 50035 ||
+		!strings.Contains(a.text, "Must be 10 or fewer in length.") {
+		t.Fatalf("eleven attachments: %d %s", a.status, a.text)
+	}
+	long := []any{map[string]any{"id": 0, "filename": "a.png", "description": strings.Repeat("x", MaxDescription+1)}}
+	if a := post(t, s, map[string]any{"attachments": long}, part{name: "files[0]", filename: "a.png", data: []byte("x")}); code(a) != 50035 {
+		t.Fatalf("long description: %d %s", a.status, a.text)
+	}
+}
+
+func TestEditContract(t *testing.T) {
+	s := newServer(t)
+	msg := post(t, s, map[string]any{"content": "firing", "attachments": []any{map[string]any{"id": 0, "filename": "a.png"}}},
+		part{name: "files[0]", filename: "a.png", data: []byte("img")})
+	id := msg.body["id"].(string)
+	patch := func(path, body string) answer {
+		return do(t, s, http.MethodPatch, path, "application/json", strings.NewReader(body), nil)
+	}
+	path := "/channels/" + chat + "/messages/" + id
+	cases := []struct {
+		path, body string
+		status     int
+		code       int
+	}{
+		{"/channels/" + chat + "/messages/1999999999999999999", `{"content":"x"}`, 404, 10008},
+		{"/channels/1999999999999999999/messages/" + id, `{"content":"x"}`, 404, 10003},
+		{path, `{"content":"` + strings.Repeat("x", MaxContent+1) + `"}`, 400, 50035},
+		{path, `{"content":`, 400, 50109},
+	}
+	for _, c := range cases {
+		if a := patch(c.path, c.body); a.status != c.status || code(a) != c.code {
+			t.Errorf("PATCH %s %.30s: got %d %s", c.path, c.body, a.status, a.text)
+		}
+	}
+	if a := do(t, s, http.MethodPost, path, "application/json", strings.NewReader(`{}`), nil); a.status != 405 {
+		t.Fatalf("POST to a message: %d", a.status)
+	}
+	a := patch(path, `{"content":"resolved"}`)
+	if a.status != 200 || a.body["content"] != "resolved" || a.body["edited_timestamp"] == nil || len(a.body["attachments"].([]any)) != 1 {
+		t.Fatalf("edit: %d %s", a.status, a.text)
+	}
+	if m := s.Messages()[0]; m.Content != "resolved" || m.Edits != 1 || len(m.Files) != 1 {
+		t.Fatalf("message %+v", m)
+	}
+	s.MarkForeign(id)
+	if a := patch(path, `{"content":"mine now"}`); a.status != 403 || code(a) != 50005 {
+		t.Fatalf("editing another's message: %d %s", a.status, a.text)
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	s := New(token)
+	defer s.Close()
+	s.AddChannel(Channel{ID: chat, GuildID: "1200000000000000001", Perms: PermAll})
+	const other = "1200000000000000003"
+	s.AddChannel(Channel{ID: other, GuildID: "1200000000000000001", Perms: PermAll})
+	msg := func(channel string) answer {
+		return do(t, s, http.MethodPost, "/channels/"+channel+"/messages", "application/json", strings.NewReader(`{"content":"x"}`), nil)
+	}
+	// By default the bucket of a channel's messages holds 5 per 5 seconds,
+	// and every answer says how many are left.
+	for i := range 5 {
+		a := msg(chat)
+		if a.status != 200 || a.header.Get("X-RateLimit-Limit") != "5" || a.header.Get("X-RateLimit-Remaining") != fmt.Sprint(4-i) ||
+			a.header.Get("X-RateLimit-Bucket") == "" || a.header.Get("X-RateLimit-Reset-After") == "" {
+			t.Fatalf("message %d: %d %v", i, a.status, a.header)
+		}
+	}
+	if len(s.Violations()) != 0 {
+		t.Fatal("no violation yet")
+	}
+	// Told Remaining 0, a caller that sends anyway is refused and noted.
+	a := msg(chat)
+	var retry float64
+	fmt.Sscan(a.header.Get("X-RateLimit-Reset-After"), &retry)
+	if a.status != 429 || a.body["global"] != false || a.body["retry_after"].(float64) <= 0 || a.body["retry_after"].(float64) > 5 ||
+		a.header.Get("X-RateLimit-Scope") != "user" || a.header.Get("Retry-After") == "" {
+		t.Fatalf("sixth message: %d %v %s", a.status, a.header, a.text)
+	}
+	if v := s.Violations(); len(v) != 1 || v[0].Key != "POST /channels/"+chat+"/messages" {
+		t.Fatalf("violations %+v", v)
+	}
+	// Another channel has its own bucket.
+	if a := msg(other); a.status != 200 || a.header.Get("X-RateLimit-Remaining") != "4" {
+		t.Fatalf("other channel: %d %v", a.status, a.header)
+	}
+	s.SetLimits(Limits{Global: faults.Limit{N: 2, Per: time.Second}})
+	msg(other)
+	msg(other)
+	if a := msg(other); a.status != 429 || a.body["global"] != true || a.header.Get("X-RateLimit-Global") != "true" {
+		t.Fatalf("over the global limit: %d %v %s", a.status, a.header, a.text)
 	}
 }

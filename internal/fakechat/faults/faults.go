@@ -1,7 +1,9 @@
-// Package faults holds the fault injection the chat fakes share: how many of
-// the next calls fail with an HTTP status, and how many are rate limited and
-// for how long. Each fake asks its Injector at the start of a call and
-// answers in its own API's wire format.
+// Package faults holds what the chat fakes share to hold callers to a
+// service's limits: the Injector (how many of the next calls fail with an
+// HTTP status, and how many are rate limited and for how long) and the
+// Limiter (each service's documented rate limits, and the requests that
+// came while their caller had been told to wait). Each fake asks them at
+// the start of a call and answers in its own API's wire format.
 package faults
 
 import (

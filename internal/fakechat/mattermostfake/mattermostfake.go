@@ -4,10 +4,13 @@
 // name, multipart file uploads with the server's size limit, posts whose
 // file_ids attach only the caller's unattached uploads in the same channel
 // (others are dropped silently, as the server does), thread roots that exist
-// in the same channel, and rate limits that answer 429 "limit exceeded" with
-// Retry-After and X-RateLimit-Reset. Errors are the server's JSON app errors.
-// It records every post so tests can check the channel, text, thread and the
-// uploaded picture itself.
+// in the same channel, at most 5 files per post, patches of the bot's own
+// posts, and the rate limiter: X-RateLimit-Limit, -Remaining and -Reset on
+// every answer, and 429 "limit exceeded" (plain text) with Retry-After when
+// a client goes over. Errors are the server's JSON app errors. It records
+// every post so tests can check the channel, text, thread and the uploaded
+// pictures, and every request that came while its caller had been told to
+// wait (Violations).
 //
 // Start one with New and Close it when done. All methods are safe for
 // concurrent use.
@@ -41,14 +44,21 @@ const (
 	RouteChannelByName = "GET /api/v4/teams/name/{team}/channels/name/{channel}"
 	RouteUploadFile    = "POST /api/v4/files"
 	RouteCreatePost    = "POST /api/v4/posts"
+	RoutePatchPost     = "PUT /api/v4/posts/{post_id}/patch"
 )
 
 // Limits the server enforces.
 const (
 	DefaultMaxFileSize = 100 << 20 // Mattermost's default MaxFileSize
-	MaxFilesPerPost    = 5
+	MaxFilesPerPost    = 5         // as the API reference documents file_ids
 	MaxMessageRunes    = 16383
 )
+
+// DefaultRateLimit is the rate limiter's documented default of 10
+// requests per second, read strictly: Mattermost adds a burst of 100
+// (MaxBurst) on top, which the fake does not grant. The real limiter is
+// off unless an admin enables it, and then counts per client address.
+var DefaultRateLimit = faults.Limit{N: 10, Per: time.Second}
 
 // BotUsername is the name users/me reports.
 const BotUsername = "panelcast"
@@ -71,6 +81,10 @@ type Message struct {
 	Files []File
 	// PendingPostID is what the client sent, if anything.
 	PendingPostID string
+	// Edits counts successful patches; Foreign marks a post another user
+	// wrote (MarkForeign); Deleted is set by DeletePost.
+	Edits            int
+	Foreign, Deleted bool
 }
 
 type channel struct {
@@ -103,15 +117,18 @@ type Server struct {
 	maxFileSize int64
 	calls       map[string]int
 	faults      faults.Injector
+	rateLimit   faults.Limit
+	limiter     faults.Limiter
 }
 
 // New starts a fake Mattermost with one team, teamName, of which the bot
-// (authenticating with token) is a member.
+// (authenticating with token) is a member, with the rate limiter on at
+// DefaultRateLimit.
 func New(token, teamName string) *Server {
 	s := &Server{
 		token: token, teamName: teamName, teamID: NewID(), botID: NewID(),
 		teamMember: true, files: map[string]*fileInfo{}, calls: map[string]int{},
-		maxFileSize: DefaultMaxFileSize,
+		maxFileSize: DefaultMaxFileSize, rateLimit: DefaultRateLimit,
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc(RouteMe, s.me)
@@ -119,6 +136,7 @@ func New(token, teamName string) *Server {
 	s.mux.HandleFunc(RouteChannelByName, s.channelByName)
 	s.mux.HandleFunc(RouteUploadFile, s.uploadFile)
 	s.mux.HandleFunc(RouteCreatePost, s.createPost)
+	s.mux.HandleFunc(RoutePatchPost, s.patchPost)
 	s.srv = httptest.NewServer(s)
 	return s
 }
@@ -188,6 +206,37 @@ func (s *Server) SetMaxFileSize(n int64) {
 	s.maxFileSize = n
 }
 
+// SetRateLimit sets the rate limiter (DefaultRateLimit at first); the zero
+// Limit turns it off, as on a server where it is not enabled.
+func (s *Server) SetRateLimit(l faults.Limit) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rateLimit = l
+}
+
+// Violations are the requests that came while their caller had been told
+// to wait: by a 429, or by an answer announcing X-RateLimit-Remaining 0.
+func (s *Server) Violations() []faults.Violation { return s.limiter.Violations() }
+
+// MarkForeign makes a post look written by another user: the bot may no
+// longer patch it.
+func (s *Server) MarkForeign(postID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.postByID(postID); p != nil {
+		p.Foreign = true
+	}
+}
+
+// DeletePost deletes a post: patches of it fail.
+func (s *Server) DeletePost(postID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.postByID(postID); p != nil {
+		p.Deleted = true
+	}
+}
+
 // RateLimitNext makes the next n API calls answer 429 as the server's rate
 // limiter does: a plain-text "limit exceeded" with Retry-After and
 // X-RateLimit-Reset in whole seconds (rounded up).
@@ -231,8 +280,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	s.calls[pattern]++
-	limited, wait, status := s.faults.Next()
+	limit := s.rateLimit
 	s.mu.Unlock()
+	if s.limited(w, limit) {
+		return
+	}
+	limited, wait, status := s.faults.Next()
 	if status != 0 {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(status)
@@ -240,12 +293,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if limited {
-		secs := strconv.Itoa(int(math.Ceil(wait.Seconds())))
-		w.Header().Set("X-RateLimit-Limit", "10")
-		w.Header().Set("X-RateLimit-Remaining", "0")
-		w.Header().Set("X-RateLimit-Reset", secs)
-		w.Header().Set("Retry-After", secs)
-		http.Error(w, "limit exceeded", http.StatusTooManyRequests)
+		s.limiter.Tell("client", wait)
+		tooMany(w, 10, wait)
 		return
 	}
 
@@ -265,6 +314,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// limited applies the rate limiter, as the server does before any route:
+// it sets X-RateLimit-* on every answer and refuses with 429 over the
+// limit. An answer announcing Remaining 0 tells the client to wait for
+// the reset.
+func (s *Server) limited(w http.ResponseWriter, l faults.Limit) bool {
+	if l.N <= 0 || l.Per <= 0 {
+		return false
+	}
+	rule := faults.Rule{Key: "client", Limit: l}
+	if wait := s.limiter.Take(rule); wait > 0 {
+		tooMany(w, l.N, wait)
+		return true
+	}
+	remaining, reset := s.limiter.State(rule.Key, l)
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(l.N))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	h.Set("X-RateLimit-Reset", strconv.Itoa(int(math.Ceil(reset.Seconds()))))
+	if remaining == 0 {
+		s.limiter.Tell(rule.Key, reset)
+	}
+	return false
+}
+
+// tooMany is the limiter's refusal: plain text, whole seconds rounded up.
+func tooMany(w http.ResponseWriter, n int, wait time.Duration) {
+	secs := strconv.Itoa(int(math.Ceil(wait.Seconds())))
+	w.Header().Set("X-RateLimit-Limit", strconv.Itoa(n))
+	w.Header().Set("X-RateLimit-Remaining", "0")
+	w.Header().Set("X-RateLimit-Reset", secs)
+	w.Header().Set("Retry-After", secs)
+	http.Error(w, "limit exceeded", http.StatusTooManyRequests)
 }
 
 // authToken reads the token the way the server does from a header:
@@ -532,6 +615,46 @@ func (s *Server) createPost(w http.ResponseWriter, r *http.Request) {
 		"user_id": s.botID, "channel_id": m.ChannelID, "root_id": m.RootID, "message": m.Text,
 		"type": "", "props": map[string]any{}, "hashtags": "", "file_ids": attached,
 		"pending_post_id": m.PendingPostID, "metadata": map[string]any{},
+	})
+}
+
+// patchPost applies PUT /posts/{post_id}/patch: the bot may change the
+// message of its own posts; files stay unless file_ids is given.
+func (s *Server) patchPost(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Message *string `json:"message"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		invalidParam("post").write(w)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.postByID(r.PathValue("post_id"))
+	switch {
+	case p == nil || p.Deleted:
+		appError(w, http.StatusNotFound, "app.post.get.app_error", "Unable to get the post.", "")
+		return
+	case p.Foreign:
+		permissionError(w, "edit_others_posts")
+		return
+	case in.Message != nil && utf8.RuneCountInString(*in.Message) > MaxMessageRunes:
+		appError(w, http.StatusBadRequest, "model.post.is_valid.message_length.app_error",
+			fmt.Sprintf("Message property length is greater than the maximum allowed %d characters.", MaxMessageRunes), "")
+		return
+	}
+	if in.Message != nil {
+		p.Text = *in.Message
+	}
+	p.Edits++
+	now := time.Now().UnixMilli()
+	ids := []string{}
+	for _, f := range p.Files {
+		ids = append(ids, f.ID)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": p.PostID, "update_at": now, "edit_at": now, "delete_at": 0, "user_id": s.botID,
+		"channel_id": p.ChannelID, "root_id": p.RootID, "message": p.Text, "file_ids": ids,
 	})
 }
 

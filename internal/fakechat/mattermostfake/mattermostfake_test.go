@@ -3,6 +3,7 @@ package mattermostfake
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/panelcast/panelcast/internal/fakechat/faults"
 )
 
 const token = "faketoken0123456789abcdefg"
@@ -19,9 +22,12 @@ type client struct {
 	srv *Server
 }
 
+// newServer starts a fake without its rate limiter; TestRateLimiter
+// checks that.
 func newServer(t *testing.T) (*Server, client) {
 	s := New(token, "eng")
 	t.Cleanup(s.Close)
+	s.SetRateLimit(faults.Limit{})
 	return s, client{t: t, srv: s}
 }
 
@@ -266,5 +272,62 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if n := len(s.Messages()); n != 16 {
 		t.Fatalf("%d posts, want 16", n)
+	}
+}
+
+func TestPatchContract(t *testing.T) {
+	s, c := newServer(t)
+	ops := s.AddChannel("", "ops", true)
+	_, up := c.upload(ops, "files", []byte("png"))
+	fileID := up["file_infos"].([]any)[0].(map[string]any)["id"].(string)
+	_, post := c.post(map[string]any{"channel_id": ops, "message": "firing", "file_ids": []string{fileID}})
+	id := post["id"].(string)
+	patch := func(id, body string) (*http.Response, map[string]any) {
+		return c.call("Bearer "+token, http.MethodPut, "/api/v4/posts/"+id+"/patch", "application/json", strings.NewReader(body))
+	}
+	resp, out := patch(id, `{"message":"resolved"}`)
+	want(t, resp, out, 200, "")
+	if out["message"] != "resolved" || out["edit_at"] == float64(0) || len(out["file_ids"].([]any)) != 1 {
+		t.Fatalf("patched post %v", out)
+	}
+	if m := s.Messages()[0]; m.Text != "resolved" || m.Edits != 1 || len(m.Files) != 1 {
+		t.Fatalf("post %+v", m)
+	}
+	resp, out = patch(id, `{"message":"`+strings.Repeat("x", MaxMessageRunes+1)+`"}`)
+	want(t, resp, out, 400, "model.post.is_valid.message_length.app_error")
+	resp, out = patch(NewID(), `{"message":"x"}`)
+	want(t, resp, out, 404, "app.post.get.app_error")
+	s.MarkForeign(id)
+	resp, out = patch(id, `{"message":"x"}`)
+	want(t, resp, out, 403, "api.context.permissions.app_error")
+	s.DeletePost(id)
+	resp, out = patch(id, `{"message":"x"}`)
+	want(t, resp, out, 404, "app.post.get.app_error")
+	resp, out = c.call("Bearer nope-nope-nope-nope-nope-nope", http.MethodPut, "/api/v4/posts/"+id+"/patch", "application/json", strings.NewReader(`{}`))
+	want(t, resp, out, 401, "api.context.session_expired.app_error")
+}
+
+func TestRateLimiter(t *testing.T) {
+	s := New(token, "eng")
+	defer s.Close()
+	c := client{t: t, srv: s}
+	// On by default at 10 per second, announced on every answer.
+	for i := range DefaultRateLimit.N {
+		resp, _ := c.get("/api/v4/users/me")
+		if resp.StatusCode != 200 || resp.Header.Get("X-RateLimit-Limit") != "10" || resp.Header.Get("X-RateLimit-Remaining") != fmt.Sprint(9-i) {
+			t.Fatalf("request %d: %d %v", i, resp.StatusCode, resp.Header)
+		}
+	}
+	resp, out := c.get("/api/v4/users/me")
+	if resp.StatusCode != 429 || out["raw"] != "limit exceeded\n" || resp.Header.Get("Retry-After") != "1" || resp.Header.Get("X-RateLimit-Reset") != "1" {
+		t.Fatalf("eleventh request: %d %v %v", resp.StatusCode, resp.Header, out)
+	}
+	// Told Remaining 0 by the tenth answer, the eleventh was a violation.
+	if v := s.Violations(); len(v) != 1 || v[0].Key != "client" {
+		t.Fatalf("violations %+v", v)
+	}
+	s.SetRateLimit(faults.Limit{})
+	if resp, _ := c.get("/api/v4/users/me"); resp.StatusCode != 200 || resp.Header.Get("X-RateLimit-Limit") != "" {
+		t.Fatalf("limiter off: %d %v", resp.StatusCode, resp.Header)
 	}
 }

@@ -2,10 +2,14 @@
 // the documented contract Panelcast relies on: bot-token auth (Authorization
 // header or POST body, never the query string), scopes per method, the
 // three-step external upload (declared length must match the bytes, a file is
-// completed once), channel membership, conversations.list paging, files.info
-// shares that appear only after a delay, and 429 rate limits with
-// Retry-After. It records every message that lands so tests can check the
-// channel, text, thread and the uploaded picture itself.
+// completed once, at most 10 files per message), channel membership,
+// conversations.list paging, files.info shares that appear only after a
+// delay, chat.update of the bot's own messages, the text limit, and the
+// documented rate limits (per-method tiers, about one message per second per
+// channel) answered with 429 and Retry-After. It records every message that
+// lands so tests can check the channel, text, thread and the uploaded
+// pictures, and every call that came while its caller had been told to wait
+// (Violations).
 //
 // Start one with New, point a client at APIURL, and Close it when done. All
 // methods are safe for concurrent use.
@@ -28,16 +32,18 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf16"
 
 	"github.com/panelcast/panelcast/internal/fakechat/faults"
 )
 
 // File is an uploaded file as it arrived.
 type File struct {
-	ID    string
-	Name  string
-	Title string
-	Data  []byte
+	ID      string
+	Name    string
+	Title   string
+	AltText string
+	Data    []byte
 }
 
 // Message is a message that landed in a channel.
@@ -51,6 +57,41 @@ type Message struct {
 	ThreadTS string
 	Text     string
 	Files    []File
+	// Edits counts successful chat.update calls; Foreign marks a message
+	// another user wrote (MarkForeign).
+	Edits   int
+	Foreign bool
+}
+
+// Limits are the rate limits the fake enforces; a zero Limit is none.
+type Limits struct {
+	// Post is each channel's message rate (chat.postMessage, and uploads
+	// shared into it).
+	Post faults.Limit
+	// Methods are the per-method tiers, by method name.
+	Methods map[string]faults.Limit
+}
+
+// The documented tiers' floors, per method per workspace per app.
+var (
+	Tier2 = faults.Limit{N: 20, Per: time.Minute}
+	Tier3 = faults.Limit{N: 50, Per: time.Minute}
+	Tier4 = faults.Limit{N: 100, Per: time.Minute}
+)
+
+// DefaultLimits are Slack's documented limits, read strictly: the tiers'
+// floors ("100+ per minute" is 100), and one message per second per
+// channel without the "short bursts" Slack tolerates but does not promise.
+// Uploads shared into a channel count as its messages.
+var DefaultLimits = Limits{
+	Post: faults.Limit{N: 1, Per: time.Second},
+	Methods: map[string]faults.Limit{
+		"conversations.list":           Tier2,
+		"chat.update":                  Tier3,
+		"files.getUploadURLExternal":   Tier4,
+		"files.completeUploadExternal": Tier4,
+		"files.info":                   Tier4,
+	},
 }
 
 // AllScopes are the scopes a fully set-up Panelcast Slack app has.
@@ -61,6 +102,14 @@ const (
 	DefaultShareDelay = 300 * time.Millisecond
 	DefaultPageSize   = 100
 	DefaultBotName    = "panelcast"
+	// MaxFilesPerMessage: Slack documents no limit for
+	// files.completeUploadExternal; its apps share at most 10 files in a
+	// message (and more than 14 have been seen to fail), so the fake
+	// refuses more than 10 with invalid_arguments.
+	MaxFilesPerMessage = 10
+	// MaxText is where Slack truncates a message's text; the fake refuses
+	// longer text with msg_too_long.
+	MaxText = 40000
 )
 
 // Fixed identities the fake reports from auth.test and in file records.
@@ -76,10 +125,10 @@ type channel struct {
 }
 
 type pendingUpload struct {
-	id, name string
-	length   int
-	data     []byte
-	uploaded bool
+	id, name, alt string
+	length        int
+	data          []byte
+	uploaded      bool
 }
 
 type sharedFile struct {
@@ -111,9 +160,12 @@ type Server struct {
 	tsBase     int64
 	tsSeq      int
 	faults     faults.Injector
+	limits     Limits
+	limiter    faults.Limiter
 }
 
-// New starts a fake Slack that accepts token as its only valid bot token.
+// New starts a fake Slack that accepts token as its only valid bot token,
+// with DefaultLimits.
 func New(token string) *Server {
 	s := &Server{
 		token:      token,
@@ -125,6 +177,7 @@ func New(token string) *Server {
 		files:      map[string]*sharedFile{},
 		calls:      map[string]int{},
 		tsBase:     time.Now().Unix(),
+		limits:     DefaultLimits,
 	}
 	s.srv = httptest.NewServer(s)
 	return s
@@ -212,6 +265,29 @@ func (s *Server) SetPageSize(n int) {
 	s.pageSize = max(n, 1)
 }
 
+// SetLimits replaces the rate limits (DefaultLimits at first).
+func (s *Server) SetLimits(l Limits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits = l
+}
+
+// Violations are the calls that came while their caller had been told to
+// wait by a 429.
+func (s *Server) Violations() []faults.Violation { return s.limiter.Violations() }
+
+// MarkForeign makes the message with ts look written by another user: the
+// bot may no longer update it.
+func (s *Server) MarkForeign(ts string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.messages {
+		if s.messages[i].TS == ts {
+			s.messages[i].Foreign = true
+		}
+	}
+}
+
 // RateLimitNext makes the next n Web API calls answer HTTP 429 with
 // Retry-After: retryAfter (whole seconds, rounded up) and error ratelimited.
 func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
@@ -279,6 +355,7 @@ var methods = map[string]struct {
 	"files.completeUploadExternal": {"files:write", (*Server).completeUpload},
 	"files.info":                   {"files:read", (*Server).filesInfo},
 	"chat.postMessage":             {"chat:write", (*Server).postMessage},
+	"chat.update":                  {"chat:write", (*Server).updateMessage},
 	"chat.getPermalink":            {"", (*Server).getPermalink},
 }
 
@@ -297,9 +374,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 		return
 	}
 	if limited {
-		secs := int(math.Ceil(wait.Seconds()))
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeJSON(w, http.StatusTooManyRequests, map[string]any{"ok": false, "error": "ratelimited"})
+		s.limiter.Tell("*", wait)
+		tooMany(w, wait)
+		return
+	}
+	if wait := s.limiter.Take(s.rules(method, args)...); wait > 0 {
+		tooMany(w, wait)
 		return
 	}
 
@@ -330,6 +410,33 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 	}
 	out["ok"] = true
 	writeJSON(w, http.StatusOK, out)
+}
+
+// rules are the limits a call counts towards: its method's tier, a
+// posting method also its channel's message rate. "*" carries injected
+// rate limits, which hold back every call. s.mu is held.
+func (s *Server) rules(method string, args url.Values) []faults.Rule {
+	rules := []faults.Rule{{Key: "*"}, {Key: "method " + method, Limit: s.limits.Methods[method]}}
+	channel := ""
+	switch method {
+	case "chat.postMessage":
+		channel = args.Get("channel")
+		if c := s.channelByName(strings.TrimPrefix(channel, "#")); c != nil {
+			channel = c.id
+		}
+	case "files.completeUploadExternal":
+		channel = args.Get("channel_id")
+	}
+	if channel != "" {
+		rules = append(rules, faults.Rule{Key: "post " + channel, Limit: s.limits.Post})
+	}
+	return rules
+}
+
+// tooMany is Slack's 429: Retry-After in whole seconds, rounded up.
+func tooMany(w http.ResponseWriter, wait time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{"ok": false, "error": "ratelimited"})
 }
 
 // readArgs gathers arguments the ways Slack accepts them: query string,
@@ -529,7 +636,7 @@ func (s *Server) getUploadURL(r *http.Request, args url.Values) (map[string]any,
 		return nil, fail("alt_txt_too_large")
 	}
 	id := s.newID("F")
-	s.pending[id] = &pendingUpload{id: id, name: name, length: length}
+	s.pending[id] = &pendingUpload{id: id, name: name, length: length, alt: args.Get("alt_txt")}
 	return map[string]any{"upload_url": baseURL(r) + "/upload/v1/" + id, "file_id": id}, nil
 }
 
@@ -586,8 +693,11 @@ func (s *Server) completeUpload(_ *http.Request, args url.Values) (map[string]an
 		ID    string `json:"id"`
 		Title string `json:"title"`
 	}
-	if err := json.Unmarshal([]byte(args.Get("files")), &list); err != nil || len(list) == 0 {
+	if err := json.Unmarshal([]byte(args.Get("files")), &list); err != nil || len(list) == 0 || len(list) > MaxFilesPerMessage {
 		return nil, fail("invalid_arguments")
+	}
+	if utf16Len(args.Get("initial_comment")) > MaxText {
+		return nil, fail("msg_too_long")
 	}
 	var targets []string
 	if c := args.Get("channel_id"); c != "" {
@@ -614,7 +724,7 @@ func (s *Server) completeUpload(_ *http.Request, args url.Values) (map[string]an
 		if p == nil || !p.uploaded {
 			return nil, fail("file_not_found")
 		}
-		files = append(files, File{ID: p.id, Name: p.name, Title: f.Title, Data: p.data})
+		files = append(files, File{ID: p.id, Name: p.name, Title: f.Title, AltText: p.alt, Data: p.data})
 	}
 	out := make([]map[string]any, 0, len(files))
 	for _, f := range files {
@@ -722,6 +832,9 @@ func (s *Server) postMessage(_ *http.Request, args url.Values) (map[string]any, 
 	if text == "" && args.Get("blocks") == "" && args.Get("attachments") == "" {
 		return nil, fail("no_text")
 	}
+	if utf16Len(text) > MaxText {
+		return nil, fail("msg_too_long")
+	}
 	threadTS := args.Get("thread_ts")
 	if e := s.canPost(id, threadTS); e != nil {
 		return nil, e
@@ -733,6 +846,39 @@ func (s *Server) postMessage(_ *http.Request, args url.Values) (map[string]any, 
 	}
 	return map[string]any{"channel": id, "ts": m.TS, "message": msg}, nil
 }
+
+// updateMessage is chat.update: the bot's own message in a channel, by
+// channel id and ts, gets new text; its files stay.
+func (s *Server) updateMessage(_ *http.Request, args url.Values) (map[string]any, *apiError) {
+	id, ts, text := args.Get("channel"), args.Get("ts"), args.Get("text")
+	c := s.channelByID(id)
+	switch {
+	case c == nil || (c.private && !c.member):
+		return nil, fail("channel_not_found")
+	case c.archived:
+		return nil, fail("is_inactive")
+	case text == "" && args.Get("blocks") == "" && args.Get("attachments") == "":
+		return nil, fail("no_text")
+	case utf16Len(text) > MaxText:
+		return nil, fail("msg_too_long")
+	}
+	for i := range s.messages {
+		m := &s.messages[i]
+		if m.ChannelID != id || m.TS != ts {
+			continue
+		}
+		if m.Foreign {
+			return nil, fail("cant_update_message")
+		}
+		m.Text = text
+		m.Edits++
+		return map[string]any{"channel": id, "ts": ts, "text": text,
+			"message": map[string]any{"type": "message", "text": text, "user": BotUserID, "bot_id": BotID, "edited": map[string]any{"user": BotUserID}}}, nil
+	}
+	return nil, fail("message_not_found")
+}
+
+func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
 
 func (s *Server) getPermalink(r *http.Request, args url.Values) (map[string]any, *apiError) {
 	id, ts := args.Get("channel"), args.Get("message_ts")

@@ -3,6 +3,7 @@ package slackfake
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/panelcast/panelcast/internal/fakechat/faults"
 )
 
 const token = "xoxb-fake-token"
@@ -74,9 +77,11 @@ func wantError(t *testing.T, out map[string]any, code string) {
 	}
 }
 
+// newServer starts a fake without rate limits; TestRateLimits checks them.
 func newServer(t *testing.T) (*Server, call) {
 	s := New(token)
 	t.Cleanup(s.Close)
+	s.SetLimits(Limits{})
 	return s, call{t: t, srv: s}
 }
 
@@ -127,9 +132,9 @@ func TestScopes(t *testing.T) {
 
 // upload runs the first two steps of the external upload and returns the
 // file id.
-func upload(t *testing.T, c call, data []byte, declared string) (string, *http.Response) {
+func upload(t *testing.T, c call, data []byte, declared string, extra ...string) (string, *http.Response) {
 	t.Helper()
-	_, out := c.form("files.getUploadURLExternal", withToken("filename", "p.png", "length", declared))
+	_, out := c.form("files.getUploadURLExternal", withToken(append([]string{"filename", "p.png", "length", declared}, extra...)...))
 	if out["ok"] != true {
 		t.Fatalf("getUploadURLExternal = %v", out)
 	}
@@ -292,5 +297,117 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if n := len(s.Messages()); n != 16 {
 		t.Fatalf("%d messages, want 16", n)
+	}
+}
+
+func TestSeveralFilesInOneMessage(t *testing.T) {
+	s, c := newServer(t)
+	s.AddChannel("C0000OPS1", "ops", true)
+	s.SetShareDelay(0)
+	var list []string
+	for i := range MaxFilesPerMessage + 1 {
+		id, _ := upload(t, c, []byte("png"), "3", "alt_txt", fmt.Sprintf("panel %d", i))
+		list = append(list, `{"id":"`+id+`","title":"t`+fmt.Sprint(i)+`"}`)
+	}
+	_, out := c.form("files.completeUploadExternal", withToken("files", "["+strings.Join(list, ",")+"]", "channel_id", "C0000OPS1"))
+	wantError(t, out, "invalid_arguments")
+	_, out = c.form("files.completeUploadExternal", withToken("files", "["+strings.Join(list[:MaxFilesPerMessage], ",")+"]",
+		"channel_id", "C0000OPS1", "initial_comment", "ten"))
+	if out["ok"] != true || len(out["files"].([]any)) != MaxFilesPerMessage {
+		t.Fatalf("ten files: %v", out)
+	}
+	msgs := s.Messages()
+	if len(msgs) != 1 || len(msgs[0].Files) != MaxFilesPerMessage || msgs[0].Files[3].AltText != "panel 3" || msgs[0].Files[3].Title != "t3" {
+		t.Fatalf("messages %+v", msgs)
+	}
+	// Every file's share shows the one message's ts.
+	for _, f := range msgs[0].Files {
+		_, info := c.form("files.info", withToken("file", f.ID))
+		pub := info["file"].(map[string]any)["shares"].(map[string]any)["public"].(map[string]any)
+		if ts := pub["C0000OPS1"].([]any)[0].(map[string]any)["ts"]; ts != msgs[0].TS {
+			t.Fatalf("file %s shared as %v, message ts %s", f.ID, ts, msgs[0].TS)
+		}
+	}
+}
+
+func TestUpdateContract(t *testing.T) {
+	s, c := newServer(t)
+	s.AddChannel("C0000OPS1", "ops", true)
+	id, _ := upload(t, c, []byte("png"), "3")
+	c.form("files.completeUploadExternal", withToken("files", `[{"id":"`+id+`"}]`, "channel_id", "C0000OPS1", "initial_comment", "firing"))
+	ts := s.Messages()[0].TS
+	cases := []struct {
+		args []string
+		code string
+	}{
+		{[]string{"channel", "C0000OPS1", "ts", ts}, "no_text"},
+		{[]string{"channel", "ops", "ts", ts, "text", "x"}, "channel_not_found"},
+		{[]string{"channel", "C0000OPS1", "ts", "1.000009", "text", "x"}, "message_not_found"},
+		{[]string{"channel", "C0000OPS1", "ts", ts, "text", strings.Repeat("x", MaxText+1)}, "msg_too_long"},
+	}
+	for _, tc := range cases {
+		_, out := c.form("chat.update", withToken(tc.args...))
+		wantError(t, out, tc.code)
+	}
+	_, out := c.form("chat.update", withToken("channel", "C0000OPS1", "ts", ts, "text", "resolved"))
+	if out["ok"] != true || out["ts"] != ts || out["text"] != "resolved" {
+		t.Fatalf("update: %v", out)
+	}
+	if m := s.Messages()[0]; m.Text != "resolved" || m.Edits != 1 || len(m.Files) != 1 {
+		t.Fatalf("message %+v: the files stay", m)
+	}
+	s.MarkForeign(ts)
+	_, out = c.form("chat.update", withToken("channel", "C0000OPS1", "ts", ts, "text", "mine"))
+	wantError(t, out, "cant_update_message")
+	s.SetScopes("files:write")
+	_, out = c.form("chat.update", withToken("channel", "C0000OPS1", "ts", ts, "text", "x"))
+	wantError(t, out, "missing_scope")
+}
+
+func TestRateLimits(t *testing.T) {
+	s := New(token)
+	defer s.Close()
+	c := call{t: t, srv: s}
+	s.AddChannel("C0000OPS1", "ops", true)
+	s.AddChannel("C0000DEV1", "dev", true)
+	post := func(channel string) *http.Response {
+		resp, err := http.PostForm(s.APIURL()+"chat.postMessage", withToken("channel", channel, "text", "x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	// By default one message per second per channel.
+	if resp := post("C0000OPS1"); resp.StatusCode != 200 {
+		t.Fatalf("first: %s", resp.Status)
+	}
+	if resp := post("#ops"); resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("second within a second: %s %v", resp.Status, resp.Header)
+	}
+	if len(s.Violations()) != 0 {
+		t.Fatal("a first 429 is no violation")
+	}
+	post("C0000OPS1")
+	if v := s.Violations(); len(v) != 1 || v[0].Key != "post C0000OPS1" {
+		t.Fatalf("violations %+v", v)
+	}
+	if resp := post("C0000DEV1"); resp.StatusCode != 200 {
+		t.Fatalf("another channel: %s", resp.Status)
+	}
+	// Tiers count per method, whichever channel.
+	s.SetLimits(Limits{Methods: map[string]faults.Limit{"files.info": {N: 2, Per: time.Minute}}})
+	for i := range 3 {
+		resp, err := http.PostForm(s.APIURL()+"files.info", withToken("file", "F1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if (i < 2) != (resp.StatusCode == 200) {
+			t.Fatalf("files.info %d: %s", i, resp.Status)
+		}
+	}
+	if _, out := c.form("auth.test", withToken()); out["ok"] != true {
+		t.Fatalf("another method is not limited: %v", out)
 	}
 }

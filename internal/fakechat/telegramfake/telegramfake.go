@@ -2,16 +2,22 @@
 // clients to its documented contract: the token in the path
 // (/bot<token>/<method>), chat_id and the upload parts (photo, document),
 // caption and text limits, sendPhoto's size and shape limits, forum topics
-// (message_thread_id), replies by reply_parameters, the bot's membership in
-// each chat, and 429 answers in the Bot API's own form. It records every
-// message that arrives so tests can look at the chat, topic, text or
-// caption, reply target and file bytes.
+// (message_thread_id), replies by reply_parameters, albums (sendMediaGroup,
+// 2 to 10 photos or documents attached by attach://), parse_mode HTML
+// (the tags and entities Telegram accepts, errors worded as Telegram words
+// them, limits counted after parsing), edits of captions and texts, the
+// bot's membership in each chat, and the documented rate limits with 429
+// answers in the Bot API's own form. It records every message that arrives
+// so tests can look at the chat, topic, text or caption, reply target and
+// file bytes, and every request that came while its caller had been told
+// to wait (Violations).
 //
 // Where the documentation leaves room the fake takes the stricter reading,
 // so a client that passes here also passes Telegram: lengths are counted in
 // UTF-16 code units, "10 MB" and "50 MB" are 10^7 and 5·10^7 bytes, and the
 // reply_to_message_id parameter, replaced by reply_parameters in Bot API
-// 7.0 and no longer documented, is ignored.
+// 7.0 and no longer documented, is ignored. An album counts as one request
+// towards the rate limits (the FAQ speaks of messages and says no more).
 package telegramfake
 
 import (
@@ -105,12 +111,37 @@ type Message struct {
 	Method string
 	// ThreadID is message_thread_id (the forum topic), 0 for none.
 	ThreadID int64
-	// Text is the message's text or the file's caption.
-	Text string
+	// Text is the message's text or the file's caption, as sent (with its
+	// HTML tags when ParseMode is "HTML"), or as last edited.
+	Text      string
+	ParseMode string
 	// ReplyTo is reply_parameters.message_id when the reply was made.
 	ReplyTo int64
 	// File is the upload; nil for sendMessage.
 	File *File
+	// MediaGroupID is shared by the messages of one album.
+	MediaGroupID string
+	// Edits counts successful editMessageCaption and editMessageText calls.
+	Edits int
+	// Deleted is set by DeleteMessage.
+	Deleted bool
+}
+
+// Limits are the rate limits the fake enforces; a zero Limit is none.
+type Limits struct {
+	// Chat counts the messages sent to one chat, Group those to one group,
+	// supergroup or channel, Global every request.
+	Chat, Group, Global faults.Limit
+}
+
+// DefaultLimits are Telegram's documented limits (Bots FAQ, "My bot is
+// hitting limits"), read strictly: one message per second in a chat (the
+// FAQ allows short bursts but promises none), 20 messages per minute to a
+// group, 30 requests per second in all.
+var DefaultLimits = Limits{
+	Chat:   faults.Limit{N: 1, Per: time.Second},
+	Group:  faults.Limit{N: 20, Per: time.Minute},
+	Global: faults.Limit{N: 30, Per: time.Second},
 }
 
 // Call is one request the fake answered. Method is the Bot API method;
@@ -125,20 +156,56 @@ type Server struct {
 	token string
 	ts    *httptest.Server
 
-	mu       sync.Mutex
-	chats    map[int64]*Chat
-	messages []Message
-	ids      map[int64]map[int64]bool // chat → message ids that exist
-	next     map[int64]int64          // chat → next message id
-	faults   faults.Injector
-	calls    []Call
+	mu         sync.Mutex
+	chats      map[int64]*Chat
+	messages   []Message
+	ids        map[int64]map[int64]int // chat → message id → index in messages
+	next       map[int64]int64         // chat → next message id
+	uneditable map[[2]int64]bool
+	groups     int
+	faults     faults.Injector
+	limits     Limits
+	limiter    faults.Limiter
+	calls      []Call
 }
 
-// New starts a fake that accepts the bot token token. Close it when done.
+// New starts a fake that accepts the bot token token, with DefaultLimits.
+// Close it when done.
 func New(token string) *Server {
-	s := &Server{token: token, chats: map[int64]*Chat{}, ids: map[int64]map[int64]bool{}, next: map[int64]int64{}}
+	s := &Server{token: token, chats: map[int64]*Chat{}, ids: map[int64]map[int64]int{}, next: map[int64]int64{},
+		uneditable: map[[2]int64]bool{}, limits: DefaultLimits}
 	s.ts = httptest.NewServer(s)
 	return s
+}
+
+// SetLimits replaces the rate limits (DefaultLimits at first).
+func (s *Server) SetLimits(l Limits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits = l
+}
+
+// Violations are the requests that came while their caller had been told
+// to wait by a 429.
+func (s *Server) Violations() []faults.Violation { return s.limiter.Violations() }
+
+// DeleteMessage deletes a message as a chat admin would: replies to it
+// need allow_sending_without_reply, and edits fail.
+func (s *Server) DeleteMessage(chatID, messageID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.ids[chatID][messageID]; ok {
+		s.messages[i].Deleted = true
+		delete(s.ids[chatID], messageID)
+	}
+}
+
+// SetUneditable makes edits of a message fail with "message can't be
+// edited", as for a message too old or not the bot's.
+func (s *Server) SetUneditable(chatID, messageID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.uneditable[[2]int64{chatID, messageID}] = true
 }
 
 // URL is the API base to configure clients with (like
@@ -239,24 +306,71 @@ func (s *Server) serve(r *http.Request) (string, any, *failure) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return method, nil, notFound
 	}
-	if f := s.injected(); f != nil {
-		return method, nil, f
-	}
 	// Method names are case-insensitive in the Bot API.
-	switch strings.ToLower(method) {
-	case "getme":
-		return method, map[string]any{"id": BotID, "is_bot": true, "first_name": "Panelcast", "username": BotUsername,
-			"can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false}, nil
-	case "sendmessage", "sendphoto", "senddocument":
-	default:
+	lower := strings.ToLower(method)
+	if !methods[lower] {
 		return method, nil, notFound
 	}
 	p, f := readParams(r)
 	if f != nil {
 		return method, nil, f
 	}
-	result, f := s.send(strings.ToLower(method), p)
+	if f := s.rateLimit(lower, p); f != nil {
+		return method, nil, f
+	}
+	if f := s.injected(); f != nil {
+		return method, nil, f
+	}
+	switch lower {
+	case "getme":
+		return method, map[string]any{"id": BotID, "is_bot": true, "first_name": "Panelcast", "username": BotUsername,
+			"can_join_groups": true, "can_read_all_group_messages": false, "supports_inline_queries": false}, nil
+	case "sendmediagroup":
+		result, f := s.sendMediaGroup(p)
+		return method, result, f
+	case "editmessagecaption", "editmessagetext":
+		result, f := s.edit(lower, p)
+		return method, result, f
+	}
+	result, f := s.send(lower, p)
 	return method, result, f
+}
+
+// methods are the Bot API methods the fake answers, in lower case.
+var methods = map[string]bool{
+	"getme": true, "sendmessage": true, "sendphoto": true, "senddocument": true,
+	"sendmediagroup": true, "editmessagecaption": true, "editmessagetext": true,
+}
+
+// rateLimit counts the request against the limits: every request in all,
+// sends also in their chat and, for groups and channels, per minute.
+func (s *Server) rateLimit(method string, p params) *failure {
+	s.mu.Lock()
+	l := s.limits
+	id := p.values["chat_id"]
+	c := s.lookup(id)
+	s.mu.Unlock()
+	rules := []faults.Rule{{Key: "all", Limit: l.Global}}
+	if strings.HasPrefix(method, "send") && id != "" {
+		if c != nil {
+			id = strconv.FormatInt(c.ID, 10)
+		}
+		rules = append(rules, faults.Rule{Key: "chat " + id, Limit: l.Chat})
+		if c != nil && c.Type != "private" {
+			rules = append(rules, faults.Rule{Key: "group " + id, Limit: l.Group})
+		}
+	}
+	if wait := s.limiter.Take(rules...); wait > 0 {
+		return tooMany(wait)
+	}
+	return nil
+}
+
+// tooMany is the Bot API's 429, retry_after in whole seconds rounded up.
+func tooMany(wait time.Duration) *failure {
+	sec := max(1, int(math.Ceil(wait.Seconds())))
+	return &failure{status: http.StatusTooManyRequests, description: fmt.Sprintf("Too Many Requests: retry after %d", sec),
+		params: map[string]any{"retry_after": sec}}
 }
 
 // injected returns an injected failure or rate limit, if one is due.
@@ -266,9 +380,8 @@ func (s *Server) injected() *failure {
 		return &failure{status: failStatus, description: http.StatusText(failStatus)}
 	}
 	if limited {
-		sec := max(1, int(math.Ceil(wait.Seconds())))
-		return &failure{status: http.StatusTooManyRequests, description: fmt.Sprintf("Too Many Requests: retry after %d", sec),
-			params: map[string]any{"retry_after": sec}}
+		s.limiter.Tell("all", wait)
+		return tooMany(wait)
 	}
 	return nil
 }
@@ -357,50 +470,89 @@ func readParams(r *http.Request) (params, *failure) {
 	return p, nil
 }
 
-func (s *Server) send(method string, p params) (any, *failure) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// target reads what every send names: the chat, the topic and the message
+// replied to. s.mu is held.
+func (s *Server) target(p params) (Message, *Chat, *failure) {
 	c, f := s.chatFor(p.values["chat_id"])
 	if f != nil {
-		return nil, f
+		return Message{}, nil, f
 	}
-	var thread int64
+	m := Message{ChatID: c.ID}
 	if v := p.values["message_thread_id"]; v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return nil, badRequest("invalid message_thread_id specified")
+			return Message{}, nil, badRequest("invalid message_thread_id specified")
 		}
 		if n != 0 && !hasTopic(c, n) {
-			return nil, badRequest("message thread not found")
+			return Message{}, nil, badRequest("message thread not found")
 		}
-		thread = n
+		m.ThreadID = n
 	}
-	var replyTo int64
 	if v := p.values["reply_parameters"]; v != "" {
 		var rp struct {
 			MessageID         int64 `json:"message_id"`
 			AllowWithoutReply bool  `json:"allow_sending_without_reply"`
 		}
 		if json.Unmarshal([]byte(v), &rp) != nil || rp.MessageID == 0 {
-			return nil, badRequest("can't parse reply parameters JSON object")
+			return Message{}, nil, badRequest("can't parse reply parameters JSON object")
 		}
+		_, exists := s.ids[c.ID][rp.MessageID]
 		switch {
-		case s.ids[c.ID][rp.MessageID]:
-			replyTo = rp.MessageID
+		case exists:
+			m.ReplyTo = rp.MessageID
 		case !rp.AllowWithoutReply:
-			return nil, badRequest("message to be replied not found")
+			return Message{}, nil, badRequest("message to be replied not found")
 		}
 	}
+	return m, c, nil
+}
 
-	m := Message{ChatID: c.ID, ThreadID: thread, ReplyTo: replyTo}
+// shown checks text in parse mode mode and returns what shows.
+func shown(text, mode string) (string, *failure) {
+	switch strings.ToLower(mode) {
+	case "":
+		return text, nil
+	case "html":
+		out, problem := parseHTML(text)
+		if problem != "" {
+			return "", badRequest("can't parse entities: " + problem)
+		}
+		return out, nil
+	}
+	return "", badRequest("unsupported parse_mode")
+}
+
+// checkText applies sendMessage's and the captions' limits to what shows.
+func checkText(text, mode string, caption bool) *failure {
+	out, f := shown(text, mode)
+	switch {
+	case f != nil:
+		return f
+	case caption && utf16Len(out) > MaxCaption:
+		return badRequest("message caption is too long")
+	case caption:
+		return nil
+	case strings.TrimSpace(out) == "":
+		return badRequest("message text is empty")
+	case utf16Len(out) > MaxText:
+		return badRequest("message is too long")
+	}
+	return nil
+}
+
+func (s *Server) send(method string, p params) (any, *failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, c, f := s.target(p)
+	if f != nil {
+		return nil, f
+	}
+	m.ParseMode = p.values["parse_mode"]
 	switch method {
 	case "sendmessage":
 		m.Method, m.Text = "sendMessage", p.values["text"]
-		switch n := utf16Len(m.Text); {
-		case strings.TrimSpace(m.Text) == "":
-			return nil, badRequest("message text is empty")
-		case n > MaxText:
-			return nil, badRequest("message is too long")
+		if f := checkText(m.Text, m.ParseMode, false); f != nil {
+			return nil, f
 		}
 	case "sendphoto":
 		m.Method, m.Text = "sendPhoto", p.values["caption"]
@@ -423,38 +575,180 @@ func (s *Server) send(method string, p params) (any, *failure) {
 		}
 		m.File = &file
 	}
-	if m.File != nil && utf16Len(m.Text) > MaxCaption {
-		return nil, badRequest("message caption is too long")
+	if m.File != nil {
+		if f := checkText(m.Text, m.ParseMode, true); f != nil {
+			return nil, f
+		}
 	}
+	return messageJSON(c, s.record(m)), nil
+}
 
-	if s.next[c.ID] == 0 {
-		s.next[c.ID] = 1000
+// record stores m under the chat's next message id. s.mu is held.
+func (s *Server) record(m Message) Message {
+	if s.next[m.ChatID] == 0 {
+		s.next[m.ChatID] = 1000
 	}
-	m.MessageID = s.next[c.ID]
-	s.next[c.ID]++
-	if s.ids[c.ID] == nil {
-		s.ids[c.ID] = map[int64]bool{}
+	m.MessageID = s.next[m.ChatID]
+	s.next[m.ChatID]++
+	if s.ids[m.ChatID] == nil {
+		s.ids[m.ChatID] = map[int64]int{}
 	}
-	s.ids[c.ID][m.MessageID] = true
+	s.ids[m.ChatID][m.MessageID] = len(s.messages)
 	s.messages = append(s.messages, m)
-	return messageJSON(c, m), nil
+	return m
+}
+
+// MinAlbum and MaxAlbum bound a media group, as documented.
+const (
+	MinAlbum = 2
+	MaxAlbum = 10
+)
+
+// sendMediaGroup posts an album: media is a JSON array of InputMediaPhoto
+// or InputMediaDocument whose media names a part as attach://<name>.
+func (s *Server) sendMediaGroup(p params) (any, *failure) {
+	var items []struct {
+		Type      string `json:"type"`
+		Media     string `json:"media"`
+		Caption   string `json:"caption"`
+		ParseMode string `json:"parse_mode"`
+	}
+	raw, ok := p.values["media"]
+	if !ok {
+		return nil, badRequest("parameter \"media\" is required")
+	}
+	if json.Unmarshal([]byte(raw), &items) != nil {
+		return nil, badRequest("can't parse media JSON object")
+	}
+	switch {
+	case len(items) > MaxAlbum:
+		return nil, badRequest("too many messages to send as an album")
+	case len(items) < MinAlbum:
+		return nil, badRequest("media group must include 2-10 items")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	base, c, f := s.target(p)
+	if f != nil {
+		return nil, f
+	}
+	var msgs []Message
+	for _, it := range items {
+		if it.Type != "photo" && it.Type != "document" {
+			return nil, badRequest(fmt.Sprintf(`Can't parse InputMedia: type "%s" is unsupported`, it.Type))
+		}
+		if it.Type != items[0].Type {
+			// Documents group only with documents.
+			return nil, badRequest("Can't use the media of the specified type in the album")
+		}
+		name, ok := strings.CutPrefix(it.Media, "attach://")
+		if !ok {
+			return nil, badRequest("wrong file identifier/HTTP URL specified")
+		}
+		file, ok := p.files[name]
+		if !ok {
+			return nil, badRequest("Can't parse InputMedia: media not found")
+		}
+		if c.NoMedia {
+			return nil, badRequest("not enough rights to send " + it.Type + "s to the chat")
+		}
+		if it.Type == "photo" {
+			if f := checkPhoto(file.Data); f != nil {
+				return nil, f
+			}
+		} else if len(file.Data) > MaxDocumentBytes {
+			return nil, &failure{status: http.StatusRequestEntityTooLarge, description: "Request Entity Too Large"}
+		}
+		if f := checkText(it.Caption, it.ParseMode, true); f != nil {
+			return nil, f
+		}
+		m := base
+		m.Method, m.Text, m.ParseMode = "sendMediaGroup", it.Caption, it.ParseMode
+		file.Field = it.Type
+		m.File = &file
+		msgs = append(msgs, m)
+	}
+	s.groups++
+	id := fmt.Sprintf("album%d", s.groups)
+	out := make([]any, len(msgs))
+	for i, m := range msgs {
+		m.MediaGroupID = id
+		out[i] = messageJSON(c, s.record(m))
+	}
+	return out, nil
+}
+
+// edit applies editMessageCaption or editMessageText to one of the bot's
+// messages.
+func (s *Server) edit(method string, p params) (any, *failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, f := s.chatFor(p.values["chat_id"])
+	if f != nil {
+		return nil, f
+	}
+	id, err := strconv.ParseInt(p.values["message_id"], 10, 64)
+	if err != nil || id <= 0 {
+		return nil, badRequest("message identifier is not specified")
+	}
+	i, ok := s.ids[c.ID][id]
+	switch {
+	case !ok:
+		return nil, badRequest("message to edit not found")
+	case s.uneditable[[2]int64{c.ID, id}]:
+		return nil, badRequest("message can't be edited")
+	}
+	m := &s.messages[i]
+	text, mode := p.values["text"], p.values["parse_mode"]
+	if method == "editmessagecaption" {
+		if m.File == nil {
+			return nil, badRequest("there is no caption in the message to edit")
+		}
+		text = p.values["caption"]
+		if f := checkText(text, mode, true); f != nil {
+			return nil, f
+		}
+	} else {
+		if m.File != nil {
+			return nil, badRequest("there is no text in the message to edit")
+		}
+		if f := checkText(text, mode, false); f != nil {
+			return nil, f
+		}
+	}
+	if text == m.Text && strings.EqualFold(mode, m.ParseMode) {
+		return nil, badRequest("message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
+	}
+	m.Text, m.ParseMode = text, mode
+	m.Edits++
+	out := messageJSON(c, *m)
+	out["edit_date"] = time.Now().Unix()
+	return out, nil
+}
+
+// lookup finds the chat chat_id names, if the fake knows it. s.mu is held.
+func (s *Server) lookup(id string) *Chat {
+	if name, ok := strings.CutPrefix(id, "@"); ok {
+		for _, ch := range s.chats {
+			if ch.Username != "" && strings.EqualFold(ch.Username, name) {
+				return ch
+			}
+		}
+		return nil
+	}
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+		return s.chats[n]
+	}
+	return nil
 }
 
 // chatFor finds the chat for chat_id and checks the bot may post there.
+// s.mu is held.
 func (s *Server) chatFor(id string) (*Chat, *failure) {
 	if id == "" {
 		return nil, badRequest("chat_id is empty")
 	}
-	var c *Chat
-	if name, ok := strings.CutPrefix(id, "@"); ok {
-		for _, ch := range s.chats {
-			if ch.Username != "" && strings.EqualFold(ch.Username, name) {
-				c = ch
-			}
-		}
-	} else if n, err := strconv.ParseInt(id, 10, 64); err == nil {
-		c = s.chats[n]
-	}
+	c := s.lookup(id)
 	if c == nil {
 		return nil, badRequest("chat not found")
 	}
@@ -546,7 +840,11 @@ func messageJSON(c *Chat, m Message) map[string]any {
 	switch m.Method {
 	case "sendMessage":
 		out["text"] = m.Text
-	case "sendPhoto":
+	case "sendPhoto", "sendMediaGroup":
+		if m.File.Field == "document" {
+			out["document"] = map[string]any{"file_id": fileID, "file_unique_id": fileID, "file_name": m.File.Name, "mime_type": m.File.ContentType, "file_size": len(m.File.Data)}
+			break
+		}
 		cfg, _, _ := image.DecodeConfig(bytes.NewReader(m.File.Data))
 		out["photo"] = []any{map[string]any{"file_id": fileID, "file_unique_id": fileID, "width": cfg.Width, "height": cfg.Height, "file_size": len(m.File.Data)}}
 	case "sendDocument":
@@ -554,6 +852,9 @@ func messageJSON(c *Chat, m Message) map[string]any {
 	}
 	if m.File != nil && m.Text != "" {
 		out["caption"] = m.Text
+	}
+	if m.MediaGroupID != "" {
+		out["media_group_id"] = m.MediaGroupID
 	}
 	return out
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/panelcast/panelcast/internal/fakechat/faults"
 )
 
 const (
@@ -21,10 +23,12 @@ const (
 	group = int64(-1001234567890)
 )
 
+// newServer starts a fake without rate limits; TestRateLimits checks them.
 func newServer(t *testing.T) *Server {
 	t.Helper()
 	s := New(token)
 	t.Cleanup(s.Close)
+	s.SetLimits(Limits{})
 	s.AddChat(Chat{ID: group, Topics: []int64{45}})
 	return s
 }
@@ -279,5 +283,243 @@ func TestConcurrentSends(t *testing.T) {
 	}
 	if len(ids) != 20 {
 		t.Fatalf("%d distinct messages, want 20", len(ids))
+	}
+}
+
+// album posts a media group: items as JSON, then one part per name.
+func album(t *testing.T, s *Server, values map[string]string, items string, parts map[string][]byte) answer {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for k, v := range values {
+		w.WriteField(k, v)
+	}
+	w.WriteField("media", items)
+	for name, data := range parts {
+		fw, _ := w.CreateFormFile(name, name+".png")
+		fw.Write(data)
+	}
+	w.Close()
+	return send(t, s, "/bot"+token+"/sendMediaGroup", w.FormDataContentType(), &buf)
+}
+
+func TestAlbumContract(t *testing.T) {
+	chatID := map[string]string{"chat_id": fmt.Sprint(group)}
+	two := map[string][]byte{"a": pngOf(10, 10), "b": pngOf(20, 10)}
+	eleven := map[string][]byte{}
+	var items []string
+	for i := range 11 {
+		name := fmt.Sprintf("f%d", i)
+		eleven[name] = pngOf(10, 10)
+		items = append(items, `{"type":"photo","media":"attach://`+name+`"}`)
+	}
+	cases := []struct {
+		name  string
+		items string
+		parts map[string][]byte
+		desc  string
+	}{
+		{"one item", `[{"type":"photo","media":"attach://a"}]`, two, "Bad Request: media group must include 2-10 items"},
+		{"eleven items", "[" + strings.Join(items, ",") + "]", eleven, "Bad Request: too many messages to send as an album"},
+		{"not JSON", `{"type":"photo"}`, two, "Bad Request: can't parse media JSON object"},
+		{"photo with document", `[{"type":"photo","media":"attach://a"},{"type":"document","media":"attach://b"}]`, two,
+			"Bad Request: Can't use the media of the specified type in the album"},
+		{"missing part", `[{"type":"photo","media":"attach://a"},{"type":"photo","media":"attach://c"}]`, two,
+			"Bad Request: Can't parse InputMedia: media not found"},
+		{"by URL", `[{"type":"photo","media":"attach://a"},{"type":"photo","media":"https://x/p.png"}]`, two,
+			"Bad Request: wrong file identifier/HTTP URL specified"},
+		{"video", `[{"type":"video","media":"attach://a"},{"type":"video","media":"attach://b"}]`, two,
+			`Bad Request: Can't parse InputMedia: type "video" is unsupported`},
+		{"caption too long", `[{"type":"photo","media":"attach://a","caption":"` + strings.Repeat("x", MaxCaption+1) + `"},{"type":"photo","media":"attach://b"}]`, two,
+			"Bad Request: message caption is too long"},
+		{"bad HTML caption", `[{"type":"photo","media":"attach://a","caption":"<b>x","parse_mode":"HTML"},{"type":"photo","media":"attach://b"}]`, two,
+			`Bad Request: can't parse entities: Can't find end tag corresponding to start tag "b"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newServer(t)
+			a := album(t, s, chatID, c.items, c.parts)
+			if a.OK || a.ErrorCode != 400 || a.Description != c.desc {
+				t.Fatalf("got %+v", a)
+			}
+			if n := len(s.Messages()); n != 0 {
+				t.Fatalf("%d messages recorded for a refused album", n)
+			}
+		})
+	}
+
+	s := newServer(t)
+	root := post(t, s, "sendMessage", map[string]string{"chat_id": fmt.Sprint(group), "text": "firing"}, "", nil)
+	var rootMsg struct {
+		MessageID int64 `json:"message_id"`
+	}
+	json.Unmarshal(root.Result, &rootMsg)
+	a := album(t, s, map[string]string{"chat_id": fmt.Sprint(group), "message_thread_id": "45",
+		"reply_parameters": fmt.Sprintf(`{"message_id":%d}`, rootMsg.MessageID)},
+		`[{"type":"photo","media":"attach://a","caption":"<b>two</b> panels","parse_mode":"HTML"},{"type":"photo","media":"attach://b"}]`, two)
+	var result []struct {
+		MessageID    int64  `json:"message_id"`
+		MediaGroupID string `json:"media_group_id"`
+		Caption      string `json:"caption"`
+	}
+	if err := json.Unmarshal(a.Result, &result); err != nil || !a.OK || len(result) != 2 {
+		t.Fatalf("got %+v (%v)", a, err)
+	}
+	if result[0].MediaGroupID == "" || result[0].MediaGroupID != result[1].MediaGroupID || result[1].MessageID != result[0].MessageID+1 {
+		t.Fatalf("album %+v", result)
+	}
+	msgs := s.Messages()[1:]
+	if msgs[0].Method != "sendMediaGroup" || msgs[0].Text != "<b>two</b> panels" || msgs[0].ParseMode != "HTML" ||
+		msgs[0].ReplyTo != rootMsg.MessageID || msgs[1].ReplyTo != rootMsg.MessageID || msgs[0].ThreadID != 45 ||
+		!bytes.Equal(msgs[1].File.Data, pngOf(20, 10)) || msgs[1].File.Field != "photo" {
+		t.Fatalf("messages %+v", msgs)
+	}
+}
+
+func TestHTMLContract(t *testing.T) {
+	chatID := fmt.Sprint(group)
+	cases := []struct {
+		text, mode, desc string
+	}{
+		{"<p>x</p>", "HTML", `Bad Request: can't parse entities: Unsupported start tag "p" at byte offset 0`},
+		{"a <b>b", "HTML", `Bad Request: can't parse entities: Can't find end tag corresponding to start tag "b"`},
+		{"<b>a</i>", "HTML", `Bad Request: can't parse entities: Unmatched end tag at byte offset 4, expected "</b>", found "</i>"`},
+		{"a</b>", "HTML", "Bad Request: can't parse entities: Unexpected end tag at byte offset 1"},
+		{"1 < 2", "HTML", `Bad Request: can't parse entities: Unsupported start tag "" at byte offset 2`},
+		{"<b", "HTML", "Bad Request: can't parse entities: Unclosed start tag at byte offset 0"},
+		{`<span class="x">a</span>`, "HTML", `Bad Request: can't parse entities: Tag "span" must have class "tg-spoiler" at byte offset 0`},
+		{"<b></b>", "HTML", "Bad Request: message text is empty"},
+		{strings.Repeat("&amp;", MaxText+1), "HTML", "Bad Request: message is too long"},
+		{"x", "Markdown3", "Bad Request: unsupported parse_mode"},
+	}
+	for _, c := range cases {
+		s := newServer(t)
+		a := post(t, s, "sendMessage", map[string]string{"chat_id": chatID, "text": c.text, "parse_mode": c.mode}, "", nil)
+		if a.OK || a.Description != c.desc {
+			t.Errorf("%q: got %+v, want %q", c.text, a, c.desc)
+		}
+	}
+	s := newServer(t)
+	// Limits count what shows: 4096 entities are 4096 characters.
+	accepted := []map[string]string{
+		{"text": strings.Repeat("&amp;", MaxText), "parse_mode": "HTML"},
+		{"text": `<b>bold</b> <a href="https://g/d?a=1&amp;b=2">link</a> &lt;tag&gt; & &copy; &#128512;`, "parse_mode": "html"},
+		{"text": "1 < 2 <p>", "parse_mode": ""}, // plain text: no parsing
+	}
+	for _, v := range accepted {
+		v["chat_id"] = chatID
+		if a := post(t, s, "sendMessage", v, "", nil); !a.OK {
+			t.Errorf("%q refused: %+v", v["text"], a)
+		}
+	}
+	if a := post(t, s, "sendPhoto", map[string]string{"chat_id": chatID, "caption": "<i>" + strings.Repeat("😀", MaxCaption/2) + "</i>", "parse_mode": "HTML"}, "photo", pngOf(10, 10)); !a.OK {
+		t.Errorf("a caption of 1024 units after parsing was refused: %+v", a)
+	}
+	if a := post(t, s, "sendPhoto", map[string]string{"chat_id": chatID, "caption": "<i>" + strings.Repeat("x", MaxCaption+1) + "</i>", "parse_mode": "HTML"}, "photo", pngOf(10, 10)); a.Description != "Bad Request: message caption is too long" {
+		t.Errorf("got %+v", a)
+	}
+}
+
+func TestEdits(t *testing.T) {
+	s := newServer(t)
+	chatID := fmt.Sprint(group)
+	photo := post(t, s, "sendPhoto", map[string]string{"chat_id": chatID, "caption": "firing"}, "photo", pngOf(10, 10))
+	text := post(t, s, "sendMessage", map[string]string{"chat_id": chatID, "text": "firing"}, "", nil)
+	var p, m struct {
+		MessageID int64 `json:"message_id"`
+	}
+	json.Unmarshal(photo.Result, &p)
+	json.Unmarshal(text.Result, &m)
+	edit := func(method string, id int64, field, value, mode string) answer {
+		body, _ := json.Marshal(map[string]any{"chat_id": group, "message_id": id, field: value, "parse_mode": mode})
+		return send(t, s, "/bot"+token+"/"+method, "application/json", bytes.NewReader(body))
+	}
+	cases := []struct {
+		method string
+		id     int64
+		field  string
+		value  string
+		mode   string
+		desc   string
+	}{
+		{"editMessageCaption", m.MessageID, "caption", "x", "", "Bad Request: there is no caption in the message to edit"},
+		{"editMessageText", p.MessageID, "text", "x", "", "Bad Request: there is no text in the message to edit"},
+		{"editMessageText", 99, "text", "x", "", "Bad Request: message to edit not found"},
+		{"editMessageText", m.MessageID, "text", "firing", "", "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message"},
+		{"editMessageCaption", p.MessageID, "caption", "<b>x", "HTML", `Bad Request: can't parse entities: Can't find end tag corresponding to start tag "b"`},
+		{"editMessageCaption", p.MessageID, "caption", strings.Repeat("x", MaxCaption+1), "", "Bad Request: message caption is too long"},
+	}
+	for _, c := range cases {
+		if a := edit(c.method, c.id, c.field, c.value, c.mode); a.OK || a.Description != c.desc {
+			t.Errorf("%s %q: got %+v, want %q", c.method, c.value, a, c.desc)
+		}
+	}
+	if a := edit("editMessageCaption", p.MessageID, "caption", "<b>RESOLVED</b>", "HTML"); !a.OK {
+		t.Fatalf("got %+v", a)
+	}
+	if a := edit("editMessageText", m.MessageID, "text", "resolved", ""); !a.OK {
+		t.Fatalf("got %+v", a)
+	}
+	msgs := s.Messages()
+	if msgs[0].Text != "<b>RESOLVED</b>" || msgs[0].ParseMode != "HTML" || msgs[0].Edits != 1 || msgs[1].Text != "resolved" || msgs[1].Edits != 1 {
+		t.Fatalf("messages %+v", msgs)
+	}
+	s.SetUneditable(group, m.MessageID)
+	if a := edit("editMessageText", m.MessageID, "text", "again", ""); a.Description != "Bad Request: message can't be edited" {
+		t.Fatalf("got %+v", a)
+	}
+	s.DeleteMessage(group, p.MessageID)
+	if a := edit("editMessageCaption", p.MessageID, "caption", "gone", ""); a.Description != "Bad Request: message to edit not found" {
+		t.Fatalf("got %+v", a)
+	}
+	if a := post(t, s, "sendMessage", map[string]string{"chat_id": chatID, "text": "x", "reply_parameters": fmt.Sprintf(`{"message_id":%d}`, p.MessageID)}, "", nil); a.Description != "Bad Request: message to be replied not found" {
+		t.Fatalf("reply to a deleted message: %+v", a)
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	s := New(token)
+	defer s.Close()
+	s.AddChat(Chat{ID: group})
+	s.AddChat(Chat{ID: 42, Type: "private"})
+	msg := func(chatID int64) answer {
+		return post(t, s, "sendMessage", map[string]string{"chat_id": fmt.Sprint(chatID), "text": "x"}, "", nil)
+	}
+	// By default: one message per second in a chat.
+	if a := msg(42); !a.OK {
+		t.Fatalf("got %+v", a)
+	}
+	a := msg(42)
+	if a.ErrorCode != 429 || a.Description != "Too Many Requests: retry after 1" || a.Parameters["retry_after"] != float64(1) {
+		t.Fatalf("second message within a second: %+v", a)
+	}
+	if len(s.Violations()) != 0 {
+		t.Fatal("a first 429 is no violation")
+	}
+	msg(42) // asked to wait, came back at once
+	if v := s.Violations(); len(v) != 1 || v[0].Key != "chat 42" {
+		t.Fatalf("violations %+v", v)
+	}
+	if a := msg(group); !a.OK {
+		t.Fatalf("another chat is not limited: %+v", a)
+	}
+
+	// Groups: at most N per window, whatever the spacing.
+	s.SetLimits(Limits{Group: faults.Limit{N: 3, Per: 300 * time.Millisecond}})
+	s.AddChat(Chat{ID: -100999, Type: "channel"})
+	for i := range 3 {
+		if a := msg(-100999); !a.OK {
+			t.Fatalf("message %d: %+v", i, a)
+		}
+	}
+	if a := msg(-100999); a.ErrorCode != 429 {
+		t.Fatalf("fourth message: %+v", a)
+	}
+	s.SetLimits(Limits{Global: faults.Limit{N: 2, Per: time.Second}})
+	for i := range 2 {
+		send(t, s, fmt.Sprintf("/bot%s/getMe?n=%d", token, i), "", nil)
+	}
+	if a := send(t, s, "/bot"+token+"/getMe", "", nil); a.ErrorCode != 429 {
+		t.Fatalf("third request within the global limit: %+v", a)
 	}
 }

@@ -33,6 +33,10 @@ const (
 	// MaxFileBytes is Discord's default per-file upload limit (10 MiB);
 	// boosted servers allow more, but a bot cannot know that in advance.
 	MaxFileBytes = 10 << 20
+	// MaxFiles is how many attachments one message takes.
+	MaxFiles = 10
+	// MaxDescription bounds an attachment's description (alt text).
+	MaxDescription = 1024
 
 	provider       = "discord"
 	defaultTimeout = 60 * time.Second
@@ -49,7 +53,14 @@ type Config struct {
 	APIURL string
 	// HTTPClient defaults to a client with a 60 s timeout.
 	HTTPClient *http.Client
+	// GlobalLimit paces every request; zero takes DefaultGlobalLimit, and
+	// N < 0 turns it off. Per-route limits need no setting: Discord
+	// announces them on every answer.
+	GlobalLimit chat.Limit
 }
+
+// DefaultGlobalLimit is Discord's documented global rate limit for bots.
+var DefaultGlobalLimit = chat.Limit{N: 50, Per: time.Second}
 
 // Sender posts to Discord. It is safe for concurrent use.
 type Sender struct {
@@ -57,6 +68,8 @@ type Sender struct {
 	api       string
 	hc        *http.Client
 	userAgent string
+	global    chat.Limit
+	pacer     chat.Pacer
 	// guilds caches channel id → guild id ("@me" for DMs) for permalinks:
 	// Discord's REST message objects carry no guild_id, so finding it costs
 	// one GET /channels/{id}, paid once per channel.
@@ -85,7 +98,8 @@ func New(c Config) (*Sender, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: defaultTimeout}
 	}
-	return &Sender{auth: "Bot " + token, api: api, hc: hc, userAgent: userAgent()}, nil
+	return &Sender{auth: "Bot " + token, api: api, hc: hc, userAgent: userAgent(), global: c.GlobalLimit.Or(DefaultGlobalLimit),
+		pacer: chat.Pacer{Provider: provider}}, nil
 }
 
 // userAgent follows the form Discord requires of HTTP API clients,
@@ -103,13 +117,19 @@ func (s *Sender) Name() string { return provider }
 
 // Check verifies the token with GET /users/@me.
 func (s *Sender) Check(ctx context.Context) error {
-	_, err := s.do(ctx, http.MethodGet, "/users/@me", "", nil, "")
+	_, err := s.do(ctx, http.MethodGet, "/users/@me", "/users/@me", "", nil, "")
 	return err
 }
 
+// Limits: 10 attachments and 2000 characters per message.
+func (s *Sender) Limits() chat.Limits {
+	return chat.Limits{MaxImages: MaxFiles, MaxText: MaxContent, EditsRoot: true}
+}
+
 type attachment struct {
-	ID       int    `json:"id"`
-	Filename string `json:"filename"`
+	ID          int    `json:"id"`
+	Filename    string `json:"filename"`
+	Description string `json:"description,omitempty"`
 }
 
 type reference struct {
@@ -127,34 +147,50 @@ type payload struct {
 	EnforceNonce     bool         `json:"enforce_nonce,omitempty"`
 }
 
-// Send posts m. The picture is uploaded as files[0] and shown by Discord
-// inline, so no embed is added (it would only frame the same picture).
-// Text longer than MaxContent is cut at a word boundary and ends with "…".
+// Send posts m. The pictures are uploaded as files[0], files[1], … and
+// shown by Discord inline, so no embed is added (it would only frame the
+// same pictures). Text longer than MaxContent is cut: plain text at a word
+// boundary, Markdown (m.Markup) at a line break, ending with "…".
 // With an IdempotencyKey the post carries a nonce derived from it and
 // enforce_nonce, so a retry within Discord's few-minute window returns the
 // first message instead of posting twice.
+//
+// With m.RootText and m.ThreadID, the thread's first message gets RootText
+// as its content once the reply is out (PATCH, its attachments stay); a
+// failed edit comes back with the receipt (see chat.EditFailed).
+//
+// Requests are paced by what Discord announces per route and channel
+// (X-RateLimit-Remaining, X-RateLimit-Reset-After) and by its global
+// limit, so a storm waits instead of drawing 429s.
 func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error) {
 	channel, err := ParseChannel(m.Channel)
 	if err != nil {
 		return chat.Receipt{}, err
 	}
-	if len(m.Image) == 0 && strings.TrimSpace(m.Text) == "" {
+	if len(m.Images) == 0 && strings.TrimSpace(m.Text) == "" {
 		return chat.Receipt{}, &chat.Error{Provider: provider, Code: "empty_message",
 			Hint: "the message has neither text nor a picture: give it a text or a panel to render."}
 	}
-	if len(m.Image) > MaxFileBytes {
-		return chat.Receipt{}, &chat.Error{Provider: provider, Code: "image_too_large",
-			Hint: fmt.Sprintf("image is %.1f MiB; Discord allows 10 MiB without boosts: lower width/height/scale.", float64(len(m.Image))/(1<<20))}
+	if err := chat.CheckImages(provider, m.Images, MaxFiles); err != nil {
+		return chat.Receipt{}, err
+	}
+	for _, img := range m.Images {
+		if len(img.Data) > MaxFileBytes {
+			return chat.Receipt{}, &chat.Error{Provider: provider, Code: "image_too_large",
+				Hint: fmt.Sprintf("image is %.1f MiB; Discord allows 10 MiB without boosts: lower width/height/scale.", float64(len(img.Data))/(1<<20))}
+		}
 	}
 	// Discord's own count is not documented; chat.Truncate counts UTF-16
 	// units, never fewer than code points, so the text fits either reading.
-	p := payload{Content: chat.Truncate(m.Text, MaxContent)}
+	p := payload{Content: fit(m.Text, m.Markup)}
+	var root string
 	if m.ThreadID != "" {
 		if !isSnowflake(m.ThreadID) {
 			return chat.Receipt{}, &chat.Error{Provider: provider, Code: "invalid_thread",
 				Hint: fmt.Sprintf("thread id %q is not a Discord message id: reply to the MessageID of an earlier Discord receipt.", chat.Clip(m.ThreadID))}
 		}
 		p.MessageReference = &reference{MessageID: m.ThreadID}
+		root = m.ThreadID
 	}
 	if m.IdempotencyKey != "" {
 		p.Nonce, p.EnforceNonce = nonce(m.IdempotencyKey), true
@@ -162,16 +198,18 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 
 	var body []byte
 	var contentType string
-	if len(m.Image) == 0 {
+	if len(m.Images) == 0 {
 		body, _ = json.Marshal(p)
 		contentType = "application/json"
 	} else {
-		name := filename(m.Filename)
-		p.Attachments = []attachment{{ID: 0, Filename: name}}
-		body, contentType = multipartBody(p, name, m.Image)
+		for i, img := range m.Images {
+			p.Attachments = append(p.Attachments, attachment{ID: i, Filename: filename(img.Filename),
+				Description: chat.Truncate(img.AltText, MaxDescription)})
+		}
+		body, contentType = multipartBody(p, m.Images)
 	}
 
-	raw, err := s.do(ctx, http.MethodPost, "/channels/"+channel+"/messages", contentType, body, channel)
+	raw, err := s.do(ctx, http.MethodPost, "/channels/"+channel+"/messages", "/channels/"+channel+"/messages", contentType, body, channel)
 	if err != nil {
 		return chat.Receipt{}, err
 	}
@@ -192,7 +230,22 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 	if guild := s.guild(ctx, msg.ChannelID); guild != "" {
 		r.Permalink = "https://discord.com/channels/" + guild + "/" + msg.ChannelID + "/" + msg.ID
 	}
+	if root != "" && m.RootText != "" {
+		edit, _ := json.Marshal(map[string]string{"content": fit(m.RootText, m.Markup)})
+		if _, err := s.do(ctx, http.MethodPatch, "/channels/"+channel+"/messages/"+root, "/channels/"+channel+"/messages/{id}", "application/json", edit, channel); err != nil {
+			return r, chat.EditFailed(provider, r.MessageID, err)
+		}
+	}
 	return r, nil
+}
+
+// fit cuts text to MaxContent: Markdown at a line break, so that its
+// markup stays whole.
+func fit(text string, markup bool) string {
+	if markup {
+		return chat.TruncateLines(text, MaxContent)
+	}
+	return chat.Truncate(text, MaxContent)
 }
 
 // guild finds the channel's guild id ("@me" for DMs) for the permalink. A
@@ -202,7 +255,7 @@ func (s *Sender) guild(ctx context.Context, channel string) string {
 	if g, ok := s.guilds.Load(channel); ok {
 		return g.(string)
 	}
-	raw, err := s.do(ctx, http.MethodGet, "/channels/"+channel, "", nil, channel)
+	raw, err := s.do(ctx, http.MethodGet, "/channels/"+channel, "/channels/"+channel, "", nil, channel)
 	if err != nil {
 		return ""
 	}
@@ -223,7 +276,7 @@ func (s *Sender) guild(ctx context.Context, channel string) string {
 	return g
 }
 
-func multipartBody(p payload, name string, file []byte) ([]byte, string) {
+func multipartBody(p payload, images []chat.Image) ([]byte, string) {
 	var buf bytes.Buffer
 	w := multipart.NewWriter(&buf)
 	js, _ := json.Marshal(p)
@@ -232,18 +285,34 @@ func multipartBody(p payload, name string, file []byte) ([]byte, string) {
 	h.Set("Content-Type", "application/json")
 	pw, _ := w.CreatePart(h)
 	pw.Write(js)
-	h = textproto.MIMEHeader{}
-	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="files[0]"; filename="%s"`, name))
-	h.Set("Content-Type", http.DetectContentType(file))
-	pw, _ = w.CreatePart(h)
-	pw.Write(file)
+	for i, img := range images {
+		h = textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="files[%d]"; filename="%s"`, i, p.Attachments[i].Filename))
+		h.Set("Content-Type", http.DetectContentType(img.Data))
+		pw, _ = w.CreatePart(h)
+		pw.Write(img.Data)
+	}
 	w.Close()
 	return buf.Bytes(), w.FormDataContentType()
 }
 
 // do sends one request and returns the answer's body on 2xx, or a
-// *chat.Error. channel only words the hints.
-func (s *Sender) do(ctx context.Context, method, path, contentType string, body []byte, channel string) ([]byte, error) {
+// *chat.Error. route names its rate-limit bucket: the path with the
+// channel (Discord's top-level resource) but without other ids; channel
+// only words the hints.
+func (s *Sender) do(ctx context.Context, method, path, route, contentType string, body []byte, channel string) ([]byte, error) {
+	release, err := s.pacer.Acquire(ctx, method+" "+route)
+	if err != nil {
+		return nil, err
+	}
+	var announced *chat.Announced
+	defer func() { release(announced) }()
+	done, err := s.pacer.Wait(ctx, chat.Rule{Key: "global", Limit: s.global})
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -263,6 +332,7 @@ func (s *Sender) do(ctx context.Context, method, path, contentType string, body 
 		return nil, networkError(ctx, err)
 	}
 	defer resp.Body.Close()
+	announced = bucketState(resp.Header)
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		return nil, networkError(ctx, err)
@@ -270,7 +340,33 @@ func (s *Sender) do(ctx context.Context, method, path, contentType string, body 
 	if resp.StatusCode/100 == 2 {
 		return raw, nil
 	}
-	return nil, apiError(resp.StatusCode, resp.Header, raw, channel)
+	e := apiError(resp.StatusCode, resp.Header, raw, channel)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		// The bucket waits what Discord asked; a global limit stops all.
+		announced = &chat.Announced{Known: true, Remaining: 0, ResetAfter: e.RetryAfter}
+		if isGlobal(resp.Header, raw) {
+			s.pacer.Block(e.RetryAfter)
+		}
+	}
+	return nil, e
+}
+
+// bucketState reads what an answer says about its rate-limit bucket.
+func bucketState(h http.Header) *chat.Announced {
+	remaining, err := strconv.Atoi(h.Get("X-RateLimit-Remaining"))
+	if err != nil {
+		return &chat.Announced{}
+	}
+	return &chat.Announced{Known: true, Remaining: remaining, ResetAfter: chat.RetryAfter(0, h.Get("X-RateLimit-Reset-After"))}
+}
+
+// isGlobal reports whether a 429 is Discord's global limit.
+func isGlobal(h http.Header, body []byte) bool {
+	var b struct {
+		Global bool `json:"global"`
+	}
+	json.Unmarshal(body, &b)
+	return b.Global || strings.EqualFold(h.Get("X-RateLimit-Global"), "true") || h.Get("X-RateLimit-Scope") == "global"
 }
 
 // networkError words a transport failure. The request URL is left out:

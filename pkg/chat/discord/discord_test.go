@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/panelcast/panelcast/internal/fakechat/discordfake"
+	"github.com/panelcast/panelcast/internal/fakechat/faults"
 	"github.com/panelcast/panelcast/pkg/chat"
 )
 
@@ -33,15 +36,29 @@ func pngBytes(t testing.TB, w, h int) []byte {
 	return buf.Bytes()
 }
 
+// The fake runs Discord's limits scaled down to milliseconds; the sender
+// reads the route buckets from the headers and is told the global limit.
+// No test may send while told to wait.
+var (
+	testRouteLimit  = faults.Limit{N: 5, Per: 100 * time.Millisecond}
+	testGlobalLimit = chat.Limit{N: 50, Per: 100 * time.Millisecond}
+)
+
 func newPair(t *testing.T) (*discordfake.Server, *Sender) {
 	t.Helper()
 	fake := discordfake.New(token)
 	t.Cleanup(fake.Close)
+	fake.SetLimits(discordfake.Limits{Route: testRouteLimit, Global: faults.Limit{N: testGlobalLimit.N, Per: testGlobalLimit.Per}})
 	fake.AddChannel(discordfake.Channel{ID: chanID, GuildID: guildID, Perms: discordfake.PermAll})
-	s, err := New(Config{Token: token, APIURL: fake.URL()})
+	s, err := New(Config{Token: token, APIURL: fake.URL(), GlobalLimit: testGlobalLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if v := fake.Violations(); len(v) > 0 {
+			t.Errorf("requests sent while told to wait: %+v", v)
+		}
+	})
 	return fake, s
 }
 
@@ -62,7 +79,7 @@ func TestSendPhotoWithTextThenReply(t *testing.T) {
 	ctx := context.Background()
 	pic := pngBytes(t, 640, 320)
 
-	r, err := s.Send(ctx, chat.Message{Channel: chanID, Text: "CPU high on web-1", Image: pic, Filename: "cpu.png"})
+	r, err := s.Send(ctx, chat.Message{Channel: chanID, Text: "CPU high on web-1", Images: []chat.Image{{Data: pic, Filename: "cpu.png"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +90,7 @@ func TestSendPhotoWithTextThenReply(t *testing.T) {
 		t.Fatalf("permalink %q, want %q", r.Permalink, want)
 	}
 
-	reply, err := s.Send(ctx, chat.Message{Channel: chanID, Text: "resolved", Image: pic, ThreadID: r.MessageID})
+	reply, err := s.Send(ctx, chat.Message{Channel: chanID, Text: "resolved", Images: []chat.Image{{Data: pic}}, ThreadID: r.MessageID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +128,7 @@ func TestSendTextOnly(t *testing.T) {
 
 func TestIdempotencyKeyPostsOnce(t *testing.T) {
 	fake, s := newPair(t)
-	m := chat.Message{Channel: chanID, Text: "once", Image: pngBytes(t, 10, 10), IdempotencyKey: "push-7f3c-attempt-independent-key-that-is-long"}
+	m := chat.Message{Channel: chanID, Text: "once", Images: []chat.Image{{Data: pngBytes(t, 10, 10)}}, IdempotencyKey: "push-7f3c-attempt-independent-key-that-is-long"}
 	r1, err := s.Send(context.Background(), m)
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +198,7 @@ func (f failAfterFirst) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestLongTextIsCut(t *testing.T) {
 	fake, s := newPair(t)
 	long := strings.Repeat("word ", 600) // 3000 characters
-	if _, err := s.Send(context.Background(), chat.Message{Channel: chanID, Text: long, Image: pngBytes(t, 5, 5)}); err != nil {
+	if _, err := s.Send(context.Background(), chat.Message{Channel: chanID, Text: long, Images: []chat.Image{{Data: pngBytes(t, 5, 5)}}}); err != nil {
 		t.Fatal(err)
 	}
 	got := fake.Messages()[0].Content
@@ -200,7 +217,7 @@ func TestRefusedBeforeSending(t *testing.T) {
 	}{
 		{"channel name", chat.Message{Channel: "#ops", Text: "x"}, "invalid_channel", "Copy Channel ID"},
 		{"no channel", chat.Message{Channel: " ", Text: "x"}, "invalid_channel", "discord:<channel id>"},
-		{"too large", chat.Message{Channel: chanID, Image: make([]byte, MaxFileBytes+1)}, "image_too_large",
+		{"too large", chat.Message{Channel: chanID, Images: []chat.Image{{Data: make([]byte, MaxFileBytes+1)}}}, "image_too_large",
 			"image is 10.0 MiB; Discord allows 10 MiB without boosts: lower width/height/scale."},
 		{"empty", chat.Message{Channel: chanID, Text: "  "}, "empty_message", "neither text nor a picture"},
 		{"bad thread", chat.Message{Channel: chanID, Text: "x", ThreadID: "1700000000.123"}, "invalid_thread", "not a Discord message id"},
@@ -237,7 +254,7 @@ func TestErrorsFromDiscord(t *testing.T) {
 		}, m: chat.Message{Channel: chanID, Text: "x"}, code: "50001", hint: "give the bot View Channel, Send Messages, Attach Files"},
 		{name: "cannot attach", setup: func(f *discordfake.Server) {
 			f.AddChannel(discordfake.Channel{ID: chanID, GuildID: guildID, Perms: discordfake.PermView | discordfake.PermSend})
-		}, m: chat.Message{Channel: chanID, Text: "x", Image: []byte("png")}, code: "50013", hint: "Read Message History in channel " + chanID},
+		}, m: chat.Message{Channel: chanID, Text: "x", Images: []chat.Image{{Data: []byte("png")}}}, code: "50013", hint: "Read Message History in channel " + chanID},
 		{name: "rate limited", setup: func(f *discordfake.Server) { f.RateLimitNext(1, 1500*time.Millisecond) },
 			m: chat.Message{Channel: chanID, Text: "x"}, code: "429", hint: "rate limiting", temp: true, wait: 1500 * time.Millisecond},
 		{name: "bad gateway", setup: func(f *discordfake.Server) { f.FailNext(1, http.StatusBadGateway) },
@@ -333,5 +350,136 @@ func TestNonce(t *testing.T) {
 		if len(n) > 25 || !isSnowflake(n) {
 			t.Fatalf("nonce %q is not a decimal of at most 25 characters", n)
 		}
+	}
+}
+
+func TestSeveralPicturesInOneMessage(t *testing.T) {
+	fake, s := newPair(t)
+	imgs := []chat.Image{
+		{Data: pngBytes(t, 10, 10), Filename: "cpu.png", AltText: "CPU of web-1"},
+		{Data: pngBytes(t, 20, 10), Filename: "mem.png"},
+		{Data: pngBytes(t, 30, 10)},
+	}
+	r, err := s.Send(context.Background(), chat.Message{Channel: chanID, Text: "three", Images: imgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := fake.Messages()
+	if len(msgs) != 1 || msgs[0].ID != r.MessageID || len(msgs[0].Files) != 3 {
+		t.Fatalf("messages %+v", msgs)
+	}
+	for i, f := range msgs[0].Files {
+		cfg, err := png.DecodeConfig(bytes.NewReader(f.Data))
+		if f.Field != fmt.Sprintf("files[%d]", i) || err != nil || cfg.Width != 10*(i+1) {
+			t.Fatalf("file %d: %+v", i, f.Field)
+		}
+	}
+	if f := msgs[0].Files; f[0].Name != "cpu.png" || f[0].Description != "CPU of web-1" || f[2].Name != "panel.png" {
+		t.Fatalf("files %+v %+v", f[0].Name, f[2].Name)
+	}
+	tooMany := make([]chat.Image, MaxFiles+1)
+	for i := range tooMany {
+		tooMany[i] = chat.Image{Data: []byte("png")}
+	}
+	_, err = s.Send(context.Background(), chat.Message{Channel: chanID, Images: tooMany})
+	if ce := chatErr(t, err); ce.Code != "too_many_images" || !strings.Contains(ce.Hint, "Discord shows at most 10") {
+		t.Fatalf("got %+v", ce)
+	}
+}
+
+func TestMarkdownIsCutAtALine(t *testing.T) {
+	fake, s := newPair(t)
+	var b strings.Builder
+	for i := range 60 {
+		fmt.Fprintf(&b, "**web-%d** `cpu=9%d%%` [panel](https://grafana/d/x?var-host=web-%d)\n", i, i%10, i)
+	}
+	text := b.String()
+	if _, err := s.Send(context.Background(), chat.Message{Channel: chanID, Text: text, Markup: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := fake.Messages()[0].Content
+	if chat.UTF16Len(got) > MaxContent || !strings.HasSuffix(got, ")\n…") || !strings.HasPrefix(text, strings.TrimSuffix(got, "\n…")) {
+		t.Fatalf("content of %d units ends %q", chat.UTF16Len(got), got[len(got)-20:])
+	}
+}
+
+func TestRootEdit(t *testing.T) {
+	fake, s := newPair(t)
+	ctx := context.Background()
+	root, err := s.Send(ctx, chat.Message{Channel: chanID, Text: "🔥 FIRING", Images: []chat.Image{{Data: pngBytes(t, 5, 5)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Send(ctx, chat.Message{Channel: chanID, Text: "resolved", ThreadID: root.MessageID, RootText: "~~🔥 FIRING~~ ✅ RESOLVED", Markup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := fake.Messages()
+	if msgs[0].Content != "~~🔥 FIRING~~ ✅ RESOLVED" || msgs[0].Edits != 1 || len(msgs[0].Files) != 1 || msgs[1].ReplyTo != root.MessageID || msgs[1].ID != r.MessageID {
+		t.Fatalf("messages %+v", msgs)
+	}
+
+	fake.MarkForeign(root.MessageID)
+	r, err = s.Send(ctx, chat.Message{Channel: chanID, Text: "again", ThreadID: root.MessageID, RootText: "x"})
+	ce := chatErr(t, err)
+	if r.MessageID == "" || ce.Temporary || ce.Code != "50005" || !strings.Contains(ce.Hint, "the reply was posted as message "+r.MessageID) {
+		t.Fatalf("receipt %+v, error %+v", r, ce)
+	}
+	if temp, _ := chat.IsTemporary(err); temp {
+		t.Fatal("a failed edit must not make the outbox post the reply again")
+	}
+}
+
+func TestPacingByAnnouncedBuckets(t *testing.T) {
+	fake, s := newPair(t)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range 22 {
+		wg.Go(func() {
+			if _, err := s.Send(context.Background(), chat.Message{Channel: chanID, Text: fmt.Sprintf("alert %d", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range fake.Calls() {
+		if c.Status == http.StatusTooManyRequests {
+			t.Fatalf("a paced storm drew a 429: %+v", c)
+		}
+	}
+	if n := len(fake.Messages()); n != 22 {
+		t.Fatalf("%d messages, want 22", n)
+	}
+	// 22 messages in buckets of 5 per 100ms take at least four windows.
+	if d := time.Since(start); d < 4*testRouteLimit.Per {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestGlobal429StopsEveryRoute(t *testing.T) {
+	fake, _ := newPair(t)
+	fake.SetLimits(discordfake.Limits{Global: faults.Limit{N: 2, Per: 400 * time.Millisecond}})
+	s, err := New(Config{Token: token, APIURL: fake.URL(), GlobalLimit: chat.Limit{N: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.guilds.Store(chanID, guildID)
+	if _, err := s.Send(ctx, chat.Message{Channel: chanID, Text: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Send(ctx, chat.Message{Channel: chanID, Text: "y"})
+	if ce := chatErr(t, err); ce.Code != "429" || ce.RetryAfter <= 0 {
+		t.Fatalf("got %+v", ce)
+	}
+	start := time.Now()
+	if err := s.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Fatalf("another route went %v after a global 429", d)
 	}
 }

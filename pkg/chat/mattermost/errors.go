@@ -16,7 +16,7 @@ import (
 
 // operation says what a request was for, so an error can name what to fix.
 type operation struct {
-	// what is "resolve", "upload", "post", "check" or "team".
+	// what is "resolve", "upload", "post", "edit", "check" or "team".
 	what    string
 	channel channelRef
 	team    string
@@ -63,6 +63,8 @@ func classify(status int, h http.Header, body []byte, op operation, token string
 		e.Hint = "Mattermost rejected the token; check mattermost_token (a bot or personal access token)"
 	case status == http.StatusForbidden && ae.ID == "api.file.attachments.disabled.app_error":
 		e.Hint = "file attachments are disabled on the server; enable them in System Console > Site Configuration > File Sharing and Downloads"
+	case op.what == "edit" && (status == http.StatusForbidden || status == http.StatusNotFound):
+		e.Hint = "the thread's root post is gone, or the bot may not edit it: only its own posts, within the server's Post Edit Time Limit (System Console > Site Configuration > Posts)"
 	case status == http.StatusForbidden && (op.what == "check" || op.what == "team"):
 		e.Hint = fmt.Sprintf("the bot cannot see %s; add the bot to the team", team)
 	case status == http.StatusForbidden:

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,16 @@ import (
 
 // maxAnswer caps how much of an answer is read; Mattermost's are small.
 const maxAnswer = 1 << 20
+
+const (
+	// MaxFiles is how many files one post takes, as the API reference
+	// documents for file_ids (the server itself checks only that the ids'
+	// JSON stays within 300 characters, about 10).
+	MaxFiles = 5
+	// MaxMessage is a post's longest message in characters (the server's
+	// PostMessageMaxRunesV2; older databases allow only 4000).
+	MaxMessage = 16383
+)
 
 // Config configures a Sender.
 type Config struct {
@@ -49,6 +60,7 @@ type Sender struct {
 	client *http.Client
 	log    *slog.Logger
 
+	pacer    chat.Pacer
 	mu       sync.Mutex
 	channels map[string]string // channel name → id
 }
@@ -76,25 +88,39 @@ func New(cfg Config) (*Sender, error) {
 	}
 	return &Sender{
 		base: base, token: token, team: strings.TrimSpace(cfg.Team), client: client,
-		log: log.With("provider", "mattermost"), channels: map[string]string{},
+		log: log.With("provider", "mattermost"), channels: map[string]string{}, pacer: chat.Pacer{Provider: "mattermost"},
 	}, nil
 }
 
 // Name is "mattermost".
 func (s *Sender) Name() string { return "mattermost" }
 
-// Send uploads the picture, if any, and creates a post that carries it, as
-// a reply when m.ThreadID is set. m.IdempotencyKey is not sent: the API
-// reference documents no deduplication (the server's pending_post_id cache
-// is undocumented and per node).
+// Limits: 5 files and 16383 characters per post.
+func (s *Sender) Limits() chat.Limits {
+	return chat.Limits{MaxImages: MaxFiles, MaxText: MaxMessage, EditsRoot: true}
+}
+
+// Send uploads the pictures, if any, in one request and creates a post
+// that carries them, as a reply when m.ThreadID is set. The message is
+// Markdown either way; longer than MaxMessage it is cut (at a line break
+// with m.Markup). m.IdempotencyKey is not sent: the API reference
+// documents no deduplication (the server's pending_post_id cache is
+// undocumented and per node).
+//
+// With m.RootText and m.ThreadID, the thread's root post gets RootText as
+// its message once the reply is out (PUT /posts/{id}/patch; its files
+// stay); a failed edit comes back with the receipt (see chat.EditFailed).
+//
+// Mattermost's rate limiter, when enabled, announces X-RateLimit-Remaining
+// and X-RateLimit-Reset on every answer: requests then go one at a time
+// and wait for the reset when none are left.
 func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error) {
-	if m.Image == nil && strings.TrimSpace(m.Text) == "" {
+	if len(m.Images) == 0 && strings.TrimSpace(m.Text) == "" {
 		return chat.Receipt{}, &chat.Error{Provider: "mattermost", Code: "no_text",
 			Hint: "the message has neither text nor a picture; give it one"}
 	}
-	if m.Image != nil && len(m.Image) == 0 {
-		return chat.Receipt{}, &chat.Error{Provider: "mattermost", Code: "empty_image",
-			Hint: "the picture has no bytes; render it again"}
+	if err := chat.CheckImages("mattermost", m.Images, MaxFiles); err != nil {
+		return chat.Receipt{}, err
 	}
 	ref, err := parseChannel(m.Channel)
 	if err != nil {
@@ -107,19 +133,17 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 	op := operation{what: "post", channel: ref, team: s.team}
 
 	var fileIDs []string
-	if m.Image != nil {
-		id, err := s.upload(ctx, op, channelID, m)
-		if err != nil {
+	if len(m.Images) > 0 {
+		if fileIDs, err = s.upload(ctx, op, channelID, m.Images); err != nil {
 			return chat.Receipt{}, err
 		}
-		fileIDs = []string{id}
 	}
 	in := struct {
 		ChannelID string   `json:"channel_id"`
 		Message   string   `json:"message"`
 		RootID    string   `json:"root_id,omitempty"`
 		FileIDs   []string `json:"file_ids,omitempty"`
-	}{channelID, m.Text, m.ThreadID, fileIDs}
+	}{channelID, fit(m.Text, m.Markup), m.ThreadID, fileIDs}
 	body, _ := json.Marshal(in) // cannot fail: strings only
 	var post struct {
 		ID      string   `json:"id"`
@@ -140,33 +164,47 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 		r.Permalink = s.base + "/" + url.PathEscape(s.team) + "/pl/" + post.ID
 	}
 	s.log.DebugContext(ctx, "posted", "channel", channelID, "post", post.ID, "files", len(fileIDs))
+	if m.ThreadID != "" && m.RootText != "" {
+		patch, _ := json.Marshal(map[string]string{"message": fit(m.RootText, m.Markup)})
+		op.what = "edit"
+		if err := s.do(ctx, op, http.MethodPut, "/api/v4/posts/"+url.PathEscape(m.ThreadID)+"/patch", "application/json", bytes.NewReader(patch), nil); err != nil {
+			return r, chat.EditFailed("mattermost", r.MessageID, err)
+		}
+	}
 	return r, nil
 }
 
-// upload sends the picture as a multipart form, channel_id first so the
-// server can stream the file.
-func (s *Sender) upload(ctx context.Context, op operation, channelID string, m chat.Message) (string, error) {
-	name := m.Filename
-	if name == "" {
-		name = "panel.png"
+// fit cuts a message to MaxMessage: Markdown at a line break, so that its
+// markup stays whole.
+func fit(text string, markup bool) string {
+	if markup {
+		return chat.TruncateLines(text, MaxMessage)
 	}
+	return chat.Truncate(text, MaxMessage)
+}
+
+// upload sends the pictures as one multipart form, channel_id first so
+// the server can stream the files, and returns their ids in order.
+func (s *Sender) upload(ctx context.Context, op operation, channelID string, images []chat.Image) ([]string, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	if err := mw.WriteField("channel_id", channelID); err != nil {
-		return "", err
+		return nil, err
 	}
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="files"; filename=%q`, name))
-	h.Set("Content-Type", http.DetectContentType(m.Image))
-	part, err := mw.CreatePart(h)
-	if err != nil {
-		return "", err
-	}
-	if _, err := part.Write(m.Image); err != nil {
-		return "", err
+	for _, img := range images {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="files"; filename=%q`, img.Name()))
+		h.Set("Content-Type", http.DetectContentType(img.Data))
+		part, err := mw.CreatePart(h)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := part.Write(img.Data); err != nil {
+			return nil, err
+		}
 	}
 	if err := mw.Close(); err != nil {
-		return "", err
+		return nil, err
 	}
 	var out struct {
 		FileInfos []struct {
@@ -175,13 +213,19 @@ func (s *Sender) upload(ctx context.Context, op operation, channelID string, m c
 	}
 	op.what = "upload"
 	if err := s.do(ctx, op, http.MethodPost, "/api/v4/files", mw.FormDataContentType(), &buf, &out); err != nil {
-		return "", err
+		return nil, err
 	}
-	if len(out.FileInfos) != 1 || out.FileInfos[0].ID == "" {
-		return "", &chat.Error{Provider: "mattermost", Code: "bad_response", Temporary: true,
-			Hint: fmt.Sprintf("Mattermost answered the upload with %d files instead of 1; check mattermost_url", len(out.FileInfos))}
+	ids := make([]string, 0, len(out.FileInfos))
+	for _, fi := range out.FileInfos {
+		if fi.ID != "" {
+			ids = append(ids, fi.ID)
+		}
 	}
-	return out.FileInfos[0].ID, nil
+	if len(ids) != len(images) {
+		return nil, &chat.Error{Provider: "mattermost", Code: "bad_response", Temporary: true,
+			Hint: fmt.Sprintf("Mattermost answered the upload with %d files instead of %d; check mattermost_url", len(ids), len(images))}
+	}
+	return ids, nil
 }
 
 // Check verifies the token with users/me and, when a team is configured,
@@ -266,9 +310,27 @@ func (s *Sender) resolve(ctx context.Context, ref channelRef) (string, error) {
 	return ch.ID, nil
 }
 
+// limiterState reads what an answer says about the server's rate limiter:
+// nothing when it is off.
+func limiterState(h http.Header) *chat.Announced {
+	remaining, err := strconv.Atoi(h.Get("X-RateLimit-Remaining"))
+	if err != nil {
+		return &chat.Announced{}
+	}
+	reset, _ := strconv.Atoi(h.Get("X-RateLimit-Reset"))
+	return &chat.Announced{Known: true, Remaining: remaining, ResetAfter: seconds(max(reset, 0))}
+}
+
 // do makes one API call and decodes a 2xx answer into out (if not nil). Any
 // other answer becomes a *chat.Error.
 func (s *Sender) do(ctx context.Context, op operation, method, path, contentType string, body io.Reader, out any) error {
+	// The server's limiter counts every request of this client together.
+	release, err := s.pacer.Acquire(ctx, "server")
+	if err != nil {
+		return err
+	}
+	var announced *chat.Announced
+	defer func() { release(announced) }()
 	req, err := http.NewRequestWithContext(ctx, method, s.base+path, body)
 	if err != nil {
 		return transportError(err, s.token)
@@ -283,9 +345,13 @@ func (s *Sender) do(ctx context.Context, op operation, method, path, contentType
 		return transportError(err, s.token)
 	}
 	defer resp.Body.Close()
+	announced = limiterState(resp.Header)
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return transportError(err, s.token)
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		s.pacer.Block(retryAfter(resp.Header, time.Now()))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if (resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound) && op.channel.name != "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/panelcast/panelcast/internal/fakechat/faults"
 	"github.com/panelcast/panelcast/internal/fakechat/mattermostfake"
 	"github.com/panelcast/panelcast/pkg/chat"
 )
@@ -54,10 +56,17 @@ func checkPNG(t *testing.T, data []byte) {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// newFake starts a fake with its rate limiter on at the documented
+// default; no test may send while told to wait.
 func newFake(t *testing.T) (*mattermostfake.Server, string) {
 	t.Helper()
 	f := mattermostfake.New(testToken, "eng")
 	t.Cleanup(f.Close)
+	t.Cleanup(func() {
+		if v := f.Violations(); len(v) > 0 {
+			t.Errorf("requests sent while told to wait: %+v", v)
+		}
+	})
 	ops := f.AddChannel("", "ops", true)
 	return f, ops
 }
@@ -74,7 +83,7 @@ func newSender(t *testing.T, f *mattermostfake.Server, token, team string) *Send
 func TestSendPictureByName(t *testing.T) {
 	f, ops := newFake(t)
 	s := newSender(t, f, testToken, "eng")
-	r, err := s.Send(context.Background(), chat.Message{Channel: "ops", Text: "CPU high", Image: testPNG(t), Filename: "cpu.png"})
+	r, err := s.Send(context.Background(), chat.Message{Channel: "ops", Text: "CPU high", Images: []chat.Image{{Data: testPNG(t), Filename: "cpu.png"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +115,7 @@ func TestThreadReplies(t *testing.T) {
 	f, ops := newFake(t)
 	s := newSender(t, f, testToken, "eng")
 	ctx := context.Background()
-	root, err := s.Send(ctx, chat.Message{Channel: ops, Text: "firing", Image: testPNG(t)})
+	root, err := s.Send(ctx, chat.Message{Channel: ops, Text: "firing", Images: []chat.Image{{Data: testPNG(t)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +123,7 @@ func TestThreadReplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pic, err := s.Send(ctx, chat.Message{Channel: "ops", Text: "now", Image: testPNG(t), ThreadID: root.MessageID})
+	pic, err := s.Send(ctx, chat.Message{Channel: "ops", Text: "now", Images: []chat.Image{{Data: testPNG(t)}}, ThreadID: root.MessageID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +156,7 @@ func TestConcurrentSends(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			_, err := s.Send(context.Background(), chat.Message{Channel: "ops", Text: "x", Image: testPNG(t)})
+			_, err := s.Send(context.Background(), chat.Message{Channel: "ops", Text: "x", Images: []chat.Image{{Data: testPNG(t)}}})
 			errs <- err
 		})
 	}
@@ -180,7 +189,9 @@ func TestSendErrors(t *testing.T) {
 			msg:  func(ops string) chat.Message { return chat.Message{Channel: ops, Text: "x"} },
 			code: "api.context.session_expired.app_error", hint: "check mattermost_token"},
 		{name: "bot not in channel", setup: func(f *mattermostfake.Server, ops string) { f.SetMember(ops, false) },
-			msg:  func(string) chat.Message { return chat.Message{Channel: "ops", Text: "x", Image: []byte("png")} },
+			msg: func(string) chat.Message {
+				return chat.Message{Channel: "ops", Text: "x", Images: []chat.Image{{Data: []byte("png")}}}
+			},
 			code: "api.context.permissions.app_error", hint: "add the bot to team eng and to channel ops"},
 		{name: "bot in neither team nor channel", setup: func(f *mattermostfake.Server, ops string) {
 			f.SetMember(ops, false)
@@ -195,7 +206,7 @@ func TestSendErrors(t *testing.T) {
 			code:  "app.channel.get_by_name.missing.app_error", hint: "private channel needs the bot"},
 		{name: "picture too large", setup: func(f *mattermostfake.Server, _ string) { f.SetMaxFileSize(10) },
 			msg: func(ops string) chat.Message {
-				return chat.Message{Channel: ops, Text: "x", Image: bytes.Repeat([]byte("x"), 11)}
+				return chat.Message{Channel: ops, Text: "x", Images: []chat.Image{{Data: bytes.Repeat([]byte("x"), 11)}}}
 			},
 			code: "api.file.upload_file.too_large_detailed.app_error", hint: "larger than the server's MaxFileSize"},
 		{name: "rate limited", setup: func(f *mattermostfake.Server, _ string) { f.RateLimitNext(1, 3*time.Second) },
@@ -208,7 +219,9 @@ func TestSendErrors(t *testing.T) {
 			return chat.Message{Channel: ops, Text: "x", ThreadID: mattermostfake.NewID()}
 		}, code: "api.post.create_post.root_id.app_error", hint: "send without a thread"},
 		{name: "nothing to send", msg: func(ops string) chat.Message { return chat.Message{Channel: ops} }, code: "no_text"},
-		{name: "empty picture", msg: func(ops string) chat.Message { return chat.Message{Channel: ops, Image: []byte{}} }, code: "empty_image"},
+		{name: "empty picture", msg: func(ops string) chat.Message {
+			return chat.Message{Channel: ops, Images: []chat.Image{{Data: []byte{}}}}
+		}, code: "empty_image"},
 		{name: "bad address", msg: func(string) chat.Message { return chat.Message{Channel: "a/../b", Text: "x"} }, code: "invalid_channel"},
 	}
 	for _, tc := range cases {
@@ -288,5 +301,106 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		if strings.Contains(err.Error(), testToken) {
 			t.Fatalf("the token leaked into %q", err)
 		}
+	}
+}
+
+func TestSeveralPicturesInOnePost(t *testing.T) {
+	f, ops := newFake(t)
+	s := newSender(t, f, testToken, "eng")
+	imgs := make([]chat.Image, MaxFiles)
+	for i := range imgs {
+		imgs[i] = chat.Image{Data: testPNG(t), Filename: fmt.Sprintf("p%d.png", i)}
+	}
+	r, err := s.Send(context.Background(), chat.Message{Channel: ops, Text: "five", Images: imgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := f.Messages()
+	if len(msgs) != 1 || msgs[0].PostID != r.MessageID || len(msgs[0].Files) != MaxFiles {
+		t.Fatalf("posts %+v", msgs)
+	}
+	for i, file := range msgs[0].Files {
+		if file.Name != fmt.Sprintf("p%d.png", i) {
+			t.Fatalf("file %d is %s: the order is lost", i, file.Name)
+		}
+		checkPNG(t, file.Data)
+	}
+	if n := f.Calls(mattermostfake.RouteUploadFile); n != 1 {
+		t.Fatalf("%d uploads, want one request for all files", n)
+	}
+	_, err = s.Send(context.Background(), chat.Message{Channel: ops, Images: append(imgs, imgs[0])})
+	checkError(t, err, "too_many_images", "Mattermost shows at most 5", false, 0)
+}
+
+func TestMarkdownIsCutAtALine(t *testing.T) {
+	f, ops := newFake(t)
+	s := newSender(t, f, testToken, "eng")
+	var b strings.Builder
+	for i := range 400 {
+		fmt.Fprintf(&b, "| web-%d | **9%d%%** | [panel](https://grafana/d/x?var-host=web-%d) |\n", i, i%10, i)
+	}
+	if _, err := s.Send(context.Background(), chat.Message{Channel: ops, Text: b.String(), Markup: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := f.Messages()[0].Text
+	if chat.UTF16Len(got) > MaxMessage || !strings.HasSuffix(got, "|\n…") || !strings.HasPrefix(b.String(), strings.TrimSuffix(got, "\n…")) {
+		t.Fatalf("message of %d units ends %q", chat.UTF16Len(got), got[len(got)-20:])
+	}
+}
+
+func TestRootEdit(t *testing.T) {
+	f, ops := newFake(t)
+	s := newSender(t, f, testToken, "eng")
+	ctx := context.Background()
+	root, err := s.Send(ctx, chat.Message{Channel: ops, Text: ":fire: FIRING", Images: []chat.Image{{Data: testPNG(t)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(ctx, chat.Message{Channel: ops, Text: "resolved", ThreadID: root.MessageID, RootText: "~~FIRING~~ RESOLVED", Markup: true}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := f.Messages()
+	if msgs[0].Text != "~~FIRING~~ RESOLVED" || msgs[0].Edits != 1 || len(msgs[0].Files) != 1 || msgs[1].RootID != root.MessageID {
+		t.Fatalf("posts %+v", msgs)
+	}
+	f.MarkForeign(root.MessageID)
+	r, err := s.Send(ctx, chat.Message{Channel: ops, Text: "again", ThreadID: root.MessageID, RootText: "x"})
+	checkError(t, err, "api.context.permissions.app_error", "the reply was posted as message "+r.MessageID+", but editing the thread's first message failed", false, 0)
+	if r.MessageID == "" || len(f.Messages()) != 3 {
+		t.Fatalf("receipt %+v", r)
+	}
+}
+
+func TestPacingByTheLimitersHeaders(t *testing.T) {
+	f, ops := newFake(t)
+	s := newSender(t, f, testToken, "eng")
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if _, err := s.Send(context.Background(), chat.Message{Channel: ops, Text: fmt.Sprint(i), Images: []chat.Image{{Data: testPNG(t)}}}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	// 16 requests against 10 per second: the limiter said when to stop.
+	if n := len(f.Messages()); n != 8 {
+		t.Fatalf("%d posts, want 8", n)
+	}
+}
+
+func TestAfterA429EverythingWaits(t *testing.T) {
+	f, ops := newFake(t)
+	f.SetRateLimit(faults.Limit{})
+	s := newSender(t, f, testToken, "eng")
+	f.RateLimitNext(1, time.Second)
+	_, err := s.Send(context.Background(), chat.Message{Channel: ops, Text: "x"})
+	checkError(t, err, "429", "rate-limited", true, time.Second)
+	start := time.Now()
+	if _, err := s.Send(context.Background(), chat.Message{Channel: ops, Text: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Fatalf("the next request went %v after a 429 asking for 1s", d)
 	}
 }

@@ -18,8 +18,8 @@ import (
 const maxRetryAfter = 24 * time.Hour
 
 // fail turns an error from slack-go into a *chat.Error, looking up what the
-// hint needs (the bot's name) and forgetting a cached channel Slack no
-// longer knows.
+// hint needs (the bot's name), forgetting a cached channel Slack no longer
+// knows, and holding every call back after a rate limit.
 func (s *Sender) fail(ctx context.Context, err error, ref channelRef, channelID string) error {
 	if ref.id == "" && ref.name == "" {
 		ref.id = channelID
@@ -36,7 +36,12 @@ func (s *Sender) fail(ctx context.Context, err error, ref channelRef, channelID 
 			}
 		}
 	}
-	return classify(err, ref, bot, s.token)
+	e := classify(err, ref, bot, s.token)
+	if e.Code == "ratelimited" {
+		// A 429 does not say which limit it was: every call waits.
+		s.pacer.Block(e.RetryAfter)
+	}
+	return e
 }
 
 // classify maps an error from slack-go to a *chat.Error that says whether to
@@ -109,6 +114,8 @@ func slackHint(se slack.SlackErrorResponse, ref channelRef, bot string) (hint st
 		return fmt.Sprintf("%s is archived; unarchive it or send to another channel", ref.label()), false
 	case "invalid_thread_ts", "thread_not_found", "message_not_found":
 		return "the thread's first message is gone or in another channel; send without a thread", false
+	case "cant_update_message", "edit_window_closed", "is_inactive":
+		return "Slack does not let the bot edit the thread's first message (only its own, within the workspace's edit window, in an active channel)", false
 	case "file_uploads_disabled", "file_uploads_except_images_disabled", "file_upload_size_restricted", "file_type_not_allowed":
 		return "the workspace restricts uploads; ask a Slack admin to allow the bot's PNG uploads", false
 	case "msg_too_long":

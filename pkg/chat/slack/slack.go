@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -30,6 +31,41 @@ const DefaultShareWait = 3 * time.Second
 // listPageSize is what Slack recommends for paged methods (at most 200).
 const listPageSize = 200
 
+const (
+	// MaxFiles is how many pictures Panelcast shares in one message. Slack
+	// documents no limit for files.completeUploadExternal; its apps take
+	// 10 files per message, and more than 14 have been seen to fail with
+	// internal_error.
+	MaxFiles = 10
+	// MaxText is where Slack truncates a message's text (it advises
+	// keeping to 4,000 characters).
+	MaxText = 40000
+)
+
+// Slack's documented rate limits, per method per workspace per app: the
+// tiers' floors ("20+ per minute"), and for posting messages about one per
+// second per channel.
+var (
+	DefaultChannelLimit = chat.Limit{N: 1, Per: time.Second}
+	Tier2               = chat.Limit{N: 20, Per: time.Minute}
+	Tier3               = chat.Limit{N: 50, Per: time.Minute}
+	Tier4               = chat.Limit{N: 100, Per: time.Minute}
+	// DefaultMethodLimits are the tiers of the methods Send calls; the
+	// others (chat.postMessage, chat.getPermalink, auth.test) are in
+	// special tiers without a fixed rate.
+	DefaultMethodLimits = map[string]chat.Limit{
+		"conversations.list":           Tier2,
+		"chat.update":                  Tier3,
+		"files.getUploadURLExternal":   Tier4,
+		"files.completeUploadExternal": Tier4,
+		"files.info":                   Tier4,
+	}
+)
+
+// postingMethods put a message into a channel, which counts towards the
+// channel's rate.
+var postingMethods = map[string]bool{"chat.postMessage": true, "files.completeUploadExternal": true}
+
 // requiredScopes are the bot scopes Send needs; groups:read (private channel
 // names) is optional.
 var requiredScopes = []string{"chat:write", "files:write", "files:read", "channels:read"}
@@ -48,6 +84,11 @@ type Config struct {
 	// ShareWait bounds the wait for an upload's message ts; default
 	// DefaultShareWait.
 	ShareWait time.Duration
+	// ChannelLimit paces the messages posted to each channel; zero takes
+	// DefaultChannelLimit, N < 0 turns it off.
+	ChannelLimit chat.Limit
+	// MethodLimits replace entries of DefaultMethodLimits.
+	MethodLimits map[string]chat.Limit
 }
 
 // Sender posts to Slack. It is safe for concurrent use.
@@ -56,6 +97,9 @@ type Sender struct {
 	token     string
 	log       *slog.Logger
 	shareWait time.Duration
+	channel   chat.Limit
+	methods   map[string]chat.Limit
+	pacer     chat.Pacer
 
 	mu         sync.Mutex
 	channels   map[string]string // channel name → id
@@ -96,11 +140,16 @@ func New(cfg Config) (*Sender, error) {
 	if wait <= 0 {
 		wait = DefaultShareWait
 	}
+	methods := maps.Clone(DefaultMethodLimits)
+	maps.Copy(methods, cfg.MethodLimits)
 	return &Sender{
 		api:       slack.New(token, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(client)),
 		token:     token,
 		log:       log.With("provider", "slack"),
 		shareWait: wait,
+		channel:   cfg.ChannelLimit.Or(DefaultChannelLimit),
+		methods:   methods,
+		pacer:     chat.Pacer{Provider: "slack"},
 		channels:  map[string]string{},
 	}, nil
 }
@@ -108,19 +157,45 @@ func New(cfg Config) (*Sender, error) {
 // Name is "slack".
 func (s *Sender) Name() string { return "slack" }
 
-// Send posts m. With a picture it uploads the file and shares it with the
-// text as its comment; MessageID is then the ts of the message that carries
-// the file, which Slack reports shortly after the upload. If Slack has not
-// reported it within ShareWait, Send still succeeds (the message is out) and
-// leaves MessageID empty rather than risk a duplicate post on retry.
+// Limits: 10 pictures and 40,000 characters per message.
+func (s *Sender) Limits() chat.Limits {
+	return chat.Limits{MaxImages: MaxFiles, MaxText: MaxText, EditsRoot: true}
+}
+
+// pace waits until a call of method (into channelID, when it posts there)
+// keeps within Slack's limits; done must be called once it is answered.
+func (s *Sender) pace(ctx context.Context, method, channelID string) (done func(), err error) {
+	rules := []chat.Rule{{Key: "method " + method, Limit: s.methods[method]}}
+	if postingMethods[method] {
+		rules = append(rules, chat.Rule{Key: "channel " + channelID, Limit: s.channel})
+	}
+	return s.pacer.Wait(ctx, rules...)
+}
+
+// Send posts m. With pictures it uploads the files and shares them in one
+// message with the text as its comment; MessageID is then the ts of that
+// message, which Slack reports shortly after the upload. If Slack has not
+// reported it within ShareWait, Send still succeeds (the message is out)
+// and leaves MessageID empty rather than risk a duplicate post on retry.
+//
+// Text is mrkdwn either way (Slack parses it by default); longer than
+// MaxText it is cut, at a line break with m.Markup.
+//
+// With m.RootText and m.ThreadID, chat.update gives the thread's first
+// message RootText once the reply is out; its files stay (chat.update
+// only adds files given in file_ids). A failed edit comes back with the
+// receipt (see chat.EditFailed), or is logged when the reply's ts is
+// unknown, as an error then would make the outbox post the reply again.
+//
+// Calls are paced by Slack's documented limits (DefaultChannelLimit,
+// DefaultMethodLimits); after a 429 every call waits the Retry-After.
 func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error) {
-	if m.Image == nil && strings.TrimSpace(m.Text) == "" {
+	if len(m.Images) == 0 && strings.TrimSpace(m.Text) == "" {
 		return chat.Receipt{}, &chat.Error{Provider: "slack", Code: "no_text",
 			Hint: "the message has neither text nor a picture; give it one"}
 	}
-	if m.Image != nil && len(m.Image) == 0 {
-		return chat.Receipt{}, &chat.Error{Provider: "slack", Code: "empty_image",
-			Hint: "the picture has no bytes; render it again"}
+	if err := chat.CheckImages("slack", m.Images, MaxFiles); err != nil {
+		return chat.Receipt{}, err
 	}
 	ref, err := parseChannel(m.Channel)
 	if err != nil {
@@ -130,18 +205,58 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 	if err != nil {
 		return chat.Receipt{}, err
 	}
-	if m.Image == nil {
-		return s.postText(ctx, ref, channelID, m)
+	var r chat.Receipt
+	if len(m.Images) == 0 {
+		r, err = s.postText(ctx, ref, channelID, m)
+	} else {
+		r, err = s.postImages(ctx, ref, channelID, m)
 	}
-	return s.postImage(ctx, ref, channelID, m)
+	if err != nil || m.ThreadID == "" || m.RootText == "" {
+		return r, err
+	}
+	if err := s.editRoot(ctx, channelID, m.ThreadID, fit(m.RootText, m.Markup)); err != nil {
+		if r.MessageID == "" {
+			s.log.WarnContext(ctx, "the reply is posted but the thread's first message was not edited", "channel", channelID, "ts", m.ThreadID, "error", err)
+			return r, nil
+		}
+		return r, chat.EditFailed("slack", r.MessageID, err)
+	}
+	return r, nil
+}
+
+// fit cuts text to MaxText: mrkdwn at a line break, so that its markup
+// stays whole.
+func fit(text string, markup bool) string {
+	if markup {
+		return chat.TruncateLines(text, MaxText)
+	}
+	return chat.Truncate(text, MaxText)
+}
+
+func (s *Sender) editRoot(ctx context.Context, channelID, ts, text string) error {
+	done, err := s.pace(ctx, "chat.update", channelID)
+	if err != nil {
+		return err
+	}
+	_, _, _, err = s.api.UpdateMessageContext(ctx, channelID, ts, slack.MsgOptionText(text, false))
+	done()
+	if err != nil {
+		return s.fail(ctx, err, channelRef{id: channelID}, channelID)
+	}
+	return nil
 }
 
 func (s *Sender) postText(ctx context.Context, ref channelRef, channelID string, m chat.Message) (chat.Receipt, error) {
-	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false)}
+	opts := []slack.MsgOption{slack.MsgOptionText(fit(m.Text, m.Markup), false)}
 	if m.ThreadID != "" {
 		opts = append(opts, slack.MsgOptionTS(m.ThreadID))
 	}
+	done, err := s.pace(ctx, "chat.postMessage", channelID)
+	if err != nil {
+		return chat.Receipt{}, err
+	}
 	_, ts, err := s.api.PostMessageContext(ctx, channelID, opts...)
+	done()
 	if err != nil {
 		return chat.Receipt{}, s.fail(ctx, err, ref, channelID)
 	}
@@ -151,25 +266,43 @@ func (s *Sender) postText(ctx context.Context, ref channelRef, channelID string,
 	return r, nil
 }
 
-func (s *Sender) postImage(ctx context.Context, ref channelRef, channelID string, m chat.Message) (chat.Receipt, error) {
-	name := m.Filename
-	if name == "" {
-		name = "panel.png"
+// postImages uploads each picture (files.getUploadURLExternal, then its
+// bytes) and shares them all in one files.completeUploadExternal.
+func (s *Sender) postImages(ctx context.Context, ref channelRef, channelID string, m chat.Message) (chat.Receipt, error) {
+	files := make([]slack.FileSummary, len(m.Images))
+	for i, img := range m.Images {
+		done, err := s.pace(ctx, "files.getUploadURLExternal", channelID)
+		if err != nil {
+			return chat.Receipt{}, err
+		}
+		u, err := s.api.GetUploadURLExternalContext(ctx, slack.GetUploadURLExternalParameters{
+			FileName: img.Name(), FileSize: len(img.Data), AltTxt: chat.Truncate(img.AltText, maxAltText)})
+		done()
+		if err != nil {
+			return chat.Receipt{}, s.fail(ctx, err, ref, channelID)
+		}
+		if err := s.api.UploadToURL(ctx, slack.UploadToURLParameters{UploadURL: u.UploadURL, Reader: bytes.NewReader(img.Data), Filename: img.Name()}); err != nil {
+			return chat.Receipt{}, s.fail(ctx, err, ref, channelID)
+		}
+		title := img.Title
+		if title == "" {
+			title = img.Name()
+		}
+		files[i] = slack.FileSummary{ID: u.FileID, Title: title}
 	}
-	f, err := s.api.UploadFileContext(ctx, slack.UploadFileParameters{
-		Reader:          bytes.NewReader(m.Image),
-		FileSize:        len(m.Image),
-		Filename:        name,
-		Title:           name,
-		InitialComment:  m.Text,
-		Channel:         channelID,
-		ThreadTimestamp: m.ThreadID,
-	})
+	done, err := s.pace(ctx, "files.completeUploadExternal", channelID)
+	if err != nil {
+		return chat.Receipt{}, err
+	}
+	_, err = s.api.CompleteUploadExternalContext(ctx, slack.CompleteUploadExternalParameters{
+		Files: files, Channel: channelID, InitialComment: fit(m.Text, m.Markup), ThreadTimestamp: m.ThreadID})
+	done()
 	if err != nil {
 		return chat.Receipt{}, s.fail(ctx, err, ref, channelID)
 	}
+	// The files share one message: the first one's share has its ts.
 	r := chat.Receipt{ChannelID: channelID}
-	ts, filePermalink := s.awaitShare(ctx, f.ID, channelID)
+	ts, filePermalink := s.awaitShare(ctx, files[0].ID, channelID)
 	r.MessageID = ts
 	if ts != "" {
 		r.Permalink = s.permalink(ctx, channelID, ts)
@@ -177,18 +310,30 @@ func (s *Sender) postImage(ctx context.Context, ref channelRef, channelID string
 	if r.Permalink == "" {
 		r.Permalink = filePermalink
 	}
-	s.log.DebugContext(ctx, "posted picture", "channel", channelID, "file", f.ID, "ts", ts)
+	s.log.DebugContext(ctx, "posted pictures", "channel", channelID, "files", len(files), "ts", ts)
 	return r, nil
 }
+
+// maxAltText is files.getUploadURLExternal's limit on alt_txt.
+const maxAltText = 1000
 
 // awaitShare polls files.info until the file's share into channelID shows
 // the message ts, or the wait runs out. It also returns the file's permalink
 // as a fallback link.
 func (s *Sender) awaitShare(ctx context.Context, fileID, channelID string) (ts, permalink string) {
 	deadline := time.Now().Add(s.shareWait)
+	wait, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	pause := 100 * time.Millisecond
 	for {
+		done, err := s.pace(wait, "files.info", channelID)
+		if err != nil {
+			s.log.WarnContext(ctx, "Slack's rate limit leaves no room to ask for the upload's message: thread replies to it will not thread",
+				"file", fileID, "error", err)
+			return "", permalink
+		}
 		file, _, _, err := s.api.GetFileInfoContext(ctx, fileID, 1, 1)
+		done()
 		if err != nil {
 			// The message is out; a lookup failure must not fail the send,
 			// or a retry would post it twice.
@@ -226,7 +371,12 @@ func shareTS(sh slack.Share, channelID string) string {
 
 // permalink asks Slack for a message's link; a failure only costs the link.
 func (s *Sender) permalink(ctx context.Context, channelID, ts string) string {
+	done, err := s.pace(ctx, "chat.getPermalink", channelID)
+	if err != nil {
+		return ""
+	}
 	link, err := s.api.GetPermalinkContext(ctx, &slack.PermalinkParameters{Channel: channelID, Ts: ts})
+	done()
 	if err != nil {
 		s.log.WarnContext(ctx, "no permalink for the message", "channel", channelID, "ts", ts,
 			"error", s.fail(ctx, err, channelRef{}, channelID))
@@ -238,7 +388,7 @@ func (s *Sender) permalink(ctx context.Context, channelID, ts string) string {
 // Check verifies the token with auth.test and, where Slack reports the
 // token's scopes, that the ones Send needs are granted.
 func (s *Sender) Check(ctx context.Context) error {
-	resp, err := s.api.AuthTestContext(ctx)
+	resp, err := s.authTest(ctx)
 	if err != nil {
 		return s.fail(ctx, err, channelRef{}, "")
 	}
@@ -263,6 +413,15 @@ func (s *Sender) Check(ctx context.Context) error {
 		return missingScope(strings.Join(missing, ","))
 	}
 	return nil
+}
+
+func (s *Sender) authTest(ctx context.Context) (*slack.AuthTestResponse, error) {
+	done, err := s.pace(ctx, "auth.test", "")
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return s.api.AuthTestContext(ctx)
 }
 
 // channelRef is a parsed Message.Channel: an id, or a name without '#'.
@@ -357,7 +516,7 @@ func (s *Sender) listPage(ctx context.Context, cursor string) ([]slack.Channel, 
 	if publicOnly {
 		params.Types = []string{"public_channel"}
 	}
-	channels, next, err := s.api.GetConversationsContext(ctx, params)
+	channels, next, err := s.listCall(ctx, params)
 	var se slack.SlackErrorResponse
 	if !publicOnly && errors.As(err, &se) && se.Err == "missing_scope" && strings.Contains(se.Needed, "groups:read") {
 		s.log.InfoContext(ctx, "the token lacks groups:read, so only public channel names resolve")
@@ -365,9 +524,18 @@ func (s *Sender) listPage(ctx context.Context, cursor string) ([]slack.Channel, 
 		s.publicOnly = true
 		s.mu.Unlock()
 		params.Types = []string{"public_channel"}
-		channels, next, err = s.api.GetConversationsContext(ctx, params)
+		channels, next, err = s.listCall(ctx, params)
 	}
 	return channels, next, err
+}
+
+func (s *Sender) listCall(ctx context.Context, params *slack.GetConversationsParameters) ([]slack.Channel, string, error) {
+	done, err := s.pace(ctx, "conversations.list", "")
+	if err != nil {
+		return nil, "", err
+	}
+	defer done()
+	return s.api.GetConversationsContext(ctx, params)
 }
 
 // forget drops a cached name whose channel Slack no longer knows.
@@ -391,7 +559,7 @@ func (s *Sender) bot(ctx context.Context) string {
 	if name != "" {
 		return name
 	}
-	resp, err := s.api.AuthTestContext(ctx)
+	resp, err := s.authTest(ctx)
 	if err != nil || resp.User == "" {
 		return "<bot>"
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/panelcast/panelcast/internal/fakechat/faults"
 	"github.com/panelcast/panelcast/internal/fakechat/slackfake"
 	"github.com/panelcast/panelcast/pkg/chat"
 )
@@ -52,17 +54,27 @@ func checkPNG(t *testing.T, data []byte) {
 	}
 }
 
+// testChannelLimit is Slack's message rate scaled down to milliseconds;
+// the tiers stay as documented. No test may call while told to wait.
+var testChannelLimit = chat.Limit{N: 1, Per: 20 * time.Millisecond}
+
 func newFake(t *testing.T) *slackfake.Server {
 	t.Helper()
 	f := slackfake.New(testToken)
 	t.Cleanup(f.Close)
 	f.SetShareDelay(150 * time.Millisecond)
+	f.SetLimits(slackfake.Limits{Post: faults.Limit{N: testChannelLimit.N, Per: testChannelLimit.Per}, Methods: slackfake.DefaultLimits.Methods})
+	t.Cleanup(func() {
+		if v := f.Violations(); len(v) > 0 {
+			t.Errorf("calls made while told to wait: %+v", v)
+		}
+	})
 	return f
 }
 
 func newSender(t *testing.T, f *slackfake.Server, token string) *Sender {
 	t.Helper()
-	s, err := New(Config{Token: token, APIURL: f.APIURL(), ShareWait: 2 * time.Second,
+	s, err := New(Config{Token: token, APIURL: f.APIURL(), ShareWait: 2 * time.Second, ChannelLimit: testChannelLimit,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +92,7 @@ func TestSendPictureResolvesNameWithPaging(t *testing.T) {
 	s := newSender(t, f, testToken)
 	pic := testPNG(t)
 
-	r, err := s.Send(context.Background(), chat.Message{Channel: "#ops", Text: "CPU high", Image: pic, Filename: "cpu.png"})
+	r, err := s.Send(context.Background(), chat.Message{Channel: "#ops", Text: "CPU high", Images: []chat.Image{{Data: pic, Filename: "cpu.png"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +133,7 @@ func TestThreadReplies(t *testing.T) {
 	s := newSender(t, f, testToken)
 	ctx := context.Background()
 
-	first, err := s.Send(ctx, chat.Message{Channel: "C0000OPS1", Text: "firing", Image: testPNG(t)})
+	first, err := s.Send(ctx, chat.Message{Channel: "C0000OPS1", Text: "firing", Images: []chat.Image{{Data: testPNG(t)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +144,7 @@ func TestThreadReplies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	picReply, err := s.Send(ctx, chat.Message{Channel: "#ops", Text: "resolved, now", Image: testPNG(t), ThreadID: first.MessageID})
+	picReply, err := s.Send(ctx, chat.Message{Channel: "#ops", Text: "resolved, now", Images: []chat.Image{{Data: testPNG(t)}}, ThreadID: first.MessageID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +195,7 @@ func TestSlowShareKeepsTheSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	r, err := s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Text: "x", Image: testPNG(t)})
+	r, err := s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Text: "x", Images: []chat.Image{{Data: testPNG(t)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +231,7 @@ func TestConcurrentSendsWalkTheListOnce(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Go(func() {
-			_, err := s.Send(context.Background(), chat.Message{Channel: "#ops", Text: "x", Image: testPNG(t)})
+			_, err := s.Send(context.Background(), chat.Message{Channel: "#ops", Text: "x", Images: []chat.Image{{Data: testPNG(t)}}})
 			errs <- err
 		})
 	}
@@ -250,7 +262,7 @@ func TestSendErrors(t *testing.T) {
 		retry     time.Duration
 	}{
 		{name: "bot not in channel", setup: func(f *slackfake.Server) { f.SetMember("C0000OPS1", false) },
-			msg: chat.Message{Channel: "#ops", Text: "x", Image: []byte("png")}, code: "not_in_channel",
+			msg: chat.Message{Channel: "#ops", Text: "x", Images: []chat.Image{{Data: []byte("png")}}}, code: "not_in_channel",
 			hint: "invite the bot to #ops with /invite @panelcast"},
 		{name: "bot not in channel, text", setup: func(f *slackfake.Server) { f.SetMember("C0000OPS1", false) },
 			msg: chat.Message{Channel: "C0000OPS1", Text: "x"}, code: "not_in_channel",
@@ -260,21 +272,21 @@ func TestSendErrors(t *testing.T) {
 		{name: "private channel without the bot",
 			setup: func(f *slackfake.Server) { f.AddPrivateChannel("G0000SEC1", "secret", false) },
 			msg:   chat.Message{Channel: "#secret", Text: "x"}, code: "channel_not_found", hint: "groups:read"},
-		{name: "unknown id", msg: chat.Message{Channel: "C0000GONE", Text: "x", Image: []byte("png")},
+		{name: "unknown id", msg: chat.Message{Channel: "C0000GONE", Text: "x", Images: []chat.Image{{Data: []byte("png")}}},
 			code: "channel_not_found", hint: "check the channel name"},
 		{name: "wrong token", token: "xoxb-wrong-0000", msg: chat.Message{Channel: "C0000OPS1", Text: "x"},
 			code: "invalid_auth", hint: "check slack_bot_token"},
 		{name: "revoked token", setup: func(f *slackfake.Server) { f.RevokeToken() },
 			msg: chat.Message{Channel: "C0000OPS1", Text: "x"}, code: "token_revoked", hint: "check slack_bot_token"},
 		{name: "no files:write", setup: func(f *slackfake.Server) { f.SetScopes("chat:write", "channels:read") },
-			msg: chat.Message{Channel: "C0000OPS1", Text: "x", Image: []byte("png")}, code: "missing_scope",
+			msg: chat.Message{Channel: "C0000OPS1", Text: "x", Images: []chat.Image{{Data: []byte("png")}}}, code: "missing_scope",
 			hint: "add the files:write scope to the Slack app and reinstall it"},
 		{name: "no channels:read", setup: func(f *slackfake.Server) { f.SetScopes("chat:write", "files:write") },
 			msg: chat.Message{Channel: "#ops", Text: "x"}, code: "missing_scope", hint: "add the channels:read scope"},
 		{name: "rate limited", setup: func(f *slackfake.Server) { f.RateLimitNext(1, 7*time.Second) },
 			msg: chat.Message{Channel: "C0000OPS1", Text: "x"}, code: "ratelimited", temporary: true, retry: 7 * time.Second},
 		{name: "rate limited upload", setup: func(f *slackfake.Server) { f.RateLimitNext(1, 2*time.Second) },
-			msg: chat.Message{Channel: "C0000OPS1", Text: "x", Image: []byte("png")}, code: "ratelimited",
+			msg: chat.Message{Channel: "C0000OPS1", Text: "x", Images: []chat.Image{{Data: []byte("png")}}}, code: "ratelimited",
 			temporary: true, retry: 2 * time.Second},
 		{name: "Slack down", setup: func(f *slackfake.Server) { f.FailNext(1, 503) },
 			msg: chat.Message{Channel: "C0000OPS1", Text: "x"}, code: "503", hint: "retry later", temporary: true},
@@ -283,7 +295,7 @@ func TestSendErrors(t *testing.T) {
 		{name: "thread gone", msg: chat.Message{Channel: "C0000OPS1", Text: "x", ThreadID: "1.000001"},
 			code: "invalid_thread_ts", hint: "send without a thread"},
 		{name: "nothing to send", msg: chat.Message{Channel: "C0000OPS1", Text: " "}, code: "no_text"},
-		{name: "empty picture", msg: chat.Message{Channel: "C0000OPS1", Text: "x", Image: []byte{}}, code: "empty_image"},
+		{name: "empty picture", msg: chat.Message{Channel: "C0000OPS1", Text: "x", Images: []chat.Image{{Data: []byte{}}}}, code: "empty_image"},
 		{name: "bad address", msg: chat.Message{Channel: "#two words", Text: "x"}, code: "invalid_channel"},
 	}
 	for _, tc := range cases {
@@ -376,7 +388,7 @@ func TestNoFilesReadKeepsTheSendAndLogsNoToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Text: "x", Image: testPNG(t)})
+	r, err := s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Text: "x", Images: []chat.Image{{Data: testPNG(t)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,5 +400,137 @@ func TestNoFilesReadKeepsTheSendAndLogsNoToken(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), testToken) {
 		t.Fatalf("the token leaked into the log:\n%s", logs.String())
+	}
+}
+
+func TestSeveralPicturesInOneMessage(t *testing.T) {
+	f := newFake(t)
+	f.AddChannel("C0000OPS1", "ops", true)
+	s := newSender(t, f, testToken)
+	imgs := make([]chat.Image, MaxFiles)
+	for i := range imgs {
+		imgs[i] = chat.Image{Data: testPNG(t), Filename: fmt.Sprintf("p%d.png", i), AltText: fmt.Sprintf("panel %d", i)}
+	}
+	imgs[1].Title = "Memory"
+	r, err := s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Text: "ten panels", Images: imgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := f.Messages()
+	if len(msgs) != 1 || msgs[0].TS != r.MessageID || len(msgs[0].Files) != MaxFiles || msgs[0].Text != "ten panels" {
+		t.Fatalf("receipt %+v, messages %+v", r, msgs)
+	}
+	for i, file := range msgs[0].Files {
+		checkPNG(t, file.Data)
+		if file.Name != fmt.Sprintf("p%d.png", i) || file.AltText != fmt.Sprintf("panel %d", i) {
+			t.Fatalf("file %d: %+v", i, file.Name)
+		}
+	}
+	if msgs[0].Files[0].Title != "p0.png" || msgs[0].Files[1].Title != "Memory" {
+		t.Fatalf("titles %q %q", msgs[0].Files[0].Title, msgs[0].Files[1].Title)
+	}
+	if n := f.Calls("files.completeUploadExternal"); n != 1 {
+		t.Fatalf("%d completions, want one message for all files", n)
+	}
+	_, err = s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Images: append(imgs, imgs[0])})
+	checkError(t, err, "too_many_images", "Slack shows at most 10", false, 0)
+}
+
+func TestMarkupIsCutAtALine(t *testing.T) {
+	f := newFake(t)
+	f.AddChannel("C0000OPS1", "ops", true)
+	s := newSender(t, f, testToken)
+	var b strings.Builder
+	for i := range 900 {
+		fmt.Fprintf(&b, "*web-%d* `cpu=9%d%%` <https://grafana/d/x?var-host=web-%d|panel>\n", i, i%10, i)
+	}
+	if _, err := s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Text: b.String(), Markup: true}); err != nil {
+		t.Fatal(err)
+	}
+	got := f.Messages()[0].Text
+	if chat.UTF16Len(got) > MaxText || !strings.HasSuffix(got, "|panel>\n…") || !strings.HasPrefix(b.String(), strings.TrimSuffix(got, "\n…")) {
+		t.Fatalf("text of %d units ends %q", chat.UTF16Len(got), got[len(got)-20:])
+	}
+}
+
+func TestRootEdit(t *testing.T) {
+	f := newFake(t)
+	f.AddChannel("C0000OPS1", "ops", true)
+	s := newSender(t, f, testToken)
+	ctx := context.Background()
+	root, err := s.Send(ctx, chat.Message{Channel: "#ops", Text: ":fire: FIRING", Images: []chat.Image{{Data: testPNG(t)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(ctx, chat.Message{Channel: "#ops", Text: "resolved", ThreadID: root.MessageID, RootText: "~FIRING~ :white_check_mark: RESOLVED", Markup: true}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := f.Messages()
+	if msgs[0].Text != "~FIRING~ :white_check_mark: RESOLVED" || msgs[0].Edits != 1 || len(msgs[0].Files) != 1 || msgs[1].ThreadTS != root.MessageID {
+		t.Fatalf("messages %+v", msgs)
+	}
+	f.MarkForeign(root.MessageID)
+	r, err := s.Send(ctx, chat.Message{Channel: "#ops", Text: "again", ThreadID: root.MessageID, RootText: "x"})
+	checkError(t, err, "cant_update_message", "the reply was posted as message "+r.MessageID+", but editing the thread's first message failed", false, 0)
+	if r.MessageID == "" || len(f.Messages()) != 3 {
+		t.Fatalf("receipt %+v", r)
+	}
+}
+
+func TestPacingKeepsAStormWithinTheLimits(t *testing.T) {
+	f := newFake(t)
+	f.AddChannel("C0000OPS1", "ops", true)
+	f.SetShareDelay(0)
+	// files.info and the upload methods at 10 per 200ms: the storm's
+	// uploads outrun it and must wait.
+	tier := faults.Limit{N: 10, Per: 200 * time.Millisecond}
+	f.SetLimits(slackfake.Limits{Post: faults.Limit{N: testChannelLimit.N, Per: testChannelLimit.Per},
+		Methods: map[string]faults.Limit{"files.info": tier, "files.getUploadURLExternal": tier, "files.completeUploadExternal": tier}})
+	ptier := chat.Limit{N: tier.N, Per: tier.Per}
+	s, err := New(Config{Token: testToken, APIURL: f.APIURL(), ShareWait: 5 * time.Second, ChannelLimit: testChannelLimit,
+		MethodLimits: map[string]chat.Limit{"files.info": ptier, "files.getUploadURLExternal": ptier, "files.completeUploadExternal": ptier},
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 25)
+	for i := range 25 {
+		wg.Go(func() {
+			r, err := s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Text: fmt.Sprint(i), Images: []chat.Image{{Data: testPNG(t)}}})
+			if err == nil && r.MessageID == "" {
+				err = errors.New("no ts for an upload")
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(f.Messages()); n != 25 {
+		t.Fatalf("%d messages, want 25", n)
+	}
+}
+
+func TestAfterA429EverythingWaits(t *testing.T) {
+	f := newFake(t)
+	f.AddChannel("C0000OPS1", "ops", true)
+	s := newSender(t, f, testToken)
+	f.RateLimitNext(1, time.Second)
+	_, err := s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Text: "x"})
+	checkError(t, err, "ratelimited", "", true, time.Second)
+	start := time.Now()
+	if err := s.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Text: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Fatalf("the next call went %v after a 429 asking for 1s", d)
 	}
 }

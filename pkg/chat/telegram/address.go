@@ -27,6 +27,10 @@ func (c Chat) String() string {
 	return c.ID + "/" + strconv.FormatInt(c.Topic, 10)
 }
 
+// group reports whether c is a group, supergroup or channel (a negative
+// id, or a public @name), which Telegram limits per minute.
+func (c Chat) group() bool { return strings.HasPrefix(c.ID, "-") || strings.HasPrefix(c.ID, "@") }
+
 // ParseChat reads a Telegram address channel.
 func ParseChat(s string) (Chat, error) {
 	s = strings.TrimSpace(s)

@@ -4,15 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/panelcast/panelcast/internal/fakechat/faults"
 	"github.com/panelcast/panelcast/internal/fakechat/telegramfake"
 	"github.com/panelcast/panelcast/pkg/chat"
 )
@@ -35,15 +38,34 @@ func pngBytes(t testing.TB, w, h int) []byte {
 	return buf.Bytes()
 }
 
+// Both sides run Telegram's limits scaled down to milliseconds, and no
+// test may send while told to wait.
+var (
+	testChatLimit   = chat.Limit{N: 1, Per: 20 * time.Millisecond}
+	testGroupLimit  = chat.Limit{N: 20, Per: 400 * time.Millisecond}
+	testGlobalLimit = chat.Limit{N: 30, Per: 20 * time.Millisecond}
+)
+
+func fakeLimits(l ...chat.Limit) telegramfake.Limits {
+	conv := func(l chat.Limit) faults.Limit { return faults.Limit{N: l.N, Per: l.Per} }
+	return telegramfake.Limits{Chat: conv(l[0]), Group: conv(l[1]), Global: conv(l[2])}
+}
+
 func newPair(t *testing.T) (*telegramfake.Server, *Sender) {
 	t.Helper()
 	fake := telegramfake.New(token)
 	t.Cleanup(fake.Close)
+	fake.SetLimits(fakeLimits(testChatLimit, testGroupLimit, testGlobalLimit))
 	fake.AddChat(telegramfake.Chat{ID: group, Title: "ops", Topics: []int64{45}})
-	s, err := New(Config{Token: token, APIURL: fake.URL()})
+	s, err := New(Config{Token: token, APIURL: fake.URL(), ChatLimit: testChatLimit, GroupLimit: testGroupLimit, GlobalLimit: testGlobalLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if v := fake.Violations(); len(v) > 0 {
+			t.Errorf("requests sent while told to wait: %+v", v)
+		}
+	})
 	return fake, s
 }
 
@@ -70,7 +92,7 @@ func TestSendPhotoToTopicThenReply(t *testing.T) {
 	ctx := context.Background()
 	pic := pngBytes(t, 800, 400)
 
-	r, err := s.Send(ctx, chat.Message{Channel: "-1001234567890/45", Text: "CPU high on web-1", Image: pic, Filename: "cpu.png"})
+	r, err := s.Send(ctx, chat.Message{Channel: "-1001234567890/45", Text: "CPU high on web-1", Images: []chat.Image{{Data: pic, Filename: "cpu.png"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +100,7 @@ func TestSendPhotoToTopicThenReply(t *testing.T) {
 	if r != want {
 		t.Fatalf("receipt %+v, want %+v", r, want)
 	}
-	if _, err := s.Send(ctx, chat.Message{Channel: r.ChannelID, Text: "resolved", Image: pic, ThreadID: r.MessageID}); err != nil {
+	if _, err := s.Send(ctx, chat.Message{Channel: r.ChannelID, Text: "resolved", Images: []chat.Image{{Data: pic}}, ThreadID: r.MessageID}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -120,7 +142,7 @@ func TestSendTextOnly(t *testing.T) {
 func TestLongTextFollowsThePicture(t *testing.T) {
 	fake, s := newPair(t)
 	text := strings.TrimSpace(strings.Repeat("label=value ", 250)) // 2999 characters
-	r, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890/45", Text: text, Image: pngBytes(t, 10, 10)})
+	r, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890/45", Text: text, Images: []chat.Image{{Data: pngBytes(t, 10, 10)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +164,7 @@ func TestLongTextFollowsThePicture(t *testing.T) {
 
 func TestVeryLongTextIsCut(t *testing.T) {
 	fake, s := newPair(t)
-	if _, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: strings.Repeat("x", 9000), Image: pngBytes(t, 10, 10)}); err != nil {
+	if _, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: strings.Repeat("x", 9000), Images: []chat.Image{{Data: pngBytes(t, 10, 10)}}}); err != nil {
 		t.Fatal(err)
 	}
 	if rest := fake.Messages()[1].Text; chat.UTF16Len(rest) != MaxText || !strings.HasSuffix(rest, "…") {
@@ -166,7 +188,7 @@ func TestPicturesTelegramRefusesAsPhotosGoAsDocuments(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			fake, s := newPair(t)
-			if _, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: "wide", Image: c.img, Filename: "panel.png"}); err != nil {
+			if _, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: "wide", Images: []chat.Image{{Data: c.img, Filename: "panel.png"}}}); err != nil {
 				t.Fatal(err)
 			}
 			m := fake.Messages()[0]
@@ -242,7 +264,7 @@ func TestErrorsFromTelegram(t *testing.T) {
 			if channel == "" {
 				channel = "-1001234567890"
 			}
-			_, err := s.Send(context.Background(), chat.Message{Channel: channel, Text: "x", Image: pngBytes(t, 10, 10)})
+			_, err := s.Send(context.Background(), chat.Message{Channel: channel, Text: "x", Images: []chat.Image{{Data: pngBytes(t, 10, 10)}}})
 			ce := chatErr(t, err)
 			if ce.Code != c.code || !strings.Contains(ce.Hint, c.hint) || ce.Temporary != c.temp || ce.RetryAfter != c.wait {
 				t.Fatalf("got %+v", ce)
@@ -268,7 +290,7 @@ func TestRefusedBeforeSending(t *testing.T) {
 		{"channel name", chat.Message{Channel: "#ops", Text: "x"}, "invalid_chat", "not a Telegram chat id"},
 		{"no chat", chat.Message{Channel: "", Text: "x"}, "invalid_chat", "telegram:<chat id>"},
 		{"bad topic", chat.Message{Channel: "-1001234567890/general", Text: "x"}, "invalid_chat", "is not a topic id"},
-		{"too large", chat.Message{Channel: "-1001234567890", Image: make([]byte, MaxDocumentBytes+1)}, "image_too_large",
+		{"too large", chat.Message{Channel: "-1001234567890", Images: []chat.Image{{Data: make([]byte, MaxDocumentBytes+1)}}}, "image_too_large",
 			"image is 50.0 MB; Telegram bots can upload 50 MB at most: lower width/height/scale."},
 		{"empty", chat.Message{Channel: "-1001234567890", Text: " \n"}, "empty_message", "neither text nor a picture"},
 		{"bad thread", chat.Message{Channel: "-1001234567890", Text: "x", ThreadID: "1700000000.123"}, "invalid_thread", "not a Telegram message id"},
@@ -305,7 +327,7 @@ func (r rateLimitSecond) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestRestOfTextFailingKeepsTheReceipt(t *testing.T) {
 	fake, s := newPair(t)
 	s.hc = &http.Client{Transport: rateLimitSecond{fake, new(int)}}
-	r, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: strings.Repeat("word ", 300), Image: pngBytes(t, 10, 10)})
+	r, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: strings.Repeat("word ", 300), Images: []chat.Image{{Data: pngBytes(t, 10, 10)}}})
 	ce := chatErr(t, err)
 	if r.MessageID != "1000" || ce.Temporary || !strings.Contains(ce.Hint, "the picture was posted as message 1000 but the rest of its text was not (Telegram error 429)") {
 		t.Fatalf("receipt %+v, error %+v", r, ce)
@@ -392,5 +414,253 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	s, err := New(Config{Token: " " + token + "\n"})
 	if err != nil || s.api != DefaultAPIURL || s.token != token {
 		t.Fatalf("defaults: %v", err)
+	}
+}
+
+func pictures(t *testing.T, sizes ...[2]int) []chat.Image {
+	var out []chat.Image
+	for i, s := range sizes {
+		out = append(out, chat.Image{Data: pngBytes(t, s[0], s[1]), Filename: fmt.Sprintf("p%d.png", i)})
+	}
+	return out
+}
+
+func TestAlbum(t *testing.T) {
+	fake, s := newPair(t)
+	ctx := context.Background()
+	root, err := s.Send(ctx, chat.Message{Channel: "-1001234567890/45", Text: "firing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs := pictures(t, [2]int{40, 20}, [2]int{50, 20}, [2]int{60, 20})
+	r, err := s.Send(ctx, chat.Message{Channel: "-1001234567890/45", Text: "three panels", Images: imgs, ThreadID: root.MessageID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := fake.Messages()[1:]
+	if len(msgs) != 3 || r.MessageID != fmt.Sprint(msgs[0].MessageID) {
+		t.Fatalf("receipt %+v, messages %+v", r, msgs)
+	}
+	for i, m := range msgs {
+		cfg, err := png.DecodeConfig(bytes.NewReader(m.File.Data))
+		if m.Method != "sendMediaGroup" || m.MediaGroupID != msgs[0].MediaGroupID || m.File.Field != "photo" ||
+			m.ThreadID != 45 || fmt.Sprint(m.ReplyTo) != root.MessageID || err != nil || cfg.Width != 40+10*i {
+			t.Fatalf("album item %d: %+v", i, m)
+		}
+	}
+	if msgs[0].Text != "three panels" || msgs[1].Text != "" || msgs[0].ParseMode != "" {
+		t.Fatalf("caption belongs on the first item only: %q %q", msgs[0].Text, msgs[1].Text)
+	}
+}
+
+func TestAlbumOfDocumentsWhenOnePictureIsNoPhoto(t *testing.T) {
+	fake, s := newPair(t)
+	imgs := pictures(t, [2]int{40, 20}, [2]int{2100, 100})
+	if _, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: "wide", Images: imgs}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range fake.Messages() {
+		if m.File.Field != "document" {
+			t.Fatalf("Telegram groups documents only with documents: %+v", m.File.Field)
+		}
+	}
+}
+
+func TestTooManyPictures(t *testing.T) {
+	fake, s := newPair(t)
+	imgs := make([]chat.Image, MaxImages+1)
+	for i := range imgs {
+		imgs[i] = chat.Image{Data: pngBytes(t, 10, 10)}
+	}
+	_, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Images: imgs})
+	if ce := chatErr(t, err); ce.Code != "too_many_images" || ce.Temporary || !strings.Contains(ce.Hint, "Telegram shows at most 10") {
+		t.Fatalf("got %+v", ce)
+	}
+	if n := len(fake.Calls()); n != 0 {
+		t.Fatalf("%d requests for a message refused up front", n)
+	}
+	if l := s.Limits(); l.MaxImages != 10 || l.MaxText != 4096 || !l.EditsRoot {
+		t.Fatalf("limits %+v", l)
+	}
+}
+
+// alertHTMLText is an alert as the templates write it: several lines,
+// every tag within its line, escaped text.
+func alertHTMLText(lines int) string {
+	var b strings.Builder
+	b.WriteString("<b>🔥 FIRING</b> HighCPU &amp; friends\n")
+	for i := range lines {
+		fmt.Fprintf(&b, "• <code>instance=web-%d</code> value <b>9%d%%</b> &gt; 90 — <a href=\"https://grafana/d/x?var-host=web-%d&amp;from=now-1h\">panel</a>\n", i, i%10, i)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func TestHTMLCaptionSplitAtLines(t *testing.T) {
+	fake, s := newPair(t)
+	text := alertHTMLText(40) // about 2600 characters shown
+	if htmlLen(text) <= MaxCaption || htmlLen(text) > MaxCaption+MaxText {
+		t.Fatalf("test text shows %d characters", htmlLen(text))
+	}
+	r, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: text, Markup: true, Images: pictures(t, [2]int{20, 20})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := fake.Messages()
+	if len(msgs) != 2 || msgs[0].ParseMode != "HTML" || msgs[1].ParseMode != "HTML" || fmt.Sprint(msgs[1].ReplyTo) != r.MessageID {
+		t.Fatalf("messages %+v", msgs)
+	}
+	caption, rest := msgs[0].Text, msgs[1].Text
+	if htmlLen(caption) > MaxCaption || htmlLen(caption) < MaxCaption*9/10 {
+		t.Fatalf("caption shows %d characters", htmlLen(caption))
+	}
+	// Cut at a line: nothing added, nothing lost, every line whole.
+	if caption+"\n"+rest != text {
+		t.Fatalf("the split changed the text:\n%q\n%q", caption, rest)
+	}
+}
+
+func TestHTMLLongTextIsTruncatedAtALine(t *testing.T) {
+	fake, s := newPair(t)
+	text := alertHTMLText(100) // about 6500 characters shown
+	if _, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: text, Markup: true}); err != nil {
+		t.Fatal(err)
+	}
+	m := fake.Messages()[0]
+	if n := htmlLen(m.Text); n > MaxText || n < MaxText*9/10 || !strings.HasSuffix(m.Text, "</a>\n…") {
+		t.Fatalf("text shows %d characters and ends %q", n, m.Text[len(m.Text)-20:])
+	}
+	if !strings.HasPrefix(text, strings.TrimSuffix(m.Text, "\n…")) {
+		t.Fatal("the kept part is not the text's beginning")
+	}
+}
+
+func TestPlainTextSendsNoParseMode(t *testing.T) {
+	fake, s := newPair(t)
+	if _, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: "1 < 2 & <p>"}); err != nil {
+		t.Fatal(err)
+	}
+	if m := fake.Messages()[0]; m.ParseMode != "" || m.Text != "1 < 2 & <p>" {
+		t.Fatalf("message %+v", m)
+	}
+}
+
+func TestRootEdit(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		root    chat.Message
+		methods []string
+	}{
+		{"picture", chat.Message{Text: "<b>FIRING</b>", Markup: true, Images: []chat.Image{{}}}, []string{"editMessageCaption"}},
+		{"album", chat.Message{Text: "<b>FIRING</b>", Markup: true, Images: []chat.Image{{}, {}}}, []string{"editMessageCaption"}},
+		{"text", chat.Message{Text: "<b>FIRING</b>", Markup: true}, []string{"editMessageCaption", "editMessageText"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fake, s := newPair(t)
+			ctx := context.Background()
+			c.root.Channel = "-1001234567890"
+			for i := range c.root.Images {
+				c.root.Images[i].Data = pngBytes(t, 20, 20)
+			}
+			root, err := s.Send(ctx, c.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resolve := chat.Message{Channel: "-1001234567890", Text: "<b>RESOLVED</b>", Markup: true, ThreadID: root.MessageID,
+				RootText: "<s>FIRING</s> <b>RESOLVED</b>", Images: []chat.Image{{Data: pngBytes(t, 20, 20)}}}
+			r, err := s.Send(ctx, resolve)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var methods []string
+			for _, call := range fake.Calls() {
+				if strings.HasPrefix(call.Method, "edit") {
+					methods = append(methods, call.Method)
+				}
+			}
+			if fmt.Sprint(methods) != fmt.Sprint(c.methods) {
+				t.Fatalf("edits %v, want %v", methods, c.methods)
+			}
+			first := fake.Messages()[0]
+			if first.Text != resolve.RootText || first.ParseMode != "HTML" || first.Edits != 1 {
+				t.Fatalf("first message %+v", first)
+			}
+			// A retry edits to the same text: Telegram says "not modified",
+			// which is no failure.
+			if _, err := s.Send(ctx, resolve); err != nil {
+				t.Fatalf("repeated edit: %v", err)
+			}
+			if r.MessageID == root.MessageID {
+				t.Fatal("the reply has the root's id")
+			}
+		})
+	}
+}
+
+func TestRootEditFailureKeepsTheReply(t *testing.T) {
+	fake, s := newPair(t)
+	ctx := context.Background()
+	root, err := s.Send(ctx, chat.Message{Channel: "-1001234567890", Text: "firing", Images: pictures(t, [2]int{20, 20})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.DeleteMessage(group, 1000)
+	r, err := s.Send(ctx, chat.Message{Channel: "-1001234567890", Text: "resolved", ThreadID: root.MessageID, RootText: "resolved"})
+	ce := chatErr(t, err)
+	if r.MessageID != "1001" || ce.Temporary || ce.Code != "400" ||
+		!strings.Contains(ce.Hint, "the reply was posted as message 1001, but editing the thread's first message failed") ||
+		!strings.Contains(ce.Hint, "message to edit not found") {
+		t.Fatalf("receipt %+v, error %+v", r, ce)
+	}
+	if n := len(fake.Messages()); n != 2 {
+		t.Fatalf("%d messages, want the root and the reply", n)
+	}
+}
+
+func TestPacingKeepsAStormWithinTheLimits(t *testing.T) {
+	fake, s := newPair(t)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range 25 {
+		wg.Go(func() {
+			if _, err := s.Send(context.Background(), chat.Message{Channel: "-1001234567890", Text: fmt.Sprintf("alert %d", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range fake.Calls() {
+		if c.Status == http.StatusTooManyRequests {
+			t.Fatalf("a paced storm got a 429: %+v", fake.Calls())
+		}
+	}
+	// 25 messages at 20 per 400ms in a group: the last five wait a window.
+	if d := time.Since(start); d < testGroupLimit.Per {
+		t.Fatalf("25 messages took %v, less than the group window", d)
+	}
+}
+
+func TestAfterA429EverythingWaits(t *testing.T) {
+	fake, _ := newPair(t)
+	fake.SetLimits(telegramfake.Limits{Chat: faults.Limit{N: 1, Per: 300 * time.Millisecond}})
+	s, err := New(Config{Token: token, APIURL: fake.URL(), ChatLimit: chat.Limit{N: -1}, GroupLimit: chat.Limit{N: -1}, GlobalLimit: chat.Limit{N: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	m := chat.Message{Channel: "-1001234567890", Text: "x"}
+	if _, err := s.Send(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	// Not paced, so Telegram refuses: retry after 1 s.
+	_, err = s.Send(ctx, m)
+	if ce := chatErr(t, err); ce.Code != "429" || ce.RetryAfter != time.Second {
+		t.Fatalf("got %+v", ce)
+	}
+	start := time.Now()
+	if _, err := s.Send(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Fatalf("the next send went %v after the 429", d)
 	}
 }
