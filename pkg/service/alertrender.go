@@ -22,7 +22,7 @@ import (
 
 // prepareAlert renders the pictures of an alert job: each panel with the
 // dashboard variables its alert's labels name.
-func (s *Service) prepareAlert(ctx context.Context, j delivery.Job, maxImages int) (chat.Message, error) {
+func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Message, error) {
 	var p alertPayload
 	if err := json.Unmarshal(j.Payload, &p); err != nil {
 		return chat.Message{}, delivery.Permanent(fmt.Errorf("the stored alert message %s is unreadable (%v): it cannot be sent", j.ID, err))
@@ -47,6 +47,10 @@ func (s *Service) prepareAlert(ctx context.Context, j delivery.Job, maxImages in
 			seen[u] = true
 			pictures = append(pictures, picture{u, panel.Width, panel.Height})
 		}
+	}
+	maxImages := 1
+	if addr, err := chat.ParseAddress(j.Address); err == nil {
+		maxImages = max(s.limits(addr.Provider).MaxImages, 1)
 	}
 	if len(pictures) > maxImages {
 		s.Log.Warn("the chat takes fewer pictures in one message than the alert group has panels; the rest are left out",

@@ -303,6 +303,9 @@ func (s *Service) alertJob(ad *alertDelivery, n grafana.Notification, addr chat.
 	}
 
 	budget := textBudget(addr.Provider, len(payload.Panels) > 0)
+	if l := s.limits(addr.Provider).MaxText; l > 0 {
+		budget = min(budget, l)
+	}
 	body, markup, err := ad.templates.Render(addr.Provider, text, budget)
 	if err != nil {
 		return delivery.Job{}, AlertMessage{}, fmt.Errorf("writing the alert message: %w: fix alert_template", err)

@@ -21,7 +21,6 @@ import (
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/grafana"
-	"github.com/panelcast/panelcast/pkg/render"
 )
 
 // pushState is the running chat delivery: the outbox, its worker and the
@@ -242,7 +241,7 @@ func (s *Service) preparePush(ctx context.Context, j delivery.Job) (chat.Message
 		return chat.Message{}, nil
 	}
 	if j.Kind == "alert" {
-		return s.prepareAlert(ctx, j, s.maxImages(j.Address))
+		return s.prepareAlert(ctx, j)
 	}
 	var spec RenderSpec
 	if err := json.Unmarshal(j.Payload, &spec); err != nil || spec.URL == "" {
@@ -349,17 +348,14 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// maxImages is how many pictures one message to address may carry.
-func (s *Service) maxImages(address string) int {
-	addr, err := chat.ParseAddress(address)
-	if err != nil {
-		return 1
-	}
+// limits are what one message to the provider carries; a provider without
+// a sender takes one picture.
+func (s *Service) limits(provider string) chat.Limits {
 	s.push.mu.Lock()
-	snd := s.push.senders[addr.Provider]
+	snd := s.push.senders[provider]
 	s.push.mu.Unlock()
 	if snd == nil {
-		return 1
+		return chat.Limits{MaxImages: 1}
 	}
-	return snd.MaxImages()
+	return snd.Limits()
 }
