@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/buildinfo"
-	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/chatapi"
+	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/service"
 )
