@@ -51,7 +51,7 @@ test: ## go vet, then every test (tests build the binary themselves when they ne
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
-bench: ## render benchmarks (tools/bench)
+bench: ## render and outbox benchmarks (tools/bench)
 	$(GO) run ./tools/bench
 
 run: build ## install Chromium if missing, render the demo panel to panel.png, show how to install the plugin

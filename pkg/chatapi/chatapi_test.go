@@ -18,6 +18,7 @@ import (
 
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/delivery/sqlite"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -117,7 +118,7 @@ func TestQueueAndStatus(t *testing.T) {
 		}
 	})
 
-	o, err := delivery.Open(cfg.OutboxPath)
+	o, err := sqlite.Open(cfg.OutboxPath, sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

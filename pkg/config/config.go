@@ -62,6 +62,9 @@ type Config struct {
 	APITokens        []string
 	PushMinRole      string
 	OutboxPath       string
+	OutboxURL        string
+	OutboxRetention  time.Duration
+	OutboxLease      time.Duration
 	MaxAttempts      int
 	SlackBotToken    string
 	SlackAPIURL      string
@@ -112,6 +115,8 @@ func Default() Config {
 		Addr:            "127.0.0.1:8081",
 		ShutdownTimeout: 60 * time.Second,
 		PushMinRole:     "Editor",
+		OutboxRetention: 7 * 24 * time.Hour,
+		OutboxLease:     time.Minute,
 		MaxAttempts:     8,
 		SlackAPIURL:     "https://slack.com/api/",
 		DiscordAPIURL:   "https://discord.com/api/v10",
@@ -193,6 +198,21 @@ func (c *Config) Validate() error {
 	case "Viewer", "Editor", "Admin":
 	default:
 		bad("push_min_role", "%q is not one of Viewer, Editor, Admin", c.PushMinRole)
+	}
+	if c.OutboxURL != "" {
+		if c.OutboxPath != "" {
+			bad("outbox_url", "set either outbox_url (PostgreSQL, shared by replicas) or outbox_path (an SQLite file), not both")
+		}
+		// The value holds a password: the message never repeats it.
+		if u, err := url.Parse(c.OutboxURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Opaque != "" {
+			bad("outbox_url", "is not a URL such as postgres://user:password@host:5432/panelcast?sslmode=require")
+		}
+	}
+	if c.OutboxRetention < time.Hour {
+		bad("outbox_retention", "must be at least 1h, got %s", c.OutboxRetention)
+	}
+	if c.OutboxLease < 5*time.Second || c.OutboxLease > 10*time.Minute {
+		bad("outbox_lease", "must be 5s..10m, got %s", c.OutboxLease)
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 100 {
 		bad("max_attempts", "must be 1..100, got %d", c.MaxAttempts)

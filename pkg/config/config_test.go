@@ -173,3 +173,39 @@ func FuzzParseDuration(f *testing.F) {
 		_, _ = ParseDuration(s)
 	})
 }
+
+func TestOutboxKeys(t *testing.T) {
+	dir := t.TempDir()
+	pwfile := filepath.Join(dir, "pw")
+	os.WriteFile(pwfile, []byte("s3cret\n"), 0o600)
+	c, _, err := FromArgs("test", []string{"--outbox-url", "postgres://pc:$__file{" + pwfile + "}@db:5432/pc?sslmode=require",
+		"--outbox_retention", "24h", "--outbox-lease", "10s"}, nil, &bytes.Buffer{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OutboxURL != "postgres://pc:s3cret@db:5432/pc?sslmode=require" || c.OutboxRetention != 24*time.Hour || c.OutboxLease != 10*time.Second {
+		t.Errorf("got %q %s %s", c.OutboxURL, c.OutboxRetention, c.OutboxLease)
+	}
+	if got := c.Get("outbox_url"); got != "(set)" {
+		t.Errorf("Get shows outbox_url: %q", got)
+	}
+	if d := Default(); d.OutboxRetention != 168*time.Hour || d.OutboxLease != time.Minute || d.OutboxURL != "" {
+		t.Errorf("defaults: %s %s %q", d.OutboxRetention, d.OutboxLease, d.OutboxURL)
+	}
+
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"PANELCAST_OUTBOX_URL=mysql://u:s3cret@db/x"}, "outbox_url: is not a URL such as postgres://"},
+		{[]string{"PANELCAST_OUTBOX_URL=host=db password=s3cret"}, "outbox_url: is not a URL such as postgres://"},
+		{[]string{"PANELCAST_OUTBOX_URL=postgres://u:s3cret@db/x", "PANELCAST_OUTBOX_PATH=/var/lib/p.db"}, "not both"},
+		{[]string{"PANELCAST_OUTBOX_RETENTION=10m"}, "outbox_retention: must be at least 1h"},
+		{[]string{"PANELCAST_OUTBOX_LEASE=1s"}, "outbox_lease: must be 5s..10m"},
+	} {
+		_, _, err := FromArgs("test", nil, c.env, &bytes.Buffer{}, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%v: err = %v; want %q without the password", c.env, err, c.want)
+		}
+	}
+}

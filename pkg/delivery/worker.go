@@ -56,21 +56,38 @@ type WorkerOptions struct {
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
 	// Poll is how often the worker looks for jobs it was not woken for:
-	// jobs enqueued by another process, or waiting on their thread (default
-	// 2s). Jobs enqueued through the same Outbox and retries of its own are
-	// picked up on time without it.
+	// jobs enqueued by another process the store could not tell it about,
+	// or waiting on their thread (default 2s). Jobs enqueued through the
+	// same Store and retries of its own are picked up on time without it.
 	Poll time.Duration
-	// Concurrency is how many jobs are prepared and sent at once (default 2).
+	// Concurrency is how many jobs are prepared and sent at once (default
+	// DefaultConcurrency).
 	Concurrency int
 	// AttemptTimeout bounds one attempt, prepare and send together
 	// (default 2m).
 	AttemptTimeout time.Duration
 	// ShutdownGrace is how long attempts in flight may finish after Run's
-	// context is done before they are cancelled (default 10s). Cancelling a
-	// send mid-way is what can post twice, so a short grace is worth it.
+	// context is done before they are cancelled and their jobs released to
+	// other replicas (default 10s). Cancelling a send mid-way is what can
+	// post twice, so a short grace is worth it.
 	ShutdownGrace time.Duration
-	Logger        *slog.Logger
+	// Lease is how long a claim lasts unless renewed (default 60s); the
+	// worker renews its claims every Lease/4. A replica that dies without
+	// the store noticing loses its jobs to another after at most Lease.
+	Lease time.Duration
+	// Retention is how long sent and failed jobs, thread keys and inbox
+	// messages are kept (default DefaultRetention); the worker prunes older
+	// ones at start and every hour.
+	Retention time.Duration
+	Logger    *slog.Logger
 }
+
+// DefaultConcurrency is how many jobs a worker prepares and sends at once
+// unless told otherwise.
+const DefaultConcurrency = 2
+
+// pruneEvery is how often the worker prunes what outlived the retention.
+const pruneEvery = time.Hour
 
 // Stats are the worker's counters since it was made, for the caller to
 // export (e.g. as Prometheus counter functions).
@@ -80,10 +97,10 @@ type Stats struct {
 	Failed  uint64 // jobs given up on
 }
 
-// Worker sends the jobs of one Outbox. Several workers, in one process or
-// in several, may serve the same file.
+// Worker sends the jobs of one Store. Several workers, in one process or
+// in several, may serve the same outbox.
 type Worker struct {
-	o       *Outbox
+	s       Store
 	senders map[string]chat.Sender
 	prepare PrepareFunc
 	opts    WorkerOptions
@@ -93,9 +110,9 @@ type Worker struct {
 	sent, retried, failed atomic.Uint64
 }
 
-// NewWorker makes a worker that sends o's jobs through senders, keyed by
+// NewWorker makes a worker that sends s's jobs through senders, keyed by
 // provider name ("slack", ...). A nil prepare sends each job's Text alone.
-func NewWorker(o *Outbox, senders map[string]chat.Sender, prepare PrepareFunc, opts WorkerOptions) *Worker {
+func NewWorker(s Store, senders map[string]chat.Sender, prepare PrepareFunc, opts WorkerOptions) *Worker {
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 10
 	}
@@ -109,7 +126,7 @@ func NewWorker(o *Outbox, senders map[string]chat.Sender, prepare PrepareFunc, o
 		opts.Poll = 2 * time.Second
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 2
+		opts.Concurrency = DefaultConcurrency
 	}
 	if opts.AttemptTimeout <= 0 {
 		opts.AttemptTimeout = 2 * time.Minute
@@ -117,22 +134,28 @@ func NewWorker(o *Outbox, senders map[string]chat.Sender, prepare PrepareFunc, o
 	if opts.ShutdownGrace <= 0 {
 		opts.ShutdownGrace = 10 * time.Second
 	}
+	if opts.Lease <= 0 {
+		opts.Lease = 60 * time.Second
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetention
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
 	byName := make(map[string]chat.Sender, len(senders))
-	for name, s := range senders {
-		if s != nil {
-			byName[strings.ToLower(name)] = s
+	for name, snd := range senders {
+		if snd != nil {
+			byName[strings.ToLower(name)] = snd
 		}
 	}
 	return &Worker{
-		o:       o,
+		s:       s,
 		senders: byName,
 		prepare: prepare,
 		opts:    opts,
-		log:     log.With("outbox", o.path),
+		log:     log.With("outbox", s.Location()),
 		wake:    make(chan struct{}, opts.Concurrency),
 	}
 }
@@ -143,7 +166,7 @@ func (w *Worker) Stats() Stats {
 }
 
 // Wake makes an idle worker look for due jobs now rather than at the next
-// poll. Enqueue on the worker's Outbox calls it.
+// poll. The store calls it (see Store.Subscribe).
 func (w *Worker) Wake() {
 	select {
 	case w.wake <- struct{}{}:
@@ -151,11 +174,12 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run sends due jobs until ctx is done, then waits for attempts in flight
-// (see ShutdownGrace) and returns.
+// Run sends due jobs until ctx is done. Then it claims no more, lets
+// attempts in flight finish within ShutdownGrace, cancels the rest and
+// releases their jobs (re-queued, not counted) so that another replica
+// takes them at once, and returns.
 func (w *Worker) Run(ctx context.Context) {
-	w.o.addWaker(w, true)
-	defer w.o.addWaker(w, false)
+	defer w.s.Subscribe(w.Wake)()
 
 	// Attempts outlive ctx by the grace period.
 	attempts, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -163,11 +187,61 @@ func (w *Worker) Run(ctx context.Context) {
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(w.opts.ShutdownGrace, cancel) })
 	defer stop()
 
+	// Leases are renewed until the last attempt has ended.
+	upkeep, stopUpkeep := context.WithCancel(context.WithoutCancel(ctx))
+	upkept := make(chan struct{})
+	go func() { defer close(upkept); w.maintain(upkeep) }()
+	defer func() { stopUpkeep(); <-upkept }()
+
 	var wg sync.WaitGroup
 	for range w.opts.Concurrency {
 		wg.Go(func() { w.loop(ctx, attempts) })
 	}
 	wg.Wait()
+}
+
+// maintain renews this worker's leases, takes back the jobs of owners whose
+// leases lapsed, and prunes what outlived the retention, until ctx is done.
+func (w *Worker) maintain(ctx context.Context) {
+	renew := time.NewTicker(w.opts.Lease / 4)
+	defer renew.Stop()
+	prune := time.NewTicker(pruneEvery)
+	defer prune.Stop()
+	w.requeueExpired(ctx)
+	w.prune(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-renew.C:
+			if err := w.s.RenewLeases(ctx, time.Now().Add(w.opts.Lease)); err != nil && ctx.Err() == nil {
+				w.log.Error("renewing leases failed; another replica may take over jobs being sent", "err", err)
+			}
+			w.requeueExpired(ctx)
+		case <-prune.C:
+			w.prune(ctx)
+		}
+	}
+}
+
+func (w *Worker) requeueExpired(ctx context.Context) {
+	n, err := w.s.RequeueExpired(ctx, time.Now())
+	switch {
+	case err != nil && ctx.Err() == nil:
+		w.log.Error("re-queueing interrupted jobs failed", "err", err)
+	case n > 0:
+		w.log.Warn("re-queued jobs whose process stopped while sending them; providers without deduplication may post them twice", "jobs", n)
+	}
+}
+
+func (w *Worker) prune(ctx context.Context) {
+	p, err := w.s.Prune(ctx, time.Now().Add(-w.opts.Retention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		w.log.Error("pruning the outbox failed", "err", err)
+	case p != Pruned{}:
+		w.log.Debug("pruned the outbox", "jobs", p.Jobs, "threads", p.Threads, "inbox", p.Inbox, "retention", w.opts.Retention)
+	}
 }
 
 func (w *Worker) loop(ctx, attempts context.Context) {
@@ -178,7 +252,7 @@ func (w *Worker) loop(ctx, attempts context.Context) {
 		// would leave the job in 'sending' with nobody sending it.
 		db := context.WithoutCancel(ctx)
 		now := time.Now()
-		j, ok, err := w.o.claim(db, now)
+		j, ok, err := w.s.Claim(db, now, now.Add(w.opts.Lease))
 		if err != nil {
 			w.log.Error("claiming a job failed", "err", err)
 		}
@@ -198,7 +272,7 @@ func (w *Worker) loop(ctx, attempts context.Context) {
 // idle is how long to wait for work: until the next retry is due, at most
 // Poll.
 func (w *Worker) idle(ctx context.Context, claimed time.Time) time.Duration {
-	next, ok, err := w.o.nextDue(ctx)
+	next, ok, err := w.s.NextDue(ctx)
 	if err != nil || !ok {
 		return w.opts.Poll
 	}
@@ -211,17 +285,30 @@ func (w *Worker) idle(ctx context.Context, claimed time.Time) time.Duration {
 
 // attempt sends one claimed job and records how it went.
 func (w *Worker) attempt(ctx context.Context, j Job) {
-	out := w.try(ctx, j)
+	var out Outcome
+	if j.Attempts >= w.opts.MaxAttempts {
+		// Finished attempts end the job at MaxAttempts themselves; only
+		// interrupted ones get here: the process died during each, perhaps
+		// because of this job.
+		out = Outcome{State: StateFailed, LastError: fmt.Sprintf("gave up after %d attempts: interrupted %d times because the process sending it stopped or crashed; if Panelcast crashed each time, this job may be the cause: report it with the logs of those times", j.Attempts, j.Interrupts)}
+	} else {
+		out = w.try(ctx, j)
+	}
 	log := w.log.With("job", j.ID, "kind", j.Kind, "address", j.Address, "attempt", j.Attempts+1)
-	// Keep trying to record: a job left in 'sending' is re-queued only at
-	// the next start, and a post not recorded as sent would be posted again.
+	record := func(ctx context.Context) error { return w.s.Finish(ctx, j, out, time.Now()) }
+	if out.State == StateQueued && !out.Counted {
+		record = func(ctx context.Context) error { return w.s.Release(ctx, j, out.LastError, time.Now()) }
+	}
+	// Keep trying to record: a job left in 'sending' waits for its lease
+	// (or the next start), and a post not recorded as sent would be posted
+	// again.
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		err := w.o.finish(context.WithoutCancel(ctx), j, out, time.Now())
+		err := record(context.WithoutCancel(ctx))
 		if err == nil {
 			break
 		}
-		log.Error("recording the outcome failed", "state", out.state, "err", err)
-		if errors.Is(err, errClaimLost) {
+		log.Error("recording the outcome failed", "state", out.State, "err", err)
+		if errors.Is(err, ErrClaimLost) {
 			return
 		}
 		select {
@@ -230,45 +317,49 @@ func (w *Worker) attempt(ctx context.Context, j Job) {
 		case <-time.After(wait):
 		}
 	}
-	switch out.state {
+	switch out.State {
 	case StateSent:
 		w.sent.Add(1)
-		if out.lastError != "" {
-			log.Warn("sent, but not completely", "message", out.receipt.MessageID, "err", out.lastError)
+		if out.LastError != "" {
+			log.Warn("sent, but not completely", "message", out.Receipt.MessageID, "err", out.LastError)
 			break
 		}
-		log.Debug("sent", "message", out.receipt.MessageID)
+		log.Debug("sent", "message", out.Receipt.MessageID)
 	case StateQueued:
 		w.retried.Add(1)
+		if !out.Counted {
+			log.Info("released at shutdown; it will be retried", "err", out.LastError)
+			break
+		}
 		// Idle goroutines computed their sleep before this retry existed.
 		w.Wake()
-		log.Warn("attempt failed; will retry", "at", out.next, "err", out.lastError)
+		log.Warn("attempt failed; will retry", "at", out.Next, "err", out.LastError)
 	case StateFailed:
 		w.failed.Add(1)
-		log.Error("delivery failed", "err", out.lastError)
+		log.Error("delivery failed", "err", out.LastError)
 	}
 }
 
-func (w *Worker) try(ctx context.Context, j Job) (out outcome) {
+func (w *Worker) try(ctx context.Context, j Job) (out Outcome) {
 	defer func() {
 		if r := recover(); r != nil {
 			// Failing the job keeps one bad job from taking the worker down
 			// again after every restart.
-			out = outcome{state: StateFailed, counted: true,
-				lastError: fmt.Sprintf("internal error while sending: %v: this is a Panelcast bug, please report it", r)}
+			out = Outcome{State: StateFailed, Counted: true,
+				LastError: fmt.Sprintf("internal error while sending: %v: this is a Panelcast bug, please report it", r)}
 		}
 	}()
 	addr, err := chat.ParseAddress(j.Address)
 	if err != nil {
-		return outcome{state: StateFailed, counted: true, lastError: err.Error()}
+		return Outcome{State: StateFailed, Counted: true, LastError: err.Error()}
 	}
 	s := w.senders[addr.Provider]
 	if s == nil {
-		return outcome{state: StateFailed, counted: true, lastError: noSender(addr.Provider)}
+		return Outcome{State: StateFailed, Counted: true, LastError: noSender(addr.Provider)}
 	}
 	actx, cancel := context.WithTimeout(ctx, w.opts.AttemptTimeout)
 	defer cancel()
-	thread, err := w.o.threadRoot(actx, j)
+	thread, err := w.s.ThreadRoot(actx, j)
 	if err != nil {
 		return w.failure(ctx, j, err)
 	}
@@ -281,37 +372,37 @@ func (w *Worker) try(ctx context.Context, j Job) (out outcome) {
 			msg.Text = j.Text
 		}
 	}
-	msg.Channel, msg.IdempotencyKey, msg.ThreadID = addr.Channel, j.ID, thread
+	msg.Channel, msg.IdempotencyKey, msg.ThreadID = addr.Channel, j.ID, thread.MessageID
 	r, err := s.Send(actx, msg)
 	if err != nil && r.MessageID != "" {
 		// The message is in the chat although part of the send failed
 		// (Telegram posted the picture, not the rest of its text): a retry
 		// would post it twice, so it counts as sent and keeps the reason.
-		return outcome{state: StateSent, counted: true, receipt: r, lastError: err.Error()}
+		return Outcome{State: StateSent, Counted: true, Receipt: r, LastError: err.Error()}
 	}
 	if err != nil {
 		return w.failure(ctx, j, err)
 	}
-	return outcome{state: StateSent, counted: true, receipt: r}
+	return Outcome{State: StateSent, Counted: true, Receipt: r}
 }
 
 // failure decides between retrying and giving up.
-func (w *Worker) failure(ctx context.Context, j Job, err error) outcome {
+func (w *Worker) failure(ctx context.Context, j Job, err error) Outcome {
 	now := time.Now()
 	if ctx.Err() != nil {
-		return outcome{state: StateQueued, next: now,
-			lastError: "interrupted: Panelcast stopped during the attempt; it will be retried with the same idempotency key"}
+		return Outcome{State: StateQueued, Next: now,
+			LastError: "interrupted: Panelcast stopped during the attempt; it will be retried with the same idempotency key"}
 	}
 	n := j.Attempts + 1
 	again, after := retryable(err)
 	switch {
 	case !again:
-		return outcome{state: StateFailed, counted: true, lastError: err.Error()}
+		return Outcome{State: StateFailed, Counted: true, LastError: err.Error()}
 	case n >= w.opts.MaxAttempts:
-		return outcome{state: StateFailed, counted: true, lastError: fmt.Sprintf("gave up after %d attempts: %v", n, err)}
+		return Outcome{State: StateFailed, Counted: true, LastError: fmt.Sprintf("gave up after %d attempts: %v", n, err)}
 	}
-	return outcome{state: StateQueued, counted: true, lastError: err.Error(),
-		next: now.Add(backoff(w.opts.BaseBackoff, w.opts.MaxBackoff, n, after))}
+	return Outcome{State: StateQueued, Counted: true, LastError: err.Error(),
+		Next: now.Add(backoff(w.opts.BaseBackoff, w.opts.MaxBackoff, n, after))}
 }
 
 // backoff is the wait after the n-th failed attempt: base doubled n-1 times,

@@ -20,6 +20,8 @@ import (
 	"github.com/panelcast/panelcast/pkg/chat/telegram"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/delivery/postgres"
+	"github.com/panelcast/panelcast/pkg/delivery/sqlite"
 	"github.com/panelcast/panelcast/pkg/grafana"
 )
 
@@ -29,10 +31,14 @@ type pushState struct {
 	mu      sync.Mutex
 	started bool
 	stopped bool
-	path    string
-	outbox  *delivery.Outbox
-	openErr error
-	senders map[string]chat.Sender
+	// kind and location name the outbox ("sqlite" and its file, or
+	// "postgres" and outbox_url without its password), even when it failed
+	// to open.
+	kind     string
+	location string
+	outbox   delivery.Store
+	openErr  error
+	senders  map[string]chat.Sender
 	// broken are providers whose settings are present but unusable.
 	broken map[string]error
 	worker *delivery.Worker
@@ -150,11 +156,7 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	if len(senders)+len(broken) == 0 {
 		return nil
 	}
-	st.path = s.Config.OutboxPath
-	if st.path == "" {
-		st.path = config.DefaultOutboxPath()
-	}
-	o, err := delivery.Open(st.path)
+	o, err := st.open(s.Config, s.Log)
 	if err != nil {
 		st.openErr = err
 		return err
@@ -162,6 +164,12 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	st.outbox = o
 	if opts.MaxAttempts == 0 {
 		opts.MaxAttempts = s.Config.MaxAttempts
+	}
+	if opts.Lease == 0 {
+		opts.Lease = s.Config.OutboxLease
+	}
+	if opts.Retention == 0 {
+		opts.Retention = s.Config.OutboxRetention
 	}
 	if opts.Logger == nil {
 		opts.Logger = s.Log
@@ -173,12 +181,28 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 		defer close(st.done)
 		st.worker.Run(ctx)
 	}()
-	s.Log.Info("chat delivery started", "outbox", st.path, "providers", strings.Join(sortedKeys(st.senders), ","))
+	s.Log.Info("chat delivery started", "outbox", st.location, "store", st.kind, "providers", strings.Join(sortedKeys(st.senders), ","))
 	return nil
 }
 
+// open opens the outbox the configuration names: PostgreSQL for
+// outbox_url, else the SQLite file of outbox_path.
+func (st *pushState) open(cfg config.Config, log *slog.Logger) (delivery.Store, error) {
+	if cfg.OutboxURL != "" {
+		st.kind = "postgres"
+		st.location, _ = postgres.Location(cfg.OutboxURL)
+		return postgres.Open(context.Background(), cfg.OutboxURL, postgres.Options{Logger: log})
+	}
+	st.kind, st.location = "sqlite", cfg.OutboxPath
+	if st.location == "" {
+		st.location = config.DefaultOutboxPath()
+	}
+	return sqlite.Open(st.location, sqlite.Options{Logger: log})
+}
+
 // StopDelivery lets attempts in flight finish (within the worker's
-// shutdown grace) and closes the outbox. Pushes are refused afterwards.
+// shutdown grace), releases the rest to other replicas, and closes the
+// outbox. Pushes are refused afterwards.
 func (s *Service) StopDelivery() error {
 	st := &s.push
 	st.mu.Lock()
@@ -197,12 +221,24 @@ func (s *Service) StopDelivery() error {
 	return err
 }
 
-// OutboxPath is where pushes are stored, "" before StartDelivery or when no
-// chat provider is configured.
+// OutboxPath is where pushes are stored: the SQLite file, or outbox_url
+// without its password; "" before StartDelivery or when no chat provider is
+// configured.
 func (s *Service) OutboxPath() string {
 	s.push.mu.Lock()
 	defer s.push.mu.Unlock()
-	return s.push.path
+	return s.push.location
+}
+
+// OutboxDepth is the shared queue (every replica's jobs, with PostgreSQL):
+// jobs by state and the creation time of the oldest pending one, for
+// /metrics and autoscaling.
+func (s *Service) OutboxDepth(ctx context.Context) (delivery.Depth, error) {
+	o, err := s.push.outboxFor("")
+	if err != nil {
+		return delivery.Depth{}, err
+	}
+	return o.Depth(ctx)
 }
 
 // DeliveryStats are the worker's counters, zero when it is not running.
@@ -217,7 +253,7 @@ func (s *Service) DeliveryStats() delivery.Stats {
 
 // outboxFor returns the open outbox, refusing when it cannot take a push to
 // provider ("" for any).
-func (st *pushState) outboxFor(provider string) (*delivery.Outbox, error) {
+func (st *pushState) outboxFor(provider string) (delivery.Store, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if err := st.broken[provider]; err != nil {

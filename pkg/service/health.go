@@ -8,12 +8,18 @@ import (
 	"time"
 )
 
-// OutboxHealth says where pushes are stored and how many wait.
+// OutboxHealth says where pushes are stored and how many wait. With
+// PostgreSQL the counts are every replica's.
 type OutboxHealth struct {
-	Path    string `json:"path"`
+	Store string `json:"store"`          // "sqlite" or "postgres"
+	Path  string `json:"path,omitempty"` // the SQLite file
+	// URL is outbox_url without its password.
+	URL     string `json:"url,omitempty"`
 	Queued  int    `json:"queued"`
 	Sending int    `json:"sending"`
-	Error   string `json:"error,omitempty"`
+	// OldestPendingSeconds is the age of the oldest queued or sending job.
+	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
+	Error                string  `json:"error,omitempty"`
 }
 
 // ChatHealth is one chat provider's credential check.
@@ -33,7 +39,7 @@ func (s *Service) Health(ctx context.Context) Health {
 	h := s.browserHealth(ctx)
 	st := &s.push
 	st.mu.Lock()
-	started, path, outbox, openErr := st.started, st.path, st.outbox, st.openErr
+	started, kind, location, outbox, openErr := st.started, st.kind, st.location, st.outbox, st.openErr
 	senders := make(map[string]func(context.Context) error, len(st.senders))
 	for name, snd := range st.senders {
 		senders[name] = snd.Check
@@ -48,16 +54,24 @@ func (s *Service) Health(ctx context.Context) Health {
 	}
 
 	var problems []string
-	if path != "" {
-		h.Outbox = &OutboxHealth{Path: path}
+	if kind != "" {
+		h.Outbox = &OutboxHealth{Store: kind}
+		if kind == "postgres" {
+			h.Outbox.URL = location
+		} else {
+			h.Outbox.Path = location
+		}
 		switch {
 		case openErr != nil:
 			h.Outbox.Error = openErr.Error()
 		case outbox == nil:
 			h.Outbox.Error = "closed: Panelcast is shutting down"
 		default:
-			q, sending, err := outbox.Depth(ctx)
-			h.Outbox.Queued, h.Outbox.Sending = q, sending
+			d, err := outbox.Depth(ctx)
+			h.Outbox.Queued, h.Outbox.Sending = d.Queued, d.Sending
+			if !d.OldestPending.IsZero() {
+				h.Outbox.OldestPendingSeconds = time.Since(d.OldestPending).Seconds()
+			}
 			if err != nil {
 				h.Outbox.Error = err.Error()
 			}

@@ -9,6 +9,9 @@
 // The page's own time is measured on the server side: from the moment the
 // page's document was requested until its query was answered (plus the
 // paint delay the page adds after it); overhead is the rest of the render.
+//
+// Then it measures the outbox's throughput, end to end, on SQLite and on a
+// PostgreSQL it starts (see benchOutbox).
 package main
 
 import (
@@ -33,15 +36,35 @@ func main() {
 	sequential := flag.Int("n", 40, "sequential renders for the overhead figures")
 	soak := flag.Int("soak", 200, "renders for the memory figures")
 	soakAt := flag.Int("soak-at", 4, "renders at once in the memory soak")
-	doors := flag.String("door", "plugin,http", "doors to measure, comma-separated: plugin (Grafana 9-12), http (panelcast serve, Grafana 13+)")
+	doors := flag.String("door", "plugin,http", "doors to measure, comma-separated: plugin (Grafana 9-12), http (panelcast serve, Grafana 13+); empty for none")
+	outbox := flag.String("outbox", "sqlite,postgres", "outbox stores to measure, comma-separated: sqlite, postgres; empty for none")
+	outboxJobs := flag.Int("outbox-jobs", 2000, "jobs per outbox measurement")
+	outboxConcurrency := flag.Int("outbox-concurrency", 0, "the worker's concurrency in the outbox measurement (0: its default)")
 	flag.Parse()
-	if err := run(*sequential, *soak, *soakAt, strings.Split(*doors, ",")); err != nil {
+	err := run(*sequential, *soak, *soakAt, list(*doors))
+	if err == nil && len(list(*outbox)) > 0 {
+		err = benchOutbox(list(*outbox), *outboxJobs, *outboxConcurrency)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
+func list(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func run(sequential, soak, soakAt int, doors []string) error {
+	if len(doors) == 0 {
+		return nil
+	}
 	ctx := context.Background()
 	g, err := grafanatest.Start(grafanatest.Options{TLS: true})
 	if err != nil {
@@ -60,7 +83,7 @@ func run(sequential, soak, soakAt int, doors []string) error {
 	}
 	for _, name := range doors {
 		var d door
-		switch strings.TrimSpace(name) {
+		switch name {
 		case "plugin":
 			d, err = startPluginDoor(ctx, bin, dir, g)
 		case "http":

@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package delivery
+package sqlite
 
 import (
 	"errors"
@@ -16,29 +16,28 @@ import (
 // process starting meanwhile cannot claim jobs it would re-queue.
 //
 // flock, not fcntl: fcntl locks belong to the process and vanish when any of
-// its descriptors of the file closes, and two Outboxes in one process would
+// its descriptors of the file closes, and two Stores in one process would
 // not see each other.
-func lockShared(path string, whileExclusive func()) (f *os.File, alone bool, err error) {
-	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+func lockShared(path string, whileExclusive func()) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	fd := int(f.Fd())
 	switch err := flock(fd, syscall.LOCK_EX|syscall.LOCK_NB); {
 	case err == nil:
-		alone = true
 		whileExclusive()
 	case errors.Is(err, syscall.EWOULDBLOCK):
 	default:
 		f.Close()
-		return nil, false, &fs.PathError{Op: "flock", Path: path, Err: err}
+		return nil, &fs.PathError{Op: "flock", Path: path, Err: err}
 	}
 	// Waits while another process is in its own exclusive phase.
 	if err := flock(fd, syscall.LOCK_SH); err != nil {
 		f.Close()
-		return nil, false, &fs.PathError{Op: "flock", Path: path, Err: err}
+		return nil, &fs.PathError{Op: "flock", Path: path, Err: err}
 	}
-	return f, alone, nil
+	return f, nil
 }
 
 func flock(fd, how int) error {

@@ -1,4 +1,4 @@
-package delivery
+package sqlite
 
 import (
 	"bufio"
@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/chat"
+	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/delivery/storetest"
 )
 
 // The child process of TestRestartDeliversEachJobOnce is this test binary
@@ -99,15 +101,15 @@ func TestRestartChild(t *testing.T) {
 	if path == "" {
 		t.Skip("runs only as the child of TestRestartDeliversEachJobOnce")
 	}
-	o, err := Open(path)
+	o, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := NewWorker(o, map[string]chat.Sender{"slack": httpSender{os.Getenv(childURLEnv)}}, nil,
-		WorkerOptions{BaseBackoff: 10 * time.Millisecond, Poll: 50 * time.Millisecond, Concurrency: 2})
+	w := delivery.NewWorker(o, map[string]chat.Sender{"slack": httpSender{os.Getenv(childURLEnv)}}, nil,
+		delivery.WorkerOptions{BaseBackoff: 10 * time.Millisecond, Poll: 50 * time.Millisecond, Concurrency: 2})
 	go w.Run(context.Background())
 	for i := range childJobs {
-		j, _, err := o.Enqueue(context.Background(), Job{Kind: "push", Address: "slack:#ops", Text: fmt.Sprint(i)})
+		j, _, err := o.Enqueue(context.Background(), delivery.Job{Kind: "push", Address: "slack:#ops", Text: fmt.Sprint(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,11 +180,11 @@ func TestRestartDeliversEachJobOnce(t *testing.T) {
 	rec.delay = 0
 	rec.mu.Unlock()
 
-	o, err := Open(path)
+	o, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer o.Close()
+	t.Cleanup(func() { o.Close() }) // after the worker stops
 	ctx := context.Background()
 	sentBefore := map[string]bool{}
 	for _, id := range acknowledged {
@@ -191,13 +193,13 @@ func TestRestartDeliversEachJobOnce(t *testing.T) {
 			t.Fatalf("acknowledged job lost: %v", err)
 		}
 		switch j.State {
-		case StateSent:
+		case delivery.StateSent:
 			sentBefore[id] = true
-		case StateSending:
+		case delivery.StateSending:
 			t.Errorf("job %s still sending after Open; a restart must re-queue it", id)
 		}
 	}
-	if j, _ := o.Get(ctx, inFlight); j.State != StateQueued || !strings.HasPrefix(j.LastError, "interrupted") {
+	if j, _ := o.Get(ctx, inFlight); j.State != delivery.StateQueued || !strings.HasPrefix(j.LastError, "interrupted") {
 		t.Errorf("the job in flight at the kill is %s %q; want queued, interrupted", j.State, j.LastError)
 	}
 	var stored []string
@@ -216,9 +218,10 @@ func TestRestartDeliversEachJobOnce(t *testing.T) {
 		t.Errorf("%d jobs stored, %d acknowledged", len(stored), len(acknowledged))
 	}
 
-	startWorker(t, NewWorker(o, map[string]chat.Sender{"slack": httpSender{srv.URL}}, nil, testOptions()))
+	storetest.StartWorker(t, delivery.NewWorker(o, map[string]chat.Sender{"slack": httpSender{srv.URL}}, nil,
+		delivery.WorkerOptions{BaseBackoff: time.Millisecond, Poll: 10 * time.Millisecond}))
 	for _, id := range stored {
-		if j := waitDone(t, o, id); j.State != StateSent {
+		if j := storetest.WaitDone(t, o, id); j.State != delivery.StateSent {
 			t.Fatalf("job %s %s: %q", id, j.State, j.LastError)
 		}
 	}
@@ -241,4 +244,80 @@ func TestRestartDeliversEachJobOnce(t *testing.T) {
 	}
 	t.Logf("%d of %d jobs acknowledged before the kill, %d sent before it, %d re-sent with their idempotency key after it",
 		len(acknowledged), childJobs, len(sentBefore), resent)
+}
+
+// The child of TestCrashingJobFailsAfterMaxAttempts: a Panelcast that dies
+// preparing the job, as one killed for memory by a render would.
+const childCrashEnv = "PANELCAST_DELIVERY_TEST_CRASH_OUTBOX"
+
+func TestCrashChild(t *testing.T) {
+	path := os.Getenv(childCrashEnv)
+	if path == "" {
+		t.Skip("runs only as the child of TestCrashingJobFailsAfterMaxAttempts")
+	}
+	o, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prepare := func(context.Context, delivery.Job) (chat.Message, error) {
+		fmt.Println("preparing")
+		self, _ := os.FindProcess(os.Getpid())
+		self.Kill()
+		select {}
+	}
+	w := delivery.NewWorker(o, map[string]chat.Sender{"slack": &storetest.Sender{}}, prepare,
+		delivery.WorkerOptions{MaxAttempts: 3, Poll: 10 * time.Millisecond})
+	go w.Run(context.Background())
+	for {
+		if j, _ := o.List(context.Background(), delivery.ListFilter{}); len(j) == 1 && j[0].State == delivery.StateFailed {
+			fmt.Println("failed")
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A job that kills the process at every attempt is re-queued at each
+// restart with the attempt counted, and fails after max_attempts with the
+// reason instead of killing every Panelcast started on the outbox.
+func TestCrashingJobFailsAfterMaxAttempts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	o, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _, err := o.Enqueue(context.Background(), delivery.Job{Kind: "push", Address: "slack:#ops", Text: "deadly"})
+	o.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashes := 0
+	for run := 1; ; run++ {
+		if run > 5 {
+			t.Fatalf("the job still runs after %d crashes", crashes)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.timeout=30s")
+		cmd.Env = append(os.Environ(), childCrashEnv+"="+path)
+		out, err := cmd.Output()
+		if strings.Contains(string(out), "preparing") {
+			crashes++
+			if err == nil {
+				t.Fatalf("run %d prepared the job and lived", run)
+			}
+			continue
+		}
+		if err != nil || !strings.Contains(string(out), "failed") {
+			t.Fatalf("run %d: %v\n%s", run, err, out)
+		}
+		break
+	}
+	o = open(t, path)
+	got, err := o.Get(context.Background(), j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "gave up after 3 attempts: interrupted 3 times"
+	if crashes != 3 || got.State != delivery.StateFailed || got.Attempts != 3 || !strings.HasPrefix(got.LastError, want) {
+		t.Errorf("%d crashes, then %s after %d attempts: %q; want 3 crashes, failed: %q…", crashes, got.State, got.Attempts, got.LastError, want)
+	}
 }
