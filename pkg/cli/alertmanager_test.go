@@ -157,11 +157,15 @@ func TestServeAlertmanagerToSlack(t *testing.T) {
 	if q := last[len(last)-1].Query; q.Get("to") != strconv.FormatInt(endsAt.Add(5*time.Minute).UnixMilli(), 10) || q.Get("from") != from {
 		t.Errorf("the resolve was drawn from %s to %s", q.Get("from"), q.Get("to"))
 	}
-	for _, m := range slack.Messages() {
-		if m.TS == fire.TS && (m.Edits != 1 || !strings.HasPrefix(m.Text, "✅ *RESOLVED* ~FIRING~")) {
-			t.Errorf("the firing message was not marked resolved (%d edits):\n%s", m.Edits, m.Text)
+	// The firing message is edited once the resolve is out.
+	waitFor(t, "the firing message marked resolved", 10*time.Second, func() bool {
+		for _, m := range slack.Messages() {
+			if m.TS == fire.TS && m.Edits == 1 && strings.HasPrefix(m.Text, "✅ *RESOLVED* ~FIRING~") {
+				return true
+			}
 		}
-	}
+		return false
+	})
 	// Give a late duplicate the time to show up before counting.
 	time.Sleep(time.Second)
 	if n := len(slack.Messages()); n != 3 {

@@ -123,6 +123,9 @@ type Outcome struct {
 	LastError string
 	Next      time.Time // the retry's due time
 	Receipt   chat.Receipt
+	// Err is the failure behind LastError, for the worker's OnFinish; it
+	// is not stored.
+	Err error
 }
 
 // Thread is the first message of a thread, which later jobs reply to.

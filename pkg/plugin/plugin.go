@@ -16,6 +16,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
 	goplugin "github.com/hashicorp/go-plugin"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	"github.com/panelcast/panelcast/pkg/chatapi"
@@ -38,6 +39,13 @@ func Serve(svc *service.Service) error {
 		svc.Log.Error("chat delivery did not start; pushes are refused until it is fixed", "error", err)
 	}
 	defer svc.StopDelivery()
+	// Grafana collects a plugin's metrics from the default registry
+	// (/api/plugins/panelcast-renderer/metrics).
+	for _, c := range svc.Collectors() {
+		if err := prometheus.Register(c); err != nil {
+			svc.Log.Warn("a metric is not exported", "error", err)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		h := svc.Health(r.Context())

@@ -48,7 +48,7 @@ func New(svc *service.Service) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("allowed_origins: %w", err)
 	}
-	s := &Server{svc: svc, log: svc.Log, guard: guard, metrics: newMetrics(svc.Renderer)}
+	s := &Server{svc: svc, log: svc.Log, guard: guard, metrics: newMetrics(svc.Renderer, svc.Collectors()...)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /render", s.render(false))
 	mux.HandleFunc("GET /render/csv", s.render(true))

@@ -171,6 +171,9 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	if opts.Retention == 0 {
 		opts.Retention = s.Config.OutboxRetention
 	}
+	if opts.OnFinish == nil {
+		opts.OnFinish = s.countOutcome
+	}
 	if opts.Logger == nil {
 		opts.Logger = s.Log
 	}

@@ -1,7 +1,9 @@
 package service
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -49,7 +51,46 @@ func (s *Service) Collectors() []prometheus.Collector {
 	if m == nil {
 		return nil
 	}
-	return []prometheus.Collector{m.alertsReceived, m.delivered, m.failed, m.rendersShared}
+	return []prometheus.Collector{m.alertsReceived, m.delivered, m.failed, m.rendersShared, outboxCollector{s}}
+}
+
+// outboxCollector reads the outbox's depth at scrape time. With a shared
+// PostgreSQL outbox every replica reports the fleet's queue, which is what
+// an autoscaler wants.
+type outboxCollector struct{ s *Service }
+
+var (
+	outboxJobsDesc = prometheus.NewDesc("panelcast_outbox_jobs",
+		"Messages in the outbox by state (queued includes those waiting for a retry; sent and failed are kept for outbox_retention).", []string{"state"}, nil)
+	outboxOldestDesc = prometheus.NewDesc("panelcast_outbox_oldest_pending_seconds",
+		"Age of the oldest message not yet sent or given up on; 0 when none waits.", nil, nil)
+)
+
+func (c outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxJobsDesc
+	ch <- outboxOldestDesc
+}
+
+// outboxScrapeTimeout keeps a slow database from stalling a scrape.
+const outboxScrapeTimeout = 5 * time.Second
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), outboxScrapeTimeout)
+	defer cancel()
+	d, err := c.s.OutboxDepth(ctx)
+	if err != nil {
+		// No outbox (no chat configured) or unreachable: no series, rather
+		// than zeros that would read as an empty queue.
+		return
+	}
+	for state, n := range map[string]int{"queued": d.Queued, "sending": d.Sending, "sent": d.Sent, "failed": d.Failed} {
+		ch <- prometheus.MustNewConstMetric(outboxJobsDesc, prometheus.GaugeValue, float64(n), state)
+	}
+	age := 0.0
+	if !d.OldestPending.IsZero() {
+		age = time.Since(d.OldestPending).Seconds()
+	}
+	ch <- prometheus.MustNewConstMetric(outboxOldestDesc, prometheus.GaugeValue, age)
 }
 
 // The counting methods accept a nil *metrics (a Service not made by New,
@@ -67,16 +108,21 @@ func (m *metrics) renderShared() {
 	}
 }
 
-// outcome counts what the worker reports of a finished job.
-func (m *metrics) outcome(j delivery.Job, provider string, sent bool, err error) {
+// countOutcome counts a job the worker finished, as its OnFinish.
+func (s *Service) countOutcome(j delivery.Job, out delivery.Outcome) {
+	m := s.metrics
 	if m == nil {
 		return
 	}
-	if sent {
+	provider := "unknown"
+	if addr, err := chat.ParseAddress(j.Address); err == nil {
+		provider = addr.Provider
+	}
+	if out.State == delivery.StateSent {
 		m.delivered.WithLabelValues(provider, j.Kind).Inc()
 		return
 	}
-	m.failed.WithLabelValues(provider, j.Kind, failureReason(err)).Inc()
+	m.failed.WithLabelValues(provider, j.Kind, failureReason(out.Err)).Inc()
 }
 
 // failureReason names why a message failed, in few enough words to be a
@@ -91,6 +137,9 @@ func failureReason(err error) string {
 		return "grafana"
 	case errors.Is(err, render.ErrBadRequest), errors.Is(err, render.ErrNoChromium), errors.Is(err, render.ErrTimeout):
 		return "render"
+	case err == nil:
+		// Failed without a send: interrupted too often, or no sender.
+		return "interrupted"
 	}
 	return "other"
 }
