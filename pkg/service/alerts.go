@@ -138,7 +138,7 @@ func newAlertDelivery(cfg config.Config) (*alertDelivery, error) {
 func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, doorURL string) (AlertsResult, error) {
 	n, err := grafana.ParseWebhook(body)
 	if err != nil {
-		return AlertsResult{}, fmt.Errorf("%w: %v", ErrBadAlerts, err)
+		return AlertsResult{}, badAlerts("%s", strings.TrimPrefix(err.Error(), grafana.ErrBadPayload.Error()+": "))
 	}
 	for _, a := range n.Alerts {
 		s.metrics.alertReceived(n.Source, a.Status)
