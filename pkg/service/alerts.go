@@ -156,8 +156,11 @@ func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, door
 		return AlertsResult{}, err
 	}
 	now := time.Now()
-	var jobs []delivery.Job
-	var out []AlertMessage
+	// Jobs are stored alert by alert, address by address, so that a storm
+	// to several chats keeps all of them busy rather than one after the
+	// other (each is paced by its own rate limit).
+	var perRoute [][]delivery.Job
+	var perRouteMsgs [][]AlertMessage
 	for _, r := range routes {
 		groups := [][]grafana.Alert{r.alerts}
 		if s.Config.AlertGrouping == config.GroupPerAlert {
@@ -166,13 +169,24 @@ func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, door
 				groups = append(groups, []grafana.Alert{a})
 			}
 		}
+		var jobs []delivery.Job
+		var msgs []AlertMessage
 		for _, alerts := range groups {
 			j, msg, err := s.alertJob(ad, n, r.addr, alerts, base, now)
 			if err != nil {
 				return AlertsResult{}, err
 			}
-			jobs = append(jobs, j)
-			out = append(out, msg)
+			jobs, msgs = append(jobs, j), append(msgs, msg)
+		}
+		perRoute, perRouteMsgs = append(perRoute, jobs), append(perRouteMsgs, msgs)
+	}
+	var jobs []delivery.Job
+	var out []AlertMessage
+	for i := 0; len(jobs) < countJobs(perRoute); i++ {
+		for r := range perRoute {
+			if i < len(perRoute[r]) {
+				jobs, out = append(jobs, perRoute[r][i]), append(out, perRouteMsgs[r][i])
+			}
 		}
 	}
 	o, err := s.push.outboxFor("")
@@ -189,6 +203,14 @@ func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, door
 	s.Log.InfoContext(ctx, "alerts queued", "source", n.Source, "status", n.Status, "alerts", len(n.Alerts),
 		"messages", len(out), "duplicates", countDuplicates(out))
 	return AlertsResult{Source: n.Source, Alerts: len(n.Alerts), Messages: out}, nil
+}
+
+func countJobs(perRoute [][]delivery.Job) int {
+	n := 0
+	for _, jobs := range perRoute {
+		n += len(jobs)
+	}
+	return n
 }
 
 func countDuplicates(ms []AlertMessage) int {
