@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"image/png"
 	"io"
 	"net/http"
@@ -170,6 +171,19 @@ func TestServeAlertmanagerToSlack(t *testing.T) {
 	time.Sleep(time.Second)
 	if n := len(slack.Messages()); n != 3 {
 		t.Errorf("%d messages in Slack, want 3 (two firing, one resolve)", n)
+	}
+	// Health tells how alert delivery went.
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var health struct {
+		Alerts struct{ Received, Delivered, Failed int }
+	}
+	err = json.NewDecoder(resp.Body).Decode(&health)
+	resp.Body.Close()
+	if err != nil || health.Alerts.Received != 6 || health.Alerts.Delivered != 3 || health.Alerts.Failed != 0 {
+		t.Errorf("healthz alerts %+v (%v), want 6 received (4 firing, 2 resolved), 3 delivered", health.Alerts, err)
 	}
 	if v := slack.Violations(); len(v) > 0 {
 		t.Errorf("Slack's rate limits were broken: %v", v)

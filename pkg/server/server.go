@@ -214,6 +214,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	st := s.svc.Renderer.Stats()
 	body := map[string]any{"ok": true, "version": buildinfo.Version, "chromium": st.ChromiumPath,
 		"browser": st.BrowserVersion, "inFlight": st.InFlight, "queued": st.Queued}
+	if a := s.svc.AlertsHealth(); a != nil {
+		body["alerts"] = a
+	}
 	status := http.StatusOK
 	switch {
 	case st.ChromiumPath == "":

@@ -110,6 +110,9 @@ func (m *metrics) renderShared() {
 
 // countOutcome counts a job the worker finished, as its OnFinish.
 func (s *Service) countOutcome(j delivery.Job, out delivery.Outcome) {
+	if j.Kind == "alert" {
+		s.alerts.finished(out.State == delivery.StateSent, out.LastError)
+	}
 	m := s.metrics
 	if m == nil {
 		return

@@ -28,6 +28,7 @@ type Service struct {
 
 	push    pushState // chat delivery, see StartDelivery
 	metrics *metrics
+	alerts  alertCounts
 }
 
 // New starts the renderer from the configuration. A missing browser does
@@ -187,6 +188,7 @@ type Health struct {
 	// Outbox and Chat are present while chat delivery runs.
 	Outbox *OutboxHealth `json:"outbox,omitempty"`
 	Chat   []ChatHealth  `json:"chat,omitempty"`
+	Alerts *AlertsHealth `json:"alerts,omitempty"`
 }
 
 // browserHealth checks the browser with a probe render.
