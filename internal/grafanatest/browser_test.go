@@ -58,15 +58,19 @@ func browser(t *testing.T, extra ...string) *rod.Browser {
 const recorder = `(() => {
   const log = window.__timeline = [];
   const last = {};
+  // One time per sample, so changes seen together are noted together.
+  let now = 0;
   const note = (k, v) => {
-    if (last[k] !== v) { last[k] = v; log.push({at: Math.round(performance.now()), what: k + '=' + v}); }
+    if (last[k] !== v) { last[k] = v; log.push({at: now, what: k + '=' + v}); }
   };
   let wrapped = false;
   setInterval(() => {
+    now = Math.round(performance.now());
     const fn = window.__grafanaImageRendererMessageChannel;
     if (!wrapped && typeof fn === 'function') {
       wrapped = true;
       window.__grafanaImageRendererMessageChannel = (m) => {
+        now = Math.round(performance.now());
         note('binding', m);
         note('painted at binding', document.querySelectorAll('.panel-content > *').length);
         return fn(m);
@@ -458,4 +462,123 @@ func TestBrowserCertificate(t *testing.T) {
 	tb.must(tb.page.Navigate(s.PanelURL(ScenarioScenes, url.Values{"query": {"50"}})))
 	tb.waitFor(5*time.Second, func(tl timeline) bool { return tl.has("painted=1") })
 	pixel(t, tb.screenshot(), 0.5, 0.75, SeriesColor)
+}
+
+// The demo page is Grafana's own frontend: scenes' signals behave as on a
+// Grafana page (the count is unset until the data source has loaded and
+// the first query starts), the query goes through Grafana's
+// DataSourceWithBackend, and @grafana/ui paints the panel CheckDemoPicture
+// recognises.
+func TestBrowserDemo(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{TLS: true})
+	tb := open(t, b, s, 1000, 500, 1)
+	tb.must(proto.SecuritySetIgnoreCertificateErrors{Ignore: true}.Call(tb.page))
+	tb.must(tb.page.Navigate(s.PanelURL(ScenarioDemo, url.Values{"querystart": {"400"}})))
+	tl := tb.waitFor(15*time.Second, func(tl timeline) bool { return tl.has("count=1") && tl.last("count=0") > tl.first("count=1") })
+
+	bootAt, queryAt, doneAt := tl.first("ctx=true"), tl.first("count=1"), tl.last("count=0")
+	if bootAt < 300 {
+		t.Errorf("scene context at %.0f ms, before the 300 ms bundle", bootAt)
+	}
+	if at := tl.first("count=0"); at < queryAt {
+		t.Errorf("the count was set at %.0f ms, before the first query at %.0f: %v", at, queryAt, tl)
+	}
+	if gap := queryAt - bootAt; gap < 350 {
+		t.Errorf("first query %.0f ms after boot, want the 400 ms data source loading first", gap)
+	}
+	// The answer is parsed and handed on before the count drains: under
+	// load that takes a while.
+	if took := doneAt - queryAt; took < 280 || took > 1300 {
+		t.Errorf("query counted for %.0f ms, want the 300 ms query and its handling", took)
+	}
+	time.Sleep(300 * time.Millisecond) // React and uPlot paint after the count drains
+	if got := tb.eval(`() => document.querySelectorAll('.u-wrap canvas').length + ' ' + document.querySelector('h2').textContent`); got != "1 "+DemoPanelTitle {
+		t.Errorf("panel: %s, want one uPlot canvas under the title %q", got, DemoPanelTitle)
+	}
+	img := tb.screenshot()
+	p, err := CheckDemoPicture(img)
+	if err != nil {
+		t.Errorf("the demo picture is not Grafana's time series panel: %v", err)
+	}
+	t.Logf("plot %v, threshold at y=%d (want %d)", p.Plot, p.ThresholdY, p.WantThresholdY)
+
+	var query *Visit
+	for _, v := range s.Visits() {
+		if v.Path == "/api/ds/query" {
+			query = &v
+		}
+	}
+	if query == nil || query.Query.Get("ds_type") != "grafana-testdata-datasource" || query.Header.Get("X-Datasource-Uid") != "testdata" ||
+		query.Cookies["renderKey"] != s.RenderKey {
+		t.Errorf("query visit %+v, want Grafana's DataSourceWithBackend request with the render key", query)
+	}
+	if reps := s.Reports(); len(reps) != 1 || reps[0].Scenario != ScenarioDemo || reps[0].Width != 1000 {
+		t.Errorf("reports %+v", reps)
+	}
+}
+
+// CheckDemoPicture fails when any part of the panel is missing: each copy
+// of a real picture lacks one.
+func TestBrowserDemoCheckFailsWithoutEachPart(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{})
+	tb := open(t, b, s, 800, 400, 1)
+	tb.must(tb.page.Navigate(s.PanelURL(ScenarioDemo, url.Values{"query": {"50"}})))
+	tb.waitFor(15*time.Second, func(tl timeline) bool { return tl.has("count=1") && tl.last("count=0") > tl.first("count=1") })
+	time.Sleep(300 * time.Millisecond)
+	img := tb.screenshot()
+	p, err := CheckDemoPicture(img)
+	if err != nil {
+		t.Fatalf("the real picture fails: %v", err)
+	}
+	paint := func(keep func(x, y int, c color.RGBA) bool) image.Image {
+		out := image.NewRGBA(img.Bounds())
+		for y := out.Rect.Min.Y; y < out.Rect.Max.Y; y++ {
+			for x := out.Rect.Min.X; x < out.Rect.Max.X; x++ {
+				c := rgba(img.At(x, y))
+				if !keep(x, y, c) {
+					c = PanelBackground
+				}
+				out.Set(x, y, c)
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		want string
+		keep func(x, y int, c color.RGBA) bool
+	}{
+		{"dashed line", func(_, _ int, c color.RGBA) bool { return !closeTo(c, ThresholdLineColor, 12) }},
+		{"series web-2", func(_, _ int, c color.RGBA) bool { return !closeTo(c, Demo[1].Color, 8) }},
+		{"legend", func(_, y int, _ color.RGBA) bool { return y < p.Plot.Max.Y+(img.Bounds().Dy()-p.Plot.Max.Y)/2 }},
+		{"y-axis labels", func(x, _ int, _ color.RGBA) bool { return x >= p.Plot.Min.X }},
+		{"x-axis labels", func(_, y int, c color.RGBA) bool { return y <= p.Plot.Max.Y || textInk(c) < 0.5 }},
+		{"title", func(_, y int, _ color.RGBA) bool { return y >= p.Plot.Min.Y-p.Plot.Dy()/40 }},
+		{"grid lines", func(_, _ int, c color.RGBA) bool { return !closeTo(c, GridColor, 1) }},
+	} {
+		if _, err := CheckDemoPicture(paint(c.keep)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("without the %s: err = %v", c.want, err)
+		}
+	}
+}
+
+// A failing query ends the count too, and Grafana's panel shows its error.
+func TestBrowserDemoFailing(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{})
+	tb := open(t, b, s, 800, 400, 1)
+	tb.must(tb.page.Navigate(s.PanelURL(ScenarioDemoFailing, nil)))
+	tb.waitFor(15*time.Second, func(tl timeline) bool { return tl.has("count=1") && tl.last("count=0") > tl.first("count=1") })
+	time.Sleep(300 * time.Millisecond)
+	if got := tb.eval(`() => document.querySelector('[data-testid="data-testid Panel status error"]') ? 'error shown' : document.body.innerText`); got != "error shown" {
+		t.Errorf("no error indicator: %s", got)
+	}
+	img := tb.screenshot()
+	if n := countIn(img, img.Bounds(), func(c color.RGBA) bool { return closeTo(c, PanelErrorColor, 6) }); n < 100 {
+		t.Errorf("%d pixels of the error indicator's %s, want its 32 px square", n, hexColor(PanelErrorColor))
+	}
+	if _, err := CheckDemoPicture(img); err == nil {
+		t.Error("the failed panel passes for a chart")
+	}
 }

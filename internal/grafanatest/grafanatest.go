@@ -15,8 +15,13 @@
 // between boot and the first query, default 200), query (query duration,
 // default 300, 1000 for "slow"); csv pages also take download=link.
 //
-// Layout, so tests can check pixels at fractions of the picture whatever its
-// size and device scale factor: a page is Background; a solo panel fills the
+// The demo scenarios are pages built from Grafana's own frontend libraries
+// (frontend/, committed built as assets/grafana.js), drawn as Grafana draws
+// them; CheckDemoPicture recognises their pictures.
+//
+// Layout of the other scenarios, so tests can check pixels at fractions of
+// the picture whatever its size and device scale factor: a page is
+// Background; a solo panel fills the
 // viewport and, once its data arrives, paints its lower half (y from 50 % to
 // 100 %, full width) in SeriesColor, or in ErrorColor when its query fails.
 // Text (panel title, local time, error message) stays inside the top-left
@@ -90,6 +95,19 @@ const (
 	// <a download> pointing at /api/panelcast-test/data.csv, which answers
 	// with Content-Disposition: attachment.
 	ScenarioCSV = "csv"
+	// ScenarioDemo is a dashboard built from Grafana's own frontend
+	// libraries (frontend/, bundled into assets/grafana.js): @grafana/scenes
+	// runs the query and keeps window.__grafanaSceneContext and
+	// window.__grafanaRunningQueryCount, @grafana/ui draws two time series
+	// panels (see demo.go) with title, axes, grid, legend, the Demo series
+	// in Grafana's palette and a dashed threshold, on Grafana's dark theme.
+	// The count is unset until the first query starts, querystart ms after
+	// boot (the data source's loading), as on Grafana's own pages. Its
+	// layout is Grafana's, not the contract above.
+	ScenarioDemo = "demo"
+	// ScenarioDemoFailing is ScenarioDemo whose query answers HTTP 500
+	// {"message":"datasource error"}: Grafana's panels show their error.
+	ScenarioDemoFailing = "demo-failing"
 )
 
 // Facts the pages are built on, exported so tests can state expectations.

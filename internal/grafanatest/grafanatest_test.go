@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"image/color"
 	"io"
 	"net/http"
 	"net/url"
@@ -387,7 +389,7 @@ func TestURLs(t *testing.T) {
 func TestDashboards(t *testing.T) {
 	s := start(t, Options{})
 	for _, uid := range []string{ScenarioScenes, ScenarioSlow, ScenarioFailing, ScenarioNever, ScenarioBinding,
-		ScenarioLegacy, ScenarioStatic, ScenarioTall, ScenarioCSV} {
+		ScenarioLegacy, ScenarioStatic, ScenarioTall, ScenarioCSV, ScenarioDemo, ScenarioDemoFailing} {
 		r := do(t, s, "GET", "/api/dashboards/uid/"+uid, s.RenderKey, nil, nil)
 		var body struct {
 			Dashboard struct{ Panels []panelModel }
@@ -424,5 +426,119 @@ func TestCSVDownload(t *testing.T) {
 	if r.status != http.StatusOK || r.body != CSVData ||
 		r.header.Get("Content-Disposition") != `attachment; filename="panel-data.csv"` {
 		t.Errorf("data.csv: %d %v %q", r.status, r.header, r.body)
+	}
+}
+
+func TestShellLoadsTheScenarioBundle(t *testing.T) {
+	s := start(t, Options{})
+	for uid, bundle := range map[string]string{ScenarioScenes: "app", ScenarioTall: "app", ScenarioDemo: "grafana", ScenarioDemoFailing: "grafana"} {
+		page := do(t, s, "GET", "/d-solo/"+uid+"/panel?boot=0", s.RenderKey, nil, nil)
+		if !strings.Contains(page.body, "public/build/"+bundle+".js?boot=0") || !strings.Contains(page.body, "public/build/"+bundle+".css") {
+			t.Errorf("%s page does not load %s.js and %s.css: %s", uid, bundle, bundle, page.body)
+		}
+		if preload := strings.Contains(page.body, `<link rel="preload" href="public/fonts/inter/Inter-Regular.woff2" as="font" crossorigin>`); preload != (bundle == "grafana") {
+			t.Errorf("%s page preloads Inter: %v", uid, preload)
+		}
+		// Grafana's frontend reads the user's theme at start-up.
+		if !strings.Contains(page.body, `"theme":"dark"`) {
+			t.Errorf("%s page has no user theme in its boot data", uid)
+		}
+	}
+	for path, typ := range map[string]string{
+		"/public/build/grafana.js?boot=0":                          "text/javascript",
+		"/public/build/grafana.css":                                "text/css",
+		"/public/fonts/inter/Inter-Regular.woff2":                  "font/woff2",
+		"/public/fonts/inter/Inter-Medium.woff2":                   "font/woff2",
+		"/public/build/img/icons/unicons/exclamation-triangle.svg": "image/svg+xml",
+	} {
+		r := do(t, s, "GET", path, "", nil, nil)
+		if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), typ) || len(r.body) == 0 {
+			t.Errorf("%s: %d %q, %d bytes", path, r.status, r.header.Get("Content-Type"), len(r.body))
+		}
+	}
+	if r := do(t, s, "GET", "/public/build/img/icons/unicons/nope.svg", "", nil, nil); r.status != http.StatusNotFound {
+		t.Errorf("missing icon: %d", r.status)
+	}
+}
+
+// Grafana's frontend says in the query, not the URL, which answer it
+// wants: the demo's frames over the asked range, after queryMs.
+func TestDemoQuery(t *testing.T) {
+	s := start(t, Options{})
+	from, to := ReportInstant.Add(-2*time.Hour), ReportInstant
+	body := fmt.Sprintf(`{"queries":[{"refId":"A","scenario":"demo","queryMs":200}],"from":"%d","to":"%d"}`, from.UnixMilli(), to.UnixMilli())
+	begin := time.Now()
+	r := do(t, s, "POST", "/api/ds/query?ds_type=grafana-testdata-datasource", s.RenderKey, strings.NewReader(body), nil)
+	if took := time.Since(begin); took < 200*time.Millisecond || took > 1200*time.Millisecond {
+		t.Errorf("query took %v, want about 200ms", took)
+	}
+	var answer struct {
+		Results map[string]struct {
+			Frames []struct {
+				Schema struct {
+					Name   string
+					Fields []struct{ Name, Type string }
+				}
+				Data struct{ Values [2][]float64 }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.body), &answer); err != nil || r.status != http.StatusOK {
+		t.Fatalf("demo query: %d %s (%v)", r.status, r.body, err)
+	}
+	frames := answer.Results["A"].Frames
+	if len(frames) != len(Demo) {
+		t.Fatalf("%d frames, want one per series (%d)", len(frames), len(Demo))
+	}
+	points := int(to.Sub(from)/DemoStep) + 1
+	for i, f := range frames {
+		s := Demo[i]
+		times, values := f.Data.Values[0], f.Data.Values[1]
+		if f.Schema.Name != s.Name || len(f.Schema.Fields) != 2 || f.Schema.Fields[0].Type != "time" || len(times) != points || len(values) != points {
+			t.Errorf("frame %d: %s with %d fields, %d times, %d values; want %s with %d points", i, f.Schema.Name, len(f.Schema.Fields), len(times), len(values), s.Name, points)
+			continue
+		}
+		if int64(times[0]) != from.UnixMilli() || int64(times[points-1]) != to.UnixMilli() {
+			t.Errorf("%s spans %v..%v", s.Name, times[0], times[points-1])
+		}
+		for j, v := range values {
+			if want := s.Value(time.UnixMilli(int64(times[j]))); v != want || v < s.Low || v > s.High {
+				t.Errorf("%s at %v = %v, want %v within [%v, %v]", s.Name, times[j], v, want, s.Low, s.High)
+				break
+			}
+		}
+	}
+
+	if r := do(t, s, "POST", "/api/ds/query", s.RenderKey, strings.NewReader(`{"queries":[{"refId":"A","scenario":"demo-failing","queryMs":0}]}`), nil); r.status != http.StatusInternalServerError {
+		t.Errorf("demo-failing query: %d %s", r.status, r.body)
+	}
+}
+
+// The demo's data is fixed by time alone, and shows what a reader should
+// see: series apart from each other, one of them above the threshold for
+// a while in the default range.
+func TestDemoSeries(t *testing.T) {
+	var above int
+	for m := 0; m <= 120; m++ {
+		at := ReportInstant.Add(time.Duration(m-120) * time.Minute)
+		for _, s := range Demo {
+			v := s.Value(at)
+			if v != s.Value(at) || v < s.Low || v > s.High || v < DemoMin || v > DemoMax {
+				t.Fatalf("%s at %v = %v, want a fixed value within [%v, %v]", s.Name, at, v, s.Low, s.High)
+			}
+		}
+		if Demo[len(Demo)-1].Value(at) > DemoThreshold {
+			above++
+		}
+	}
+	if above < 5 || above > 60 {
+		t.Errorf("%s is above the threshold for %d of 121 minutes, want a visible stretch", Demo[len(Demo)-1].Name, above)
+	}
+	seen := map[color.RGBA]bool{}
+	for _, s := range Demo {
+		if seen[s.Color] {
+			t.Errorf("colour %v used twice", s.Color)
+		}
+		seen[s.Color] = true
 	}
 }

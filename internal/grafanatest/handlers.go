@@ -3,10 +3,12 @@ package grafanatest
 import (
 	"context"
 	"crypto/subtle"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,6 +18,15 @@ import (
 var (
 	//go:embed assets/app.js
 	appJS []byte
+	// grafanaJS is built from frontend/ (npm run build) and committed.
+	//go:embed assets/grafana.js
+	grafanaJS []byte
+	//go:embed assets/grafana.css
+	grafanaCSS []byte
+	// publicFS holds what Grafana's frontend asks for under public/ (fonts,
+	// icons), copied there by frontend/build.mjs.
+	//go:embed assets/public
+	publicFS embed.FS
 	//go:embed assets/app.css
 	appCSSTemplate string
 	//go:embed assets/index.html
@@ -50,7 +61,11 @@ type panelModel struct {
 	// Height in CSS px on a dashboard; 0 fills the viewport.
 	Height int `json:"height"`
 	// Fill is which part the data paints: "half" (lower half) or "full".
-	Fill string `json:"fill"`
+	Fill string `json:"fill,omitempty"`
+	// FieldConfig and Options are Grafana's, for panels drawn by Grafana's
+	// own frontend.
+	FieldConfig map[string]any `json:"fieldConfig,omitempty"`
+	Options     map[string]any `json:"options,omitempty"`
 }
 
 // scenarioModel is what the dashboard API tells the page's script about its
@@ -76,6 +91,9 @@ type dashboardModel struct {
 	Title    string
 	Panels   []panelModel
 	Scenario scenarioModel
+	// Frontend serves the page built from Grafana's own frontend libraries
+	// (assets/grafana.js) instead of assets/app.js.
+	Frontend bool
 }
 
 func dashboardFor(uid string) (dashboardModel, bool) {
@@ -85,26 +103,26 @@ func dashboardFor(uid string) (dashboardModel, bool) {
 	scenes := scenarioModel{Signals: "scenes", QueryMs: defaultQueryMs}
 	switch uid {
 	case ScenarioScenes:
-		return dashboardModel{"Scenes", one("Requests", "timeseries"), scenes}, true
+		return dashboardModel{Title: "Scenes", Panels: one("Requests", "timeseries"), Scenario: scenes}, true
 	case ScenarioSlow:
 		slow := scenes
 		slow.QueryMs = slowQueryMs
-		return dashboardModel{"Slow", one("Slow query", "timeseries"), slow}, true
+		return dashboardModel{Title: "Slow", Panels: one("Slow query", "timeseries"), Scenario: slow}, true
 	case ScenarioFailing:
-		return dashboardModel{"Failing", one("Broken query", "timeseries"), scenes}, true
+		return dashboardModel{Title: "Failing", Panels: one("Broken query", "timeseries"), Scenario: scenes}, true
 	case ScenarioNever:
-		return dashboardModel{"Never", one("Hanging query", "timeseries"), scenes}, true
+		return dashboardModel{Title: "Never", Panels: one("Hanging query", "timeseries"), Scenario: scenes}, true
 	case ScenarioBinding:
-		return dashboardModel{"Binding", one("Late paint", "timeseries"), scenarioModel{
+		return dashboardModel{Title: "Binding", Panels: one("Late paint", "timeseries"), Scenario: scenarioModel{
 			Signals:             "binding",
 			QueryMs:             defaultQueryMs,
 			BindingPaintDelayMs: BindingPaintDelay.Milliseconds(),
 			BindingMessage:      BindingMessage,
 		}}, true
 	case ScenarioLegacy:
-		return dashboardModel{"Legacy", one("Graph", "graph"), scenarioModel{Signals: "legacy", QueryMs: defaultQueryMs}}, true
+		return dashboardModel{Title: "Legacy", Panels: one("Graph", "graph"), Scenario: scenarioModel{Signals: "legacy", QueryMs: defaultQueryMs}}, true
 	case ScenarioStatic:
-		return dashboardModel{"Static", one("Quiet panel", "timeseries"), scenarioModel{Signals: "none", QueryMs: defaultQueryMs}}, true
+		return dashboardModel{Title: "Static", Panels: one("Quiet panel", "timeseries"), Scenario: scenarioModel{Signals: "none", QueryMs: defaultQueryMs}}, true
 	case ScenarioTall:
 		panels := make([]panelModel, 0, 5)
 		for id := 1; id <= 4; id++ {
@@ -112,11 +130,13 @@ func dashboardFor(uid string) (dashboardModel, bool) {
 		}
 		// Untitled, so nothing but the series is drawn in the bottom strip.
 		panels = append(panels, panelModel{ID: 5, Type: "stat", Height: tallLastPanelHeight, Fill: "full"})
-		return dashboardModel{"Tall", panels, scenes}, true
+		return dashboardModel{Title: "Tall", Panels: panels, Scenario: scenes}, true
 	case ScenarioCSV:
 		csv := scenes
 		csv.Download = &downloadModel{URL: "/api/panelcast-test/data.csv", FileName: CSVFileName}
-		return dashboardModel{"CSV", one("Table", "table"), csv}, true
+		return dashboardModel{Title: "CSV", Panels: one("Table", "table"), Scenario: csv}, true
+	case ScenarioDemo, ScenarioDemoFailing:
+		return dashboardModel{Title: "Demo", Panels: demoPanels(), Scenario: scenes, Frontend: true}, true
 	}
 	return dashboardModel{}, false
 }
@@ -124,8 +144,17 @@ func dashboardFor(uid string) (dashboardModel, bool) {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login", s.login)
-	mux.HandleFunc("GET /public/build/app.js", s.appJS)
-	mux.HandleFunc("GET /public/build/app.css", serveCSS)
+	mux.HandleFunc("GET /public/build/app.js", s.bundle(appJS))
+	mux.HandleFunc("GET /public/build/grafana.js", s.bundle(grafanaJS))
+	mux.HandleFunc("GET /public/build/app.css", serveCSS([]byte(appCSS)))
+	mux.HandleFunc("GET /public/build/grafana.css", serveCSS(grafanaCSS))
+	public, err := fs.Sub(publicFS, "assets/public")
+	if err != nil {
+		panic(err) // fs.Sub fails only for an invalid path name
+	}
+	publicFiles := http.StripPrefix("/public/", http.FileServerFS(public))
+	mux.Handle("GET /public/fonts/", publicFiles)
+	mux.Handle("GET /public/build/img/", publicFiles)
 	mux.HandleFunc("/public/", http.NotFound)
 
 	mux.HandleFunc("/api/ds/query", s.api(s.query))
@@ -220,12 +249,19 @@ func (s *Server) shell(w http.ResponseWriter, r *http.Request) {
 	if title == "" {
 		title = "Dashboard"
 	}
+	bundle := "app"
+	if d.Frontend {
+		bundle = "grafana"
+	}
 	s.renderHTML(w, indexTemplate, map[string]any{
 		"Title":      title,
 		"Background": template.CSS(hexColor(Background)),
 		"Boot":       msParam(r, "boot", defaultBootMs).Milliseconds(),
 		"Binding":    uid == ScenarioBinding,
+		"Bundle":     bundle,
 		"BootData": map[string]any{
+			// What Grafana's frontend reads at start-up (config.bootData).
+			"user": map[string]any{"theme": "dark", "timezone": "browser", "locale": "en-US"},
 			"settings": map[string]any{
 				"appUrl": "/",
 				"panelcast": map[string]any{
@@ -255,20 +291,24 @@ func (s *Server) renderHTML(w http.ResponseWriter, t *template.Template, data an
 	_, _ = w.Write([]byte(b.String()))
 }
 
-// appJS is the "bundle": it arrives boot ms late, imitating download and
-// start-up of Grafana's real bundles, and holds back the page's load event
-// because the shell loads it as a blocking script.
-func (s *Server) appJS(w http.ResponseWriter, r *http.Request) {
-	if !s.sleep(r.Context(), msParam(r, "boot", defaultBootMs)) {
-		return
+// bundle serves a page's script: it arrives boot ms late, imitating
+// download and start-up of Grafana's real bundles, and holds back the page's
+// load event because the shell loads it as a blocking script.
+func (s *Server) bundle(js []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.sleep(r.Context(), msParam(r, "boot", defaultBootMs)) {
+			return
+		}
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		_, _ = w.Write(js)
 	}
-	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-	_, _ = w.Write(appJS)
 }
 
-func serveCSS(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	_, _ = w.Write([]byte(appCSS))
+func serveCSS(css []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		_, _ = w.Write(css)
+	}
 }
 
 func dashboardAPI(w http.ResponseWriter, r *http.Request) {
@@ -319,40 +359,85 @@ func templatingFor(uid string) []any {
 	}
 }
 
-// query is /api/ds/query: it answers after ms, fails for the "failing"
-// scenario, and never answers for "never" (until the client goes away or
-// the server closes).
+// dsQuery is what /api/ds/query reads from a request. Grafana's frontend
+// posts {"queries": [...], "from": "<ms>", "to": "<ms>"}; the stand-in's
+// pages say which scenario's answer they want and how late, assets/app.js
+// in the URL (scenario, ms), Grafana's frontend in the query, as TestData
+// reads its scenarioId from it.
+type dsQuery struct {
+	scenario string
+	delay    time.Duration
+	from, to time.Time
+}
+
+func readQuery(r *http.Request) dsQuery {
+	var body struct {
+		Queries []struct {
+			Scenario string `json:"scenario"`
+			QueryMs  *int   `json:"queryMs"`
+		} `json:"queries"`
+		From string `json:"from"`
+		To   string `json:"to"`
+	}
+	// A body that is not JSON is a request without these details.
+	_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body)
+	q := dsQuery{
+		scenario: r.URL.Query().Get("scenario"),
+		delay:    msParam(r, "ms", 0),
+		from:     ReportInstant.Add(-2 * time.Hour),
+		to:       ReportInstant,
+	}
+	if q.scenario == "" && len(body.Queries) > 0 {
+		q.scenario = body.Queries[0].Scenario
+		if ms := body.Queries[0].QueryMs; ms != nil && *ms >= 0 && *ms <= maxDelayMs {
+			q.delay = time.Duration(*ms) * time.Millisecond
+		}
+	}
+	from, errFrom := strconv.ParseInt(body.From, 10, 64)
+	to, errTo := strconv.ParseInt(body.To, 10, 64)
+	if errFrom == nil && errTo == nil && from < to {
+		q.from, q.to = time.UnixMilli(from), time.UnixMilli(to)
+	}
+	return q
+}
+
+// query is /api/ds/query: it answers after the query's delay, fails for the
+// failing scenarios, and never answers for "never" (until the client goes
+// away or the server closes).
 func (s *Server) query(w http.ResponseWriter, r *http.Request) {
-	scenario := r.URL.Query().Get("scenario")
-	if scenario == ScenarioNever {
+	q := readQuery(r)
+	if q.scenario == ScenarioNever {
 		select {
 		case <-r.Context().Done():
 		case <-s.done:
 		}
 		return
 	}
-	if !s.sleep(r.Context(), msParam(r, "ms", 0)) {
+	if !s.sleep(r.Context(), q.delay) {
 		return
 	}
-	if scenario == ScenarioFailing {
+	var frames []any
+	switch q.scenario {
+	case ScenarioFailing, ScenarioDemoFailing:
 		writeJSON(w, http.StatusInternalServerError, message(QueryError))
 		return
-	}
-	end := ReportInstant.UnixMilli()
-	writeJSON(w, http.StatusOK, map[string]any{
-		"results": map[string]any{"A": map[string]any{
-			"status": http.StatusOK,
-			"frames": []any{map[string]any{
-				"schema": map[string]any{"refId": "A", "fields": []any{
-					map[string]string{"name": "time", "type": "time"},
-					map[string]string{"name": "value", "type": "number"},
-				}},
-				"data": map[string]any{"values": []any{
-					[]int64{end - 120000, end - 60000, end},
-					[]float64{1, 2, 3},
-				}},
+	case ScenarioDemo:
+		frames = demoFrames(q.from, q.to)
+	default:
+		end := ReportInstant.UnixMilli()
+		frames = []any{map[string]any{
+			"schema": map[string]any{"refId": "A", "fields": []any{
+				map[string]string{"name": "time", "type": "time"},
+				map[string]string{"name": "value", "type": "number"},
 			}},
-		}},
+			"data": map[string]any{"values": []any{
+				[]int64{end - 120000, end - 60000, end},
+				[]float64{1, 2, 3},
+			}},
+		}}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"results": map[string]any{"A": map[string]any{"status": http.StatusOK, "frames": frames}},
 	})
 }
 

@@ -5,15 +5,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
-// runDemo renders the built-in demo panel: a Grafana-like page served over
-// https with a certificate made for another name, the case the old renderer
+// runDemo renders the built-in demo panel: a time series panel drawn by
+// Grafana's own frontend libraries over fixed demo data, served over https
+// with a certificate made for another name, the case the old renderer
 // failed on without rendering_ignore_https_errors.
 func runDemo(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	var out string
@@ -28,7 +28,7 @@ func runDemo(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return fmt.Errorf("start the demo Grafana page: %w", err)
 	}
 	defer g.Close()
-	u := g.PanelURL(grafanatest.ScenarioScenes, url.Values{"from": {"now-6h"}, "to": {"now"}})
+	u := g.PanelURL(grafanatest.ScenarioDemo, nil)
 	fmt.Fprintf(stdout, "rendering the demo panel from %s (self-signed certificate for another name)\n", g.URL)
 	return renderTo(ctx, cfg, service.GrafanaRender{URL: u, RenderKey: g.RenderKey}, out, stdout, stderr)
 }

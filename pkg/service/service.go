@@ -185,6 +185,8 @@ type Health struct {
 	Renders        int64  `json:"renders"`
 	Restarts       int64  `json:"browserRestarts"`
 	ProbeMillis    int64  `json:"probeMillis,omitempty"`
+	// Fonts says whether Latin and CJK text can be drawn.
+	Fonts render.Fonts `json:"fonts"`
 	// Outbox and Chat are present while chat delivery runs.
 	Outbox *OutboxHealth `json:"outbox,omitempty"`
 	Chat   []ChatHealth  `json:"chat,omitempty"`
@@ -193,7 +195,7 @@ type Health struct {
 
 // browserHealth checks the browser with a probe render.
 func (s *Service) browserHealth(ctx context.Context) Health {
-	h := Health{Version: buildinfo.Version, TLSMode: string(s.Config.TLSMode)}
+	h := Health{Version: buildinfo.Version, TLSMode: string(s.Config.TLSMode), Fonts: render.CheckFonts(ctx)}
 	st := s.Renderer.Stats()
 	h.ChromiumPath, h.BrowserVersion = st.ChromiumPath, st.BrowserVersion
 	h.InFlight, h.Queued, h.Renders, h.Restarts = st.InFlight, st.Queued, st.Renders, st.Restarts
