@@ -53,7 +53,9 @@ type pushState struct {
 	alerts    *alertDelivery
 	alertsErr error
 	// dashboards keeps Grafana's dashboards for a minute, per Grafana URL,
-	// so a storm asks once.
+	// so a storm asks once. It has its own lock: the worker's attempts use
+	// it, and StopDelivery holds mu while it waits for them.
+	dashMu     sync.Mutex
 	dashboards map[string]*grafana.DashboardCache
 	renders    *sharedRenders
 }
@@ -68,7 +70,7 @@ const dashboardTTL = time.Minute
 // dashboard reads a dashboard of the Grafana at baseURL through its cache.
 func (s *Service) dashboard(ctx context.Context, baseURL, uid string) (grafana.Dashboard, error) {
 	st := &s.push
-	st.mu.Lock()
+	st.dashMu.Lock()
 	c := st.dashboards[baseURL]
 	if c == nil {
 		if st.dashboards == nil {
@@ -77,7 +79,7 @@ func (s *Service) dashboard(ctx context.Context, baseURL, uid string) (grafana.D
 		c = grafana.NewDashboardCache(&grafana.Client{BaseURL: baseURL, Token: s.Config.GrafanaToken, HTTP: st.grafana}, dashboardTTL)
 		st.dashboards[baseURL] = c
 	}
-	st.mu.Unlock()
+	st.dashMu.Unlock()
 	return c.Dashboard(ctx, uid)
 }
 
@@ -396,11 +398,12 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // limits are what one message to the provider carries; a provider without
-// a sender takes one picture.
+// a sender takes one picture. The senders are set once by StartDelivery,
+// before the worker starts and before any door calls, and never change:
+// reading them takes no lock, which the worker's attempts must not take
+// (StopDelivery holds it while it waits for them).
 func (s *Service) limits(provider string) chat.Limits {
-	s.push.mu.Lock()
 	snd := s.push.senders[provider]
-	s.push.mu.Unlock()
 	if snd == nil {
 		return chat.Limits{MaxImages: 1}
 	}
