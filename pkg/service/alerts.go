@@ -198,7 +198,8 @@ func (s *Service) AlertsHealth() *AlertsHealth {
 //
 // Nothing is stored unless every message can be: a body that is no
 // notification, or an alert with no address, is refused whole (ErrBadAlerts)
-// so the sender reports it instead of losing part of it.
+// so the sender reports it instead of losing part of it, and the messages
+// are stored in one transaction.
 func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, doorURL string) (AlertsResult, error) {
 	n, err := grafana.ParseWebhook(body)
 	if err != nil {
@@ -258,12 +259,12 @@ func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, door
 	if err != nil {
 		return AlertsResult{}, err
 	}
-	for i, j := range jobs {
-		stored, existing, err := o.Enqueue(ctx, j)
-		if err != nil {
-			return AlertsResult{}, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, err)
-		}
-		out[i].ID, out[i].State, out[i].Duplicate = stored.ID, stored.State, existing
+	stored, err := o.EnqueueAll(ctx, jobs)
+	if err != nil {
+		return AlertsResult{}, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, err)
+	}
+	for i, e := range stored {
+		out[i].ID, out[i].State, out[i].Duplicate = e.Job.ID, e.Job.State, e.Existing
 	}
 	s.Log.InfoContext(ctx, "alerts queued", "source", n.Source, "status", n.Status, "alerts", len(n.Alerts),
 		"messages", len(out), "duplicates", countDuplicates(out))
