@@ -5,14 +5,11 @@
 package deploy_test
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -27,6 +24,7 @@ import (
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/panelcast/panelcast/internal/amtest"
 	"github.com/panelcast/panelcast/internal/testenv"
 )
 
@@ -121,7 +119,6 @@ type webhookCall struct {
 // posted to Alertmanager must arrive as Panelcast expects it: POST /alerts
 // with ?to= intact and the bearer token from the file, then its resolve.
 func TestAlertmanagerDeliversToPanelcast(t *testing.T) {
-	bin := testenv.NeedCommand(t, "prometheus-alertmanager")
 	dir := t.TempDir()
 
 	raw, err := os.ReadFile("alertmanager.yml")
@@ -152,28 +149,11 @@ func TestAlertmanagerDeliversToPanelcast(t *testing.T) {
 	}
 	wantTo := rewire(t, raw, cfg.Route.Receiver, panelcast.URL, tokenFile, filepath.Join(dir, "alertmanager.yml"))
 
-	addr := freeLoopbackAddr(t)
-	am := exec.Command(bin,
-		"--config.file="+filepath.Join(dir, "alertmanager.yml"),
-		"--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--cluster.listen-address=", // no gossip: a single Alertmanager
-		"--log.level=warn")
-	var logs bytes.Buffer
-	am.Stdout, am.Stderr = &logs, &logs
-	if err := am.Start(); err != nil {
+	rewired, err := os.ReadFile(filepath.Join(dir, "alertmanager.yml"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- am.Wait() }()
-	t.Cleanup(func() {
-		_ = am.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("alertmanager log:\n%s", logs.String())
-		}
-	})
-	waitReady(t, "http://"+addr+"/-/ready", exited)
+	am := amtest.Start(t, string(rewired))
 
 	startsAt := time.Now().UTC()
 	alert := map[string]any{
@@ -182,7 +162,7 @@ func TestAlertmanagerDeliversToPanelcast(t *testing.T) {
 		"generatorURL": "http://prometheus:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1",
 		"startsAt":     startsAt.Format(time.RFC3339Nano),
 	}
-	postAlert(t, addr, alert)
+	am.Post(t, alert)
 
 	firing := nextCall(t, calls, time.Duration(cfg.Route.GroupWait)+20*time.Second)
 	checkCall(t, firing, "firing", token, wantTo)
@@ -195,7 +175,7 @@ func TestAlertmanagerDeliversToPanelcast(t *testing.T) {
 		return
 	}
 	alert["endsAt"] = time.Now().UTC().Format(time.RFC3339Nano)
-	postAlert(t, addr, alert)
+	am.Post(t, alert)
 	resolved := nextCall(t, calls, time.Duration(cfg.Route.GroupInterval)+20*time.Second)
 	checkCall(t, resolved, "resolved", token, wantTo)
 	if got, want := resolved.body.Alerts[0].Fingerprint, firing.body.Alerts[0].Fingerprint; got != want {
@@ -278,55 +258,6 @@ func nextCall(t *testing.T, calls <-chan webhookCall, within time.Duration) webh
 		t.Fatalf("Alertmanager did not call the webhook within %s", within)
 		return webhookCall{}
 	}
-}
-
-func postAlert(t *testing.T, addr string, alert map[string]any) {
-	t.Helper()
-	b, _ := json.Marshal([]any{alert})
-	resp, err := http.Post("http://"+addr+"/api/v2/alerts", "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(resp.Body)
-		t.Fatalf("POST /api/v2/alerts: %s %s", resp.Status, body)
-	}
-}
-
-// waitReady polls Alertmanager's readiness until it answers 200, fails when
-// it exits first (a config it refuses, for one).
-func waitReady(t *testing.T, u string, exited chan error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case err := <-exited:
-			exited <- err // for the cleanup
-			t.Fatalf("Alertmanager exited: %v", err)
-		case <-ctx.Done():
-			t.Fatalf("Alertmanager not ready at %s", u)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
 func randomToken(t *testing.T) string {

@@ -75,6 +75,16 @@ type Config struct {
 	TelegramBotToken string
 	TelegramAPIURL   string
 
+	// Alerts.
+	DefaultTo       []string
+	AlertLookback   time.Duration
+	AlertWidth      int
+	AlertHeight     int
+	AlertTheme      string
+	AlertTemplate   string
+	AlertGrouping   string
+	ExpressionPanel string
+
 	// Grafana is what Grafana's environment tells a plugin; nil when a
 	// person started the binary. No key sets it.
 	Grafana *GrafanaEnv
@@ -92,6 +102,14 @@ type GrafanaEnv struct {
 
 // EnvDir is a folder and the variable that named it.
 type EnvDir struct{ Var, Path string }
+
+// Alert grouping modes.
+const (
+	// GroupPerAlert posts one message per alert.
+	GroupPerAlert = "alert"
+	// GroupPerNotification posts one message per notification group.
+	GroupPerNotification = "group"
+)
 
 // Default returns the configuration used when nothing is set.
 func Default() Config {
@@ -119,6 +137,11 @@ func Default() Config {
 		SlackAPIURL:     "https://slack.com/api/",
 		DiscordAPIURL:   "https://discord.com/api/v10",
 		TelegramAPIURL:  "https://api.telegram.org",
+		AlertLookback:   time.Hour,
+		AlertWidth:      1000,
+		AlertHeight:     500,
+		AlertTheme:      "dark",
+		AlertGrouping:   GroupPerAlert,
 	}
 }
 
@@ -217,6 +240,25 @@ func (c *Config) Validate() error {
 				bad(key, "%v", err)
 			}
 		}
+	}
+	if c.AlertLookback < time.Minute || c.AlertLookback > 30*24*time.Hour {
+		bad("alert_lookback", "must be between 1m and 720h, got %s", c.AlertLookback)
+	}
+	if c.AlertWidth < 1 || c.AlertWidth > c.MaxWidth {
+		bad("alert_width", "must be 1..%d (max_width), got %d", c.MaxWidth, c.AlertWidth)
+	}
+	if c.AlertHeight < 1 || c.AlertHeight > c.MaxHeight {
+		bad("alert_height", "must be 1..%d (max_height), got %d", c.MaxHeight, c.AlertHeight)
+	}
+	switch c.AlertTheme {
+	case "light", "dark":
+	default:
+		bad("alert_theme", "%q is not light or dark", c.AlertTheme)
+	}
+	switch c.AlertGrouping {
+	case GroupPerAlert, GroupPerNotification:
+	default:
+		bad("alert_grouping", "%q is not %s (a message per alert) or %s (a message per notification group)", c.AlertGrouping, GroupPerAlert, GroupPerNotification)
 	}
 	if c.ChromiumPath != "" {
 		if st, err := os.Stat(c.ChromiumPath); err != nil || st.IsDir() {

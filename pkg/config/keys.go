@@ -70,6 +70,14 @@ var Keys = []Key{
 	str("discord_api_url", "Discord API base URL", func(c *Config) *string { return &c.DiscordAPIURL }),
 	secret("telegram_bot_token", "Telegram bot token", func(c *Config) *string { return &c.TelegramBotToken }),
 	str("telegram_api_url", "Telegram Bot API base URL", func(c *Config) *string { return &c.TelegramAPIURL }),
+	list("default_to", "addresses an alert goes to when neither the webhook's ?to= nor its panelcast_to label names one, comma-separated (e.g. slack:#ops)", func(c *Config) *[]string { return &c.DefaultTo }),
+	duration("alert_lookback", "how far before an alert started its picture begins", func(c *Config) *time.Duration { return &c.AlertLookback }),
+	integer("alert_width", "width of alert pictures in CSS pixels", func(c *Config) *int { return &c.AlertWidth }),
+	integer("alert_height", "height of alert pictures in CSS pixels", func(c *Config) *int { return &c.AlertHeight }),
+	str("alert_theme", "theme of alert pictures: dark or light", func(c *Config) *string { return &c.AlertTheme }),
+	str("alert_template", "file of Go text/templates that replace the built-in alert texts (see the README)", func(c *Config) *string { return &c.AlertTemplate }),
+	str("alert_grouping", "alert: one message per alert; group: one message per notification group, with a picture per distinct panel", func(c *Config) *string { return &c.AlertGrouping }),
+	str("expression_panel", "uid:panelId of a dashboard panel that queries ${expr}: Prometheus alerts that name no panel are drawn there with var-expr set to their expression", func(c *Config) *string { return &c.ExpressionPanel }),
 }
 
 // Set applies one key (or one of its old names) from text. Unknown keys are

@@ -123,6 +123,9 @@ type Outcome struct {
 	LastError string
 	Next      time.Time // the retry's due time
 	Receipt   chat.Receipt
+	// Err is the failure behind LastError, for the worker's OnFinish; it
+	// is not stored.
+	Err error
 }
 
 // Thread is the first message of a thread, which later jobs reply to.
@@ -209,6 +212,10 @@ type Store interface {
 	// Enqueue stores j as queued and due now. When j.DedupeKey is already
 	// stored it returns that job and existing=true, whatever its state.
 	Enqueue(ctx context.Context, j Job) (stored Job, existing bool, err error)
+	// EnqueueAll is Enqueue for several jobs in one transaction: all are
+	// stored, or none (one flush to disk for a whole alert notification).
+	// A job whose DedupeKey an earlier one of jobs has returns that one.
+	EnqueueAll(ctx context.Context, jobs []Job) ([]Enqueued, error)
 	// Get returns the job with that id, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, id string) (Job, error)
 	// List returns the most recently created jobs first, without payloads.
@@ -260,6 +267,13 @@ type Store interface {
 
 	// Close releases the store. Stop its workers first.
 	Close() error
+}
+
+// Enqueued is one job EnqueueAll stored, or the stored job its DedupeKey
+// named (Existing).
+type Enqueued struct {
+	Job      Job
+	Existing bool
 }
 
 // NewQueued checks a job for Enqueue and fills in what the store sets: a

@@ -79,7 +79,10 @@ type WorkerOptions struct {
 	// messages are kept (default DefaultRetention); the worker prunes older
 	// ones at start and every hour.
 	Retention time.Duration
-	Logger    *slog.Logger
+	// OnFinish, when set, hears of every job that ended (sent or failed)
+	// with its last outcome, e.g. to count it in metrics.
+	OnFinish func(Job, Outcome)
+	Logger   *slog.Logger
 }
 
 // DefaultConcurrency is how many jobs a worker prepares and sends at once
@@ -317,6 +320,9 @@ func (w *Worker) attempt(ctx context.Context, j Job) {
 		case <-time.After(wait):
 		}
 	}
+	if w.opts.OnFinish != nil && out.State != StateQueued {
+		w.opts.OnFinish(j, out)
+	}
 	switch out.State {
 	case StateSent:
 		w.sent.Add(1)
@@ -351,11 +357,12 @@ func (w *Worker) try(ctx context.Context, j Job) (out Outcome) {
 	}()
 	addr, err := chat.ParseAddress(j.Address)
 	if err != nil {
-		return Outcome{State: StateFailed, Counted: true, LastError: err.Error()}
+		return Outcome{State: StateFailed, Counted: true, LastError: err.Error(), Err: err}
 	}
 	s := w.senders[addr.Provider]
 	if s == nil {
-		return Outcome{State: StateFailed, Counted: true, LastError: noSender(addr.Provider)}
+		err := errors.New(noSender(addr.Provider))
+		return Outcome{State: StateFailed, Counted: true, LastError: err.Error(), Err: err}
 	}
 	actx, cancel := context.WithTimeout(ctx, w.opts.AttemptTimeout)
 	defer cancel()
@@ -378,7 +385,7 @@ func (w *Worker) try(ctx context.Context, j Job) (out Outcome) {
 		// The message is in the chat although part of the send failed
 		// (Telegram posted the picture, not the rest of its text): a retry
 		// would post it twice, so it counts as sent and keeps the reason.
-		return Outcome{State: StateSent, Counted: true, Receipt: r, LastError: err.Error()}
+		return Outcome{State: StateSent, Counted: true, Receipt: r, LastError: err.Error(), Err: err}
 	}
 	if err != nil {
 		return w.failure(ctx, j, err)
@@ -397,11 +404,11 @@ func (w *Worker) failure(ctx context.Context, j Job, err error) Outcome {
 	again, after := retryable(err)
 	switch {
 	case !again:
-		return Outcome{State: StateFailed, Counted: true, LastError: err.Error()}
+		return Outcome{State: StateFailed, Counted: true, LastError: err.Error(), Err: err}
 	case n >= w.opts.MaxAttempts:
-		return Outcome{State: StateFailed, Counted: true, LastError: fmt.Sprintf("gave up after %d attempts: %v", n, err)}
+		return Outcome{State: StateFailed, Counted: true, LastError: fmt.Sprintf("gave up after %d attempts: %v", n, err), Err: err}
 	}
-	return Outcome{State: StateQueued, Counted: true, LastError: err.Error(),
+	return Outcome{State: StateQueued, Counted: true, LastError: err.Error(), Err: err,
 		Next: now.Add(backoff(w.opts.BaseBackoff, w.opts.MaxBackoff, n, after))}
 }
 

@@ -16,11 +16,12 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
 	goplugin "github.com/hashicorp/go-plugin"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
+	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
-	"github.com/panelcast/panelcast/pkg/pushapi"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -41,6 +42,13 @@ func Serve(svc *service.Service) error {
 		svc.Log.Error("chat delivery did not start; pushes are refused until it is fixed", "error", err)
 	}
 	defer svc.StopDelivery()
+	// Grafana collects a plugin's metrics from the default registry
+	// (/api/plugins/panelcast-renderer/metrics).
+	for _, c := range svc.Collectors() {
+		if err := prometheus.Register(c); err != nil {
+			svc.Log.Warn("a metric is not exported", "error", err)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		h := svc.Health(r.Context())
@@ -50,16 +58,15 @@ func Serve(svc *service.Service) error {
 		}
 		_ = json.NewEncoder(w).Encode(h)
 	})
-	push := pushapi.New(svc, pushapi.Options{
-		Authorize:  pushapi.MinGrafanaRole(svc.Config.PushMinRole),
-		GrafanaURL: pushapi.GrafanaAppURL,
-	})
-	mux.Handle("/push", push)
-	mux.Handle("/push/", push)
+	chatapi.Mount(mux, chatapi.New(svc, chatapi.Options{
+		Authorize:  chatapi.MinGrafanaRole(svc.Config.PushMinRole),
+		GrafanaURL: chatapi.GrafanaAppURL,
+	}))
 	// Manage serves through go-plugin as Serve did, with the SDK's standard
 	// middlewares (request logs and metrics Grafana scrapes, tracing) and
 	// its standalone debugging mode (GF_PLUGIN_GRPC_ADDRESS_<ID>).
 	return backend.Manage(ID, backend.ServeOpts{
+
 		CheckHealthHandler:  health{svc},
 		CallResourceHandler: httpadapter.New(mux),
 		ExtraPlugins: goplugin.PluginSet{"renderer": &RendererPlugin{

@@ -29,7 +29,7 @@ type metrics struct {
 	failures *prometheus.CounterVec
 }
 
-func newMetrics(r *render.Renderer) *metrics {
+func newMetrics(r *render.Renderer, more ...prometheus.Collector) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -44,6 +44,7 @@ func newMetrics(r *render.Renderer) *metrics {
 			Help: "Render requests that did not produce a picture, by reason: bad_request, unauthorized, forbidden_url, timeout, queue_full, no_chromium, shutting_down, render.",
 		}, []string{"reason"}),
 	}
+	m.registry.MustRegister(more...)
 	m.registry.MustRegister(m.duration, m.failures, statsCollector{r},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

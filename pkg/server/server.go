@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/buildinfo"
+	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/config"
-	"github.com/panelcast/panelcast/pkg/pushapi"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/service"
 )
@@ -40,18 +40,16 @@ func New(svc *service.Service) (*Server, error) {
 	if _, err := service.AllowedOrigins(svc.Config); err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, log: svc.Log, metrics: newMetrics(svc.Renderer)}
+	s := &Server{svc: svc, log: svc.Log, metrics: newMetrics(svc.Renderer, svc.Collectors()...)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /render", s.render(false))
 	mux.HandleFunc("GET /render/csv", s.render(true))
 	mux.HandleFunc("GET /render/version", s.version)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.metrics.handler())
-	// The push routes are the same handler the plugin door mounts; here a
-	// bearer api_token admits the caller.
-	push := pushapi.New(svc, pushapi.Options{Authorize: pushapi.BearerToken(svc.Config.APITokens)})
-	mux.Handle("/push", push)
-	mux.Handle("/push/", push)
+	// The push and alert routes are the same handler the plugin door
+	// mounts; here a bearer api_token admits the caller.
+	chatapi.Mount(mux, chatapi.New(svc, chatapi.Options{Authorize: chatapi.BearerToken(svc.Config.APITokens)}))
 	s.handler = withRequestID(mux)
 	return s, nil
 }
@@ -157,6 +155,9 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	st := s.svc.Renderer.Stats()
 	body := map[string]any{"ok": true, "version": buildinfo.Version, "chromium": st.ChromiumPath,
 		"browser": st.BrowserVersion, "inFlight": st.InFlight, "queued": st.Queued}
+	if a := s.svc.AlertsHealth(); a != nil {
+		body["alerts"] = a
+	}
 	status := http.StatusOK
 	switch {
 	case st.ChromiumPath == "":

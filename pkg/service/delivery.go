@@ -21,7 +21,6 @@ import (
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/grafana"
-	"github.com/panelcast/panelcast/pkg/render"
 )
 
 // pushState is the running chat delivery: the outbox, its worker and the
@@ -51,6 +50,53 @@ type pushState struct {
 	// browser has for Grafana's origin.
 	grafana *http.Client
 	secrets *strings.Replacer
+
+	// alerts is what alert messages need; alertsErr why there is none.
+	alerts    *alertDelivery
+	alertsErr error
+	// dashboards keeps Grafana's dashboards for a minute, per Grafana URL,
+	// so a storm asks once. It has its own lock: the worker's attempts use
+	// it, and StopDelivery holds mu while it waits for them.
+	dashMu     sync.Mutex
+	dashboards map[string]*grafana.DashboardCache
+	renders    *sharedRenders
+}
+
+// deliveryConcurrency is how many messages are prepared and sent at once.
+const deliveryConcurrency = 8
+
+// dashboardTTL is how long a dashboard read from Grafana is trusted: long
+// enough for an alert storm, short enough to see an edited dashboard soon.
+const dashboardTTL = time.Minute
+
+// dashboard reads a dashboard of the Grafana at baseURL through its cache.
+func (s *Service) dashboard(ctx context.Context, baseURL, uid string) (grafana.Dashboard, error) {
+	st := &s.push
+	st.dashMu.Lock()
+	c := st.dashboards[baseURL]
+	if c == nil {
+		if st.dashboards == nil {
+			st.dashboards = map[string]*grafana.DashboardCache{}
+		}
+		c = grafana.NewDashboardCache(&grafana.Client{BaseURL: baseURL, Token: s.Config.GrafanaToken, HTTP: st.grafana}, dashboardTTL)
+		st.dashboards[baseURL] = c
+	}
+	st.dashMu.Unlock()
+	return c.Dashboard(ctx, uid)
+}
+
+// alertsReady returns what alert messages need, or why they cannot be
+// taken.
+func (st *pushState) alertsReady() (*alertDelivery, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.alertsErr != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, st.alertsErr)
+	}
+	if st.alerts == nil {
+		return nil, fmt.Errorf("%w: chat delivery is not running: configure a chat provider (e.g. slack_bot_token) and restart Panelcast", ErrDeliveryUnavailable)
+	}
+	return st.alerts, nil
 }
 
 // newSenders builds a sender for every chat provider whose credentials are
@@ -100,6 +146,11 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	st.started = true
 	st.secrets = secretScrubber(s.Config)
 	st.grafana = grafanaClient(s.Config.TLSMode)
+	st.renders = newSharedRenders(2 * time.Minute)
+	st.alerts, st.alertsErr = newAlertDelivery(s.Config)
+	if st.alertsErr != nil {
+		s.Log.Error("alert messages are refused until the setting is fixed", "error", st.alertsErr)
+	}
 	senders, broken := newSenders(s.Config, s.Log)
 	st.senders, st.broken = map[string]chat.Sender{}, map[string]error{}
 	for name, snd := range senders {
@@ -120,6 +171,14 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	}
 	if opts.Retention == 0 {
 		opts.Retention = s.Config.OutboxRetention
+	}
+	if opts.Concurrency == 0 {
+		// Attempts mostly wait: for a render slot, for a chat's rate limit.
+		// Enough of them keep a storm to several chats moving in parallel.
+		opts.Concurrency = deliveryConcurrency
+	}
+	if opts.OnFinish == nil {
+		opts.OnFinish = s.countOutcome
 	}
 	if opts.Logger == nil {
 		opts.Logger = s.Log
@@ -235,6 +294,9 @@ func (s *Service) preparePush(ctx context.Context, j delivery.Job) (chat.Message
 	if len(j.Payload) == 0 {
 		return chat.Message{}, nil
 	}
+	if j.Kind == "alert" {
+		return s.prepareAlert(ctx, j)
+	}
 	var spec RenderSpec
 	if err := json.Unmarshal(j.Payload, &spec); err != nil || spec.URL == "" {
 		return chat.Message{}, delivery.Permanent(fmt.Errorf("the stored panel of job %s is unreadable (%v): push it again", j.ID, err))
@@ -242,22 +304,9 @@ func (s *Service) preparePush(ctx context.Context, j delivery.Job) (chat.Message
 	if err := s.checkDashboard(ctx, spec); err != nil {
 		return chat.Message{}, s.push.scrub(err)
 	}
-	g := GrafanaRender{URL: spec.URL, Width: spec.Width, Height: spec.Height, Timezone: spec.Timezone, Encoding: string(render.PNG)}
-	start := time.Now()
-	req, err := s.Request(g)
-	var img []byte
-	if err == nil {
-		if s.Config.GrafanaToken != "" {
-			req.OriginHeaders = map[string]string{"Authorization": "Bearer " + s.Config.GrafanaToken}
-		}
-		img, err = s.Renderer.Render(ctx, req)
-	}
-	s.logRender(ctx, "push", g, start, err)
-	if errors.Is(err, render.ErrBadRequest) || errors.Is(err, render.ErrNoChromium) {
-		err = delivery.Permanent(err)
-	}
+	img, err := s.renderForChat(ctx, "push", spec.URL, spec.Width, spec.Height, spec.Timezone)
 	if err != nil {
-		return chat.Message{}, s.push.scrub(err)
+		return chat.Message{}, err
 	}
 	return chat.Message{Images: []chat.Image{{Data: img, Filename: "panel.png"}}}, nil
 }
@@ -269,8 +318,7 @@ func (s *Service) checkDashboard(ctx context.Context, spec RenderSpec) error {
 	if spec.DashboardUID == "" {
 		return nil
 	}
-	c := grafana.Client{BaseURL: spec.GrafanaURL, Token: s.Config.GrafanaToken, HTTP: s.push.grafana}
-	_, err := c.Dashboard(ctx, spec.DashboardUID)
+	_, err := s.dashboard(ctx, spec.GrafanaURL, spec.DashboardUID)
 	var apiErr *grafana.APIError
 	switch {
 	case err == nil || errors.Is(err, grafana.ErrV2Dashboard):
@@ -352,4 +400,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// limits are what one message to the provider carries; a provider without
+// a sender takes one picture. The senders are set once by StartDelivery,
+// before the worker starts and before any door calls, and never change:
+// reading them takes no lock, which the worker's attempts must not take
+// (StopDelivery holds it while it waits for them).
+func (s *Service) limits(provider string) chat.Limits {
+	snd := s.push.senders[provider]
+	if snd == nil {
+		return chat.Limits{MaxImages: 1}
+	}
+	return snd.Limits()
 }

@@ -111,13 +111,20 @@ func (s *Service) Health(ctx context.Context) Health {
 		h.Chat = append(h.Chat, c)
 	}
 
+	h.Alerts = s.AlertsHealth()
+	if h.Alerts != nil && h.Alerts.Error != "" {
+		problems = append(problems, "alerts: "+h.Alerts.Error)
+	}
 	if len(problems) > 0 {
 		h.OK = false
 		h.Message += "; " + strings.Join(problems, "; ")
 		return h
 	}
 	if h.Outbox != nil {
-		h.Message += fmt.Sprintf("; chat: %s ok, %d pushes waiting", strings.Join(good, ", "), h.Outbox.Queued+h.Outbox.Sending)
+		h.Message += fmt.Sprintf("; chat: %s ok, %d messages waiting", strings.Join(good, ", "), h.Outbox.Queued+h.Outbox.Sending)
+	}
+	if a := h.Alerts; a != nil && a.Received > 0 {
+		h.Message += fmt.Sprintf("; alerts: %d received, %d messages posted, %d failed", a.Received, a.Delivered, a.Failed)
 	}
 	return h
 }

@@ -192,11 +192,17 @@ func workerOptions() delivery.WorkerOptions {
 // start runs a service on the environment with chat delivery.
 func (e *pushEnv) start(t *testing.T) *Service {
 	t.Helper()
+	return e.startWith(t, workerOptions())
+}
+
+// startWith is start with other worker options.
+func (e *pushEnv) startWith(t *testing.T, opts delivery.WorkerOptions) *Service {
+	t.Helper()
 	s := New(context.Background(), e.cfg, slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if s.StartErr != nil {
 		t.Fatal(s.StartErr)
 	}
-	if err := s.StartDelivery(workerOptions()); err != nil {
+	if err := s.StartDelivery(opts); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

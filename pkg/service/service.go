@@ -25,7 +25,9 @@ type Service struct {
 	// by health checks and returned by renders.
 	StartErr error
 
-	push pushState // chat delivery, see StartDelivery
+	push    pushState // chat delivery, see StartDelivery
+	metrics *metrics
+	alerts  alertCounts
 }
 
 // New starts the renderer from the configuration. A missing browser does
@@ -35,7 +37,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) *Service {
 	if err != nil {
 		log.Error("renderer did not start", "error", err)
 	}
-	return &Service{Config: cfg, Renderer: r, Log: log, StartErr: err}
+	return &Service{Config: cfg, Renderer: r, Log: log, StartErr: err, metrics: newMetrics()}
 }
 
 // RenderOptions maps the configuration onto the renderer's options.
@@ -156,6 +158,7 @@ type Health struct {
 	// Outbox and Chat are present while chat delivery runs.
 	Outbox *OutboxHealth `json:"outbox,omitempty"`
 	Chat   []ChatHealth  `json:"chat,omitempty"`
+	Alerts *AlertsHealth `json:"alerts,omitempty"`
 }
 
 // browserHealth checks the browser with a probe render.

@@ -27,6 +27,12 @@ type httpDoor struct {
 }
 
 func startHTTPDoor(bin string, g *grafanatest.Server) (door, error) {
+	return startServe(bin, g)
+}
+
+// startServe runs `panelcast serve` for g's pages with more PANELCAST_*
+// settings, and waits until it is healthy.
+func startServe(bin string, g *grafanatest.Server, env ...string) (*httpDoor, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -36,6 +42,7 @@ func startHTTPDoor(bin string, g *grafanatest.Server) (door, error) {
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), "PANELCAST_ADDR="+addr, "PANELCAST_GRAFANA_URL="+g.URL,
 		"PANELCAST_AUTH_TOKEN="+benchToken, "PANELCAST_LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s serve: %w", bin, err)

@@ -40,8 +40,9 @@ func main() {
 	outbox := flag.String("outbox", "sqlite,postgres", "outbox stores to measure, comma-separated: sqlite, postgres; empty for none")
 	outboxJobs := flag.Int("outbox-jobs", 2000, "jobs per outbox measurement")
 	outboxConcurrency := flag.Int("outbox-concurrency", 0, "the worker's concurrency in the outbox measurement (0: its default)")
+	alerts := flag.Int("alerts", 20, "single alerts for the webhook-to-chat figures (0: no alert figures)")
 	flag.Parse()
-	err := run(*sequential, *soak, *soakAt, list(*doors))
+	err := run(*sequential, *soak, *soakAt, list(*doors), *alerts)
 	if err == nil && len(list(*outbox)) > 0 {
 		err = benchOutbox(list(*outbox), *outboxJobs, *outboxConcurrency)
 	}
@@ -61,12 +62,12 @@ func list(v string) []string {
 	return out
 }
 
-func run(sequential, soak, soakAt int, doors []string) error {
-	if len(doors) == 0 {
+func run(sequential, soak, soakAt int, doors []string, alerts int) error {
+	if len(doors) == 0 && alerts == 0 {
 		return nil
 	}
 	ctx := context.Background()
-	g, err := grafanatest.Start(grafanatest.Options{TLS: true})
+	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: benchSAToken})
 	if err != nil {
 		return err
 	}
@@ -99,6 +100,9 @@ func run(sequential, soak, soakAt int, doors []string) error {
 		if err != nil {
 			return err
 		}
+	}
+	if alerts > 0 {
+		return benchAlerts(bin, dir, g, alerts)
 	}
 	return nil
 }

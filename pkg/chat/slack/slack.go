@@ -176,7 +176,8 @@ func (s *Sender) pace(ctx context.Context, method, channelID string) (done func(
 // message with the text as its comment; MessageID is then the ts of that
 // message, which Slack reports shortly after the upload. If Slack has not
 // reported it within ShareWait, Send still succeeds (the message is out)
-// and leaves MessageID empty rather than risk a duplicate post on retry.
+// and MessageID names the file ("file:F0123"): a later reply or edit with
+// that ThreadID looks the ts up then, and is retried until Slack has it.
 //
 // Text is mrkdwn either way (Slack parses it by default); longer than
 // MaxText it is cut, at a line break with m.Markup.
@@ -204,6 +205,13 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 	channelID, err := s.resolve(ctx, ref)
 	if err != nil {
 		return chat.Receipt{}, err
+	}
+	if fileID, ok := strings.CutPrefix(m.ThreadID, filePrefix); ok {
+		ts, err := s.threadOfFile(ctx, fileID, channelID)
+		if err != nil {
+			return chat.Receipt{}, err
+		}
+		m.ThreadID = ts
 	}
 	var r chat.Receipt
 	if len(m.Images) == 0 {
@@ -300,11 +308,17 @@ func (s *Sender) postImages(ctx context.Context, ref channelRef, channelID strin
 	if err != nil {
 		return chat.Receipt{}, s.fail(ctx, err, ref, channelID)
 	}
-	// The files share one message: the first one's share has its ts.
+	// The files share one message: the first one's share has its ts. When
+	// Slack is slow to report it (or its rate limit leaves no room to ask),
+	// the message id names the file instead, and a reply looks the ts up
+	// when it needs it.
 	r := chat.Receipt{ChannelID: channelID}
-	ts, filePermalink := s.awaitShare(ctx, files[0].ID, channelID)
-	r.MessageID = ts
+	ts, filePermalink, later := s.awaitShare(ctx, files[0].ID, channelID, time.Now().Add(s.shareWait))
+	if later {
+		r.MessageID = filePrefix + files[0].ID
+	}
 	if ts != "" {
+		r.MessageID = ts
 		r.Permalink = s.permalink(ctx, channelID, ts)
 	}
 	if r.Permalink == "" {
@@ -317,42 +331,63 @@ func (s *Sender) postImages(ctx context.Context, ref channelRef, channelID strin
 // maxAltText is files.getUploadURLExternal's limit on alt_txt.
 const maxAltText = 1000
 
+// filePrefix marks a message id that names the uploaded file whose share
+// is the message, for a message whose ts Slack had not reported yet.
+const filePrefix = "file:"
+
+// threadOfFile is the ts of the message that shared fileID, for a reply to
+// it: looked up now, within the attempt's time.
+func (s *Sender) threadOfFile(ctx context.Context, fileID, channelID string) (string, error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(s.shareWait)
+	}
+	ts, _, later := s.awaitShare(ctx, fileID, channelID, deadline)
+	if ts != "" || !later {
+		// Without the ts for good (files:read was taken away), the reply
+		// goes unthreaded rather than not at all.
+		return ts, nil
+	}
+	return "", &chat.Error{Provider: "slack", Code: "thread_unknown", Temporary: true, RetryAfter: 10 * time.Second,
+		Hint: "Slack has not reported the message this one replies to yet; it is retried"}
+}
+
 // awaitShare polls files.info until the file's share into channelID shows
-// the message ts, or the wait runs out. It also returns the file's permalink
-// as a fallback link.
-func (s *Sender) awaitShare(ctx context.Context, fileID, channelID string) (ts, permalink string) {
-	deadline := time.Now().Add(s.shareWait)
+// the message ts, or the deadline passes. It also returns the file's
+// permalink as a fallback link. later says a later look may find the ts:
+// the time ran out, rather than Slack refusing to tell.
+func (s *Sender) awaitShare(ctx context.Context, fileID, channelID string, deadline time.Time) (ts, permalink string, later bool) {
 	wait, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	pause := 100 * time.Millisecond
 	for {
 		done, err := s.pace(wait, "files.info", channelID)
 		if err != nil {
-			s.log.WarnContext(ctx, "Slack's rate limit leaves no room to ask for the upload's message: thread replies to it will not thread",
+			s.log.DebugContext(ctx, "Slack's rate limit leaves no room to ask for the upload's message now; a reply looks it up when it needs it",
 				"file", fileID, "error", err)
-			return "", permalink
+			return "", permalink, true
 		}
 		file, _, _, err := s.api.GetFileInfoContext(ctx, fileID, 1, 1)
 		done()
 		if err != nil {
 			// The message is out; a lookup failure must not fail the send,
 			// or a retry would post it twice.
-			s.log.WarnContext(ctx, "the upload is posted but its message id is unknown: thread replies to it will not thread",
+			s.log.WarnContext(ctx, "the upload is posted but its message id is unknown for now; a reply looks it up when it needs it",
 				"file", fileID, "error", s.fail(ctx, err, channelRef{}, channelID))
-			return "", permalink
+			return "", permalink, false
 		}
 		permalink = file.Permalink
 		if ts := shareTS(file.Shares, channelID); ts != "" {
-			return ts, permalink
+			return ts, permalink, false
 		}
 		if time.Now().Add(pause).After(deadline) {
-			s.log.WarnContext(ctx, "Slack did not report the upload's message in time: thread replies to it will not thread",
-				"file", fileID, "waited", s.shareWait)
-			return "", permalink
+			s.log.DebugContext(ctx, "Slack did not report the upload's message in time; a reply looks it up when it needs it",
+				"file", fileID)
+			return "", permalink, true
 		}
 		select {
 		case <-ctx.Done():
-			return "", permalink
+			return "", permalink, true
 		case <-time.After(pause):
 		}
 		pause = min(pause*2, 500*time.Millisecond)

@@ -188,7 +188,7 @@ func TestTextOnlyByID(t *testing.T) {
 func TestSlowShareKeepsTheSend(t *testing.T) {
 	f := newFake(t)
 	f.AddChannel("C0000OPS1", "ops", true)
-	f.SetShareDelay(5 * time.Second)
+	f.SetShareDelay(1500 * time.Millisecond)
 	s, err := New(Config{Token: testToken, APIURL: f.APIURL(), ShareWait: 300 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -202,8 +202,24 @@ func TestSlowShareKeepsTheSend(t *testing.T) {
 	if waited := time.Since(start); waited > 2*time.Second {
 		t.Fatalf("Send waited %v for the share, the bound is 300ms", waited)
 	}
-	if r.MessageID != "" || !strings.Contains(r.Permalink, "/files/") || len(f.Messages()) != 1 {
-		t.Fatalf("receipt %+v: want no message id and the file's permalink", r)
+	if r.MessageID != "file:"+f.Messages()[0].Files[0].ID || !strings.Contains(r.Permalink, "/files/") || len(f.Messages()) != 1 {
+		t.Fatalf("receipt %+v: want the file as the message id and the file's permalink", r)
+	}
+	// A reply to it looks the ts up once Slack has it: retried before.
+	soon, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = s.Send(soon, chat.Message{Channel: "C0000OPS1", Text: "reply", ThreadID: r.MessageID})
+	var ce *chat.Error
+	if !errors.As(err, &ce) || !ce.Temporary || ce.Code != "thread_unknown" {
+		t.Fatalf("reply before the share: %v, want a temporary thread_unknown", err)
+	}
+	time.Sleep(time.Until(start.Add(1600 * time.Millisecond)))
+	reply, err := s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Text: "reply", ThreadID: r.MessageID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs := f.Messages(); len(msgs) != 2 || msgs[1].ThreadTS != msgs[0].TS || reply.MessageID != msgs[1].TS {
+		t.Fatalf("reply %+v in thread %q, want %q", reply, msgs[len(msgs)-1].ThreadTS, msgs[0].TS)
 	}
 }
 

@@ -59,31 +59,63 @@ func (s *Store) scanOne(ctx context.Context, where string, args ...any) (deliver
 // Enqueue stores j as queued and due now. When j.DedupeKey is already stored
 // (by any replica) it returns that job and existing=true, whatever its state.
 func (s *Store) Enqueue(ctx context.Context, j delivery.Job) (delivery.Job, bool, error) {
-	j, err := delivery.NewQueued(j, time.Now())
+	out, err := s.EnqueueAll(ctx, []delivery.Job{j})
 	if err != nil {
 		return delivery.Job{}, false, err
 	}
-	var dedupe *string // NULL keeps jobs without a key out of the UNIQUE index
-	if j.DedupeKey != "" {
-		dedupe = &j.DedupeKey
-	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO panelcast_jobs
-		(id, kind, address, text, payload, dedupe_key, thread_key, state, next_attempt_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)
-		ON CONFLICT (dedupe_key) DO NOTHING`,
-		j.ID, j.Kind, j.Address, j.Text, j.Payload, dedupe, j.ThreadKey, j.NextAttemptAt, j.CreatedAt)
-	if err != nil {
-		return delivery.Job{}, false, s.dbError("storing the job", err)
-	}
-	if tag.RowsAffected() == 0 {
-		existing, err := s.scanOne(ctx, "WHERE dedupe_key = $1", j.DedupeKey)
+	return out[0].Job, out[0].Existing, nil
+}
+
+// EnqueueAll stores jobs in one transaction. Two replicas storing the same
+// dedupe key at once: the second waits for the first's transaction on the
+// unique index, then finds its job.
+func (s *Store) EnqueueAll(ctx context.Context, jobs []delivery.Job) ([]delivery.Enqueued, error) {
+	now := time.Now()
+	queued := make([]delivery.Job, len(jobs))
+	for i, j := range jobs {
+		q, err := delivery.NewQueued(j, now)
 		if err != nil {
-			return delivery.Job{}, false, err
+			return nil, err
 		}
-		return existing, true, nil
+		queued[i] = q
 	}
-	s.wake.Wake()
-	return j, false, nil
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, s.dbError("storing jobs", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	out := make([]delivery.Enqueued, len(queued))
+	added := false
+	for i, j := range queued {
+		var dedupe *string // NULL keeps jobs without a key out of the UNIQUE index
+		if j.DedupeKey != "" {
+			dedupe = &j.DedupeKey
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO panelcast_jobs
+			(id, kind, address, text, payload, dedupe_key, thread_key, state, next_attempt_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)
+			ON CONFLICT (dedupe_key) DO NOTHING`,
+			j.ID, j.Kind, j.Address, j.Text, j.Payload, dedupe, j.ThreadKey, j.NextAttemptAt, j.CreatedAt)
+		if err != nil {
+			return nil, s.dbError("storing the job", err)
+		}
+		if tag.RowsAffected() > 0 {
+			out[i], added = delivery.Enqueued{Job: j}, true
+			continue
+		}
+		existing, err := scanJob(tx.QueryRow(ctx, "SELECT "+jobColumns+" FROM panelcast_jobs WHERE dedupe_key = $1", j.DedupeKey))
+		if err != nil {
+			return nil, s.dbError("reading a job", err)
+		}
+		out[i] = delivery.Enqueued{Job: existing, Existing: true}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, s.dbError("storing jobs", err)
+	}
+	if added {
+		s.wake.Wake()
+	}
+	return out, nil
 }
 
 // Get returns the job with that id, or an error wrapping ErrNotFound.

@@ -271,31 +271,61 @@ func (s *Store) Close() error {
 // Enqueue stores j as queued and due now. When j.DedupeKey is already stored
 // it returns that job and existing=true, whatever its state.
 func (s *Store) Enqueue(ctx context.Context, j delivery.Job) (delivery.Job, bool, error) {
-	j, err := delivery.NewQueued(j, time.Now())
+	out, err := s.EnqueueAll(ctx, []delivery.Job{j})
 	if err != nil {
 		return delivery.Job{}, false, err
 	}
-	var dedupe any // NULL keeps jobs without a key out of the UNIQUE index
-	if j.DedupeKey != "" {
-		dedupe = j.DedupeKey
-	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO jobs
-		(id, kind, address, text, payload, dedupe_key, thread_key, state, next_attempt_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
-		ON CONFLICT (dedupe_key) DO NOTHING`,
-		j.ID, j.Kind, j.Address, j.Text, j.Payload, dedupe, j.ThreadKey, ms(j.NextAttemptAt), ms(j.CreatedAt))
-	if err != nil {
-		return delivery.Job{}, false, s.dbError("storing the job", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		existing, err := s.scanOne(ctx, "WHERE dedupe_key = ?", j.DedupeKey)
+	return out[0].Job, out[0].Existing, nil
+}
+
+// EnqueueAll stores jobs in one transaction: one fsync for them all.
+func (s *Store) EnqueueAll(ctx context.Context, jobs []delivery.Job) ([]delivery.Enqueued, error) {
+	now := time.Now()
+	queued := make([]delivery.Job, len(jobs))
+	for i, j := range jobs {
+		q, err := delivery.NewQueued(j, now)
 		if err != nil {
-			return delivery.Job{}, false, err
+			return nil, err
 		}
-		return existing, true, nil
+		queued[i] = q
 	}
-	s.wake.Wake()
-	return j, false, nil
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, s.dbError("storing jobs", err)
+	}
+	defer tx.Rollback()
+	out := make([]delivery.Enqueued, len(queued))
+	added := false
+	for i, j := range queued {
+		var dedupe any // NULL keeps jobs without a key out of the UNIQUE index
+		if j.DedupeKey != "" {
+			dedupe = j.DedupeKey
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO jobs
+			(id, kind, address, text, payload, dedupe_key, thread_key, state, next_attempt_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+			ON CONFLICT (dedupe_key) DO NOTHING`,
+			j.ID, j.Kind, j.Address, j.Text, j.Payload, dedupe, j.ThreadKey, ms(j.NextAttemptAt), ms(j.CreatedAt))
+		if err != nil {
+			return nil, s.dbError("storing the job", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			out[i], added = delivery.Enqueued{Job: j}, true
+			continue
+		}
+		existing, err := scanJob(tx.QueryRowContext(ctx, "SELECT "+jobColumns+" FROM jobs WHERE dedupe_key = ?", j.DedupeKey))
+		if err != nil {
+			return nil, s.dbError("reading a job", err)
+		}
+		out[i] = delivery.Enqueued{Job: existing, Existing: true}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, s.dbError("storing jobs", err)
+	}
+	if added {
+		s.wake.Wake()
+	}
+	return out, nil
 }
 
 // Get returns the job with that id, or an error wrapping ErrNotFound.

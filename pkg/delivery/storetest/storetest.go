@@ -36,6 +36,7 @@ func Run(t *testing.T, newOutbox func(t *testing.T) Opener, opts Options) {
 	}{
 		{"EnqueueGet", testEnqueueGet},
 		{"Dedupe", testDedupe},
+		{"EnqueueAll", testEnqueueAll},
 		{"DedupeAcrossStores", testDedupeAcrossStores},
 		{"ClaimIsExclusive", testClaimIsExclusive},
 		{"ClaimOrderAndDue", testClaimOrderAndDue},
@@ -151,6 +152,38 @@ func testEnqueueGet(t *testing.T, open Opener) {
 	}
 	if _, _, err := s.Enqueue(ctx, delivery.Job{Address: "slack:#ops"}); err == nil {
 		t.Error("Enqueue without kind succeeded")
+	}
+}
+
+// An alert notification's messages are stored together: new ones, one
+// stored before and a repeat within the batch each come back as they should,
+// and a batch with a bad job stores nothing.
+func testEnqueueAll(t *testing.T, open Opener) {
+	s := open(t)
+	before := enqueue(t, s, delivery.Job{Kind: "alert", Text: "old", DedupeKey: "k-old"})
+	out, err := s.EnqueueAll(ctx, []delivery.Job{
+		{Kind: "alert", Address: "slack:#ops", Text: "a", DedupeKey: "k-a"},
+		{Kind: "alert", Address: "slack:#ops", Text: "again", DedupeKey: "k-old"},
+		{Kind: "alert", Address: "discord:1", Text: "b"},
+		{Kind: "alert", Address: "slack:#ops", Text: "a twice", DedupeKey: "k-a"},
+	})
+	if err != nil || len(out) != 4 {
+		t.Fatalf("EnqueueAll = %v, %v", out, err)
+	}
+	if out[0].Existing || out[0].Job.Text != "a" || out[2].Existing || out[2].Job.Address != "discord:1" {
+		t.Errorf("new jobs: %+v, %+v", out[0], out[2])
+	}
+	if !out[1].Existing || out[1].Job.ID != before.ID || !out[3].Existing || out[3].Job.ID != out[0].Job.ID {
+		t.Errorf("repeats: %+v, %+v; want the stored job and the batch's first", out[1], out[3])
+	}
+	if got := get(t, open(t), out[2].Job.ID); got.Text != "b" || got.State != delivery.StateQueued {
+		t.Errorf("another store reads %+v", got)
+	}
+	if _, err := s.EnqueueAll(ctx, []delivery.Job{{Kind: "alert", Address: "slack:#ops", Text: "c"}, {Kind: "alert", Address: "nowhere"}}); err == nil {
+		t.Fatal("a batch with a job without an address was stored")
+	}
+	if d, _ := s.Depth(ctx); d.Queued != 3 {
+		t.Errorf("Depth = %+v; want the 3 jobs stored before, none of the refused batch", d)
 	}
 }
 

@@ -1,4 +1,4 @@
-package pushapi
+package chatapi
 
 import (
 	"context"
@@ -25,7 +25,7 @@ import (
 func testConfig() config.Config {
 	c := config.Default()
 	c.GrafanaURL = "https://grafana.example.com"
-	c.SlackBotToken = "xoxb-pushapi-test"
+	c.SlackBotToken = "xoxb-chatapi-test"
 	return c
 }
 

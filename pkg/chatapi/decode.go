@@ -1,4 +1,4 @@
-package pushapi
+package chatapi
 
 import (
 	"bytes"

@@ -1,25 +1,31 @@
-// Package pushapi is the HTTP face of pushes, shared by both doors so they
-// behave the same: the plugin mounts it among its resources
-// (/api/plugins/panelcast-renderer/resources/push), the server on its own
-// mux (/push). Who may call it is the door's business, passed in as a hook.
+// Package chatapi is the HTTP face of chat delivery, shared by both doors
+// so they behave the same: the plugin mounts it among its resources
+// (/api/plugins/panelcast-renderer/resources/push, …/alerts), the server on
+// its own mux (/push, /alerts). Who may call it is the door's business,
+// passed in as a hook.
 //
 //	POST /push       {"panel": {...}, "to": "slack:#ops", "text": "...", "thread": "..."}
 //	                 → 202 {"id": "...", "state": "queued"}
 //	GET  /push/{id}  → 200 {"id", "state", "attempts", "error", "permalink"}
+//	POST /alerts     a Grafana webhook contact point's or Alertmanager's body,
+//	                 ?to=slack:%23ops,telegram:-100123 (optional)
+//	                 → 202 {"source", "alerts", "messages": [{"id", "to", "state", ...}]}
 //
-// Refusals are JSON {"error": "<what to fix>"}: 400 for a push that can
-// never be sent as asked, 401/403 from the hook, 404 for an unknown id, 503
-// while the outbox cannot take pushes.
-package pushapi
+// Refusals are JSON {"error": "<what to fix>"}: 400 for a push or
+// notification that can never be sent as asked, 401/403 from the hook, 404
+// for an unknown id, 503 while the outbox cannot take messages.
+package chatapi
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
+	"github.com/panelcast/panelcast/pkg/grafana"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -51,16 +57,24 @@ type handler struct {
 	mux  *http.ServeMux
 }
 
-// New returns the handler for /push and /push/{id}. Mount it for both
-// paths, e.g. mux.Handle("/push", h) and mux.Handle("/push/", h).
+// New returns the handler for /push, /push/{id} and /alerts. Mount it for
+// each, e.g. with Mount.
 func New(svc *service.Service, opts Options) http.Handler {
 	if opts.Authorize == nil {
-		panic("pushapi: Options.Authorize is required: pass BearerToken or MinGrafanaRole")
+		panic("chatapi: Options.Authorize is required: pass BearerToken or MinGrafanaRole")
 	}
 	h := &handler{svc: svc, opts: opts, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /push", h.push)
 	h.mux.HandleFunc("GET /push/{id}", h.status)
+	h.mux.HandleFunc("POST /alerts", h.alerts)
 	return h
+}
+
+// Mount puts h on mux at every path it serves.
+func Mount(mux *http.ServeMux, h http.Handler) {
+	for _, p := range []string{"/push", "/push/", "/alerts"} {
+		mux.Handle(p, h)
+	}
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -83,16 +97,41 @@ func (h *handler) push(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
-	grafanaURL := ""
-	if h.opts.GrafanaURL != nil {
-		grafanaURL = h.opts.GrafanaURL(r)
-	}
-	st, err := h.svc.Push(r.Context(), req, grafanaURL)
+	st, err := h.svc.Push(r.Context(), req, h.grafanaURL(r))
 	if err != nil {
 		writeError(w, statusFor(err), err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": st.ID, "state": st.State})
+}
+
+// alerts takes a notification. Its body is read whole first: the
+// sender's timeout (Alertmanager's webhook) is short, and the answer comes
+// as soon as the messages are stored.
+func (h *handler) alerts(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, grafana.MaxBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusBadRequest, fmt.Errorf("the body is over %d MiB: a notification that large is a mistake; lower max_alerts in the webhook's settings", grafana.MaxBody>>20))
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, fmt.Errorf("reading the body failed: %v", err))
+		return
+	}
+	res, err := h.svc.HandleAlerts(r.Context(), body, r.URL.Query().Get("to"), h.grafanaURL(r))
+	if err != nil {
+		writeError(w, statusFor(err), err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, res)
+}
+
+func (h *handler) grafanaURL(r *http.Request) string {
+	if h.opts.GrafanaURL == nil {
+		return ""
+	}
+	return h.opts.GrafanaURL(r)
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
@@ -106,7 +145,7 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 
 func statusFor(err error) int {
 	switch {
-	case errors.Is(err, service.ErrBadPush):
+	case errors.Is(err, service.ErrBadPush), errors.Is(err, service.ErrBadAlerts):
 		return http.StatusBadRequest
 	case errors.Is(err, service.ErrPushNotFound):
 		return http.StatusNotFound
@@ -120,10 +159,11 @@ func writeError(w http.ResponseWriter, code int, err error) {
 	writeJSON(w, code, map[string]string{"error": message(err)})
 }
 
-// message drops the "bad push: " prefix, which adds nothing to the
-// sentence that follows it.
+// message drops the "bad push: " or "bad alert notification: " prefix,
+// which adds nothing to the sentence that follows it.
 func message(err error) string {
-	return strings.TrimPrefix(err.Error(), service.ErrBadPush.Error()+": ")
+	msg := strings.TrimPrefix(err.Error(), service.ErrBadPush.Error()+": ")
+	return strings.TrimPrefix(msg, service.ErrBadAlerts.Error()+": ")
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

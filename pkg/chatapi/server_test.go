@@ -1,4 +1,4 @@
-package pushapi
+package chatapi
 
 import (
 	"bytes"
@@ -53,8 +53,7 @@ func TestServerModePush(t *testing.T) {
 	})
 	mux := http.NewServeMux()
 	h := New(svc, Options{Authorize: BearerToken(cfg.APITokens)})
-	mux.Handle("/push", h)
-	mux.Handle("/push/", h)
+	Mount(mux, h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 

@@ -1,4 +1,4 @@
-package pushapi
+package chatapi
 
 import (
 	"crypto/subtle"
@@ -12,11 +12,12 @@ import (
 
 // BearerToken admits requests with "Authorization: Bearer <token>" for one
 // of tokens (server mode's api_token), compared in constant time. With no
-// token configured every request is refused: pushing must be switched on.
+// token configured every request is refused: pushing and alert webhooks
+// must be switched on.
 func BearerToken(tokens []string) func(*http.Request) error {
 	return func(r *http.Request) error {
 		if len(tokens) == 0 {
-			return fmt.Errorf("%w: pushing over HTTP is off: set api_token on the Panelcast server and send it as Authorization: Bearer <token>", ErrUnauthorized)
+			return fmt.Errorf("%w: pushes and alert webhooks over HTTP are off: set api_token on the Panelcast server and send it as Authorization: Bearer <token>", ErrUnauthorized)
 		}
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		if !strings.EqualFold(scheme, "Bearer") || token == "" {
@@ -43,7 +44,7 @@ func MinGrafanaRole(min string) func(*http.Request) error {
 	return func(r *http.Request) error {
 		u := backend.UserFromContext(r.Context())
 		if u == nil {
-			return fmt.Errorf("%w: the call carries no Grafana user: call it through Grafana, /api/plugins/panelcast-renderer/resources/push", ErrUnauthorized)
+			return fmt.Errorf("%w: the call carries no Grafana user: call it through Grafana, /api/plugins/panelcast-renderer/resources/push or …/alerts", ErrUnauthorized)
 		}
 		if roleRank[u.Role] < roleRank[min] {
 			role := u.Role

@@ -1,0 +1,231 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/panelcast/panelcast/pkg/chat"
+	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/grafana"
+	"github.com/panelcast/panelcast/pkg/render"
+)
+
+// prepareAlert renders the pictures of an alert job: each panel with the
+// dashboard variables its alert's labels name.
+func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Message, error) {
+	var p alertPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return chat.Message{}, delivery.Permanent(fmt.Errorf("the stored alert message %s is unreadable (%v): it cannot be sent", j.ID, err))
+	}
+	msg := chat.Message{Markup: p.Markup, RootText: p.RootText}
+	base, err := url.Parse(p.GrafanaURL)
+	if err != nil {
+		return chat.Message{}, delivery.Permanent(fmt.Errorf("the stored Grafana URL of alert message %s is unreadable: %v", j.ID, err))
+	}
+	type picture struct {
+		url           string
+		width, height int
+	}
+	seen := map[string]bool{}
+	var pictures []picture
+	for _, panel := range p.Panels {
+		u, err := s.alertURL(ctx, base, panel)
+		if err != nil {
+			return chat.Message{}, err
+		}
+		if !seen[u] {
+			seen[u] = true
+			pictures = append(pictures, picture{u, panel.Width, panel.Height})
+		}
+	}
+	maxImages := 1
+	if addr, err := chat.ParseAddress(j.Address); err == nil {
+		maxImages = max(s.limits(addr.Provider).MaxImages, 1)
+	}
+	if len(pictures) > maxImages {
+		s.Log.Warn("the chat takes fewer pictures in one message than the alert group has panels; the rest are left out",
+			"job", j.ID, "address", j.Address, "panels", len(pictures), "max", maxImages)
+		pictures = pictures[:maxImages]
+	}
+	for i, pic := range pictures {
+		img, err := s.renderShared(ctx, pic.url, pic.width, pic.height)
+		if err != nil {
+			return chat.Message{}, err
+		}
+		msg.Images = append(msg.Images, chat.Image{Data: img, Filename: fmt.Sprintf("panel-%d.png", i+1)})
+	}
+	return msg, nil
+}
+
+// alertURL is the solo-panel URL of one alert picture. The dashboard is
+// read (through the cache, one request per dashboard in a storm) to check
+// the token's access and to know its variables: each alert label named like
+// a variable, or mapped to one by panelcast_vars, becomes var-<name>.
+func (s *Service) alertURL(ctx context.Context, base *url.URL, p alertPanel) (string, error) {
+	d, err := s.dashboard(ctx, base.String(), p.DashboardUID)
+	if err != nil {
+		return "", s.push.scrub(grafanaError(err))
+	}
+	if _, ok := d.Panel(p.PanelID); !ok && len(d.Panels) > 0 {
+		return "", delivery.Permanent(fmt.Errorf("dashboard %s (%s) has no panel %d: fix the alert's panel reference", p.DashboardUID, d.Title, p.PanelID))
+	}
+	vars := map[string][]string{}
+	for name, v := range p.Vars {
+		vars[name] = v
+	}
+	for _, v := range d.Variables {
+		label := v.Name
+		if mapped, ok := p.VarMap[v.Name]; ok {
+			label = mapped
+		}
+		if value, ok := p.Labels[label]; ok {
+			vars[v.Name] = []string{value}
+		}
+	}
+	if p.Expr != "" {
+		vars["expr"] = []string{p.Expr}
+	}
+	to := "now"
+	if p.To != 0 {
+		to = strconv.FormatInt(p.To, 10)
+	}
+	u, err := grafana.SoloURL(base, grafana.SoloPanel{DashboardUID: p.DashboardUID, PanelID: p.PanelID, OrgID: p.OrgID,
+		From: strconv.FormatInt(p.From, 10), To: to, Vars: vars, Theme: p.Theme, Timezone: p.Timezone})
+	if err != nil {
+		return "", delivery.Permanent(fmt.Errorf("the alert's panel cannot be drawn: %v", err))
+	}
+	return u.String(), nil
+}
+
+// grafanaError keeps Grafana's refusals that will not go away from being
+// retried.
+func grafanaError(err error) error {
+	var apiErr *grafana.APIError
+	if errors.As(err, &apiErr) && !apiErr.Temporary() {
+		return delivery.Permanent(err)
+	}
+	return err
+}
+
+// renderShared renders a panel for an alert message, once for every message
+// that needs the same picture: the same URL within the same minute (a
+// picture that ends "now") or at all (one with a fixed end).
+func (s *Service) renderShared(ctx context.Context, pageURL string, width, height int) ([]byte, error) {
+	key := pageURL
+	if u, err := url.Parse(pageURL); err == nil && u.Query().Get("to") == "now" {
+		key += "|" + time.Now().Truncate(time.Minute).Format(time.RFC3339)
+	}
+	img, rendered, err := s.push.renders.do(ctx, key, func(ctx context.Context) ([]byte, error) {
+		return s.renderForChat(ctx, "alert", pageURL, width, height, "")
+	})
+	if err == nil && !rendered {
+		s.metrics.renderShared()
+	}
+	return img, err
+}
+
+// renderForChat renders a page of Grafana as its service account.
+func (s *Service) renderForChat(ctx context.Context, kind, pageURL string, width, height int, tz string) ([]byte, error) {
+	g := GrafanaRender{URL: pageURL, Width: width, Height: height, Timezone: tz, Encoding: string(render.PNG)}
+	start := time.Now()
+	req, err := s.Request(g)
+	var img []byte
+	if err == nil {
+		if s.Config.GrafanaToken != "" {
+			req.OriginHeaders = map[string]string{"Authorization": "Bearer " + s.Config.GrafanaToken}
+		}
+		img, err = s.Renderer.Render(ctx, req)
+	}
+	s.logRender(ctx, kind, g, start, err)
+	if errors.Is(err, render.ErrBadRequest) || errors.Is(err, render.ErrNoChromium) {
+		err = delivery.Permanent(err)
+	}
+	return img, s.push.scrub(err)
+}
+
+// sharedRenders runs one render per key at a time and keeps its picture for
+// a short while, so an alert storm renders each distinct panel once.
+type sharedRenders struct {
+	flight singleflight.Group
+	ttl    time.Duration
+
+	mu   sync.Mutex
+	done map[string]keptRender
+}
+
+type keptRender struct {
+	img []byte
+	at  time.Time
+}
+
+// maxKeptRenders bounds the pictures kept (about 100 KB each).
+const maxKeptRenders = 64
+
+func newSharedRenders(ttl time.Duration) *sharedRenders {
+	return &sharedRenders{ttl: ttl, done: map[string]keptRender{}}
+}
+
+// do returns key's picture: a kept one, the one being rendered, or a new
+// one from fn. rendered says fn ran for this call. A failed render is not
+// kept, so the next attempt renders again.
+func (r *sharedRenders) do(ctx context.Context, key string, fn func(context.Context) ([]byte, error)) (img []byte, rendered bool, err error) {
+	r.mu.Lock()
+	if k, ok := r.done[key]; ok && time.Since(k.at) < r.ttl {
+		r.mu.Unlock()
+		return k.img, false, nil
+	}
+	r.mu.Unlock()
+	// Only the call that starts the render runs its function; the others
+	// wait for its result. The render outlives a caller that gives up, for
+	// those still waiting; its own timeout bounds it.
+	var ran atomic.Bool
+	ch := r.flight.DoChan(key, func() (any, error) {
+		ran.Store(true)
+		img, err := fn(context.WithoutCancel(ctx))
+		if err == nil {
+			r.keep(key, img)
+		}
+		return img, err
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, ran.Load(), res.Err
+		}
+		return res.Val.([]byte), ran.Load(), nil
+	case <-ctx.Done():
+		return nil, ran.Load(), ctx.Err()
+	}
+}
+
+func (r *sharedRenders) keep(key string, img []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	for k, v := range r.done {
+		if now.Sub(v.at) >= r.ttl {
+			delete(r.done, k)
+		}
+	}
+	if len(r.done) >= maxKeptRenders {
+		keys := make([]string, 0, len(r.done))
+		for k := range r.done {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool { return r.done[keys[i]].at.Before(r.done[keys[j]].at) })
+		for _, k := range keys[:len(keys)-maxKeptRenders+1] {
+			delete(r.done, k)
+		}
+	}
+	r.done[key] = keptRender{img: img, at: now}
+}

@@ -1,0 +1,596 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panelcast/panelcast/pkg/alerttext"
+	"github.com/panelcast/panelcast/pkg/chat"
+	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/grafana"
+)
+
+// ErrBadAlerts marks a webhook body that is no alert notification, or one
+// that cannot be delivered as configured (400).
+var ErrBadAlerts = errors.New("bad alert notification")
+
+func badAlerts(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadAlerts, fmt.Sprintf(format, a...))
+}
+
+// Labels and annotations Panelcast reads from alerts, besides the panel's
+// (see pkg/grafana).
+const (
+	// labelTo routes an alert: comma-separated addresses.
+	labelTo = "panelcast_to"
+	// resolvedMargin is how long after an alert ended its resolve's picture
+	// keeps going, so it shows the recovery.
+	resolvedMargin = 5 * time.Minute
+)
+
+// AlertsResult is what a webhook call queued.
+type AlertsResult struct {
+	Source   string         `json:"source"`
+	Alerts   int            `json:"alerts"`
+	Messages []AlertMessage `json:"messages"`
+}
+
+// AlertMessage is one chat message a webhook call queued.
+type AlertMessage struct {
+	ID     string `json:"id"`
+	To     string `json:"to"`
+	Status string `json:"status"`
+	Alerts int    `json:"alerts"`
+	// Panels is how many pictures the message will carry.
+	Panels int `json:"panels"`
+	// Duplicate says the message was queued before (a repeated
+	// notification, or another Alertmanager of the cluster): it is not
+	// sent again.
+	Duplicate bool   `json:"duplicate,omitempty"`
+	State     string `json:"state"`
+	// NoPanel says why the message is text only, when it is.
+	NoPanel string `json:"noPanel,omitempty"`
+}
+
+// alertPayload is an alert job's stored payload: what prepare renders. Its
+// JSON form must stay readable by later versions.
+type alertPayload struct {
+	GrafanaURL string `json:"grafanaUrl"`
+	// Markup says the job's text is in the chat's markup.
+	Markup bool `json:"markup,omitempty"`
+	// RootText replaces the thread's first message (the firing one) once
+	// this resolve is posted.
+	RootText string       `json:"rootText,omitempty"`
+	Panels   []alertPanel `json:"panels,omitempty"`
+}
+
+// alertPanel is one picture of an alert message. The dashboard's variables
+// are matched with the alert's labels when it is rendered, so that the
+// webhook is answered without asking Grafana anything.
+type alertPanel struct {
+	DashboardUID string              `json:"dashboardUid"`
+	PanelID      int64               `json:"panelId"`
+	OrgID        int64               `json:"orgId,omitempty"`
+	Vars         map[string][]string `json:"vars,omitempty"`
+	Labels       map[string]string   `json:"labels,omitempty"`
+	// VarMap is panelcast_vars: dashboard variable -> label.
+	VarMap map[string]string `json:"varMap,omitempty"`
+	// Expr is the Prometheus expression of an expression_panel picture.
+	Expr string `json:"expr,omitempty"`
+	// From and To are epoch milliseconds; To 0 means "now".
+	From     int64  `json:"from"`
+	To       int64  `json:"to,omitempty"`
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+	Theme    string `json:"theme,omitempty"`
+	Timezone string `json:"timezone,omitempty"`
+}
+
+// alertDelivery is what HandleAlerts needs beyond the configuration,
+// prepared once by StartDelivery.
+type alertDelivery struct {
+	templates  *alerttext.Templates
+	expression *grafana.PanelRef
+}
+
+func newAlertDelivery(cfg config.Config) (*alertDelivery, error) {
+	loc := time.UTC
+	if cfg.Timezone != "" {
+		l, err := time.LoadLocation(cfg.Timezone)
+		if err != nil {
+			return nil, fmt.Errorf("timezone: %w", err)
+		}
+		loc = l
+	}
+	t, err := alerttext.New(cfg.AlertTemplate, loc)
+	if err != nil {
+		return nil, err
+	}
+	d := &alertDelivery{templates: t}
+	if cfg.ExpressionPanel != "" {
+		ref, err := grafana.ParsePanelRef(cfg.ExpressionPanel)
+		if err != nil {
+			return nil, fmt.Errorf("expression_panel: %w", err)
+		}
+		d.expression = &ref
+	}
+	return d, nil
+}
+
+// AlertsHealth is how alert delivery went since start.
+type AlertsHealth struct {
+	// Received counts alerts in notifications, Delivered and Failed the
+	// alert messages posted and given up on.
+	Received  uint64 `json:"received"`
+	Delivered uint64 `json:"delivered"`
+	Failed    uint64 `json:"failed"`
+	// LastReceived is when the last notification came.
+	LastReceived time.Time `json:"lastReceived,omitzero"`
+	// LastFailure is why the last alert message failed.
+	LastFailure string `json:"lastFailure,omitempty"`
+	// Error says why alert messages are refused, when they are.
+	Error string `json:"error,omitempty"`
+}
+
+// alertCounts feed AlertsHealth; they are cheap to read, for /healthz.
+type alertCounts struct {
+	received, delivered, failed atomic.Uint64
+
+	mu           sync.Mutex
+	lastReceived time.Time
+	lastFailure  string
+}
+
+func (c *alertCounts) notified(alerts int) {
+	c.received.Add(uint64(alerts))
+	c.mu.Lock()
+	c.lastReceived = time.Now()
+	c.mu.Unlock()
+}
+
+func (c *alertCounts) finished(sent bool, reason string) {
+	if sent {
+		c.delivered.Add(1)
+		return
+	}
+	c.failed.Add(1)
+	c.mu.Lock()
+	c.lastFailure = reason
+	c.mu.Unlock()
+}
+
+// AlertsHealth reports alert delivery; nil while chat delivery is off.
+func (s *Service) AlertsHealth() *AlertsHealth {
+	st := &s.push
+	st.mu.Lock()
+	started, alertsErr := st.started && st.outbox != nil, st.alertsErr
+	st.mu.Unlock()
+	if !started {
+		return nil
+	}
+	c := &s.alerts
+	h := &AlertsHealth{Received: c.received.Load(), Delivered: c.delivered.Load(), Failed: c.failed.Load()}
+	c.mu.Lock()
+	h.LastReceived, h.LastFailure = c.lastReceived, c.lastFailure
+	c.mu.Unlock()
+	if alertsErr != nil {
+		h.Error = alertsErr.Error()
+	}
+	return h
+}
+
+// HandleAlerts turns a webhook body from Grafana's webhook contact point or
+// from Alertmanager into chat messages and stores them in the outbox; the
+// worker renders and sends them. to is the webhook URL's ?to= (addresses,
+// comma-separated), doorURL Grafana's address as the door knows it.
+//
+// Nothing is stored unless every message can be: a body that is no
+// notification, or an alert with no address, is refused whole (ErrBadAlerts)
+// so the sender reports it instead of losing part of it, and the messages
+// are stored in one transaction.
+func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, doorURL string) (AlertsResult, error) {
+	n, err := grafana.ParseWebhook(body)
+	if err != nil {
+		return AlertsResult{}, badAlerts("%s", strings.TrimPrefix(err.Error(), grafana.ErrBadPayload.Error()+": "))
+	}
+	for _, a := range n.Alerts {
+		s.metrics.alertReceived(n.Source, a.Status)
+	}
+	s.alerts.notified(len(n.Alerts))
+	ad, err := s.push.alertsReady()
+	if err != nil {
+		return AlertsResult{}, err
+	}
+	base, err := s.grafanaBase(doorURL)
+	if err != nil {
+		return AlertsResult{}, fmt.Errorf("%w: %v", ErrBadAlerts, err)
+	}
+	routes, err := s.route(n, to)
+	if err != nil {
+		return AlertsResult{}, err
+	}
+	now := time.Now()
+	// Jobs are stored alert by alert, address by address, so that a storm
+	// to several chats keeps all of them busy rather than one after the
+	// other (each is paced by its own rate limit).
+	var perRoute [][]delivery.Job
+	var perRouteMsgs [][]AlertMessage
+	for _, r := range routes {
+		groups := [][]grafana.Alert{r.alerts}
+		if s.Config.AlertGrouping == config.GroupPerAlert {
+			groups = groups[:0]
+			for _, a := range r.alerts {
+				groups = append(groups, []grafana.Alert{a})
+			}
+		}
+		var jobs []delivery.Job
+		var msgs []AlertMessage
+		for _, alerts := range groups {
+			j, msg, err := s.alertJob(ad, n, r.addr, alerts, base, now)
+			if err != nil {
+				return AlertsResult{}, err
+			}
+			jobs, msgs = append(jobs, j), append(msgs, msg)
+		}
+		perRoute, perRouteMsgs = append(perRoute, jobs), append(perRouteMsgs, msgs)
+	}
+	var jobs []delivery.Job
+	var out []AlertMessage
+	for i := 0; len(jobs) < countJobs(perRoute); i++ {
+		for r := range perRoute {
+			if i < len(perRoute[r]) {
+				jobs, out = append(jobs, perRoute[r][i]), append(out, perRouteMsgs[r][i])
+			}
+		}
+	}
+	o, err := s.push.outboxFor("")
+	if err != nil {
+		return AlertsResult{}, err
+	}
+	stored, err := o.EnqueueAll(ctx, jobs)
+	if err != nil {
+		return AlertsResult{}, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, err)
+	}
+	for i, e := range stored {
+		out[i].ID, out[i].State, out[i].Duplicate = e.Job.ID, e.Job.State, e.Existing
+	}
+	s.Log.InfoContext(ctx, "alerts queued", "source", n.Source, "status", n.Status, "alerts", len(n.Alerts),
+		"messages", len(out), "duplicates", countDuplicates(out))
+	return AlertsResult{Source: n.Source, Alerts: len(n.Alerts), Messages: out}, nil
+}
+
+func countJobs(perRoute [][]delivery.Job) int {
+	n := 0
+	for _, jobs := range perRoute {
+		n += len(jobs)
+	}
+	return n
+}
+
+func countDuplicates(ms []AlertMessage) int {
+	n := 0
+	for _, m := range ms {
+		if m.Duplicate {
+			n++
+		}
+	}
+	return n
+}
+
+// route is the alerts of a notification that go to one address.
+type route struct {
+	addr   chat.Address
+	alerts []grafana.Alert
+}
+
+// route sends each alert to ?to=, else to its panelcast_to label, else to
+// default_to, keeping the notification's order.
+func (s *Service) route(n grafana.Notification, to string) ([]route, error) {
+	var routes []route
+	byAddr := map[string]int{}
+	add := func(raw string, a grafana.Alert) error {
+		addr, err := s.checkAddress(raw)
+		if err != nil {
+			return fmt.Errorf("%w: alert %s: %v", ErrBadAlerts, alertName(a), strings.TrimPrefix(err.Error(), ErrBadPush.Error()+": "))
+		}
+		i, ok := byAddr[addr.String()]
+		if !ok {
+			i = len(routes)
+			byAddr[addr.String()] = i
+			routes = append(routes, route{addr: addr})
+		}
+		routes[i].alerts = append(routes[i].alerts, a)
+		return nil
+	}
+	for _, a := range n.Alerts {
+		addrs := splitAddresses(to)
+		if len(addrs) == 0 {
+			addrs = splitAddresses(a.Labels[labelTo])
+		}
+		if len(addrs) == 0 {
+			addrs = s.Config.DefaultTo
+		}
+		if len(addrs) == 0 {
+			return nil, badAlerts("alert %s has no address: add ?to=slack:%%23ops to the webhook URL, a %s label to the rule, or set default_to", alertName(a), labelTo)
+		}
+		for _, raw := range addrs {
+			if err := add(raw, a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return routes, nil
+}
+
+func splitAddresses(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func alertName(a grafana.Alert) string {
+	if name := a.Labels["alertname"]; name != "" {
+		return strconv.Quote(clip(name))
+	}
+	return a.Fingerprint
+}
+
+// alertJob is the outbox job of one message: alerts (one, or a group) to
+// one address.
+func (s *Service) alertJob(ad *alertDelivery, n grafana.Notification, addr chat.Address, alerts []grafana.Alert,
+	base *url.URL, now time.Time) (delivery.Job, AlertMessage, error) {
+	status := grafana.StatusResolved
+	for _, a := range alerts {
+		if a.Status == grafana.StatusFiring {
+			status = grafana.StatusFiring
+		}
+	}
+	grouped := s.Config.AlertGrouping == config.GroupPerNotification
+	payload := alertPayload{GrafanaURL: base.String()}
+	msg := AlertMessage{To: addr.String(), Status: status, Alerts: len(alerts)}
+	text := alerttext.Message{Status: status, Grouped: grouped, Now: now}
+	if grouped {
+		text.CommonLabels = shownLabels(n.CommonLabels, nil)
+		text.Truncated = int(n.TruncatedAlerts)
+	}
+	var noPanel []string
+	seen := map[string]bool{}
+	for _, a := range alerts {
+		p, why := s.alertPanel(ad, a, now)
+		if p != nil {
+			key := fmt.Sprintf("%s/%d/%d/%v", p.DashboardUID, p.PanelID, p.OrgID, p.Labels)
+			if !seen[key] {
+				seen[key] = true
+				payload.Panels = append(payload.Panels, *p)
+			}
+		} else {
+			noPanel = append(noPanel, why)
+		}
+		text.Alerts = append(text.Alerts, s.textAlert(a, n, base, p, grouped))
+	}
+	msg.Panels = len(payload.Panels)
+	if len(payload.Panels) == 0 && len(noPanel) > 0 {
+		msg.NoPanel = noPanel[0]
+		s.Log.Info("alert message goes without a picture", "to", addr.String(), "reason", msg.NoPanel)
+	}
+
+	budget := textBudget(addr.Provider, len(payload.Panels) > 0)
+	if l := s.limits(addr.Provider).MaxText; l > 0 {
+		budget = min(budget, l)
+	}
+	body, markup, err := ad.templates.Render(addr.Provider, text, budget)
+	if err != nil {
+		return delivery.Job{}, AlertMessage{}, fmt.Errorf("writing the alert message: %w: fix alert_template", err)
+	}
+	payload.Markup = markup
+	if status == grafana.StatusResolved {
+		text.Edited = true
+		if root, rootMarkup, err := ad.templates.Render(addr.Provider, text, budget); err == nil && rootMarkup == markup {
+			payload.RootText = root
+		}
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return delivery.Job{}, AlertMessage{}, err
+	}
+	return delivery.Job{Kind: "alert", Address: addr.String(), Text: body, Payload: raw,
+		DedupeKey: dedupeKey(addr, alerts, grouped, n.GroupKey),
+		ThreadKey: alertThread(alerts, grouped, n.GroupKey)}, msg, nil
+}
+
+// alertPanel is the picture of one alert: the panel it names, or the
+// expression panel for a Prometheus alert that names none; nil with the
+// reason when it has none.
+func (s *Service) alertPanel(ad *alertDelivery, a grafana.Alert, now time.Time) (*alertPanel, string) {
+	ref, ok, problem := a.Panel()
+	expr := ""
+	if !ok {
+		e, isProm := grafana.PromExpr(a.GeneratorURL)
+		if !isProm || ad.expression == nil {
+			if isProm {
+				problem += "; set expression_panel to draw Prometheus alerts that name no panel"
+			}
+			return nil, problem
+		}
+		ref, expr = *ad.expression, e
+	}
+	varMap, err := grafana.ParseVarMap(a.Annotations[grafana.AnnotationVars])
+	if err != nil {
+		s.Log.Warn("the panelcast_vars annotation is unusable; labels are matched to variables by name", "alert", alertName(a), "error", err)
+		varMap = nil
+	}
+	from, to := alertWindow(a, s.Config.AlertLookback, now)
+	return &alertPanel{DashboardUID: ref.DashboardUID, PanelID: ref.PanelID, OrgID: ref.OrgID, Vars: ref.Vars,
+		Labels: a.Labels, VarMap: varMap, Expr: expr, From: from, To: to,
+		Width: s.Config.AlertWidth, Height: s.Config.AlertHeight, Theme: s.Config.AlertTheme}, ""
+}
+
+// alertWindow is the picture's time range in epoch milliseconds: from
+// alert_lookback before the alert started; to now (0) while it fires, and
+// to resolvedMargin after its end once resolved, so the resolve shows the
+// whole incident and the same picture whenever and wherever it is drawn.
+func alertWindow(a grafana.Alert, lookback time.Duration, now time.Time) (from, to int64) {
+	start := a.StartsAt
+	if start.IsZero() || start.After(now) {
+		start = now
+	}
+	from = start.Add(-lookback).UnixMilli()
+	if a.Status == grafana.StatusResolved && !a.EndsAt.IsZero() {
+		to = a.EndsAt.Add(resolvedMargin).UnixMilli()
+	}
+	return from, to
+}
+
+// textAlert is one alert as its message shows it.
+func (s *Service) textAlert(a grafana.Alert, n grafana.Notification, base *url.URL, p *alertPanel, grouped bool) alerttext.Alert {
+	t := alerttext.Alert{Status: a.Status, Name: a.Labels["alertname"], Summary: a.Annotations["summary"],
+		Description: a.Annotations["description"], StartsAt: a.StartsAt, EndsAt: a.EndsAt,
+		SilenceURL: a.SilenceURL, SourceURL: a.GeneratorURL}
+	if t.Description == "" {
+		t.Description = a.Annotations["message"]
+	}
+	var common map[string]string
+	if grouped {
+		common = n.CommonLabels
+	}
+	t.Labels = shownLabels(a.Labels, common)
+	refs := make([]string, 0, len(a.Values))
+	for ref := range a.Values {
+		refs = append(refs, ref)
+	}
+	sort.Strings(refs)
+	for _, ref := range refs {
+		t.Values = append(t.Values, alerttext.Label{Name: ref, Value: strconv.FormatFloat(a.Values[ref], 'g', 6, 64)})
+	}
+	if len(t.Values) == 0 && a.ValueString != "" {
+		t.Values = []alerttext.Label{{Value: a.ValueString}}
+	}
+	t.PanelURL = a.PanelURL
+	if t.PanelURL == "" && p != nil && p.Expr == "" {
+		u := *base
+		u.Path = strings.TrimRight(base.Path, "/") + "/d/" + p.DashboardUID
+		q := url.Values{"viewPanel": {strconv.FormatInt(p.PanelID, 10)}}
+		if p.OrgID > 0 {
+			q.Set("orgId", strconv.FormatInt(p.OrgID, 10))
+		}
+		u.RawQuery = q.Encode()
+		t.PanelURL = u.String()
+	}
+	if t.SilenceURL == "" && n.Source == grafana.SourceAlertmanager && n.ExternalURL != "" {
+		t.SilenceURL = alertmanagerSilence(n.ExternalURL, a.Labels)
+	}
+	return t
+}
+
+// alertmanagerSilence opens Alertmanager's new-silence form for the
+// alert's labels.
+func alertmanagerSilence(externalURL string, labels map[string]string) string {
+	names := make([]string, 0, len(labels))
+	for name := range labels {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	matchers := make([]string, 0, len(names))
+	for _, name := range names {
+		matchers = append(matchers, name+"="+strconv.Quote(labels[name]))
+	}
+	return strings.TrimRight(externalURL, "/") + "/#/silences/new?filter=" + url.QueryEscape("{"+strings.Join(matchers, ",")+"}")
+}
+
+// shownLabels are the labels worth a reader's time: not the alert's name,
+// not Grafana's or Panelcast's own, not those shown once for the group.
+func shownLabels(labels, common map[string]string) []alerttext.Label {
+	names := make([]string, 0, len(labels))
+	for name := range labels {
+		if name == "alertname" || name == "grafana_folder" || strings.HasPrefix(name, "__") ||
+			strings.HasPrefix(name, "panelcast_") {
+			continue
+		}
+		if v, ok := common[name]; ok && v == labels[name] {
+			continue
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := make([]alerttext.Label, 0, len(names))
+	for _, name := range names {
+		out = append(out, alerttext.Label{Name: name, Value: labels[name]})
+	}
+	return out
+}
+
+// textBudget is how much text a chat takes in one message, in UTF-16 units
+// of visible text: Discord's hard limit, Telegram's caption when there is a
+// picture (longer text would follow as a second message), and for Slack
+// and Mattermost the length their clients show without folding.
+func textBudget(provider string, picture bool) int {
+	switch provider {
+	case "discord":
+		return 2000
+	case "telegram":
+		if picture {
+			return 1024
+		}
+		return 4096
+	}
+	return 4000
+}
+
+// dedupeKey makes a repeated notification (repeat_interval, a retried
+// webhook, the other Alertmanager of a cluster) land on the stored job:
+// same address, same alerts in the same states since the same starts.
+func dedupeKey(addr chat.Address, alerts []grafana.Alert, grouped bool, groupKey string) string {
+	parts := []string{"alert", addr.String()}
+	if grouped {
+		parts = append(parts, groupKey)
+	}
+	keys := make([]string, 0, len(alerts))
+	for _, a := range alerts {
+		keys = append(keys, a.Fingerprint+"/"+a.Status+"/"+a.StartsAt.UTC().Format(time.RFC3339Nano))
+	}
+	sort.Strings(keys)
+	return "alert:" + digest(append(parts, keys...))
+}
+
+// alertThread keys the thread a firing message starts and its resolve
+// replies in: the alert (fingerprint and start), or for a group its key and
+// the start of its earliest alert, so a new incident starts a new thread.
+func alertThread(alerts []grafana.Alert, grouped bool, groupKey string) string {
+	if !grouped {
+		a := alerts[0]
+		return "alert:" + digest([]string{a.Fingerprint, a.StartsAt.UTC().Format(time.RFC3339Nano)})
+	}
+	first := alerts[0].StartsAt
+	for _, a := range alerts[1:] {
+		if a.StartsAt.Before(first) {
+			first = a.StartsAt
+		}
+	}
+	return "group:" + digest([]string{groupKey, first.UTC().Format(time.RFC3339Nano)})
+}
+
+// digest keeps keys short and free of whatever a sender put in labels.
+func digest(parts []string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}

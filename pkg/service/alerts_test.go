@@ -1,0 +1,281 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/grafana"
+)
+
+// fixture is a recorded webhook body of pkg/grafana's test data.
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "grafana", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// alertEnv is the push environment with alert pictures at a small size.
+func alertEnv(t *testing.T, tweak func(*config.Config)) (*pushEnv, *Service) {
+	e := newPushEnv(t)
+	e.cfg.AlertWidth, e.cfg.AlertHeight = 600, 300
+	if tweak != nil {
+		tweak(&e.cfg)
+	}
+	return e, e.start(t)
+}
+
+// waitJobs waits until every job is sent or failed and returns them.
+func waitJobs(t *testing.T, s *Service, res AlertsResult, within time.Duration) []delivery.Job {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var jobs []delivery.Job
+	for _, m := range res.Messages {
+		for {
+			j, err := s.push.outbox.Get(context.Background(), m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.State == delivery.StateSent || j.State == delivery.StateFailed {
+				jobs = append(jobs, j)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("message %s still %s after %s (attempts %d, error %q)", m.ID, j.State, within, j.Attempts, j.LastError)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return jobs
+}
+
+// A Grafana webhook contact point's firing notification becomes a Slack
+// message with the rule's panel, drawn for the alert's instance and window,
+// and its resolve lands in the firing message's thread, which is marked
+// resolved. Repeats of either are not posted again.
+func TestAlertsGrafanaFiringThenResolved(t *testing.T) {
+	e, s := alertEnv(t, nil)
+	ctx := context.Background()
+
+	firing := fixture(t, "grafana-firing-panel.json")
+	res, err := s.HandleAlerts(ctx, firing, "slack:#alerts", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Source != "grafana" || res.Alerts != 1 || len(res.Messages) != 1 || res.Messages[0].Panels != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	jobs := waitJobs(t, s, res, 60*time.Second)
+	if jobs[0].State != delivery.StateSent {
+		t.Fatalf("firing message %s: %s", jobs[0].State, jobs[0].LastError)
+	}
+	got := e.landed("slack")
+	if len(got) != 1 {
+		t.Fatalf("%d Slack messages, want 1", len(got))
+	}
+	fire := got[0]
+	checkPanelPicture(t, "firing picture", fire.image, 600, 300)
+	if fire.channel != slackChannelID {
+		t.Errorf("posted to %s, want %s", fire.channel, slackChannelID)
+	}
+	for _, want := range []string{"*FIRING*", "*HighCPU*", "CPU on web-1 is at 95%", "A=95.25", "instance=web-1",
+		"<https://grafana.example.com/d/scenes?", "|Panel>", "|Silence>", "|Source>"} {
+		if !strings.Contains(fire.text, want) {
+			t.Errorf("firing text lacks %q:\n%s", want, fire.text)
+		}
+	}
+	// The picture is the alert's instance, from an hour before it started.
+	visits := e.panelVisits()
+	if len(visits) != 1 {
+		t.Fatalf("%d renders of the panel, want 1", len(visits))
+	}
+	start := time.Date(2026, 11, 30, 12, 2, 3, 157076000, time.UTC)
+	q := visits[0].Query
+	if q.Get("var-instance") != "web-1" || q.Get("from") != strconv.FormatInt(start.Add(-time.Hour).UnixMilli(), 10) ||
+		q.Get("to") != "now" || q.Get("panelId") != "2" || q.Get("theme") != "dark" {
+		t.Errorf("rendered %v", q)
+	}
+	// grafana_folder and team are not dashboard variables.
+	if q.Has("var-team") || q.Has("var-grafana_folder") {
+		t.Errorf("labels that are no variables of the dashboard went into the URL: %v", q)
+	}
+
+	// Grafana repeats the notification (repeat_interval): nothing new.
+	again, err := s.HandleAlerts(ctx, firing, "slack:#alerts", "")
+	if err != nil || !again.Messages[0].Duplicate || again.Messages[0].ID != res.Messages[0].ID {
+		t.Fatalf("repeat: %+v, %v", again, err)
+	}
+
+	resolved := fixture(t, "grafana-resolved.json")
+	res2, err := s.HandleAlerts(ctx, resolved, "slack:#alerts", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs = waitJobs(t, s, res2, 60*time.Second)
+	if jobs[0].State != delivery.StateSent || jobs[0].LastError != "" {
+		t.Fatalf("resolve %s: %q", jobs[0].State, jobs[0].LastError)
+	}
+	got = e.landed("slack")
+	if len(got) != 2 {
+		t.Fatalf("%d Slack messages, want 2", len(got))
+	}
+	reply := got[1]
+	if reply.replyTo != fire.id {
+		t.Errorf("the resolve replies to %q, want the firing message %q", reply.replyTo, fire.id)
+	}
+	if !strings.Contains(reply.text, "*RESOLVED*") || !strings.Contains(reply.text, "after ") {
+		t.Errorf("resolve text:\n%s", reply.text)
+	}
+	checkPanelPicture(t, "resolve picture", reply.image, 600, 300)
+	// The resolve shows the whole incident: to five minutes after its end.
+	visits = e.panelVisits()
+	if len(visits) != 2 {
+		t.Fatalf("%d renders, want 2", len(visits))
+	}
+	n, err := grafana.ParseWebhook(resolved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTo := strconv.FormatInt(n.Alerts[0].EndsAt.Add(5*time.Minute).UnixMilli(), 10)
+	if q := visits[1].Query; q.Get("to") != wantTo || q.Get("from") != strconv.FormatInt(start.Add(-time.Hour).UnixMilli(), 10) {
+		t.Errorf("resolve rendered from %s to %s, want to %s", q.Get("from"), q.Get("to"), wantTo)
+	}
+	// The firing message now says it resolved.
+	if root := e.slack.Messages()[0]; root.Edits != 1 || !strings.HasPrefix(root.Text, "✅ *RESOLVED* ~FIRING~") {
+		t.Errorf("firing message after the resolve (%d edits):\n%s", root.Edits, root.Text)
+	}
+	if v := e.slack.Violations(); len(v) > 0 {
+		t.Errorf("Slack's rate limits were not respected: %v", v)
+	}
+	checkNoSecrets(t, "logs", e.logs.String())
+}
+
+// One message per notification group: the group's three alerts in one
+// message with a picture per instance.
+func TestAlertsGroupedOneMessage(t *testing.T) {
+	e, s := alertEnv(t, func(c *config.Config) { c.AlertGrouping = config.GroupPerNotification })
+	res, err := s.HandleAlerts(context.Background(), fixture(t, "grafana-group.json"), "discord:"+discordChannelID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Messages) != 1 || res.Alerts != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	if jobs := waitJobs(t, s, res, 90*time.Second); jobs[0].State != delivery.StateSent {
+		t.Fatalf("group message %s: %s", jobs[0].State, jobs[0].LastError)
+	}
+	msgs := e.discord.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d Discord messages, want 1", len(msgs))
+	}
+	m := msgs[0]
+	instances := map[string]bool{}
+	for _, v := range e.panelVisits() {
+		instances[v.Query.Get("var-instance")] = true
+	}
+	if len(m.Files) != len(instances) || len(instances) < 2 {
+		t.Errorf("%d pictures for %d instances %v", len(m.Files), len(instances), instances)
+	}
+	for i, f := range m.Files {
+		checkPanelPicture(t, "picture "+strconv.Itoa(i), f.Data, 600, 300)
+	}
+	if !strings.Contains(m.Content, "3 alerts") {
+		t.Errorf("group text:\n%s", m.Content)
+	}
+}
+
+// An alert that names no panel still gets its message, as text.
+func TestAlertsWithoutPanelAreText(t *testing.T) {
+	e, s := alertEnv(t, nil)
+	res, err := s.HandleAlerts(context.Background(), fixture(t, "grafana-no-panel.json"), "telegram:"+strconv.Itoa(telegramChatID), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Messages[0].Panels != 0 || res.Messages[0].NoPanel == "" {
+		t.Errorf("result %+v: want no panel and the reason", res.Messages[0])
+	}
+	if jobs := waitJobs(t, s, res, 30*time.Second); jobs[0].State != delivery.StateSent {
+		t.Fatalf("%s: %s", jobs[0].State, jobs[0].LastError)
+	}
+	got := e.landed("telegram")
+	if len(got) != 1 || got[0].image != nil || !strings.Contains(got[0].text, "FIRING") {
+		t.Fatalf("telegram got %+v", got)
+	}
+	if len(e.panelVisits()) != 0 {
+		t.Error("a panel was rendered for an alert that names none")
+	}
+}
+
+// Routing: ?to= wins, then the panelcast_to label, then default_to; an
+// alert with no address refuses the whole notification.
+func TestAlertsRouting(t *testing.T) {
+	s := planService(pushConfig())
+	body := func(label string) []byte {
+		labels := `"alertname":"A"`
+		if label != "" {
+			labels += `,"panelcast_to":"` + label + `"`
+		}
+		return []byte(`{"version":"4","status":"firing","receiver":"r","groupKey":"g","alerts":[{"status":"firing","labels":{` +
+			labels + `},"annotations":{},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"abc"}]}`)
+	}
+	for _, c := range []struct {
+		name, to, label string
+		def             []string
+		want            []string
+		err             string
+	}{
+		{"query", "slack:#a, slack:#b", "slack:#c", []string{"slack:#d"}, []string{"slack:#a", "slack:#b"}, ""},
+		{"label", "", "slack:#c", []string{"slack:#d"}, []string{"slack:#c"}, ""},
+		{"default", "", "", []string{"slack:#d"}, []string{"slack:#d"}, ""},
+		{"none", "", "", nil, nil, "has no address"},
+		{"unknown provider", "teams:x", "", nil, nil, "not a chat provider"},
+		{"not configured", "mattermost:ops", "", nil, nil, "mattermost is not configured: set mattermost_url and mattermost_token"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s.Config.DefaultTo = c.def
+			n, err := grafana.ParseWebhook(body(c.label))
+			if err != nil {
+				t.Fatal(err)
+			}
+			routes, err := s.route(n, c.to)
+			if c.err != "" {
+				if !errors.Is(err, ErrBadAlerts) || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want one with %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range routes {
+				got = append(got, r.addr.String())
+			}
+			if strings.Join(got, " ") != strings.Join(c.want, " ") {
+				t.Errorf("routes %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// panelVisits are the stand-in's solo-panel page loads of the scenes panel.
+func (e *pushEnv) panelVisits() []grafanatest.Visit {
+	var out []grafanatest.Visit
+	for _, v := range e.g.Visits() {
+		if strings.HasPrefix(v.Path, "/d-solo/"+grafanatest.ScenarioScenes+"/") {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,148 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/panelcast/panelcast/pkg/chat"
+	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/grafana"
+	"github.com/panelcast/panelcast/pkg/render"
+)
+
+// metrics are the service's Prometheus series. Each Service has its own, so
+// that two in one process (tests) do not collide; the doors register them
+// (Collectors) where they expose metrics.
+type metrics struct {
+	alertsReceived *prometheus.CounterVec
+	delivered      *prometheus.CounterVec
+	failed         *prometheus.CounterVec
+	rendersShared  prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		alertsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "panelcast_alerts_received_total",
+			Help: "Alerts received in webhook notifications, by source (grafana, alertmanager) and status (firing, resolved).",
+		}, []string{"source", "status"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "panelcast_messages_delivered_total",
+			Help: "Chat messages posted, by provider and kind (push, alert).",
+		}, []string{"provider", "kind"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "panelcast_messages_failed_total",
+			Help: "Chat messages given up on, by provider, kind (push, alert) and reason (the chat's error code, render, grafana, interrupted, other).",
+		}, []string{"provider", "kind", "reason"}),
+		rendersShared: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "panelcast_alert_renders_shared_total",
+			Help: "Alert pictures taken from another message's render of the same panel and window instead of rendering again.",
+		}),
+	}
+}
+
+// Collectors are the service's metrics, for a door's registry; none for a
+// Service not made by New.
+func (s *Service) Collectors() []prometheus.Collector {
+	m := s.metrics
+	if m == nil {
+		return nil
+	}
+	return []prometheus.Collector{m.alertsReceived, m.delivered, m.failed, m.rendersShared, outboxCollector{s}}
+}
+
+// outboxCollector reads the outbox's depth at scrape time. With a shared
+// PostgreSQL outbox every replica reports the fleet's queue, which is what
+// an autoscaler wants.
+type outboxCollector struct{ s *Service }
+
+var (
+	outboxJobsDesc = prometheus.NewDesc("panelcast_outbox_jobs",
+		"Messages in the outbox by state (queued includes those waiting for a retry; sent and failed are kept for outbox_retention).", []string{"state"}, nil)
+	outboxOldestDesc = prometheus.NewDesc("panelcast_outbox_oldest_pending_seconds",
+		"Age of the oldest message not yet sent or given up on; 0 when none waits.", nil, nil)
+)
+
+func (c outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxJobsDesc
+	ch <- outboxOldestDesc
+}
+
+// outboxScrapeTimeout keeps a slow database from stalling a scrape.
+const outboxScrapeTimeout = 5 * time.Second
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), outboxScrapeTimeout)
+	defer cancel()
+	d, err := c.s.OutboxDepth(ctx)
+	if err != nil {
+		// No outbox (no chat configured) or unreachable: no series, rather
+		// than zeros that would read as an empty queue.
+		return
+	}
+	for state, n := range map[string]int{"queued": d.Queued, "sending": d.Sending, "sent": d.Sent, "failed": d.Failed} {
+		ch <- prometheus.MustNewConstMetric(outboxJobsDesc, prometheus.GaugeValue, float64(n), state)
+	}
+	age := 0.0
+	if !d.OldestPending.IsZero() {
+		age = time.Since(d.OldestPending).Seconds()
+	}
+	ch <- prometheus.MustNewConstMetric(outboxOldestDesc, prometheus.GaugeValue, age)
+}
+
+// The counting methods accept a nil *metrics (a Service not made by New,
+// in tests) and count nothing.
+
+func (m *metrics) alertReceived(source, status string) {
+	if m != nil {
+		m.alertsReceived.WithLabelValues(source, status).Inc()
+	}
+}
+
+func (m *metrics) renderShared() {
+	if m != nil {
+		m.rendersShared.Inc()
+	}
+}
+
+// countOutcome counts a job the worker finished, as its OnFinish.
+func (s *Service) countOutcome(j delivery.Job, out delivery.Outcome) {
+	if j.Kind == "alert" {
+		s.alerts.finished(out.State == delivery.StateSent, out.LastError)
+	}
+	m := s.metrics
+	if m == nil {
+		return
+	}
+	provider := "unknown"
+	if addr, err := chat.ParseAddress(j.Address); err == nil {
+		provider = addr.Provider
+	}
+	if out.State == delivery.StateSent {
+		m.delivered.WithLabelValues(provider, j.Kind).Inc()
+		return
+	}
+	m.failed.WithLabelValues(provider, j.Kind, failureReason(out.Err)).Inc()
+}
+
+// failureReason names why a message failed, in few enough words to be a
+// label: the chat's own error code, or the step that failed.
+func failureReason(err error) string {
+	var ce *chat.Error
+	var ge *grafana.APIError
+	switch {
+	case errors.As(err, &ce):
+		return ce.Code
+	case errors.As(err, &ge):
+		return "grafana"
+	case errors.Is(err, render.ErrBadRequest), errors.Is(err, render.ErrNoChromium), errors.Is(err, render.ErrTimeout):
+		return "render"
+	case err == nil:
+		// Failed without a send: interrupted too often, or no sender.
+		return "interrupted"
+	}
+	return "other"
+}
