@@ -68,10 +68,10 @@ type Renderer struct {
 	// (Chromium's --ignore-certificate-errors-spki-list): the pins, and
 	// keys the policy verified that Chromium could not (see learn).
 	keys []string
-	// wg counts renders, probes and launches; Close waits for them. Add
-	// happens under mu and only while !closed, so never after Close's Wait
-	// has begun.
-	wg sync.WaitGroup
+	// wg counts renders and probes, launches the browser starts; Close
+	// waits for both. Add happens under mu and only while !closed, so never
+	// after Close's Wait has begun.
+	wg, launches sync.WaitGroup
 
 	waiting  atomic.Int64
 	inFlight atomic.Int64
@@ -165,8 +165,8 @@ func (r *Renderer) begin() error {
 	return nil
 }
 
-// Close waits for renders, probes and browser starts in flight (until ctx
-// ends) and stops the browser.
+// Close waits for renders and probes in flight (until ctx ends), then stops
+// a browser start that no render waits for any more, and the browser.
 func (r *Renderer) Close(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
@@ -180,6 +180,7 @@ func (r *Renderer) Close(ctx context.Context) error {
 		err = fmt.Errorf("renders still running at shutdown: %w", ctx.Err())
 	}
 	r.stop()
+	r.launches.Wait() // a cancelled start kills its process and returns
 	r.mu.Lock()
 	b := r.cur
 	r.cur = nil
@@ -237,7 +238,7 @@ func (r *Renderer) acquire(ctx context.Context) (*browser, error) {
 		if l == nil {
 			l = &launchCall{done: make(chan struct{})}
 			r.launching = l
-			r.wg.Add(1)
+			r.launches.Add(1)
 			go r.launch(l, slices.Clone(r.keys))
 		}
 		r.mu.Unlock()
@@ -256,7 +257,7 @@ func (r *Renderer) acquire(ctx context.Context) (*browser, error) {
 // bound to any one render: one that gives up does not waste the start for
 // the others.
 func (r *Renderer) launch(l *launchCall, keys []string) {
-	defer r.wg.Done()
+	defer r.launches.Done()
 	var args []string
 	if !r.sandbox {
 		args = append(args, "--no-sandbox")
