@@ -10,7 +10,7 @@ import (
 // grafanaData lays out a Grafana data folder as Grafana does at start,
 // plus the traps: a png folder that is a link, a folder of another name, an
 // existing picture and a link where a new picture would go.
-func grafanaData(t *testing.T) (data, outside, custom string) {
+func grafanaData(t testing.TB) (data, outside, custom string) {
 	t.Helper()
 	root := t.TempDir()
 	data = filepath.Join(root, "data")
@@ -36,14 +36,14 @@ func grafanaData(t *testing.T) (data, outside, custom string) {
 	return data, outside, custom
 }
 
-func mkdir(t *testing.T, p string) {
+func mkdir(t testing.TB, p string) {
 	t.Helper()
 	if err := os.MkdirAll(p, 0o700); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func write(t *testing.T, p, s string) {
+func write(t testing.TB, p, s string) {
 	t.Helper()
 	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
@@ -122,4 +122,30 @@ func TestWriteOutputNeverReplacesNorFollows(t *testing.T) {
 			t.Errorf("left %s behind", e.Name())
 		}
 	}
+}
+
+// FuzzCheckOutputPath: whatever filePath Grafana's side sends, an accepted
+// one is a new file with the asked extension directly in a real png/ folder
+// or an output_dirs folder, reached without "..".
+func FuzzCheckOutputPath(f *testing.F) {
+	data, _, custom := grafanaData(f)
+	for _, s := range []string{data + "/png/a.png", data + "/png/../png/a.png", custom + "/a.png", "/a.png", data + "/png/exists.png", data + "/png/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if checkOutputPath(p, "png", []string{custom}) != nil {
+			return
+		}
+		dir := filepath.Dir(p)
+		if !filepath.IsAbs(p) || filepath.Clean(p) != p || !strings.HasSuffix(p, ".png") ||
+			(filepath.Base(dir) != "png" && dir != custom) {
+			t.Fatalf("accepted %q", p)
+		}
+		if st, err := os.Lstat(dir); err != nil || !st.IsDir() {
+			t.Fatalf("accepted %q in a folder that is not a real one", p)
+		}
+		if _, err := os.Lstat(p); err == nil {
+			t.Fatalf("accepted %q, which exists", p)
+		}
+	})
 }
