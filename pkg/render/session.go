@@ -96,7 +96,7 @@ func newSession(ctx context.Context, b *browser, opts Options) (*session, error)
 		func(e *proto.NetworkResponseReceived) { s.net.responded(string(e.RequestID)) },
 		func(e *proto.NetworkLoadingFinished) { s.net.end(string(e.RequestID)) },
 		func(e *proto.NetworkLoadingFailed) { s.net.end(string(e.RequestID)) },
-		s.onCertError,
+		func(e *proto.SecurityCertificateError) { s.onCertError(page, e) },
 	}
 	s.waitEvt = page.Context(evCtx).EachEvent(handlers...)
 	go s.waitEvt()
@@ -156,7 +156,7 @@ func (s *session) prepare(ctx context.Context, req Request) error {
 			evCtx, cancel := context.WithCancel(context.Background())
 			prev := s.cancel
 			s.cancel = func() { cancel(); prev() }
-			go p.Context(evCtx).EachEvent(func(e *proto.FetchRequestPaused) { s.onRequestPaused(e, req.OriginHeaders) })()
+			go p.Context(evCtx).EachEvent(func(e *proto.FetchRequestPaused) { s.onRequestPaused(p, e, req.OriginHeaders) })()
 			return nil
 		},
 	}
@@ -190,7 +190,7 @@ func (s *session) setCookies(req Request) error {
 // mode the rendered page's own origin (Grafana's callback URL) when it is
 // loopback, in insecure mode everything. Certificates the policy trusts on
 // their merits reach the browser as keys (see Renderer.learn).
-func (s *session) onCertError(e *proto.SecurityCertificateError) {
+func (s *session) onCertError(page *rod.Page, e *proto.SecurityCertificateError) {
 	action := proto.SecurityCertificateErrorActionCancel
 	o, err := Origin(e.RequestURL)
 	s.mu.Lock()
@@ -200,7 +200,7 @@ func (s *session) onCertError(e *proto.SecurityCertificateError) {
 		s.certErrs = append(s.certErrs, o)
 	}
 	s.mu.Unlock()
-	_ = proto.SecurityHandleCertificateError{EventID: e.EventID, Action: action}.Call(s.page)
+	_ = proto.SecurityHandleCertificateError{EventID: e.EventID, Action: action}.Call(page)
 }
 
 // refusedCertificates are the origins whose certificate the page refused.
@@ -212,19 +212,19 @@ func (s *session) refusedCertificates() []string {
 
 // onRequestPaused guards the main frame's navigations and adds
 // OriginHeaders to requests for the page's own origin.
-func (s *session) onRequestPaused(e *proto.FetchRequestPaused, extra map[string]string) {
+func (s *session) onRequestPaused(page *rod.Page, e *proto.FetchRequestPaused, extra map[string]string) {
 	o, oerr := Origin(e.Request.URL)
 	s.mu.Lock()
 	origin := s.origin
 	s.mu.Unlock()
-	if e.ResourceType == proto.NetworkResourceTypeDocument && e.FrameID == proto.PageFrameID(s.page.TargetID) &&
+	if e.ResourceType == proto.NetworkResourceTypeDocument && e.FrameID == proto.PageFrameID(page.TargetID) &&
 		(oerr != nil || (o != origin && !slices.Contains(s.opts.AllowedOrigins, o))) {
 		s.refuseNavigation(e.Request.URL, o, origin)
-		_ = proto.FetchFailRequest{RequestID: e.RequestID, ErrorReason: proto.NetworkErrorReasonBlockedByClient}.Call(s.page)
+		_ = proto.FetchFailRequest{RequestID: e.RequestID, ErrorReason: proto.NetworkErrorReasonBlockedByClient}.Call(page)
 		return
 	}
 	if len(extra) == 0 || oerr != nil || o != origin {
-		_ = proto.FetchContinueRequest{RequestID: e.RequestID}.Call(s.page)
+		_ = proto.FetchContinueRequest{RequestID: e.RequestID}.Call(page)
 		return
 	}
 	var headers []*proto.FetchHeaderEntry
@@ -236,7 +236,7 @@ func (s *session) onRequestPaused(e *proto.FetchRequestPaused, extra map[string]
 	for k, v := range extra {
 		headers = append(headers, &proto.FetchHeaderEntry{Name: k, Value: v})
 	}
-	_ = proto.FetchContinueRequest{RequestID: e.RequestID, Headers: headers}.Call(s.page)
+	_ = proto.FetchContinueRequest{RequestID: e.RequestID, Headers: headers}.Call(page)
 }
 
 func (s *session) refuseNavigation(rawURL, o, own string) {
