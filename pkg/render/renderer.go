@@ -114,13 +114,12 @@ func New(ctx context.Context, opts Options) (*Renderer, error) {
 	if opts.FirstQueryWait == 0 {
 		opts.FirstQueryWait = 2 * time.Second
 	}
+	// Normalised for comparison; one that is no origin matches nothing.
 	allowed := make([]string, 0, len(opts.AllowedOrigins))
 	for _, a := range opts.AllowedOrigins {
-		o, err := Origin(a)
-		if err != nil {
-			return nil, fmt.Errorf("allowed origin: %w", err)
+		if o, err := Origin(a); err == nil {
+			allowed = append(allowed, o)
 		}
-		allowed = append(allowed, o)
 	}
 	opts.AllowedOrigins = allowed
 	r := &Renderer{opts: opts, log: opts.Logger, slots: make(chan struct{}, opts.Concurrency),
