@@ -24,6 +24,9 @@ type sandboxHost struct {
 	cloneErr error
 	// setuidHelper is Chromium's setuid-root chrome-sandbox, "" if absent.
 	setuidHelper string
+	// noNewPrivs: setuid does not work for this process and its children
+	// (systemd's NoNewPrivileges=yes, as in deploy/systemd).
+	noNewPrivs bool
 }
 
 // decideSandbox says whether to run Chromium with its sandbox, and why, in
@@ -48,8 +51,11 @@ func decideSandbox(h sandboxHost) (on bool, reason string) {
 	default:
 		return true, "on: user namespaces"
 	}
-	if h.setuidHelper != "" {
+	switch {
+	case h.setuidHelper != "" && !h.noNewPrivs:
 		return true, "on: setuid helper " + h.setuidHelper + " (no user namespaces: " + why + ")"
+	case h.setuidHelper != "":
+		return false, "off: no user namespaces (" + why + "), and the setuid chrome-sandbox helper cannot work under no_new_privs (systemd's NoNewPrivileges=yes); allow user namespaces"
 	}
 	return false, "off: no user namespaces (" + why + ") and no setuid chrome-sandbox helper; allow user namespaces or install chromium-sandbox"
 }
@@ -64,12 +70,26 @@ func probeSandbox(bin string, args []string) sandboxHost {
 		maxUserNS:        readSysctl("/proc/sys/user/max_user_namespaces"),
 		apparmorRestrict: readSysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
 		setuidHelper:     setuidHelper(bin),
+		noNewPrivs:       noNewPrivs(),
 	}
 	if h.root || h.noSandboxArg {
 		return h
 	}
 	h.cloneErr = probeUserNamespace()
 	return h
+}
+
+func noNewPrivs() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "NoNewPrivs:"); ok {
+			return strings.TrimSpace(v) == "1"
+		}
+	}
+	return false
 }
 
 func readSysctl(path string) string {

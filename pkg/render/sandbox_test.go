@@ -28,6 +28,8 @@ func TestDecideSandbox(t *testing.T) {
 		{"RestrictNamespaces with the helper", sandboxHost{cloneErr: eperm, setuidHelper: "/usr/lib/chromium/chrome-sandbox"}, true,
 			"on: setuid helper /usr/lib/chromium/chrome-sandbox"},
 		{"no namespaces, no helper", sandboxHost{usernsClone: "0"}, false, "install chromium-sandbox"},
+		{"helper under NoNewPrivileges", sandboxHost{cloneErr: eperm, setuidHelper: "/usr/lib/chromium/chrome-sandbox", noNewPrivs: true}, false,
+			"cannot work under no_new_privs"},
 	} {
 		on, why := decideSandbox(c.h)
 		if on != c.on || !strings.Contains(why, c.why) {
