@@ -168,6 +168,14 @@ type Options struct {
 	ServiceAccountToken string
 	// Addr is the address to listen on; "" means 127.0.0.1 on a free port.
 	Addr string
+	// Host is the host name in URL; "" means localhost. A name that is not
+	// loopback-looking (e.g. grafana.test) stands for a remote Grafana:
+	// the client maps it onto the listening address (Chromium's
+	// --host-resolver-rules, a Go dialer).
+	Host string
+	// Certificate, with TLS, is served instead of the self-signed one for
+	// CertificateName (e.g. one a CA issued, see NewCA).
+	Certificate *tls.Certificate
 }
 
 // Visit is one request the server saw.
@@ -266,7 +274,7 @@ func Start(opts Options) (*Server, error) {
 
 	scheme := "http"
 	if opts.TLS {
-		cert, err := newCertificate()
+		cert, err := serverCertificate(opts.Certificate)
 		if err != nil {
 			_ = ln.Close()
 			return nil, fmt.Errorf("grafanatest: %w", err)
@@ -279,7 +287,11 @@ func Start(opts Options) (*Server, error) {
 		})
 		scheme = "https"
 	}
-	s.URL = scheme + "://localhost:" + port
+	host := opts.Host
+	if host == "" {
+		host = "localhost"
+	}
+	s.URL = scheme + "://" + net.JoinHostPort(host, port)
 
 	go func() {
 		defer close(s.served)

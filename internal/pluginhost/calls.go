@@ -117,6 +117,32 @@ func (h *Host) Sanitize(ctx context.Context, filename string, content []byte) ([
 	return rsp.GetSanitized(), nil
 }
 
+// RenderCSV calls the plugin as Grafana's renderCSVViaPlugin does: the file
+// path is a new DataPath/csv/<20 random alphanumerics>.csv, the deadline
+// timeout × 2. It returns the path and the file name the plugin gave.
+func (h *Host) RenderCSV(ctx context.Context, req *pluginextensionv2.RenderCSVRequest) (path, fileName string, err error) {
+	name, err := randomAlphanumeric(20)
+	if err != nil {
+		return "", "", err
+	}
+	filePath := filepath.Join(h.cfg.DataPath, "csv", name+".csv")
+	r := proto.Clone(req).(*pluginextensionv2.RenderCSVRequest)
+	r.FilePath = filePath
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Duration(req.GetTimeout())*time.Second)
+	defer cancel()
+	rsp, err := h.renderer.RenderCSV(ctx, r)
+	if timedOut(ctx, err) {
+		return "", "", ErrTimeout
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if rsp.GetError() != "" {
+		return "", "", fmt.Errorf("rendering failed: %s", rsp.GetError())
+	}
+	return filePath, rsp.GetFileName(), nil
+}
+
 // randomAlphanumeric mirrors Grafana's util.GetRandomString alphabet.
 func randomAlphanumeric(n int) (string, error) {
 	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"

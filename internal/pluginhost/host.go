@@ -239,6 +239,9 @@ func rendererExecutableName() string {
 // Renderer is the dispensed "renderer" service, for calls made directly.
 func (h *Host) Renderer() pluginextensionv2.RendererClient { return h.renderer }
 
+// DataPath is Grafana's [paths] data, where renders are written.
+func (h *Host) DataPath() string { return h.cfg.DataPath }
+
 // Pid is the plugin process id.
 func (h *Host) Pid() int { return h.pid }
 

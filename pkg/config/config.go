@@ -9,21 +9,20 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/panelcast/panelcast/pkg/tlspolicy"
 )
 
-// TLSMode says which certificate errors the browser tolerates.
-type TLSMode string
+// TLSMode says which certificate errors are tolerated; pkg/tlspolicy
+// holds what each means.
+type TLSMode = tlspolicy.Mode
 
 const (
-	// TLSCallback tolerates certificate errors only on the origin of the
-	// page Grafana asked for (its callback URL); every other origin is verified.
-	TLSCallback TLSMode = "callback"
-	// TLSStrict verifies every certificate.
-	TLSStrict TLSMode = "strict"
-	// TLSInsecure ignores every certificate error (the old renderer's
-	// rendering_ignore_https_errors = true).
-	TLSInsecure TLSMode = "insecure"
+	TLSCallback = tlspolicy.Callback
+	TLSStrict   = tlspolicy.Strict
+	TLSInsecure = tlspolicy.Insecure
 )
 
 // Config is every setting Panelcast has. Zero values are replaced by
@@ -33,6 +32,8 @@ type Config struct {
 	ChromiumPath   string
 	ChromiumArgs   []string
 	TLSMode        TLSMode
+	GrafanaCAFile  string
+	GrafanaPins    []string
 	GrafanaURL     string
 	Timezone       string
 	Language       string
@@ -50,6 +51,10 @@ type Config struct {
 	RecycleAfter   int
 	LogLevel       string
 	AuthTokens     []string
+
+	// Plugin mode: folders besides Grafana's data png/, pdf/, csv/ where
+	// Render may write the file Grafana names.
+	OutputDirs []string
 
 	// Server mode.
 	Addr            string
@@ -152,14 +157,22 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
 	}
-	switch c.TLSMode {
-	case TLSCallback, TLSStrict, TLSInsecure:
-	default:
-		bad("tls_mode", "%q is not one of callback, strict, insecure", c.TLSMode)
+	if _, err := c.TLSPolicy(); err != nil {
+		var ke *tlspolicy.KeyError
+		if errors.As(err, &ke) {
+			bad(ke.Key, "%v", ke.Err)
+		} else {
+			errs = append(errs, err)
+		}
 	}
 	if c.GrafanaURL != "" {
 		if err := checkHTTPURL(c.GrafanaURL); err != nil {
 			bad("grafana_url", "%v", err)
+		}
+	}
+	for _, d := range c.OutputDirs {
+		if !filepath.IsAbs(d) || filepath.Clean(d) != d {
+			bad("output_dirs", "%q is not a clean absolute folder path such as /var/lib/grafana/png", d)
 		}
 	}
 	for _, o := range c.AllowedOrigins {
@@ -266,6 +279,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// TLSPolicy is the certificate policy for Grafana's origins that the
+// browser and the Go clients share.
+func (c *Config) TLSPolicy() (*tlspolicy.Policy, error) {
+	return tlspolicy.New(tlspolicy.Options{Mode: c.TLSMode, CAFile: c.GrafanaCAFile, Pins: c.GrafanaPins})
 }
 
 func checkHTTPURL(raw string) error {

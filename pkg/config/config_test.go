@@ -58,6 +58,17 @@ func TestFromPluginEnv(t *testing.T) {
 		{name: "bad timezone", env: []string{"GF_PLUGIN_TIMEZONE=Mars/Olympus"}, wantErr: "timezone"},
 		{name: "missing chromium file", env: []string{"GF_PLUGIN_CHROMIUM_PATH=/nonexistent/chromium"}, wantErr: "chromium_path"},
 		{name: "bad url", env: []string{"GF_PLUGIN_GRAFANA_URL=ftp://x"}, wantErr: "grafana_url"},
+		{name: "missing CA file", env: []string{"GF_PLUGIN_GRAFANA_CA_FILE=/nonexistent/ca.pem"}, wantErr: "grafana_ca_file"},
+		{name: "bad pin", env: []string{"GF_PLUGIN_GRAFANA_CERT_SHA256=abc"}, wantErr: "grafana_cert_sha256"},
+		{name: "pin in strict", env: []string{"GF_PLUGIN_TLS_MODE=strict",
+			"GF_PLUGIN_GRAFANA_CERT_SHA256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}, wantErr: "grafana_cert_sha256"},
+		{name: "pins", env: []string{"GF_PLUGIN_GRAFANA_CERT_SHA256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=, " +
+			"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}, check: func(t *testing.T, c Config) {
+			if len(c.GrafanaPins) != 2 {
+				t.Errorf("pins %q", c.GrafanaPins)
+			}
+		}},
+		{name: "relative output dir", env: []string{"GF_PLUGIN_OUTPUT_DIRS=/var/lib/grafana/png,png"}, wantErr: "output_dirs"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -24,12 +24,14 @@ var Keys = []Key{
 	str("chromium_path", "Chromium binary; empty searches PANELCAST_CHROMIUM, then chromium, chromium-browser, google-chrome on the PATH", func(c *Config) *string { return &c.ChromiumPath }, "rendering_chrome_bin"),
 	list("chromium_args", "extra Chromium flags, comma-separated (e.g. --lang=de)", func(c *Config) *[]string { return &c.ChromiumArgs }, "rendering_args"),
 	{Name: "tls_mode", Aliases: []string{"rendering_ignore_https_errors"},
-		Help: "which certificate errors are tolerated: callback (only on the origin Grafana asked to render), strict, insecure; rendering_ignore_https_errors=true means insecure",
+		Help: "which certificate errors are tolerated: callback (forgive a loopback callback origin such as https://localhost:3000; any other origin must verify or match grafana_ca_file or grafana_cert_sha256), strict (verify everything, loopback too), insecure (accept everything); rendering_ignore_https_errors=true means insecure",
 		set: func(c *Config, v string) error {
 			c.TLSMode = TLSMode(strings.ToLower(strings.TrimSpace(v)))
 			return nil
 		},
 		get: func(c *Config) string { return string(c.TLSMode) }},
+	str("grafana_ca_file", "PEM file of the CA(s) that issued Grafana's certificate, trusted besides the system's (callback and strict)", func(c *Config) *string { return &c.GrafanaCAFile }),
+	list("grafana_cert_sha256", "SHA-256 of Grafana's certificate key (SubjectPublicKeyInfo), hex or base64, comma-separated for a rotation; trusted whatever names the certificate has (callback only)", func(c *Config) *[]string { return &c.GrafanaPins }),
 	str("grafana_url", "Grafana's URL as the renderer reaches it; default: Grafana's app URL from the plugin context or GF_APP_URL", func(c *Config) *string { return &c.GrafanaURL }),
 	str("timezone", "IANA time zone used when a request names none; default: the browser's (the machine's)", func(c *Config) *string { return &c.Timezone }, "rendering_timezone"),
 	str("language", "Accept-Language sent when a request names none", func(c *Config) *string { return &c.Language }, "rendering_language"),
@@ -50,8 +52,9 @@ var Keys = []Key{
 		set:  func(c *Config, v string) error { c.LogLevel = strings.ToLower(strings.TrimSpace(v)); return nil },
 		get:  func(c *Config) string { return c.LogLevel }},
 	secretList("auth_token", "renderer token(s) Grafana must present ([rendering] renderer_token), comma-separated; empty accepts any in plugin mode", func(c *Config) *[]string { return &c.AuthTokens }),
+	list("output_dirs", "plugin mode: folders, comma-separated, where Render may write the file Grafana names besides its data folder's png/, pdf/ and csv/", func(c *Config) *[]string { return &c.OutputDirs }),
 	str("addr", "server mode: listen address", func(c *Config) *string { return &c.Addr }),
-	list("allowed_origins", "origins that may be rendered besides grafana_url's, comma-separated; a plugin with neither renders any origin Grafana asks for", func(c *Config) *[]string { return &c.AllowedOrigins }),
+	list("allowed_origins", "origins that may be rendered besides grafana_url's (a plugin with neither renders any origin Grafana asks for), and that a page may navigate to besides its own, comma-separated", func(c *Config) *[]string { return &c.AllowedOrigins }),
 	duration("shutdown_timeout", "server mode: how long a shutdown waits for renders in flight", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 	secret("grafana_token", "Grafana service-account token the browser sends (only to Grafana's origin) when rendering panels for a push", func(c *Config) *string { return &c.GrafanaToken }),
 	secretList("api_token", "server mode: bearer token(s) for /push and /alerts, comma-separated", func(c *Config) *[]string { return &c.APITokens }),

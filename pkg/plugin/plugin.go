@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -107,13 +106,17 @@ func (r *renderer) Render(ctx context.Context, req *pluginextensionv2.RenderRequ
 	if err := r.svc.CheckRendererToken(req.AuthToken); err != nil {
 		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
 	}
-	if err := checkOutputPath(req.FilePath); err != nil {
+	ext := "png" // Grafana 9 sends no encoding
+	if req.Encoding == "pdf" {
+		ext = "pdf"
+	}
+	if err := checkOutputPath(req.FilePath, ext, r.svc.Config.OutputDirs); err != nil {
 		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
 	}
 	out, err := r.svc.Render(ctx, grafanaRender(req.Url, req.Width, req.Height, req.DeviceScaleFactor, req.Timeout,
 		req.Timezone, req.RenderKey, req.Domain, req.Headers, req.Encoding))
 	if err == nil {
-		err = writeFile(req.FilePath, out)
+		err = writeOutput(req.FilePath, out)
 	}
 	if err != nil {
 		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
@@ -126,13 +129,13 @@ func (r *renderer) RenderCSV(ctx context.Context, req *pluginextensionv2.RenderC
 	if err := r.svc.CheckRendererToken(req.AuthToken); err != nil {
 		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
 	}
-	if err := checkOutputPath(req.FilePath); err != nil {
+	if err := checkOutputPath(req.FilePath, "csv", r.svc.Config.OutputDirs); err != nil {
 		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
 	}
 	out, name, err := r.svc.RenderCSV(ctx, grafanaRender(req.Url, 0, 0, 0, req.Timeout, req.Timezone, req.RenderKey,
 		req.Domain, req.Headers, ""))
 	if err == nil {
-		err = writeFile(req.FilePath, out)
+		err = writeOutput(req.FilePath, out)
 	}
 	if err != nil {
 		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
@@ -152,32 +155,6 @@ func grafanaRender(url string, width, height int32, scale float32, timeout int32
 		}
 	}
 	return g
-}
-
-// checkOutputPath refuses to write anywhere Grafana would not ask for: an
-// absolute path whose folder exists.
-func checkOutputPath(p string) error {
-	if p == "" || !filepath.IsAbs(p) {
-		return fmt.Errorf("filePath %q is not an absolute path: Grafana sends a file under its data folder", p)
-	}
-	if st, err := os.Stat(filepath.Dir(p)); err != nil || !st.IsDir() {
-		return fmt.Errorf("filePath folder %q does not exist: check Grafana's [paths] data", filepath.Dir(p))
-	}
-	return nil
-}
-
-// writeFile writes beside the target and renames, so Grafana never reads a
-// half-written picture.
-func writeFile(path string, data []byte) error {
-	tmp := path + ".part"
-	if err := os.WriteFile(tmp, data, 0o640); err != nil {
-		return fmt.Errorf("write %s: %w: check that Grafana's data folder is writable by the plugin", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 type sanitizer struct {

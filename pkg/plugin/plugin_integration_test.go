@@ -192,14 +192,13 @@ func TestPluginTimeoutThenRendersAgain(t *testing.T) {
 func TestPluginCSVAndPDF(t *testing.T) {
 	g := standIn(t)
 	h, _ := startHost(t, g, nil)
-	csvPath := filepath.Join(t.TempDir(), "out.csv")
-	res, err := h.Renderer().RenderCSV(context.Background(), &pluginextensionv2.RenderCSVRequest{
-		Url: g.PanelURL(grafanatest.ScenarioCSV, nil), FilePath: csvPath, RenderKey: g.RenderKey, Domain: "localhost", Timeout: 15})
-	if err != nil || res.Error != "" {
-		t.Fatalf("RenderCSV: %v %q", err, res.GetError())
+	csvPath, name, err := h.RenderCSV(context.Background(), &pluginextensionv2.RenderCSVRequest{
+		Url: g.PanelURL(grafanatest.ScenarioCSV, nil), RenderKey: g.RenderKey, Domain: "localhost", Timeout: 15})
+	if err != nil {
+		t.Fatalf("RenderCSV: %v", err)
 	}
-	if b, _ := os.ReadFile(csvPath); string(b) != grafanatest.CSVData || res.FileName != grafanatest.CSVFileName {
-		t.Errorf("csv %q named %q", b, res.FileName)
+	if b, _ := os.ReadFile(csvPath); string(b) != grafanatest.CSVData || name != grafanatest.CSVFileName {
+		t.Errorf("csv %q named %q", b, name)
 	}
 	req := request(g, grafanatest.ScenarioScenes, 800, 400, 1)
 	req.Encoding = "pdf"
@@ -209,6 +208,56 @@ func TestPluginCSVAndPDF(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(path); !bytes.HasPrefix(b, []byte("%PDF-")) {
 		t.Errorf("%s is not a PDF", path)
+	}
+}
+
+// TestPluginWritesOnlyWhereGrafanaWould sends Render and RenderCSV file
+// paths Grafana never sends: each is refused with the reason, before any
+// render, and nothing is written or replaced.
+func TestPluginWritesOnlyWhereGrafanaWould(t *testing.T) {
+	g := standIn(t)
+	h, _ := startHost(t, g, nil)
+	data := h.DataPath()
+	outside := t.TempDir()
+	existing := filepath.Join(data, "png", "existing.png")
+	if err := os.WriteFile(existing, []byte("Grafana's"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "followed.png"), filepath.Join(data, "png", "link.png")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path, encoding, refusal string
+	}{
+		{filepath.Join(outside, "evil.png"), "png", "not in a folder named png"},
+		{existing, "png", "exists already"},
+		{filepath.Join(data, "png", "link.png"), "png", "exists already"},
+		{filepath.Join(data, "png", "x.pdf"), "pdf", "not in a folder named pdf"},
+		{filepath.Join(data, "png", "x.sh"), "png", "not a png file name"},
+		{"png/relative.png", "png", "not a clean absolute path"},
+	} {
+		req := request(g, grafanatest.ScenarioScenes, 200, 100, 1)
+		req.FilePath, req.Encoding = c.path, c.encoding
+		before := len(g.Visits())
+		res, err := h.Renderer().Render(context.Background(), req)
+		if err != nil || !strings.Contains(res.GetError(), c.refusal) {
+			t.Errorf("%s: %v %q, want %q", c.path, err, res.GetError(), c.refusal)
+		}
+		if len(g.Visits()) != before {
+			t.Errorf("%s: rendered before refusing", c.path)
+		}
+	}
+	res, err := h.Renderer().RenderCSV(context.Background(), &pluginextensionv2.RenderCSVRequest{
+		Url: g.PanelURL(grafanatest.ScenarioCSV, nil), FilePath: filepath.Join(data, "png", "x.csv"), RenderKey: g.RenderKey,
+		Domain: "localhost", Timeout: 15})
+	if err != nil || !strings.Contains(res.GetError(), "not in a folder named csv") {
+		t.Errorf("RenderCSV into png/: %v %q", err, res.GetError())
+	}
+	if b, _ := os.ReadFile(existing); string(b) != "Grafana's" {
+		t.Errorf("existing.png now holds %q", b)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("wrote outside Grafana's data folder: %v", entries)
 	}
 }
 
@@ -229,9 +278,15 @@ func TestPluginHealthAndResources(t *testing.T) {
 	var health struct {
 		OK      bool   `json:"ok"`
 		TLSMode string `json:"tlsMode"`
+		Sandbox string `json:"sandbox"`
 	}
 	if err := json.Unmarshal(body, &health); err != nil || !health.OK || health.TLSMode != "callback" {
 		t.Errorf("health body %s", body)
+	}
+	// Where the browser's sandbox stands, and why (as root: off for root).
+	if !strings.HasPrefix(health.Sandbox, "on: ") && !strings.HasPrefix(health.Sandbox, "off: ") ||
+		os.Geteuid() == 0 && !strings.Contains(health.Sandbox, "running as root") {
+		t.Errorf("health sandbox %q", health.Sandbox)
 	}
 }
 

@@ -8,13 +8,14 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/go-rod/rod"
-	"github.com/go-rod/rod/lib/launcher"
+	"github.com/go-rod/rod/lib/cdp"
 	"github.com/go-rod/rod/lib/proto"
 )
 
@@ -43,11 +44,12 @@ func FindChromium(configured string) (string, error) {
 	return "", ErrNoChromium
 }
 
-// baseFlags are the headless flags that work as root on a server without a
-// display or network access; background networking stays off so Chromium
-// does not call home.
+// baseFlags are the headless flags for a server without a display or
+// network access; background networking stays off so Chromium does not
+// call home. --no-sandbox is added only where the sandbox cannot work (see
+// decideSandbox).
 var baseFlags = []string{
-	"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+	"--headless", "--disable-gpu", "--disable-dev-shm-usage",
 	"--no-first-run", "--no-default-browser-check", "--disable-background-networking",
 	"--disable-component-update", "--disable-sync", "--disable-default-apps",
 	"--disable-extensions", "--disable-breakpad", "--disable-crash-reporter",
@@ -64,7 +66,9 @@ var baseFlags = []string{
 	"--force-color-profile=srgb", "--hide-scrollbars", "--mute-audio",
 	"--metrics-recording-only", "--password-store=basic", "--use-mock-keychain",
 	"--font-render-hinting=none",
-	"--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
+	// DevTools on fds 3 and 4 (see pipeConn): a port, even on loopback,
+	// would let any local user drive a browser that holds render keys.
+	"--remote-debugging-pipe",
 }
 
 // browser is one running Chromium process and its CDP connection.
@@ -72,7 +76,9 @@ type browser struct {
 	cmd     *exec.Cmd
 	rod     *rod.Browser
 	dataDir string
+	pipe    []io.Closer // our ends of the DevTools pipe
 	version string
+	keys    []string // certificate keys it accepts whatever their names
 	exited  chan struct{}
 
 	mu       sync.Mutex
@@ -92,51 +98,108 @@ func launch(ctx context.Context, bin string, extra []string, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("create the browser profile folder: %w: check that TMPDIR is writable", err)
 	}
+	// The browser reads commands from its fd 3 and writes to its fd 4.
+	cmdR, cmdW, err := os.Pipe()
+	if err != nil {
+		os.RemoveAll(dataDir)
+		return nil, fmt.Errorf("create the DevTools pipe: %w", err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		cmdR.Close()
+		cmdW.Close()
+		os.RemoveAll(dataDir)
+		return nil, fmt.Errorf("create the DevTools pipe: %w", err)
+	}
 	args := append(append([]string{}, baseFlags...), extra...)
 	args = append(args, "--user-data-dir="+dataDir, "about:blank")
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	parser := launcher.NewURLParser().Context(ctx)
+	cmd.ExtraFiles = []*os.File{cmdR, outW}
 	out := &tailWriter{max: 4096}
-	cmd.Stderr = io.MultiWriter(parser, out)
-	cmd.Stdout = out
-	if err := cmd.Start(); err != nil {
+	cmd.Stderr, cmd.Stdout = out, out
+	err = cmd.Start()
+	// The child has its copies; ours would keep the pipe open after it dies.
+	cmdR.Close()
+	outW.Close()
+	if err != nil {
+		cmdW.Close()
+		outR.Close()
 		os.RemoveAll(dataDir)
 		return nil, fmt.Errorf("start %s: %w: check that the file is a Chromium binary", bin, err)
 	}
-	b := &browser{cmd: cmd, dataDir: dataDir, exited: make(chan struct{})}
+	b := &browser{cmd: cmd, dataDir: dataDir, exited: make(chan struct{}), pipe: []io.Closer{cmdW, outR}}
 	go func() {
 		_ = cmd.Wait()
 		close(b.exited)
 	}()
-	var control string
-	select {
-	case control = <-parser.URL:
-	case <-b.exited:
-		b.kill()
-		return nil, fmt.Errorf("chromium exited at start: %s", strings.TrimSpace(out.String()))
-	case <-ctx.Done():
-		b.kill()
-		return nil, fmt.Errorf("chromium did not start in time: %w", ctx.Err())
-	}
-	ws, err := launcher.ResolveURL(control)
+	// The connection's context must outlive the launch: go-rod's event loop
+	// stops when it ends. The first call is bounded by the launch's ctx.
+	rb := rod.New().Client(cdp.New().Start(newPipeConn(cmdW, outR))).NoDefaultDevice()
+	v, err := proto.BrowserGetVersion{}.Call(rb.Context(ctx))
 	if err != nil {
 		b.kill()
-		return nil, fmt.Errorf("reach chromium's DevTools endpoint: %w", err)
+		select {
+		case <-b.exited:
+			return nil, fmt.Errorf("chromium exited at start: %s", strings.TrimSpace(out.String()))
+		default:
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("chromium did not start in time: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("talk to chromium over its DevTools pipe: %w", err)
 	}
-	// The connection's context must outlive the launch: go-rod's event loop
-	// stops when it ends.
-	rb := rod.New().ControlURL(ws).NoDefaultDevice()
 	if err := rb.Connect(); err != nil {
 		b.kill()
 		return nil, fmt.Errorf("connect to chromium: %w", err)
 	}
-	b.rod = rb
-	if v, err := (proto.BrowserGetVersion{}).Call(b.rod); err == nil {
-		b.version = v.Product
-	}
+	unlinkSingleton(dataDir)
+	b.rod, b.version = rb, v.Product
 	log.Info("browser started", "pid", cmd.Process.Pid, "version", b.version)
 	return b, nil
+}
+
+// take counts a render on b, unless b is on its way out; the render that
+// reaches recycleAfter is its last.
+func (b *browser) take(recycleAfter int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.retiring || b.closed || !b.alive() {
+		return false
+	}
+	b.active++
+	b.renders++
+	if recycleAfter > 0 && b.renders >= recycleAfter {
+		b.retiring = true
+	}
+	return true
+}
+
+// retire stops new renders on b and kills it once the last one ends.
+func (b *browser) retire() {
+	b.mu.Lock()
+	b.retiring = true
+	idle := b.active == 0
+	b.mu.Unlock()
+	if idle {
+		go b.kill()
+	}
+}
+
+// unlinkSingleton removes the name of the unix socket Chromium listens on
+// so that a second start with the same profile hands it its command line
+// (ProcessSingleton; there is no switch to go without it). Nothing starts
+// a second browser on a throwaway profile, and without its name the
+// socket cannot be reached by anyone: a browser that only its pipe drives.
+func unlinkSingleton(dataDir string) {
+	link := filepath.Join(dataDir, "SingletonSocket")
+	if target, err := os.Readlink(link); err == nil {
+		os.Remove(target)
+		if dir := filepath.Dir(target); strings.HasPrefix(filepath.Base(dir), "org.chromium.") {
+			os.RemoveAll(dir) // Chromium's folder for it, which it leaves behind when killed
+		}
+	}
+	os.Remove(link)
 }
 
 func (b *browser) alive() bool {
@@ -174,6 +237,9 @@ func (b *browser) kill() {
 	select {
 	case <-b.exited:
 	case <-time.After(5 * time.Second):
+	}
+	for _, c := range b.pipe {
+		c.Close()
 	}
 	os.RemoveAll(b.dataDir)
 }

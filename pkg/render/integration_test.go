@@ -20,6 +20,7 @@ import (
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/internal/testenv"
+	"github.com/panelcast/panelcast/pkg/tlspolicy"
 )
 
 var testLimits = Limits{MaxWidth: 3000, MaxHeight: 3000, MaxScale: 4, MaxTimeout: time.Minute}
@@ -50,6 +51,15 @@ func newRenderer(t testing.TB, o Options) *Renderer {
 	}
 	t.Cleanup(func() { r.Close(context.Background()) })
 	return r
+}
+
+func policy(t testing.TB, o tlspolicy.Options) *tlspolicy.Policy {
+	t.Helper()
+	p, err := tlspolicy.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func standIn(t testing.TB) *grafanatest.Server {
@@ -346,16 +356,17 @@ func TestTLSToleranceIsNarrow(t *testing.T) {
 }
 
 func TestTLSStrictRefusesAndSaysWhy(t *testing.T) {
-	r := newRenderer(t, Options{TLSMode: TLSStrict})
+	r := newRenderer(t, Options{TLS: policy(t, tlspolicy.Options{Mode: tlspolicy.Strict})})
 	g := standIn(t)
 	_, err := r.Render(context.Background(), panelRequest(g, grafanatest.ScenarioScenes, 400, 200, 1))
-	if err == nil || !strings.Contains(err.Error(), "ERR_CERT") || !strings.Contains(err.Error(), "tls_mode") {
-		t.Fatalf("err = %v, want a certificate error that names tls_mode", err)
+	if err == nil || !strings.Contains(err.Error(), "certificate was refused") || !strings.Contains(err.Error(), "tls_mode = callback") ||
+		!strings.Contains(err.Error(), grafanatest.CertificateName) {
+		t.Fatalf("err = %v, want a certificate error that names the certificate and tls_mode = callback", err)
 	}
 }
 
 func TestTLSInsecureAcceptsEveryOrigin(t *testing.T) {
-	r := newRenderer(t, Options{TLSMode: TLSInsecure})
+	r := newRenderer(t, Options{TLS: policy(t, tlspolicy.Options{Mode: tlspolicy.Insecure})})
 	p := newTLSPair(t)
 	out, err := r.Render(context.Background(), Request{URL: p.aURL + "/page", Width: 200, Height: 100, Scale: 1,
 		Timeout: 10 * time.Second, Encoding: PNG})

@@ -13,6 +13,10 @@ import (
 // Probe renders a tiny built-in page and checks its pixels: proof that the
 // browser starts, lays out and paints. It returns the browser's version.
 func (r *Renderer) Probe(ctx context.Context) (string, error) {
+	if err := r.begin(); err != nil {
+		return "", err
+	}
+	defer r.wg.Done()
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	free, err := r.slot(ctx)

@@ -145,6 +145,11 @@ func (s *session) poll(ctx context.Context, r *readiness) error {
 
 func (s *session) pollOnce(ctx context.Context, r *readiness) (bool, error) {
 	for {
+		// The page that is left after a refused navigation is an error
+		// page that would never be done.
+		if err := s.refusedNavigation(); err != nil {
+			return false, err
+		}
 		var sig signals
 		if err := s.eval(ctx, probe, &sig); err != nil {
 			if ctx.Err() != nil {

@@ -9,30 +9,28 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// TLSMode says which certificate errors a page tolerates.
-type TLSMode string
-
-const (
-	// TLSCallback tolerates certificate errors only on the origin of the
-	// requested URL (Grafana's callback origin); all else is verified.
-	TLSCallback TLSMode = "callback"
-	TLSStrict   TLSMode = "strict"
-	TLSInsecure TLSMode = "insecure"
+	"github.com/panelcast/panelcast/pkg/tlspolicy"
 )
 
 // Options configure a Renderer.
 type Options struct {
 	ChromiumPath string // "" searches the PATH (see FindChromium)
 	ChromiumArgs []string
-	TLSMode      TLSMode
-	Concurrency  int // renders at once
-	QueueLength  int // renders that may wait for a slot
-	RecycleAfter int // restart the browser after this many renders; 0 never
+	// TLS decides certificates (see pkg/tlspolicy); nil is callback mode
+	// with nothing configured.
+	TLS *tlspolicy.Policy
+	// AllowedOrigins are where a page's main frame may navigate besides its
+	// own origin (Grafana's other addresses); everything else is refused.
+	AllowedOrigins []string
+	Concurrency    int // renders at once
+	QueueLength    int // renders that may wait for a slot
+	RecycleAfter   int // restart the browser after this many renders; 0 never
 	// FirstQueryWait is how long a Grafana 10–12 page may take between
 	// booting and starting its first query.
 	FirstQueryWait time.Duration
@@ -47,24 +45,45 @@ var (
 	ErrClosed    = errors.New("renderer is shut down")
 )
 
+// launchTimeout bounds a browser start.
+const launchTimeout = 30 * time.Second
+
 // Renderer owns the browser and bounds the renders on it.
 type Renderer struct {
-	opts  Options
-	log   *slog.Logger
-	bin   string
-	slots chan struct{}
+	opts    Options
+	log     *slog.Logger
+	bin     string
+	slots   chan struct{}
+	sandbox bool   // run Chromium with its sandbox
+	why     string // the sandbox decision's reason, for health
+	// life ends when Close gives up waiting: a launch in progress stops.
+	life context.Context
+	stop context.CancelFunc
 
-	mu      sync.Mutex
-	cur     *browser
-	closed  bool
-	startMu sync.Mutex // one launch at a time
+	mu        sync.Mutex
+	cur       *browser
+	launching *launchCall // the start in progress, shared by every render that needs a browser
+	closed    bool
+	// keys are certificate keys the browser accepts whatever their names
+	// (Chromium's --ignore-certificate-errors-spki-list): the pins, and
+	// keys the policy verified that Chromium could not (see learn).
+	keys []string
+	// wg counts renders and probes, launches the browser starts; Close
+	// waits for both. Add happens under mu and only while !closed, so never
+	// after Close's Wait has begun.
+	wg, launches sync.WaitGroup
 
 	waiting  atomic.Int64
 	inFlight atomic.Int64
 	restarts atomic.Int64
 	launched atomic.Int64
 	renders  atomic.Int64
-	wg       sync.WaitGroup
+}
+
+// launchCall is one browser start; done closes when it has ended.
+type launchCall struct {
+	done chan struct{}
+	err  error
 }
 
 // Stats are the renderer's counters.
@@ -74,6 +93,9 @@ type Stats struct {
 	BrowserPID        int
 	BrowserVersion    string
 	ChromiumPath      string
+	// Sandbox says whether Chromium runs with its sandbox, and why:
+	// "on: user namespaces", "off: running as root, …".
+	Sandbox string
 }
 
 // New prepares a renderer and starts its browser, so the first render is
@@ -86,18 +108,29 @@ func New(ctx context.Context, opts Options) (*Renderer, error) {
 	if opts.Concurrency < 1 {
 		opts.Concurrency = 1
 	}
-	if opts.TLSMode == "" {
-		opts.TLSMode = TLSCallback
+	if opts.TLS == nil {
+		opts.TLS, _ = tlspolicy.New(tlspolicy.Options{Mode: tlspolicy.Callback}) // cannot fail: nothing to read
 	}
 	if opts.FirstQueryWait == 0 {
 		opts.FirstQueryWait = 2 * time.Second
 	}
-	r := &Renderer{opts: opts, log: opts.Logger, slots: make(chan struct{}, opts.Concurrency)}
+	// Normalised for comparison; one that is no origin matches nothing.
+	allowed := make([]string, 0, len(opts.AllowedOrigins))
+	for _, a := range opts.AllowedOrigins {
+		if o, err := Origin(a); err == nil {
+			allowed = append(allowed, o)
+		}
+	}
+	opts.AllowedOrigins = allowed
+	r := &Renderer{opts: opts, log: opts.Logger, slots: make(chan struct{}, opts.Concurrency),
+		keys: opts.TLS.PinnedKeys()}
+	r.life, r.stop = context.WithCancel(context.Background())
 	bin, err := FindChromium(opts.ChromiumPath)
 	if err != nil {
 		return r, err
 	}
 	r.bin = bin
+	r.sandbox, r.why = decideSandbox(probeSandbox(bin, opts.ChromiumArgs))
 	b, err := r.acquire(ctx)
 	if err != nil {
 		return r, err
@@ -110,7 +143,7 @@ func New(ctx context.Context, opts Options) (*Renderer, error) {
 // Stats reports the counters.
 func (r *Renderer) Stats() Stats {
 	s := Stats{InFlight: r.inFlight.Load(), Queued: r.waiting.Load(), Renders: r.renders.Load(),
-		Restarts: r.restarts.Load(), ChromiumPath: r.bin}
+		Restarts: r.restarts.Load(), ChromiumPath: r.bin, Sandbox: r.why}
 	r.mu.Lock()
 	if r.cur != nil {
 		s.BrowserPID, s.BrowserVersion = r.cur.pid(), r.cur.version
@@ -119,7 +152,20 @@ func (r *Renderer) Stats() Stats {
 	return s
 }
 
-// Close waits for renders in flight (until ctx ends) and stops the browser.
+// begin counts a render or probe for Close; once Close has begun it
+// refuses. The caller calls r.wg.Done when it is over.
+func (r *Renderer) begin() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	r.wg.Add(1)
+	return nil
+}
+
+// Close waits for renders and probes in flight (until ctx ends), then stops
+// a browser start that no render waits for any more, and the browser.
 func (r *Renderer) Close(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
@@ -132,6 +178,8 @@ func (r *Renderer) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("renders still running at shutdown: %w", ctx.Err())
 	}
+	r.stop()
+	r.launches.Wait() // a cancelled start kills its process and returns
 	r.mu.Lock()
 	b := r.cur
 	r.cur = nil
@@ -163,53 +211,81 @@ func (r *Renderer) slot(ctx context.Context) (func(), error) {
 }
 
 // acquire returns the current browser, starting a new one when there is
-// none, it died, or it is being recycled.
+// none, it died, or it is being recycled. Every render that needs a new
+// browser waits for the same start, each only until its own ctx ends.
 func (r *Renderer) acquire(ctx context.Context) (*browser, error) {
 	if r.bin == "" {
 		return nil, ErrNoChromium
 	}
-	r.startMu.Lock()
-	defer r.startMu.Unlock()
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil, ErrClosed
-	}
-	b := r.cur
-	r.mu.Unlock()
-	if b != nil {
-		b.mu.Lock()
-		usable := !b.retiring && !b.closed && b.alive()
-		if usable {
-			b.active++
-			b.renders++
-			if r.opts.RecycleAfter > 0 && b.renders >= r.opts.RecycleAfter {
-				b.retiring = true // this is its last render
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if b := r.cur; b != nil {
+			if b.take(r.opts.RecycleAfter) {
+				r.mu.Unlock()
+				return b, nil
 			}
+			r.cur = nil
+			r.mu.Unlock()
+			b.retire()
+			continue
 		}
-		b.mu.Unlock()
-		if usable {
-			return b, nil
+		l := r.launching
+		if l == nil {
+			l = &launchCall{done: make(chan struct{})}
+			r.launching = l
+			r.launches.Add(1)
+			go r.launch(l, slices.Clone(r.keys))
 		}
-		r.retire(b)
+		r.mu.Unlock()
+		select {
+		case <-l.done:
+			if l.err != nil {
+				return nil, l.err
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the browser to start: %w", ctx.Err())
+		}
 	}
-	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+}
+
+// launch starts a browser that accepts keys for l's waiters. It is not
+// bound to any one render: one that gives up does not waste the start for
+// the others.
+func (r *Renderer) launch(l *launchCall, keys []string) {
+	defer r.launches.Done()
+	var args []string
+	if !r.sandbox {
+		args = append(args, "--no-sandbox")
+	}
+	if len(keys) > 0 {
+		args = append(args, "--ignore-certificate-errors-spki-list="+strings.Join(keys, ","))
+	}
+	ctx, cancel := context.WithTimeout(r.life, launchTimeout)
 	defer cancel()
-	nb, err := launch(startCtx, r.bin, r.opts.ChromiumArgs, r.log)
-	if err != nil {
-		return nil, err
+	b, err := launch(ctx, r.bin, append(args, r.opts.ChromiumArgs...), r.log)
+	if err == nil {
+		b.keys = keys
 	}
 	r.mu.Lock()
-	if r.launched.Add(1) > 1 {
-		r.restarts.Add(1) // any later start replaces a crashed, hung or recycled browser
+	r.launching = nil
+	closed := r.closed
+	if err == nil && !closed {
+		if r.launched.Add(1) > 1 {
+			r.restarts.Add(1) // any later start replaces a crashed, hung or recycled browser
+		}
+		r.cur = b
 	}
-	r.cur = nb
 	r.mu.Unlock()
-	nb.mu.Lock()
-	nb.active++
-	nb.renders++
-	nb.mu.Unlock()
-	return nb, nil
+	if err == nil && closed {
+		b.kill()
+		err = ErrClosed
+	}
+	l.err = err
+	close(l.done)
 }
 
 // retire stops handing out b and kills it once its last render ends.
@@ -219,13 +295,7 @@ func (r *Renderer) retire(b *browser) {
 		r.cur = nil
 	}
 	r.mu.Unlock()
-	b.mu.Lock()
-	b.retiring = true
-	idle := b.active == 0
-	b.mu.Unlock()
-	if idle {
-		go b.kill()
-	}
+	b.retire()
 }
 
 // release ends a render's use of b; broken means the browser hung or died
@@ -302,15 +372,43 @@ func (r *Renderer) Render(ctx context.Context, req Request) ([]byte, error) {
 
 // run does the common part of every render: a slot, a browser, an isolated
 // context, the page set up (with downloads caught when csv) and navigated;
-// then the caller's step, then cleanup.
+// then the caller's step, then cleanup. When the browser refused a
+// certificate that the TLS policy trusts (a CA of grafana_ca_file vouches
+// for it), it learns the key and tries once more on a browser that
+// accepts it; other refusals are explained.
 func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(context.Context, *session) error) error {
 	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
 	defer cancel()
-	r.wg.Add(1)
+	for try := 0; ; try++ {
+		res, err := r.attempt(ctx, req, csv, step)
+		if err == nil || len(res.refused) == 0 {
+			return err
+		}
+		learned, why := r.judge(res)
+		if learned && try == 0 && ctx.Err() == nil {
+			continue
+		}
+		if why != "" {
+			err = fmt.Errorf("%w; %s", err, why)
+		}
+		return err
+	}
+}
+
+// attempted is what run needs to know about an attempt besides its error.
+type attempted struct {
+	refused []string // origins whose certificate the browser refused
+	keys    []string // the keys that browser accepts
+}
+
+func (r *Renderer) attempt(ctx context.Context, req Request, csv bool, step func(context.Context, *session) error) (attempted, error) {
+	if err := r.begin(); err != nil {
+		return attempted{}, err
+	}
 	free, err := r.slot(ctx)
 	if err != nil {
 		r.wg.Done()
-		return err
+		return attempted{}, err
 	}
 	r.inFlight.Add(1)
 	r.renders.Add(1)
@@ -320,9 +418,9 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 	if err != nil {
 		done()
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w after %s while starting the browser: %v", ErrTimeout, req.Timeout, err)
+			return attempted{}, fmt.Errorf("%w after %s while starting the browser: %v", ErrTimeout, req.Timeout, err)
 		}
-		return err
+		return attempted{}, err
 	}
 	t0 := time.Now()
 	err = s.prepare(ctx, req)
@@ -338,11 +436,17 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 		err = step(ctx, s)
 	}
 	r.log.Debug("render phases", "prepare", t1.Sub(t0), "navigate", t2.Sub(t1), "wait+capture", time.Since(t2))
+	// A refused navigation is the cause of whatever failed after it, and a
+	// picture taken after it shows the wrong page.
+	if nav := s.refusedNavigation(); nav != nil {
+		err = nav
+	}
 	timedOut := err != nil && ctx.Err() != nil && !errors.Is(err, ErrBadRequest)
 	var stage string
 	if timedOut {
 		stage = describeWait(s)
 	}
+	res := attempted{refused: s.refusedCertificates(), keys: b.keys}
 	// The picture is ready: disposing of the context is cleanup that the
 	// caller need not wait for, but the slot stays taken until it is done
 	// so the browser never holds more contexts than the concurrency.
@@ -358,7 +462,56 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 		}
 	}()
 	if timedOut {
-		return fmt.Errorf("%w after %s: %s: raise the timeout if the dashboard is slow", ErrTimeout, req.Timeout, stage)
+		return res, fmt.Errorf("%w after %s: %s: raise the timeout if the dashboard is slow", ErrTimeout, req.Timeout, stage)
 	}
-	return err
+	return res, err
+}
+
+// judge looks at the certificates the browser refused, from Go: those the
+// policy verifies on their merits (a CA vouches for them, or their key is
+// pinned) but the browser does not know yet are learned; for the others it
+// says why and what to set.
+func (r *Renderer) judge(a attempted) (learned bool, why string) {
+	var notes, keys []string
+	for _, o := range a.refused {
+		ctx, cancel := context.WithTimeout(r.life, 5*time.Second)
+		chain, err := r.opts.TLS.Inspect(ctx, o)
+		cancel()
+		switch {
+		case err != nil:
+			notes = append(notes, fmt.Sprintf("%s: its certificate was refused, and fetching it to say why failed: %v", o, err))
+		case r.opts.TLS.Verify(o, chain) != nil:
+			notes = append(notes, r.opts.TLS.Verify(o, chain).Error())
+		case !slices.Contains(a.keys, tlspolicy.KeyHash(chain[0])):
+			keys = append(keys, tlspolicy.KeyHash(chain[0]))
+		}
+	}
+	if len(keys) > 0 {
+		r.learn(keys)
+		return true, ""
+	}
+	return false, strings.Join(notes, "; ")
+}
+
+// learn adds keys the policy verified to those the browser accepts; the
+// browser is replaced (once its renders end) by one started with them.
+// Chromium's certificate-error event does not carry the certificate, so a
+// CA it does not know can only reach it as the keys the CA vouched for.
+func (r *Renderer) learn(keys []string) {
+	r.mu.Lock()
+	for _, k := range keys {
+		if !slices.Contains(r.keys, k) {
+			r.keys = append(r.keys, k)
+		}
+	}
+	b := r.cur
+	stale := b != nil && slices.ContainsFunc(keys, func(k string) bool { return !slices.Contains(b.keys, k) })
+	if stale {
+		r.cur = nil
+	}
+	r.mu.Unlock()
+	r.log.Info("the TLS policy trusts a certificate the browser refused; restarting the browser to accept its key", "keys", strings.Join(keys, ","))
+	if stale {
+		b.retire()
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,7 @@ type session struct {
 
 	mu       sync.Mutex
 	certErrs []string // origins whose certificate was refused
+	navErr   error    // the first main-frame navigation refused
 	stage    string   // what readiness is waiting for, for timeout messages
 	download *download
 }
@@ -71,9 +73,8 @@ func newSession(ctx context.Context, b *browser, opts Options) (*session, error)
 		func() error { return proto.RuntimeAddBinding{Name: BindingName}.Call(p) },
 		func() error { p.EnableDomain(&proto.NetworkEnable{}); return nil },
 		func() error {
-			if opts.TLSMode == TLSStrict {
-				return nil
-			}
+			// Every certificate error comes to onCertError, in every mode,
+			// so refusals can be explained (and keys learned, see run).
 			p.EnableDomain(&proto.SecurityEnable{})
 			return proto.SecuritySetOverrideCertificateErrors{Override: true}.Call(p)
 		},
@@ -84,9 +85,7 @@ func newSession(ctx context.Context, b *browser, opts Options) (*session, error)
 			return nil, fmt.Errorf("prepare the page: %w", err)
 		}
 	}
-	// Subscribing to a domain's events makes go-rod enable that domain, so
-	// the certificate handler is added only when it is wanted; the fetch
-	// handler only sees requests once prepare enables Fetch for an origin.
+	// The fetch handler only sees requests once prepare enables Fetch.
 	handlers := []any{
 		func(e *proto.RuntimeBindingCalled) {
 			if e.Name == BindingName {
@@ -97,9 +96,7 @@ func newSession(ctx context.Context, b *browser, opts Options) (*session, error)
 		func(e *proto.NetworkResponseReceived) { s.net.responded(string(e.RequestID)) },
 		func(e *proto.NetworkLoadingFinished) { s.net.end(string(e.RequestID)) },
 		func(e *proto.NetworkLoadingFailed) { s.net.end(string(e.RequestID)) },
-	}
-	if opts.TLSMode != TLSStrict {
-		handlers = append(handlers, func(e *proto.SecurityCertificateError) { s.onCertError(opts.TLSMode, e) })
+		func(e *proto.SecurityCertificateError) { s.onCertError(page, e) },
 	}
 	s.waitEvt = page.Context(evCtx).EachEvent(handlers...)
 	go s.waitEvt()
@@ -144,19 +141,22 @@ func (s *session) prepare(ctx context.Context, req Request) error {
 		},
 		func() error { return s.setCookies(req) },
 		func() error {
-			if len(req.OriginHeaders) == 0 {
-				return nil
+			// Every document the page loads is paused for the navigation
+			// guard (onRequestPaused), redirects and script navigations
+			// included; with OriginHeaders so is every request to Grafana's
+			// origin, so the header never reaches another host and other
+			// requests pay nothing.
+			patterns := []*proto.FetchRequestPattern{{URLPattern: "*", ResourceType: proto.NetworkResourceTypeDocument}}
+			if len(req.OriginHeaders) > 0 {
+				patterns = append(patterns, &proto.FetchRequestPattern{URLPattern: strings.TrimSuffix(strings.TrimSuffix(origin, ":443"), ":80") + "/*"})
 			}
-			// Only requests to Grafana's origin are paused, so the header
-			// never reaches another host and other requests pay nothing.
-			pattern := strings.TrimSuffix(strings.TrimSuffix(origin, ":443"), ":80") + "/*"
-			if err := (proto.FetchEnable{Patterns: []*proto.FetchRequestPattern{{URLPattern: pattern}}}).Call(p); err != nil {
+			if err := (proto.FetchEnable{Patterns: patterns}).Call(p); err != nil {
 				return err
 			}
 			evCtx, cancel := context.WithCancel(context.Background())
 			prev := s.cancel
 			s.cancel = func() { cancel(); prev() }
-			go p.Context(evCtx).EachEvent(func(e *proto.FetchRequestPaused) { s.addOriginHeaders(e, req.OriginHeaders) })()
+			go p.Context(evCtx).EachEvent(func(e *proto.FetchRequestPaused) { s.onRequestPaused(p, e, req.OriginHeaders) })()
 			return nil
 		},
 	}
@@ -185,40 +185,80 @@ func (s *session) setCookies(req Request) error {
 	return proto.NetworkSetCookies{Cookies: cookies}.Call(s.page)
 }
 
-// onCertError decides one certificate error: in callback mode only the
-// rendered page's own origin (Grafana's callback URL) is forgiven.
-func (s *session) onCertError(mode TLSMode, e *proto.SecurityCertificateError) {
+// onCertError decides one certificate error. The event names no
+// certificate, so what is forgiven here is by origin alone: in callback
+// mode the rendered page's own origin (Grafana's callback URL) when it is
+// loopback, in insecure mode everything. Certificates the policy trusts on
+// their merits reach the browser as keys (see Renderer.learn).
+func (s *session) onCertError(page *rod.Page, e *proto.SecurityCertificateError) {
 	action := proto.SecurityCertificateErrorActionCancel
 	o, err := Origin(e.RequestURL)
 	s.mu.Lock()
-	own := err == nil && o == s.origin
-	s.mu.Unlock()
-	if mode == TLSInsecure || (mode == TLSCallback && own) {
+	if err == nil && s.opts.TLS.Forgives(o, o == s.origin) {
 		action = proto.SecurityCertificateErrorActionContinue
-	} else {
-		s.mu.Lock()
-		s.certErrs = append(s.certErrs, fmt.Sprintf("%s (%s)", o, e.ErrorType))
-		s.mu.Unlock()
+	} else if err == nil && !slices.Contains(s.certErrs, o) {
+		s.certErrs = append(s.certErrs, o)
 	}
-	_ = proto.SecurityHandleCertificateError{EventID: e.EventID, Action: action}.Call(s.page)
+	s.mu.Unlock()
+	_ = proto.SecurityHandleCertificateError{EventID: e.EventID, Action: action}.Call(page)
 }
 
-func (s *session) addOriginHeaders(e *proto.FetchRequestPaused, extra map[string]string) {
+// refusedCertificates are the origins whose certificate the page refused.
+func (s *session) refusedCertificates() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.certErrs)
+}
+
+// onRequestPaused guards the main frame's navigations and adds
+// OriginHeaders to requests for the page's own origin.
+func (s *session) onRequestPaused(page *rod.Page, e *proto.FetchRequestPaused, extra map[string]string) {
+	o, oerr := Origin(e.Request.URL)
+	s.mu.Lock()
+	origin := s.origin
+	s.mu.Unlock()
+	if e.ResourceType == proto.NetworkResourceTypeDocument && e.FrameID == proto.PageFrameID(page.TargetID) &&
+		(oerr != nil || (o != origin && !slices.Contains(s.opts.AllowedOrigins, o))) {
+		s.refuseNavigation(e.Request.URL, o, origin)
+		_ = proto.FetchFailRequest{RequestID: e.RequestID, ErrorReason: proto.NetworkErrorReasonBlockedByClient}.Call(page)
+		return
+	}
+	if len(extra) == 0 || oerr != nil || o != origin {
+		_ = proto.FetchContinueRequest{RequestID: e.RequestID}.Call(page)
+		return
+	}
 	var headers []*proto.FetchHeaderEntry
 	for k, v := range e.Request.Headers {
 		if _, replaced := extra[k]; !replaced {
 			headers = append(headers, &proto.FetchHeaderEntry{Name: k, Value: v.String()})
 		}
 	}
-	s.mu.Lock()
-	origin := s.origin
-	s.mu.Unlock()
-	if o, err := Origin(e.Request.URL); err == nil && o == origin {
-		for k, v := range extra {
-			headers = append(headers, &proto.FetchHeaderEntry{Name: k, Value: v})
-		}
+	for k, v := range extra {
+		headers = append(headers, &proto.FetchHeaderEntry{Name: k, Value: v})
 	}
-	_ = proto.FetchContinueRequest{RequestID: e.RequestID, Headers: headers}.Call(s.page)
+	_ = proto.FetchContinueRequest{RequestID: e.RequestID, Headers: headers}.Call(page)
+}
+
+func (s *session) refuseNavigation(rawURL, o, own string) {
+	if o == "" {
+		o = truncate(rawURL)
+	}
+	allowed := append([]string{own}, s.opts.AllowedOrigins...)
+	err := fmt.Errorf("the page navigated to %s, which is not an allowed origin: a render may only show %s; "+
+		"if that address is Grafana's too, add it to allowed_origins, else look for a redirect or script in the dashboard that leaves Grafana",
+		o, strings.Join(allowed, ", "))
+	s.mu.Lock()
+	if s.navErr == nil {
+		s.navErr = err
+	}
+	s.mu.Unlock()
+}
+
+// refusedNavigation is the first main-frame navigation the guard refused.
+func (s *session) refusedNavigation() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.navErr
 }
 
 // navigate loads the page; readiness is the caller's next step.
@@ -235,8 +275,12 @@ func (s *session) navigate(ctx context.Context, req Request) error {
 }
 
 func (s *session) navigationError(text string) error {
-	if strings.Contains(text, "ERR_CERT") {
-		return fmt.Errorf("load %s: %s: the certificate is not valid for this address; use tls_mode=callback (default) to accept it for Grafana's own address only, or fix the certificate", s.origin, text)
+	if err := s.refusedNavigation(); err != nil {
+		return err
+	}
+	if strings.Contains(text, "ERR_CERT") || slices.Contains(s.refusedCertificates(), s.origin) {
+		// run explains the refused certificate.
+		return fmt.Errorf("load %s: its certificate was refused (%s)", s.origin, text)
 	}
 	return fmt.Errorf("load %s: %s: check that Grafana is reachable from the renderer at this address (callback_url)", s.origin, text)
 }
@@ -254,11 +298,7 @@ func describeWait(s *session) string {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	msg := "the page was not done (" + s.stage + ")"
-	if len(s.certErrs) > 0 {
-		msg += "; refused certificates of " + strings.Join(s.certErrs, ", ")
-	}
-	return msg
+	return "the page was not done (" + s.stage + ")"
 }
 
 // capture takes the picture of a loaded page.

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,7 +144,14 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	}
 	st.started = true
 	st.secrets = secretScrubber(s.Config)
-	st.grafana = grafanaClient(s.Config.TLSMode)
+	if s.TLS == nil { // a Service made without New
+		p, err := s.Config.TLSPolicy()
+		if err != nil {
+			return err
+		}
+		s.TLS = p
+	}
+	st.grafana = s.TLS.Client(15 * time.Second)
 	st.renders = newSharedRenders(2 * time.Minute)
 	st.alerts, st.alertsErr = newAlertDelivery(s.Config)
 	if st.alertsErr != nil {
@@ -328,16 +334,6 @@ func (s *Service) checkDashboard(ctx context.Context, spec RenderSpec) error {
 		return err
 	}
 	return delivery.Permanent(err)
-}
-
-// grafanaClient talks to Grafana's origin only, so it tolerates certificate
-// errors there exactly when the browser does (tls_mode callback or insecure).
-func grafanaClient(mode config.TLSMode) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if mode != config.TLSStrict {
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
-	}
-	return &http.Client{Timeout: 15 * time.Second, Transport: tr}
 }
 
 // secretScrubber replaces every configured secret, so that no token reaches

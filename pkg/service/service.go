@@ -14,6 +14,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/buildinfo"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/tlspolicy"
 )
 
 // Service is the core every door calls.
@@ -21,6 +22,9 @@ type Service struct {
 	Config   config.Config
 	Renderer *render.Renderer
 	Log      *slog.Logger
+	// TLS decides Grafana's certificates for the browser and for every Go
+	// client that talks to Grafana (Client builds one).
+	TLS *tlspolicy.Policy
 	// StartErr is why the renderer could not start (no Chromium), reported
 	// by health checks and returned by renders.
 	StartErr error
@@ -33,19 +37,30 @@ type Service struct {
 // New starts the renderer from the configuration. A missing browser does
 // not fail New: the service still answers health checks with the reason.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) *Service {
-	r, err := render.New(ctx, RenderOptions(cfg, log))
+	policy, err := cfg.TLSPolicy()
+	if err != nil {
+		// Validate passed, so a file changed since: trust less, not more.
+		log.Error("the TLS settings are unusable; only tls_mode applies", "error", err)
+		policy, _ = tlspolicy.New(tlspolicy.Options{Mode: cfg.TLSMode})
+	}
+	r, err := render.New(ctx, RenderOptions(cfg, policy, log))
 	if err != nil {
 		log.Error("renderer did not start", "error", err)
 	}
-	return &Service{Config: cfg, Renderer: r, Log: log, StartErr: err, metrics: newMetrics()}
+	return &Service{Config: cfg, Renderer: r, Log: log, TLS: policy, StartErr: err, metrics: newMetrics()}
 }
 
 // RenderOptions maps the configuration onto the renderer's options.
-func RenderOptions(cfg config.Config, log *slog.Logger) render.Options {
+func RenderOptions(cfg config.Config, policy *tlspolicy.Policy, log *slog.Logger) render.Options {
+	allowed := cfg.AllowedOrigins
+	if cfg.GrafanaURL != "" {
+		allowed = append([]string{cfg.GrafanaURL}, allowed...)
+	}
 	return render.Options{
 		ChromiumPath:   cfg.ChromiumPath,
 		ChromiumArgs:   cfg.ChromiumArgs,
-		TLSMode:        render.TLSMode(cfg.TLSMode),
+		TLS:            policy,
+		AllowedOrigins: allowed,
 		Concurrency:    cfg.Concurrency,
 		QueueLength:    cfg.QueueLength,
 		RecycleAfter:   cfg.RecycleAfter,
@@ -148,11 +163,13 @@ type Health struct {
 	ChromiumPath   string `json:"chromiumPath,omitempty"`
 	BrowserVersion string `json:"browserVersion,omitempty"`
 	TLSMode        string `json:"tlsMode"`
-	InFlight       int64  `json:"inFlight"`
-	Queued         int64  `json:"queued"`
-	Renders        int64  `json:"renders"`
-	Restarts       int64  `json:"browserRestarts"`
-	ProbeMillis    int64  `json:"probeMillis,omitempty"`
+	// Sandbox says whether Chromium runs sandboxed, and why.
+	Sandbox     string `json:"sandbox,omitempty"`
+	InFlight    int64  `json:"inFlight"`
+	Queued      int64  `json:"queued"`
+	Renders     int64  `json:"renders"`
+	Restarts    int64  `json:"browserRestarts"`
+	ProbeMillis int64  `json:"probeMillis,omitempty"`
 	// Fonts says whether Latin and CJK text can be drawn.
 	Fonts render.Fonts `json:"fonts"`
 	// Outbox and Chat are present while chat delivery runs.
@@ -165,7 +182,7 @@ type Health struct {
 func (s *Service) browserHealth(ctx context.Context) Health {
 	h := Health{Version: buildinfo.Version, TLSMode: string(s.Config.TLSMode), Fonts: render.CheckFonts(ctx)}
 	st := s.Renderer.Stats()
-	h.ChromiumPath, h.BrowserVersion = st.ChromiumPath, st.BrowserVersion
+	h.ChromiumPath, h.BrowserVersion, h.Sandbox = st.ChromiumPath, st.BrowserVersion, st.Sandbox
 	h.InFlight, h.Queued, h.Renders, h.Restarts = st.InFlight, st.Queued, st.Renders, st.Restarts
 	if st.ChromiumPath == "" {
 		h.Message = s.StartErr.Error()
