@@ -1,7 +1,10 @@
-// Package deploy_test checks the Alertmanager and Prometheus files in deploy/
-// with the real programs that read them: amtool and promtool, and a real
+// Package deploy_test checks the files in deploy/ that operators copy, with
+// the programs and libraries that read them: amtool, promtool and a real
 // Alertmanager that must deliver to a Panelcast stand-in exactly as the
-// comments in alertmanager.yml promise.
+// comments in alertmanager.yml promise; the Kubernetes API's Go types and
+// kubectl's kustomize for the manifests; Docker Compose's loader for the
+// Compose file; systemd-analyze for the unit; and Panelcast's own settings
+// loader for what each of them gives `panelcast serve`.
 package deploy_test
 
 import (

@@ -68,8 +68,8 @@ type WorkerOptions struct {
 	AttemptTimeout time.Duration
 	// ShutdownGrace is how long attempts in flight may finish after Run's
 	// context is done before they are cancelled and their jobs released to
-	// other replicas (default 10s). Cancelling a send mid-way is what can
-	// post twice, so a short grace is worth it.
+	// other replicas (default DefaultShutdownGrace). Cancelling a send
+	// mid-way is what can post twice, so a short grace is worth it.
 	ShutdownGrace time.Duration
 	// Lease is how long a claim lasts unless renewed (default 60s); the
 	// worker renews its claims every Lease/4. A replica that dies without
@@ -88,6 +88,11 @@ type WorkerOptions struct {
 // DefaultConcurrency is how many jobs a worker prepares and sends at once
 // unless told otherwise.
 const DefaultConcurrency = 2
+
+// DefaultShutdownGrace is how long attempts in flight may finish at
+// shutdown unless told otherwise; supervisors' stop timeouts must allow
+// for it (see deploy/).
+const DefaultShutdownGrace = 10 * time.Second
 
 // pruneEvery is how often the worker prunes what outlived the retention.
 const pruneEvery = time.Hour
@@ -135,7 +140,7 @@ func NewWorker(s Store, senders map[string]chat.Sender, prepare PrepareFunc, opt
 		opts.AttemptTimeout = 2 * time.Minute
 	}
 	if opts.ShutdownGrace <= 0 {
-		opts.ShutdownGrace = 10 * time.Second
+		opts.ShutdownGrace = DefaultShutdownGrace
 	}
 	if opts.Lease <= 0 {
 		opts.Lease = 60 * time.Second
