@@ -112,12 +112,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		"in_flight", st.InFlight, "queued", st.Queued, "shutdown_timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	// Chat delivery stops claiming jobs at once, while the HTTP door drains:
+	// it finishes the attempts in flight (within its grace) and hands the
+	// rest back to the other replicas, instead of taking new ones for as
+	// long as the slowest render of a caller takes.
+	delivered := make(chan struct{})
+	go func() {
+		defer close(delivered)
+		if err := s.svc.StopDelivery(); err != nil {
+			s.log.Warn("closing the outbox failed", "error", err)
+		}
+	}()
 	var err error
 	if shutErr := hs.Shutdown(sctx); shutErr != nil {
 		err = fmt.Errorf("renders were still running after shutdown_timeout (%s) and were cut off: raise shutdown_timeout (and the supervisor's stop timeout) above your longest render", cfg.ShutdownTimeout)
 	}
-	// Chat delivery stops before the renderer closes, so the pushes being
-	// rendered finish; with the deadline gone, the browser is killed at once.
+	<-delivered
+	// The renderer closes last, so the pushes being rendered finished; with
+	// the deadline gone, the browser is killed at once.
 	_ = s.svc.Close(sctx)
 	_ = hs.Close()
 	if serveErr == nil {
