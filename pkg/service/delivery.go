@@ -31,6 +31,8 @@ type pushState struct {
 	mu      sync.Mutex
 	started bool
 	stopped bool
+	// off: a plugin with no chat configured, so no outbox.
+	off bool
 	// kind and location name the outbox ("sqlite" and its file, or
 	// "postgres" and outbox_url without its password), even when it failed
 	// to open.
@@ -98,7 +100,10 @@ func (st *pushState) alertsReady() (*alertDelivery, error) {
 	if st.alertsErr != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, st.alertsErr)
 	}
-	if st.alerts == nil {
+	switch {
+	case st.off:
+		return nil, errDeliveryOff
+	case st.alerts == nil:
 		return nil, errNotRunning
 	}
 	return st.alerts, nil
@@ -138,8 +143,9 @@ func newSenders(cfg config.Config, log *slog.Logger) (senders map[string]chat.Se
 // StartDelivery opens the outbox and starts the worker that renders and
 // sends pushes, with senders for the configured chat providers and the
 // built-in inbox: (always there, it needs no credentials, so the outbox is
-// opened even when no chat is configured). Zero options take the worker's
-// defaults and max_attempts. The error is the outbox's: pushes are then
+// opened even when no chat is configured, except in a plugin, which has
+// no console to show it). Zero options take the worker's defaults and
+// max_attempts. The error is the outbox's: pushes are then
 // answered 503 with it, and health shows it. Stop it with StopDelivery.
 func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	st := &s.push
@@ -164,6 +170,12 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	for name, err := range broken {
 		st.broken[name] = st.scrub(err)
 		s.Log.Error("chat provider is misconfigured; pushes to it are refused", "provider", name, "error", st.broken[name])
+	}
+	// A plugin has no console to show the inbox in: without a chat it
+	// opens nothing, and leaves Grafana's data folder alone.
+	if len(senders)+len(broken) == 0 && s.Config.Grafana != nil {
+		st.off = true
+		return nil
 	}
 	st.inbox = &openedOutbox{}
 	st.senders[inboxProvider] = inbox.New(st.inbox, s.InboxPermalink)
@@ -286,11 +298,16 @@ func (st *pushState) outboxFor(provider string) (delivery.Store, error) {
 		return nil, fmt.Errorf("%w: Panelcast is shutting down; push again once it is back", ErrDeliveryUnavailable)
 	case st.openErr != nil:
 		return nil, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, st.openErr)
+	case st.off:
+		return nil, errDeliveryOff
 	case st.outbox == nil:
 		return nil, errNotRunning
 	}
 	return st.outbox, nil
 }
+
+// errDeliveryOff answers pushes to a plugin with no chat configured.
+var errDeliveryOff = fmt.Errorf("%w: chat delivery is off: configure a chat provider (e.g. slack_bot_token in [plugin.panelcast-renderer]) and restart Grafana", ErrDeliveryUnavailable)
 
 // errNotRunning answers a door that never started chat delivery.
 var errNotRunning = fmt.Errorf("%w: chat delivery is not running", ErrDeliveryUnavailable)
