@@ -24,7 +24,7 @@ MAGE        := $(GO) run github.com/magefile/mage
 FUZZTIME    ?= 10s
 
 .DEFAULT_GOAL := help
-.PHONY: help build cli plugin package console test bench run fuzz clean
+.PHONY: help build cli plugin package console test bench run screenshots fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -80,6 +80,9 @@ run: build ## install Chromium and CJK fonts if missing, render the demo to pane
 	@echo "Now the console, with the demo dashboard and the inbox (Ctrl-C stops it):"
 	@echo
 	bin/panelcast serve --addr 127.0.0.1:8081
+
+screenshots: ## docs/console.png and docs/alert.png from a demo serve in Chromium, and the console's page figures
+	$(GO) run ./tools/screenshots -out docs
 
 # Fuzz targets are found, not listed here: every Fuzz* function of every
 # package runs for FUZZTIME. grep narrows the packages first so only those

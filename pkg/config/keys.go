@@ -30,7 +30,7 @@ var Keys = []Key{
 			return nil
 		},
 		get: func(c *Config) string { return string(c.TLSMode) }},
-	str("grafana_url", "Grafana's URL as the renderer reaches it; default: Grafana's app URL from the plugin context or GF_APP_URL", func(c *Config) *string { return &c.GrafanaURL }),
+	str("grafana_url", "Grafana's URL as the renderer reaches it; default: Grafana's app URL from the plugin context or GF_APP_URL; serve with neither this nor allowed_origins renders its built-in demo dashboard", func(c *Config) *string { return &c.GrafanaURL }),
 	str("timezone", "IANA time zone used when a request names none; default: the browser's (the machine's)", func(c *Config) *string { return &c.Timezone }, "rendering_timezone"),
 	str("language", "Accept-Language sent when a request names none", func(c *Config) *string { return &c.Language }, "rendering_language"),
 	integer("width", "default viewport width in CSS pixels", func(c *Config) *int { return &c.Width }, "rendering_viewport_width"),
@@ -54,7 +54,7 @@ var Keys = []Key{
 	list("allowed_origins", "origins that may be rendered besides grafana_url's, comma-separated; a plugin with neither renders any origin Grafana asks for", func(c *Config) *[]string { return &c.AllowedOrigins }),
 	duration("shutdown_timeout", "server mode: how long a shutdown waits for renders in flight", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 	secret("grafana_token", "Grafana service-account token the browser sends (only to Grafana's origin) when rendering panels for a push", func(c *Config) *string { return &c.GrafanaToken }),
-	secretList("api_token", "server mode: bearer token(s) for /push and /alerts, comma-separated", func(c *Config) *[]string { return &c.APITokens }),
+	secretList("api_token", "server mode: token(s) for the console, /api/, /push and /alerts (bearer, or the console's sign-in), comma-separated; without one they are open on a loopback addr and off on any other", func(c *Config) *[]string { return &c.APITokens }),
 	str("push_min_role", "plugin mode: lowest Grafana role that may push (Viewer, Editor, Admin)", func(c *Config) *string { return &c.PushMinRole }),
 	str("outbox_path", "outbox database; default: panelcast/outbox.db in Grafana's data folder (plugin: $GF_PATHS_DATA, $DATA_DIR, else where Grafana has it write pictures), or in the user's cache folder (serve, push); never a temporary folder", func(c *Config) *string { return &c.OutboxPath }),
 	secret("outbox_url", "PostgreSQL outbox that several replicas share, instead of outbox_path: postgres://user:password@host:5432/db?sslmode=require", func(c *Config) *string { return &c.OutboxURL }),

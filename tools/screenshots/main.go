@@ -5,7 +5,7 @@
 // dashboard) to inbox:alerts, and drives the console in the system's
 // Chromium:
 //
-//   - docs/console.png: the console at 1280×900 after rendering the demo
+//   - docs/console.png: the console at 1280×960 after rendering the demo
 //     panel;
 //   - docs/alert.png: the alert's message in the console's inbox, with its
 //     panel's picture.
@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/go-rod/rod"
+	"github.com/go-rod/rod/lib/input"
 	"github.com/go-rod/rod/lib/launcher"
 	"github.com/go-rod/rod/lib/proto"
 
@@ -250,7 +251,7 @@ func open(b *rod.Browser, base string, width, height int) (*rod.Page, error) {
 
 // consoleShot renders the demo panel in the console and takes the window.
 func consoleShot(b *rod.Browser, base, file string) error {
-	p, err := open(b, base, 1280, 900)
+	p, err := open(b, base, 1280, 960)
 	if err != nil {
 		return err
 	}
@@ -278,14 +279,29 @@ func consoleShot(b *rod.Browser, base, file string) error {
 	return write(file, shot)
 }
 
-// alertShot takes the alert's message in the inbox.
+// alertShot takes the alert's message in the inbox, shown alone (the
+// inbox filtered to its channel) at a width where it fills a column.
 func alertShot(b *rod.Browser, base, file string) error {
-	p, err := open(b, base, 900, 900)
+	p, err := open(b, base, 720, 900)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	msg, err := p.ElementR("#inbox-list .message", "HighCPU")
+	channel, err := p.Element("#inbox-channel")
+	if err != nil {
+		return err
+	}
+	if err := channel.Input("alerts"); err != nil {
+		return err
+	}
+	if err := channel.Type(input.Enter); err != nil {
+		return err
+	}
+	// The filtered list replaces the whole one.
+	if err := p.Wait(rod.Eval(`() => { const m = document.querySelectorAll('#inbox-list .message'); return m.length === 1 && m[0].textContent.includes('HighCPU') }`)); err != nil {
+		return fmt.Errorf("the inbox did not show the alert alone: %w", err)
+	}
+	msg, err := p.Element("#inbox-list .message")
 	if err != nil {
 		return err
 	}
@@ -361,4 +377,3 @@ func median(xs []float64) float64 {
 	slices.Sort(xs)
 	return xs[len(xs)/2]
 }
-
