@@ -98,7 +98,7 @@ func (a *access) authenticated(r *http.Request) bool {
 func (a *access) signIn(token string, secure bool) (*http.Cookie, error) {
 	if len(a.tokens) == 0 {
 		if a.open {
-			return nil, errors.New("no api_token is set: the console is open on this loopback address, there is nothing to sign in to")
+			return nil, errors.New("no api_token is set, so there is no token to sign in with: open the console by a loopback name (127.0.0.1 or localhost), where it needs none, or set api_token")
 		}
 		return nil, fmt.Errorf("%w: no api_token is set, so no one can sign in: set api_token", chatapi.ErrUnauthorized)
 	}

@@ -26,8 +26,9 @@ const InboxPermalink = "#inbox/"
 // and every chat's credential check is a call to its API.
 const healthMaxAge = time.Minute
 
-// maxAPIBody bounds the console's JSON bodies (a sign-in, a render).
-const maxAPIBody = 64 << 10
+// maxAPIBody bounds the console's JSON bodies (a sign-in, a render), as
+// chatapi bounds a push's.
+const maxAPIBody = 1 << 20
 
 // mountConsole serves the console (/ and /console/), its API (/api/...)
 // and the chat routes (/push, /alerts) behind one access check. Requests

@@ -245,7 +245,7 @@ func TestConsoleSession(t *testing.T) {
 	}
 
 	open := newConsole(t, nil)
-	if a := open.do("POST", "/api/session", `{"token": "x"}`); a.status != 400 || !strings.Contains(apiError(a), "nothing to sign in to") {
+	if a := open.do("POST", "/api/session", `{"token": "x"}`); a.status != 400 || !strings.Contains(apiError(a), "no token to sign in with") {
 		t.Errorf("sign-in without api_token: %s", a)
 	}
 	if s := (sessionJSON{}); json.Unmarshal(open.do("GET", "/api/session", "").body, &s) != nil || s.Required {
