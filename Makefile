@@ -24,7 +24,7 @@ MAGE        := $(GO) run github.com/magefile/mage
 FUZZTIME    ?= 10s
 
 .DEFAULT_GOAL := help
-.PHONY: help build cli plugin package console test bench run fuzz clean
+.PHONY: help build cli plugin package console test bench run screenshots fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,29 +56,33 @@ test: ## go vet, then every test (tests build the binary themselves when they ne
 bench: ## render and outbox benchmarks (tools/bench)
 	$(GO) run ./tools/bench
 
-run: build ## install Chromium if missing, render the demo panel to panel.png, show how to install the plugin
-	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+# run needs a browser and, for Korean, Japanese and Chinese text, CJK
+# fonts: it installs what is missing with apt-get (Debian, Ubuntu).
+run: build ## install Chromium and CJK fonts if missing, render the demo to panel.png, then serve the console with the demo on 127.0.0.1:8081
+	@missing=; \
+	 if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 	   || command -v google-chrome >/dev/null 2>&1 || [ -n "$${PANELCAST_CHROMIUM:-}" ]; then :; \
+	 else missing="chromium fonts-dejavu-core"; fi; \
+	 if ! fc-list :lang=ko 2>/dev/null | grep -q .; then missing="$$missing fonts-noto-cjk"; fi; \
+	 if [ -z "$$missing" ]; then :; \
 	 elif command -v apt-get >/dev/null 2>&1; then \
-	   echo "Chromium not found: installing it with apt-get"; \
+	   echo "installing$${missing:+ }$$missing with apt-get"; \
 	   sudo=; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
-	   $$sudo apt-get update && $$sudo apt-get install -y chromium fonts-dejavu-core; \
-	 else \
+	   $$sudo apt-get update && $$sudo apt-get install -y $$missing; \
+	 elif echo "$$missing" | grep -q chromium; then \
 	   echo "Chromium not found and no apt-get: install Chromium, or set PANELCAST_CHROMIUM to its path" >&2; exit 1; \
+	 else \
+	   echo "no CJK fonts and no apt-get: Korean, Japanese and Chinese text will show as boxes until Noto CJK is installed" >&2; \
 	 fi
 	bin/panelcast demo -o panel.png
 	@echo
-	@echo "Wrote panel.png."
+	@echo "Wrote panel.png. As Grafana's renderer plugin (Grafana 9-12): make package, then see README.md."
+	@echo "Now the console, with the demo dashboard and the inbox (Ctrl-C stops it):"
 	@echo
-	@echo "To use Panelcast as Grafana's renderer plugin (Grafana 9-12):"
-	@echo "  make package        # writes $(PACKAGE_ZIP)"
-	@echo "  grafana-cli --pluginUrl $(abspath $(PACKAGE_ZIP)) plugins install $(PLUGIN_ID)"
-	@echo "then add to grafana.ini and restart Grafana:"
-	@echo "  [plugins]"
-	@echo "  allow_loading_unsigned_plugins = $(PLUGIN_ID)"
-	@echo "  [plugin.$(PLUGIN_ID)]"
-	@echo "  tls_mode = callback"
-	@echo "Grafana 13+: run 'bin/panelcast serve' and set [rendering] server_url (see README.md)."
+	bin/panelcast serve --addr 127.0.0.1:8081
+
+screenshots: ## docs/console.png and docs/alert.png from a demo serve in Chromium, and the console's page figures
+	$(GO) run ./tools/screenshots -out docs
 
 # Fuzz targets are found, not listed here: every Fuzz* function of every
 # package runs for FUZZTIME. grep narrows the packages first so only those

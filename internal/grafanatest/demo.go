@@ -11,8 +11,10 @@ import (
 // for, so a picture of the default range (PanelURL's, ending at
 // ReportInstant) is the same every time.
 const (
-	// DemoPanelTitle is the title of the demo's solo panel (panelId 2).
+	// DemoPanelTitle is the title of the demo's solo panel, DemoPanelID
+	// (PanelURL's panel).
 	DemoPanelTitle = "CPU usage"
+	DemoPanelID    = soloPanelID
 	// DemoKoreanPanelID is the demo panel titled DemoKoreanTitle.
 	DemoKoreanPanelID = 3
 	// DemoKoreanTitle is "request latency" in Korean, for font checks: six

@@ -159,11 +159,14 @@ func writeError(w http.ResponseWriter, code int, err error) {
 	writeJSON(w, code, map[string]string{"error": message(err)})
 }
 
-// message drops the "bad push: " or "bad alert notification: " prefix,
+// message drops the marker prefix ("bad push: ", "unauthorized: ", …),
 // which adds nothing to the sentence that follows it.
 func message(err error) string {
-	msg := strings.TrimPrefix(err.Error(), service.ErrBadPush.Error()+": ")
-	return strings.TrimPrefix(msg, service.ErrBadAlerts.Error()+": ")
+	msg := err.Error()
+	for _, marker := range []error{service.ErrBadPush, service.ErrBadAlerts, ErrUnauthorized, ErrForbidden} {
+		msg = strings.TrimPrefix(msg, marker.Error()+": ")
+	}
+	return msg
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

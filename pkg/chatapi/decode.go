@@ -108,53 +108,88 @@ func scalar(r json.RawMessage) (string, bool) {
 	return "", false
 }
 
+// body is what a JSON body is, for the sentences that refuse it.
+type body struct {
+	name    string // "a push"
+	example string
+	fields  string // what it takes
+}
+
+var (
+	pushBody = body{"a push", `{"panel": {"dashboardUid": "abc123", "panelId": 2}, "to": "slack:#ops", "text": "CPU"}`,
+		"panel (url, or dashboardUid, panelId, orgId, from, to, vars; and width, height, theme, timezone), to, text and thread"}
+	renderBody = body{"a render", `{"panel": {"dashboardUid": "abc123", "panelId": 2, "from": "now-6h", "to": "now"}}`,
+		"panel (url, or dashboardUid, panelId, orgId, from, to, vars; and width, height, theme, timezone)"}
+)
+
 // decode reads a push's JSON body. Errors say what is wrong with it; the
 // push's content is checked by the service.
 func decode(r io.Reader) (service.PushRequest, error) {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
 	var p pushJSON
-	if err := dec.Decode(&p); err != nil {
-		return service.PushRequest{}, decodeError(err)
+	if err := decodeJSON(r, &p, pushBody); err != nil {
+		return service.PushRequest{}, err
 	}
-	if dec.More() {
-		return service.PushRequest{}, errors.New("the body holds more than one JSON value: send one object")
-	}
-	req := service.PushRequest{To: p.To, Text: p.Text, Thread: p.Thread}
-	if p.Panel != nil {
-		req.Panel = service.Panel{
-			URL: p.Panel.URL, DashboardUID: p.Panel.DashboardUID, PanelID: p.Panel.PanelID, OrgID: p.Panel.OrgID,
-			From: string(p.Panel.From), To: string(p.Panel.To), Vars: p.Panel.Vars,
-			Width: p.Panel.Width, Height: p.Panel.Height, Theme: p.Panel.Theme, Timezone: p.Panel.Timezone,
-		}
-	}
-	return req, nil
+	return service.PushRequest{Panel: p.Panel.panel(), To: p.To, Text: p.Text, Thread: p.Thread}, nil
 }
 
-const example = `{"panel": {"dashboardUid": "abc123", "panelId": 2}, "to": "slack:#ops", "text": "CPU"}`
+// DecodeRender reads the body of a render the console asks for,
+// {"panel": {...}}, whose panel is a push's. Errors say what is wrong
+// with it; the panel is checked by the service (RenderPanel).
+func DecodeRender(r io.Reader) (service.Panel, error) {
+	var p struct {
+		Panel *panelJSON `json:"panel"`
+	}
+	if err := decodeJSON(r, &p, renderBody); err != nil {
+		return service.Panel{}, err
+	}
+	return p.Panel.panel(), nil
+}
 
-func decodeError(err error) error {
+func (p *panelJSON) panel() service.Panel {
+	if p == nil {
+		return service.Panel{}
+	}
+	return service.Panel{
+		URL: p.URL, DashboardUID: p.DashboardUID, PanelID: p.PanelID, OrgID: p.OrgID,
+		From: string(p.From), To: string(p.To), Vars: p.Vars,
+		Width: p.Width, Height: p.Height, Theme: p.Theme, Timezone: p.Timezone,
+	}
+}
+
+// decodeJSON reads one JSON object of kind b into v, strictly.
+func decodeJSON(r io.Reader, v any, b body) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err, b)
+	}
+	if dec.More() {
+		return errors.New("the body holds more than one JSON value: send one object")
+	}
+	return nil
+}
+
+func decodeError(err error, b body) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.Is(err, io.EOF):
-		return fmt.Errorf("the body is empty: send a JSON object like %s", example)
+		return fmt.Errorf("the body is empty: send a JSON object like %s", b.example)
 	case errors.As(err, &tooBig):
-		return fmt.Errorf("the body is over %d bytes: a push is a small JSON object like %s", maxBody, example)
+		return fmt.Errorf("the body is over %d bytes: %s is a small JSON object like %s", maxBody, b.name, b.example)
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("the body is not valid JSON (%v): send an object like %s", err, example)
+		return fmt.Errorf("the body is not valid JSON (%v): send an object like %s", err, b.example)
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
-			return fmt.Errorf("the body must be a JSON object like %s", example)
+			return fmt.Errorf("the body must be a JSON object like %s", b.example)
 		}
 		return fmt.Errorf("%s must be %s, not a JSON %s", field, kind(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return fmt.Errorf("%s is not a field of a push: it takes panel (url, or dashboardUid, panelId, orgId, from, to, vars; and width, height, theme, timezone), to, text and thread",
-			strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return fmt.Errorf("%s is not a field of %s: it takes %s", strings.TrimPrefix(err.Error(), "json: unknown field "), b.name, b.fields)
 	}
-	return fmt.Errorf("the body is not a push (%v): send an object like %s", err, example)
+	return fmt.Errorf("the body is not %s (%v): send an object like %s", b.name, err, b.example)
 }
 
 // kind names a Go kind the way a JSON writer thinks of it.

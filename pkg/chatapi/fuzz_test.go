@@ -30,10 +30,7 @@ func FuzzPushBody(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	cfg := testConfig()
-	cfg.GrafanaURL = "https://grafana.example.com/sub/"
-	svc := &service.Service{Config: cfg, Log: slog.New(slog.DiscardHandler)}
-	grafana, _ := render.Origin(cfg.GrafanaURL)
+	check := planChecker()
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := decode(bytes.NewReader(body))
 		if err != nil {
@@ -42,6 +39,46 @@ func FuzzPushBody(f *testing.F) {
 			}
 			return
 		}
+		check(t, req)
+	})
+}
+
+// Whatever the body of a console render, decoding it either refuses it
+// with a sentence or yields a panel that plans as a push's does.
+func FuzzRenderBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"panel": {"dashboardUid": "demo", "panelId": 2, "from": "now-6h", "to": "now", "width": 800}}`,
+		`{"panel": {"url": "https://grafana.example.com/sub/d-solo/abc/x?panelId=2"}}`,
+		`{"panel": {"url": "https://evil.example.com/d/abc"}}`,
+		`{"panel": {"dashboardUid": "abc", "panelId": 2}, "to": "slack:#ops"}`,
+		`{"panel": {"dashboardUid": 7}}`,
+		`{"panel": null}`, `{}`, `[]`, `{`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	check := planChecker()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := DecodeRender(bytes.NewReader(body))
+		if err != nil {
+			if msg := err.Error(); msg == "" || strings.HasPrefix(msg, "json:") || strings.Contains(msg, "a push") {
+				t.Fatalf("decode error %q is not a sentence about a render", msg)
+			}
+			return
+		}
+		check(t, service.PushRequest{Panel: p, To: "inbox:demo"})
+	})
+}
+
+// planChecker plans a decoded push and fails unless it is refused with a
+// reason or renders a URL on Grafana's origin, under its path, with
+// render=1, for an address of a configured provider (Slack) or the inbox.
+func planChecker() func(*testing.T, service.PushRequest) {
+	cfg := testConfig()
+	cfg.GrafanaURL = "https://grafana.example.com/sub/"
+	svc := &service.Service{Config: cfg, Log: slog.New(slog.DiscardHandler)}
+	grafana, _ := render.Origin(cfg.GrafanaURL)
+	return func(t *testing.T, req service.PushRequest) {
+		t.Helper()
 		plan, err := svc.PlanPush(req, "")
 		if err != nil {
 			if !errors.Is(err, service.ErrBadPush) || len(err.Error()) <= len("bad push: ") {
@@ -62,8 +99,8 @@ func FuzzPushBody(f *testing.F) {
 		if r := plan.Render; r.Width < 1 || r.Width > cfg.MaxWidth || r.Height < 1 || r.Height > cfg.MaxHeight {
 			t.Fatalf("size %dx%d", r.Width, r.Height)
 		}
-		if plan.Address.Provider != "slack" || plan.Address.Channel == "" {
-			t.Fatalf("address %v; only slack is configured", plan.Address)
+		if (plan.Address.Provider != "slack" && plan.Address.Provider != "inbox") || plan.Address.Channel == "" {
+			t.Fatalf("address %v; only slack and the inbox are there", plan.Address)
 		}
-	})
+	}
 }

@@ -27,10 +27,11 @@ Usage:
   panelcast render --url URL -o panel.png [--width 1000 --height 500 ...]
   panelcast demo -o panel.png      render the built-in demo panel
   panelcast push --panel URL|UID:PANEL_ID --to slack:#ops [--text ...]
-                                   render a panel and post it to chat (docs/chat.md)
+                                   render a panel and post it to chat (or inbox:<channel>)
   panelcast serve --grafana-url URL [--addr 0.0.0.0:8081]
-                                   Grafana's remote rendering service (Grafana 13+);
-                                   token in PANELCAST_AUTH_TOKEN
+                                   Grafana's remote rendering service (Grafana 13+) and
+                                   the web console; token in PANELCAST_AUTH_TOKEN; with
+                                   no --grafana-url it serves and renders a demo dashboard
   panelcast version
   panelcast keys                   every setting with its default (Markdown)
 

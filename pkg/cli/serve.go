@@ -2,11 +2,15 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 
+	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/pkg/buildinfo"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
@@ -14,19 +18,28 @@ import (
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
-// runServe is `panelcast serve`: Grafana's remote rendering service. It
-// checks the settings before starting anything, listens before starting
-// the browser (a taken port fails fast), and shuts down gracefully when
-// ctx ends (SIGTERM, SIGINT).
+// runServe is `panelcast serve`: Grafana's remote rendering service, chat
+// delivery and the web console. With neither grafana_url nor
+// allowed_origins it serves the built-in demo dashboard and renders that.
+// It checks the settings before starting anything, listens before
+// starting the browser (a taken port fails fast), and shuts down
+// gracefully when ctx ends (SIGTERM, SIGINT).
 func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
 	cfg, _, err := config.FromArgs("panelcast serve", args, environ, stderr, nil)
 	if err != nil {
 		return err
 	}
+	log := jsonLogger(stderr, cfg.LogLevel)
+	var demo *demoGrafana
+	if cfg.GrafanaURL == "" && len(cfg.AllowedOrigins) == 0 {
+		if demo, err = startDemoGrafana(&cfg, log); err != nil {
+			return err
+		}
+		defer demo.Close()
+	}
 	if err := server.CheckConfig(cfg); err != nil {
 		return err
 	}
-	log := jsonLogger(stderr, cfg.LogLevel)
 	for _, t := range cfg.AuthTokens {
 		if len(t) < 16 {
 			log.Warn("an auth_token is shorter than 16 characters (Grafana's default is \"-\"): anyone who guesses it can make the browser load your dashboards; use a long random token in both places")
@@ -45,6 +58,10 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		ln.Close()
 		return svc.StartErr
 	}
+	svc.InboxPermalink = server.InboxPermalink
+	if demo != nil {
+		svc.DemoPanel = &demo.panel
+	}
 	srv, err := server.New(svc)
 	if err != nil {
 		ln.Close()
@@ -57,8 +74,51 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
 		log.Error("chat delivery did not start; pushes are refused until it is fixed", "error", err)
 	}
+	base := "http://" + ln.Addr().String()
 	origins, _ := service.AllowedOrigins(cfg)
-	fmt.Fprintf(stdout, "panelcast %s serving Grafana's render API on http://%s (set [rendering] server_url = http://<this host>:%d/render); pages allowed on %s\n",
-		buildinfo.Version, ln.Addr(), ln.Addr().(*net.TCPAddr).Port, strings.Join(origins, ", "))
+	fmt.Fprintf(stdout, "panelcast %s serving Grafana's render API on %s (set [rendering] server_url = http://<this host>:%d/render); pages allowed on %s\n",
+		buildinfo.Version, base, ln.Addr().(*net.TCPAddr).Port, strings.Join(origins, ", "))
+	fmt.Fprintf(stdout, "console: %s/\n", base)
+	if demo != nil {
+		fmt.Fprintf(stdout, "demo: no grafana_url is set, so Panelcast serves its built-in demo dashboard on %s (https, a certificate for another name) and renders it; inbox:<channel> messages show in the console\n", demo.URL)
+		fmt.Fprintf(stdout, "push the demo panel to inbox:demo:\n  %s\n", demo.curl(base, len(cfg.APITokens) > 0))
+	}
 	return srv.Serve(ctx, ln)
+}
+
+// demoGrafana is the stand-in Grafana serve renders when none is
+// configured: the demo dashboard of internal/grafanatest, drawn by
+// Grafana's own frontend, over https with a certificate for another name
+// (the case the old renderer failed on), accepting a random
+// service-account token as Grafana does.
+type demoGrafana struct {
+	*grafanatest.Server
+	panel service.DemoPanel
+}
+
+// startDemoGrafana starts the demo on a free loopback port and points cfg
+// at it.
+func startDemoGrafana(cfg *config.Config, log *slog.Logger) (*demoGrafana, error) {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	token := "glsa_demo_" + hex.EncodeToString(b)
+	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: token})
+	if err != nil {
+		return nil, fmt.Errorf("start the built-in demo dashboard: %w", err)
+	}
+	cfg.GrafanaURL, cfg.GrafanaToken = g.URL, token
+	log.Info("no grafana_url set: serving the built-in demo dashboard", "grafana_url", g.URL)
+	return &demoGrafana{Server: g, panel: service.DemoPanel{DashboardUID: grafanatest.ScenarioDemo,
+		PanelID: grafanatest.DemoPanelID, From: "now-6h", To: "now"}}, nil
+}
+
+// curl is a command line that pushes the demo panel to inbox:demo, as it
+// can be pasted into a shell.
+func (d *demoGrafana) curl(base string, token bool) string {
+	auth := ""
+	if token {
+		auth = ` -H "Authorization: Bearer $PANELCAST_API_TOKEN"`
+	}
+	return fmt.Sprintf(`curl -sS %s/push -H 'Content-Type: application/json'%s -d '{"panel": {"dashboardUid": "%s", "panelId": %d, "from": "%s", "to": "%s"}, "to": "inbox:demo", "text": "Hello from curl"}'`,
+		base, auth, d.panel.DashboardUID, d.panel.PanelID, d.panel.From, d.panel.To)
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image/png"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -46,6 +48,9 @@ func TestServeShutdownLetsPushesFinish(t *testing.T) {
 			stdout, stderr)
 	}()
 	base := serveURL(t, stdout, done)
+	if strings.Contains(stdout.String(), "demo") {
+		t.Errorf("with grafana_url set serve started its demo: %s", stdout)
+	}
 
 	// The worker prepares two pushes at once: a slow panel and a quick one.
 	// The quick one is done long before the slow one, so the worker takes
@@ -137,4 +142,113 @@ func serveURL(t *testing.T, stdout *testenv.LogBuffer, done <-chan error) string
 	}
 	t.Fatalf("serve printed no address: %s", stdout)
 	return ""
+}
+
+// With nothing configured serve renders its built-in demo dashboard, and
+// the curl line it prints, run as printed by a shell, pushes the demo
+// panel through the outbox into the inbox, with its picture.
+func TestServeDemoCurlLineWorks(t *testing.T) {
+	testenv.NeedChromium(t, render.FindChromium)
+	testenv.NeedCommand(t, "curl")
+	d := startDemoServe(t)
+	if !strings.Contains(d.stdout.String(), "console: "+d.base+"/\n") || !strings.Contains(d.stdout.String(), "built-in demo dashboard on https://localhost:") {
+		t.Errorf("start-up lines: %s", d.stdout)
+	}
+	line := d.curlLine(t)
+	out, err := exec.Command("/bin/sh", "-c", line).CombinedOutput()
+	var queued struct{ ID, State string }
+	if err != nil || json.Unmarshal(out, &queued) != nil || queued.ID == "" || queued.State != "queued" {
+		t.Fatalf("%s\n%v: %s", line, err, out)
+	}
+	var inbox struct {
+		Messages []struct {
+			Channel, Text string
+			Images        []string
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(inbox.Messages) == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		getJSON(t, d.base+"/api/inbox?channel=demo", &inbox)
+	}
+	if len(inbox.Messages) != 1 || inbox.Messages[0].Text != "Hello from curl" || len(inbox.Messages[0].Images) != 1 {
+		t.Fatalf("inbox %+v\n%s", inbox, d.stderr)
+	}
+	res, err := http.Get(d.base + "/" + inbox.Messages[0].Images[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	img, err := png.Decode(res.Body)
+	if err != nil {
+		t.Fatalf("the inbox picture is no PNG: %v", err)
+	}
+	if _, err := grafanatest.CheckDemoPicture(img); err != nil {
+		t.Errorf("the pushed picture is not the demo panel: %v", err)
+	}
+}
+
+// demoServe is `panelcast serve` in demo mode, run in this process.
+type demoServe struct {
+	base           string
+	stdout, stderr *testenv.LogBuffer
+}
+
+// startDemoServe runs serve with no grafana_url on a free loopback port
+// and a fresh outbox, with args and environ added, until the test ends.
+func startDemoServe(t *testing.T, extra ...string) *demoServe {
+	t.Helper()
+	var args, environ []string
+	for _, a := range extra {
+		if strings.HasPrefix(a, "PANELCAST_") {
+			environ = append(environ, a)
+		} else {
+			args = append(args, a)
+		}
+	}
+	args = append([]string{"--addr", "127.0.0.1:0", "--outbox-path", filepath.Join(t.TempDir(), "outbox.db")}, args...)
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &demoServe{stdout: &testenv.LogBuffer{}, stderr: &testenv.LogBuffer{}}
+	done := make(chan error, 1)
+	go func() { done <- runServe(ctx, args, environ, d.stdout, d.stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v\n%s", err, d.stderr)
+			}
+		case <-time.After(60 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	d.base = serveURL(t, d.stdout, done)
+	return d
+}
+
+// curlLine is the command serve printed for pushing the demo panel.
+func (d *demoServe) curlLine(t *testing.T) string {
+	t.Helper()
+	for _, l := range strings.Split(d.stdout.String(), "\n") {
+		if strings.HasPrefix(l, "  curl ") {
+			return strings.TrimSpace(l)
+		}
+	}
+	t.Fatalf("serve printed no curl line: %s", d.stdout)
+	return ""
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, res.StatusCode)
+	}
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
 }

@@ -278,15 +278,18 @@ func TestPluginHealthAndResources(t *testing.T) {
 	var health struct {
 		OK      bool   `json:"ok"`
 		TLSMode string `json:"tlsMode"`
-		Sandbox string `json:"sandbox"`
+		Sandbox *struct {
+			Enabled bool
+			Reason  string
+		} `json:"sandbox"`
 	}
 	if err := json.Unmarshal(body, &health); err != nil || !health.OK || health.TLSMode != "callback" {
 		t.Errorf("health body %s", body)
 	}
 	// Where the browser's sandbox stands, and why (as root: off for root).
-	if !strings.HasPrefix(health.Sandbox, "on: ") && !strings.HasPrefix(health.Sandbox, "off: ") ||
-		os.Geteuid() == 0 && !strings.Contains(health.Sandbox, "running as root") {
-		t.Errorf("health sandbox %q", health.Sandbox)
+	if health.Sandbox == nil || health.Sandbox.Reason == "" ||
+		os.Geteuid() == 0 && (health.Sandbox.Enabled || !strings.Contains(health.Sandbox.Reason, "running as root")) {
+		t.Errorf("health sandbox %+v", health.Sandbox)
 	}
 }
 

@@ -1,11 +1,14 @@
 // Package server is the second door: Grafana's remote rendering API over
 // HTTP (GET /render, /render/csv, /render/version), for Grafana 13+, which
 // no longer loads renderer plugins, and for any Grafana with
-// [rendering] server_url set. It also serves /healthz and /metrics. Like
-// the plugin door it only translates: every render goes to pkg/service.
+// [rendering] server_url set. It also serves /healthz and /metrics, the
+// push and alert routes (/push, /alerts) and the web console at / with its
+// API under /api/ (see console.go). Like the plugin door it only
+// translates: every render and message goes to pkg/service.
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,7 +21,6 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/buildinfo"
-	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/service"
@@ -47,9 +49,9 @@ func New(svc *service.Service) (*Server, error) {
 	mux.HandleFunc("GET /render/version", s.version)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.metrics.handler())
-	// The push and alert routes are the same handler the plugin door
-	// mounts; here a bearer api_token admits the caller.
-	chatapi.Mount(mux, chatapi.New(svc, chatapi.Options{Authorize: chatapi.BearerToken(svc.Config.APITokens)}))
+	// The console, its API and the push and alert routes (the handler the
+	// plugin door mounts too) share one access check: api_token.
+	s.mountConsole(mux, newAccess(svc.Config))
 	s.handler = withRequestID(mux)
 	return s, nil
 }
@@ -188,15 +190,18 @@ func startError(svc *service.Service) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	// Sentences like "Bearer <api_token>" stay readable.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		writeError(w, http.StatusInternalServerError, "encode the answer: "+err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b.Bytes())
 }
 
 // writeError answers with a sentence, as Grafana shows a renderer's text.

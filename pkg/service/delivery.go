@@ -10,10 +10,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/chat"
 	"github.com/panelcast/panelcast/pkg/chat/discord"
+	"github.com/panelcast/panelcast/pkg/chat/inbox"
 	"github.com/panelcast/panelcast/pkg/chat/mattermost"
 	"github.com/panelcast/panelcast/pkg/chat/slack"
 	"github.com/panelcast/panelcast/pkg/chat/telegram"
@@ -28,6 +30,8 @@ type pushState struct {
 	mu      sync.Mutex
 	started bool
 	stopped bool
+	// off: a plugin with no chat configured, so no outbox.
+	off bool
 	// kind and location name the outbox ("sqlite" and its file, or
 	// "postgres" and outbox_url without its password), even when it failed
 	// to open.
@@ -36,6 +40,9 @@ type pushState struct {
 	outbox   delivery.Store
 	openErr  error
 	senders  map[string]chat.Sender
+	// inbox is where the inbox: sender stores messages: the outbox, once
+	// it is open.
+	inbox *openedOutbox
 	// broken are providers whose settings are present but unusable.
 	broken map[string]error
 	worker *delivery.Worker
@@ -92,8 +99,11 @@ func (st *pushState) alertsReady() (*alertDelivery, error) {
 	if st.alertsErr != nil {
 		return nil, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, st.alertsErr)
 	}
-	if st.alerts == nil {
-		return nil, fmt.Errorf("%w: chat delivery is not running: configure a chat provider (e.g. slack_bot_token) and restart Panelcast", ErrDeliveryUnavailable)
+	switch {
+	case st.off:
+		return nil, errDeliveryOff
+	case st.alerts == nil:
+		return nil, errNotRunning
 	}
 	return st.alerts, nil
 }
@@ -130,11 +140,12 @@ func newSenders(cfg config.Config, log *slog.Logger) (senders map[string]chat.Se
 }
 
 // StartDelivery opens the outbox and starts the worker that renders and
-// sends pushes, with senders for the configured chat providers. Zero
-// options take the worker's defaults and max_attempts. Without any chat
-// provider configured nothing is opened and pushes are refused. The error
-// is the outbox's: pushes are then answered 503 with it, and health shows
-// it. Stop it with StopDelivery.
+// sends pushes, with senders for the configured chat providers and the
+// built-in inbox: (always there, it needs no credentials, so the outbox is
+// opened even when no chat is configured, except in a plugin, which has
+// no console to show it). Zero options take the worker's defaults and
+// max_attempts. The error is the outbox's: pushes are then
+// answered 503 with it, and health shows it. Stop it with StopDelivery.
 func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	st := &s.push
 	st.mu.Lock()
@@ -166,9 +177,14 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 		st.broken[name] = st.scrub(err)
 		s.Log.Error("chat provider is misconfigured; pushes to it are refused", "provider", name, "error", st.broken[name])
 	}
-	if len(senders)+len(broken) == 0 {
+	// A plugin has no console to show the inbox in: without a chat it
+	// opens nothing, and leaves Grafana's data folder alone.
+	if len(senders)+len(broken) == 0 && s.Config.Grafana != nil {
+		st.off = true
 		return nil
 	}
+	st.inbox = &openedOutbox{}
+	st.senders[inboxProvider] = inbox.New(st.inbox, s.InboxPermalink)
 	if opts.MaxAttempts == 0 {
 		opts.MaxAttempts = s.Config.MaxAttempts
 	}
@@ -203,6 +219,7 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 func (s *Service) startWorker(o delivery.Store) {
 	st := &s.push
 	st.outbox, st.openErr = o, nil
+	st.inbox.set(o)
 	st.worker = delivery.NewWorker(o, st.senders, s.preparePush, st.opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	st.stop, st.done = cancel, make(chan struct{})
@@ -246,8 +263,7 @@ func (s *Service) Close(ctx context.Context) error {
 }
 
 // OutboxPath is where pushes are stored: the SQLite file, or outbox_url
-// without its password; "" before StartDelivery or when no chat provider is
-// configured.
+// without its password; "" before StartDelivery or while no outbox opened.
 func (s *Service) OutboxPath() string {
 	s.push.mu.Lock()
 	defer s.push.mu.Unlock()
@@ -288,10 +304,36 @@ func (st *pushState) outboxFor(provider string) (delivery.Store, error) {
 		return nil, fmt.Errorf("%w: Panelcast is shutting down; push again once it is back", ErrDeliveryUnavailable)
 	case st.openErr != nil:
 		return nil, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, st.openErr)
+	case st.off:
+		return nil, errDeliveryOff
 	case st.outbox == nil:
-		return nil, fmt.Errorf("%w: chat delivery is not running: configure a chat provider (e.g. slack_bot_token) and restart Panelcast", ErrDeliveryUnavailable)
+		return nil, errNotRunning
 	}
 	return st.outbox, nil
+}
+
+// errDeliveryOff answers pushes to a plugin with no chat configured.
+var errDeliveryOff = fmt.Errorf("%w: chat delivery is off: configure a chat provider (e.g. slack_bot_token in [plugin.panelcast-renderer]) and restart Grafana", ErrDeliveryUnavailable)
+
+// errNotRunning answers a door that never started chat delivery.
+var errNotRunning = fmt.Errorf("%w: chat delivery is not running", ErrDeliveryUnavailable)
+
+// inboxProvider is the built-in address prefix, inbox:<channel>.
+const inboxProvider = "inbox"
+
+// openedOutbox is the inbox sender's store: the outbox once it is open.
+// The sender is made before (the senders never change once delivery
+// started, see limits), and the worker that calls it only runs after.
+type openedOutbox struct{ v atomic.Value }
+
+func (o *openedOutbox) set(s delivery.Store) { o.v.Store(&s) }
+
+func (o *openedOutbox) SaveInbox(ctx context.Context, m delivery.InboxMessage) (delivery.InboxMessage, error) {
+	s, _ := o.v.Load().(*delivery.Store)
+	if s == nil {
+		return delivery.InboxMessage{}, errors.New("the outbox is not open")
+	}
+	return (*s).SaveInbox(ctx, m)
 }
 
 // preparePush is the worker's prepare step: it renders the job's panel as

@@ -6,6 +6,11 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/panelcast/panelcast/pkg/buildinfo"
+	"github.com/panelcast/panelcast/pkg/render"
 )
 
 // OutboxHealth says where pushes are stored and how many wait. With
@@ -18,7 +23,7 @@ type OutboxHealth struct {
 	Queued  int    `json:"queued"`
 	Sending int    `json:"sending"`
 	// OldestPendingSeconds is the age of the oldest queued or sending job.
-	OldestPendingSeconds float64 `json:"oldest_pending_seconds"`
+	OldestPendingSeconds float64 `json:"oldestPendingSeconds"`
 	Error                string  `json:"error,omitempty"`
 }
 
@@ -32,21 +37,141 @@ type ChatHealth struct {
 // chatCheckTimeout bounds each provider's credential check.
 const chatCheckTimeout = 10 * time.Second
 
+// checks are the slow parts of health: fontconfig, the probe render and
+// every chat's credential check (a call to the chat's API).
+type checks struct {
+	at          time.Time
+	fonts       render.Fonts
+	probed      bool // a browser was there to probe
+	version     string
+	probeErr    error
+	probeMillis int64
+	chat        map[string]error
+}
+
+// checkCache keeps the last checks for RecentHealth and runs one at a time.
+type checkCache struct {
+	mu     sync.Mutex
+	last   *checks
+	flight singleflight.Group
+}
+
 // Health checks the browser with a probe render and, while chat delivery
 // runs, the outbox and every chat provider's credentials. It is OK only
 // when all of them are.
 func (s *Service) Health(ctx context.Context) Health {
-	h := s.browserHealth(ctx)
+	c := s.runChecks(ctx)
+	s.keepChecks(c)
+	return s.health(ctx, c)
+}
+
+// RecentHealth is Health with its slow checks (the probe render, fonts,
+// each chat's credentials) taken from a run at most maxAge old, and run
+// once for callers that ask at the same time: a console polls health, and
+// each chat's check counts against its API's rate limit. The outbox and
+// the counters are always current.
+func (s *Service) RecentHealth(ctx context.Context, maxAge time.Duration) Health {
+	cc := &s.checks
+	cc.mu.Lock()
+	last := cc.last
+	cc.mu.Unlock()
+	if last != nil && time.Since(last.at) < maxAge && s.checkedEverySender(*last) {
+		return s.health(ctx, *last)
+	}
+	ch := cc.flight.DoChan("checks", func() (any, error) {
+		// The run outlives a caller that gives up, for the others; each
+		// check has its own timeout.
+		c := s.runChecks(context.WithoutCancel(ctx))
+		s.keepChecks(c)
+		return c, nil
+	})
+	select {
+	case res := <-ch:
+		return s.health(ctx, res.Val.(checks))
+	case <-ctx.Done():
+		h := s.health(ctx, checks{at: time.Now(), fonts: render.Fonts{Message: "fonts: not checked"}})
+		h.OK, h.Message = false, "health check cut short: "+ctx.Err().Error()
+		return h
+	}
+}
+
+// checkedEverySender says c holds a check of each chat delivery has now
+// (it may predate StartDelivery).
+func (s *Service) checkedEverySender(c checks) bool {
+	s.push.mu.Lock()
+	defer s.push.mu.Unlock()
+	for name := range s.push.senders {
+		if _, ok := c.chat[name]; !ok && name != inboxProvider {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Service) keepChecks(c checks) {
+	s.checks.mu.Lock()
+	defer s.checks.mu.Unlock()
+	if s.checks.last == nil || c.at.After(s.checks.last.at) {
+		s.checks.last = &c
+	}
+}
+
+// runChecks runs the slow checks, the chats' in parallel with the probe.
+func (s *Service) runChecks(ctx context.Context) checks {
+	c := checks{chat: map[string]error{}}
+	st := &s.push
+	st.mu.Lock()
+	senders := make(map[string]func(context.Context) error, len(st.senders))
+	for name, snd := range st.senders {
+		if name != inboxProvider {
+			senders[name] = snd.Check
+		}
+	}
+	st.mu.Unlock()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, check := range senders {
+		wg.Go(func() {
+			cctx, cancel := context.WithTimeout(ctx, chatCheckTimeout)
+			defer cancel()
+			err := check(cctx)
+			mu.Lock()
+			c.chat[name] = err
+			mu.Unlock()
+		})
+	}
+	c.fonts = render.CheckFonts(ctx)
+	if s.Renderer.Stats().ChromiumPath != "" {
+		start := time.Now()
+		c.probed = true
+		c.version, c.probeErr = s.Renderer.Probe(ctx)
+		c.probeMillis = time.Since(start).Milliseconds()
+	}
+	wg.Wait()
+	c.at = time.Now()
+	return c
+}
+
+// health puts the checks together with what is cheap to read now: the
+// renderer's counters, the outbox, the alert counts.
+func (s *Service) health(ctx context.Context, c checks) Health {
+	h := s.browserHealth(c)
+	h.DemoPanel = s.DemoPanel
 	st := &s.push
 	st.mu.Lock()
 	started, kind, location, outbox, openErr := st.started, st.kind, st.location, st.outbox, st.openErr
-	senders := make(map[string]func(context.Context) error, len(st.senders))
-	for name, snd := range st.senders {
-		senders[name] = snd.Check
+	results := make(map[string]error, len(st.senders)+len(st.broken))
+	for name := range st.senders {
+		if name != inboxProvider {
+			err, checked := c.chat[name]
+			if !checked {
+				err = fmt.Errorf("%s: not checked yet", name)
+			}
+			results[name] = err
+		}
 	}
-	broken := make(map[string]error, len(st.broken))
 	for name, err := range st.broken {
-		broken[name] = err
+		results[name] = err
 	}
 	st.mu.Unlock()
 	if !started {
@@ -81,34 +206,18 @@ func (s *Service) Health(ctx context.Context) Health {
 		}
 	}
 
-	results := make(map[string]error, len(senders))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for name, check := range senders {
-		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(ctx, chatCheckTimeout)
-			defer cancel()
-			err := check(cctx)
-			mu.Lock()
-			results[name] = err
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	for name, err := range broken {
-		results[name] = err
-	}
-	var good []string
+	good := []string{inboxProvider}
+	h.Chat = []ChatHealth{}
 	for _, name := range sortedKeys(results) {
-		c := ChatHealth{Provider: name, OK: results[name] == nil}
-		if c.OK {
+		ch := ChatHealth{Provider: name, OK: results[name] == nil}
+		if ch.OK {
 			good = append(good, name)
 		} else {
 			// The senders' errors are scrubbed of secrets already.
-			c.Error = results[name].Error()
-			problems = append(problems, c.Error)
+			ch.Error = results[name].Error()
+			problems = append(problems, ch.Error)
 		}
-		h.Chat = append(h.Chat, c)
+		h.Chat = append(h.Chat, ch)
 	}
 
 	h.Alerts = s.AlertsHealth()
@@ -126,5 +235,33 @@ func (s *Service) Health(ctx context.Context) Health {
 	if a := h.Alerts; a != nil && a.Received > 0 {
 		h.Message += fmt.Sprintf("; alerts: %d received, %d messages posted, %d failed", a.Received, a.Delivered, a.Failed)
 	}
+	return h
+}
+
+// browserHealth is the browser's part: found, its version and the probe.
+func (s *Service) browserHealth(c checks) Health {
+	h := Health{Version: buildinfo.Version, TLSMode: string(s.Config.TLSMode), Fonts: c.fonts, CheckedAt: c.at}
+	st := s.Renderer.Stats()
+	h.ChromiumPath, h.BrowserVersion = st.ChromiumPath, st.BrowserVersion
+	if st.Sandbox != "" {
+		// The renderer says "on: <why>" or "off: <why>".
+		state, why, _ := strings.Cut(st.Sandbox, ": ")
+		h.Sandbox = &SandboxHealth{Enabled: state == "on", Reason: why}
+	}
+	h.InFlight, h.Queued, h.Renders, h.Restarts = st.InFlight, st.Queued, st.Renders, st.Restarts
+	if !c.probed {
+		h.Message = render.ErrNoChromium.Error()
+		if s.StartErr != nil {
+			h.Message = s.StartErr.Error()
+		}
+		return h
+	}
+	h.ProbeMillis = c.probeMillis
+	if c.probeErr != nil {
+		h.Message = "the browser failed a test render: " + c.probeErr.Error()
+		return h
+	}
+	h.OK, h.BrowserVersion = true, c.version
+	h.Message = fmt.Sprintf("Panelcast %s: %s renders (probe %d ms)", buildinfo.Version, c.version, h.ProbeMillis)
 	return h
 }

@@ -108,8 +108,9 @@ const (
 	maxThread = 256
 )
 
-// knownProviders are the chat services Panelcast can post to.
-var knownProviders = []string{"slack", "mattermost", "discord", "telegram"}
+// knownProviders are the chat services Panelcast can post to, and its
+// own inbox (inbox:<channel>, shown in the console).
+var knownProviders = []string{"slack", "mattermost", "discord", "telegram", inboxProvider}
 
 // PlanPush checks a push against the configuration and turns its panel into
 // the URL to render. grafanaURL is Grafana's address as the door knows it
@@ -302,6 +303,25 @@ func (s *Service) Push(ctx context.Context, p PushRequest, grafanaURL string) (P
 	}
 	s.Log.Info("push queued", "id", j.ID, "to", j.Address, "panel", pathOnly(plan.Render.URL))
 	return statusOf(j), nil
+}
+
+// RenderPanel renders a panel now, the picture a push of it would carry:
+// planned as a push is (grafana_url, sizes, the panel's URL), the
+// dashboard checked through Grafana's API, rendered as Grafana's service
+// account. Errors wrap ErrBadPush for a panel that cannot be drawn as
+// asked, *grafana.APIError for Grafana's refusal, else the renderer's.
+func (s *Service) RenderPanel(ctx context.Context, p Panel, grafanaURL string) ([]byte, error) {
+	spec, err := s.planRender(p, grafanaURL)
+	if err != nil {
+		return nil, err
+	}
+	if s.StartErr != nil && s.Renderer.Stats().ChromiumPath == "" {
+		return nil, noBrowser{s.StartErr}
+	}
+	if err := s.checkDashboard(ctx, spec); err != nil {
+		return nil, s.push.scrub(err)
+	}
+	return s.renderForChat(ctx, "panel", spec.URL, spec.Width, spec.Height, spec.Timezone)
 }
 
 // PushStatus reports a push by the id Push returned.

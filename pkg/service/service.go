@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/panelcast/panelcast/pkg/buildinfo"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/tlspolicy"
@@ -28,10 +27,26 @@ type Service struct {
 	// StartErr is why the renderer could not start (no Chromium), reported
 	// by health checks and returned by renders.
 	StartErr error
+	// InboxPermalink, when set before StartDelivery, is the link to an
+	// inbox message without its id: the console's "#inbox/".
+	InboxPermalink string
+	// DemoPanel, when set, is a panel health offers to try (the built-in
+	// demo dashboard's).
+	DemoPanel *DemoPanel
 
 	push    pushState // chat delivery, see StartDelivery
 	metrics *metrics
 	alerts  alertCounts
+	checks  checkCache // RecentHealth's
+}
+
+// DemoPanel is a panel of the built-in demo dashboard, as the push API
+// names panels.
+type DemoPanel struct {
+	DashboardUID string `json:"dashboardUid"`
+	PanelID      int64  `json:"panelId"`
+	From         string `json:"from"`
+	To           string `json:"to"`
 }
 
 // New starts the renderer from the configuration. A missing browser does
@@ -155,6 +170,13 @@ func (s *Service) logRender(ctx context.Context, kind string, g GrafanaRender, s
 	s.Log.InfoContext(ctx, "rendered", attrs...)
 }
 
+// SandboxHealth is whether Chromium runs in its sandbox, and why (or why
+// not).
+type SandboxHealth struct {
+	Enabled bool   `json:"enabled"`
+	Reason  string `json:"reason"`
+}
+
 // Health is what health checks report.
 type Health struct {
 	OK             bool   `json:"ok"`
@@ -164,7 +186,7 @@ type Health struct {
 	BrowserVersion string `json:"browserVersion,omitempty"`
 	TLSMode        string `json:"tlsMode"`
 	// Sandbox says whether Chromium runs sandboxed, and why.
-	Sandbox     string `json:"sandbox,omitempty"`
+	Sandbox     *SandboxHealth `json:"sandbox,omitempty"`
 	InFlight    int64  `json:"inFlight"`
 	Queued      int64  `json:"queued"`
 	Renders     int64  `json:"renders"`
@@ -172,30 +194,13 @@ type Health struct {
 	ProbeMillis int64  `json:"probeMillis,omitempty"`
 	// Fonts says whether Latin and CJK text can be drawn.
 	Fonts render.Fonts `json:"fonts"`
-	// Outbox and Chat are present while chat delivery runs.
+	// Outbox and Chat are present while chat delivery runs; Chat lists
+	// the configured providers (not the inbox, which has no credentials).
 	Outbox *OutboxHealth `json:"outbox,omitempty"`
-	Chat   []ChatHealth  `json:"chat,omitempty"`
+	Chat   []ChatHealth  `json:"chat"`
 	Alerts *AlertsHealth `json:"alerts,omitempty"`
-}
-
-// browserHealth checks the browser with a probe render.
-func (s *Service) browserHealth(ctx context.Context) Health {
-	h := Health{Version: buildinfo.Version, TLSMode: string(s.Config.TLSMode), Fonts: render.CheckFonts(ctx)}
-	st := s.Renderer.Stats()
-	h.ChromiumPath, h.BrowserVersion, h.Sandbox = st.ChromiumPath, st.BrowserVersion, st.Sandbox
-	h.InFlight, h.Queued, h.Renders, h.Restarts = st.InFlight, st.Queued, st.Renders, st.Restarts
-	if st.ChromiumPath == "" {
-		h.Message = s.StartErr.Error()
-		return h
-	}
-	start := time.Now()
-	version, err := s.Renderer.Probe(ctx)
-	h.ProbeMillis = time.Since(start).Milliseconds()
-	if err != nil {
-		h.Message = "the browser failed a test render: " + err.Error()
-		return h
-	}
-	h.OK, h.BrowserVersion = true, version
-	h.Message = fmt.Sprintf("Panelcast %s: %s renders (probe %d ms)", buildinfo.Version, version, h.ProbeMillis)
-	return h
+	// DemoPanel is Service.DemoPanel.
+	DemoPanel *DemoPanel `json:"demoPanel,omitempty"`
+	// CheckedAt is when the probe render and the chat checks ran.
+	CheckedAt time.Time `json:"checkedAt"`
 }

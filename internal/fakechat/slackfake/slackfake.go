@@ -235,6 +235,14 @@ func (s *Server) SetScopes(scopes ...string) {
 	s.scopes = slices.Clone(scopes)
 }
 
+// SetToken replaces the one valid bot token, as a corrected or rotated
+// token does: calls with the old one fail with invalid_auth.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = token
+}
+
 // RevokeToken makes every later call fail with token_revoked.
 func (s *Server) RevokeToken() {
 	s.mu.Lock()

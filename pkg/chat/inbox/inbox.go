@@ -7,6 +7,7 @@ package inbox
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/panelcast/panelcast/pkg/chat"
 	"github.com/panelcast/panelcast/pkg/delivery"
@@ -42,20 +43,27 @@ func (s *Sender) Limits() chat.Limits { return chat.Limits{MaxImages: MaxImages,
 // Check has no credentials to verify.
 func (s *Sender) Check(context.Context) error { return nil }
 
+// Channel is a channel's name as the inbox keeps it: inbox:#ops and
+// inbox:ops are one channel.
+func Channel(name string) string {
+	return strings.TrimPrefix(strings.TrimSpace(name), "#")
+}
+
 // Send stores the message. A failure is the database's and is retried.
 func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error) {
 	if err := chat.CheckImages("inbox", m.Images, MaxImages); err != nil {
 		return chat.Receipt{}, err
 	}
-	msg := delivery.InboxMessage{Channel: m.Channel, Text: m.Text, ThreadID: m.ThreadID}
+	channel := Channel(m.Channel)
+	msg := delivery.InboxMessage{Channel: channel, Text: m.Text, ThreadID: m.ThreadID}
 	for _, img := range m.Images {
 		msg.Images = append(msg.Images, delivery.InboxImage{Filename: img.Name(), Data: img.Data})
 	}
 	saved, err := s.store.SaveInbox(ctx, msg)
 	if err != nil {
-		return chat.Receipt{}, fmt.Errorf("inbox: storing the message for %s: %w", m.Channel, err)
+		return chat.Receipt{}, fmt.Errorf("inbox: storing the message for %s: %w", channel, err)
 	}
-	r := chat.Receipt{MessageID: saved.ID, ChannelID: m.Channel}
+	r := chat.Receipt{MessageID: saved.ID, ChannelID: channel}
 	if s.permalink != "" {
 		r.Permalink = s.permalink + saved.ID
 	}

@@ -51,13 +51,13 @@ export function tiles(hl: Health): HTMLElement[] {
 
   if (hl.fonts && typeof hl.fonts === "object") {
     const f = hl.fonts;
-    const missing = Array.isArray(f.missing) ? f.missing.filter((p): p is string => typeof p === "string" && p !== "") : [];
+    const install = Array.isArray(f.install) ? f.install.filter((p): p is string => typeof p === "string" && /^[a-z0-9][a-z0-9.+-]*$/.test(p)) : [];
     out.push(
       tile(
         "Fonts",
         h("ul", null, check("Latin", f.latin, "found", "missing"), check("CJK", f.cjk, "found", "missing")),
         "",
-        missing.length ? h("span", null, "Install: ", h("code", null, `apt-get install ${missing.join(" ")}`)) : "",
+        install.length ? h("span", null, "Install: ", h("code", null, `apt-get install ${install.join(" ")}`)) : "",
         str(f.message),
       ),
     );

@@ -16,9 +16,10 @@ export function createInbox() {
     const channel = str(m.channel);
     const name = channel ? `#${channel.replace(/^#/, "")}` : "inbox";
     const pics = (Array.isArray(m.images) ? m.images : []).map(sameOriginPath).filter((p): p is string => p !== null);
+    // A permalink (#inbox/<id>) scrolls to its message.
     return h(
       "li",
-      { class: "message" },
+      { class: "message", id: str(m.id) ? `inbox/${str(m.id)}` : undefined },
       h("header", null, h("span", { class: "channel" }, name), h("span", { class: "muted small" }, timeEl(m.createdAt))),
       str(m.text) ? h("p", { class: "text" }, ...linkify(str(m.text))) : null,
       ...pics.map((src, i) =>

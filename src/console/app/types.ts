@@ -14,7 +14,8 @@ export interface Health {
   chromiumPath?: string;
   tlsMode?: string;
   sandbox?: { enabled?: boolean; reason?: string };
-  fonts?: { latin?: boolean; cjk?: boolean; missing?: string[]; message?: string };
+  // missing: fontconfig languages without a font; install: Debian packages that add them.
+  fonts?: { latin?: boolean; cjk?: boolean; missing?: string[]; install?: string[]; message?: string };
   inFlight?: number;
   queued?: number;
   renders?: number;

@@ -185,7 +185,7 @@ func (m *mock) health(w http.ResponseWriter, _ *http.Request) {
 		"ok": false, "message": "browser ok (probe 84 ms); discord: 401 Unauthorized: the bot token is wrong: check discord_bot_token",
 		"version": "4.1.0", "browserVersion": "HeadlessChrome/141.0.7390.54", "chromiumPath": "/usr/bin/chromium", "tlsMode": "callback",
 		"sandbox":  map[string]any{"enabled": false, "reason": "running as root: Chromium runs with --no-sandbox"},
-		"fonts":    map[string]any{"latin": true, "cjk": false, "missing": []string{"fonts-noto-cjk"}, "message": "Korean, Japanese and Chinese text renders as boxes"},
+		"fonts":    map[string]any{"latin": true, "cjk": false, "missing": []string{"ko", "ja", "zh"}, "install": []string{"fonts-noto-cjk"}, "message": "Korean, Japanese and Chinese text renders as boxes"},
 		"inFlight": 0, "queued": 0, "renders": 1280 + renders, "browserRestarts": 1,
 		"outbox": map[string]any{"store": "sqlite", "path": "/var/lib/panelcast/outbox.db", "queued": queued, "sending": sending, "oldestPendingSeconds": oldest},
 		"chat": []map[string]any{

@@ -1,0 +1,206 @@
+package server
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/panelcast/panelcast/pkg/chatapi"
+	"github.com/panelcast/panelcast/pkg/config"
+)
+
+// Session cookie of the console.
+const (
+	sessionCookie = "panelcast_session"
+	// sessionLifetime is how long a sign-in lasts; then the console asks
+	// for the token again.
+	sessionLifetime = 12 * time.Hour
+)
+
+// access decides who may use the console, its API, /push and /alerts:
+// a caller with "Authorization: Bearer <api_token>", a browser with the
+// session cookie POST /api/session gave it, or, when no api_token is set
+// and Panelcast listens on a loopback address, anyone who reaches it by a
+// loopback name (as the render API is open there without auth_token).
+//
+// A session cookie is signed with a key derived from the api_token it was
+// signed in with, so every replica that has the token accepts it, and
+// removing the token from api_token ends its sessions. Signing out
+// revokes the session in this process.
+type access struct {
+	tokens []string
+	keys   [][]byte // keys[i] signs the sessions of tokens[i]
+	// open: no api_token and a loopback listener.
+	open bool
+	addr string
+
+	mu      sync.Mutex
+	revoked map[string]time.Time // session id -> its expiry
+}
+
+func newAccess(cfg config.Config) *access {
+	a := &access{tokens: cfg.APITokens, open: len(cfg.APITokens) == 0 && loopback(cfg.Addr), addr: cfg.Addr,
+		revoked: map[string]time.Time{}}
+	for _, t := range a.tokens {
+		m := hmac.New(sha256.New, []byte(t))
+		m.Write([]byte("panelcast console session v1"))
+		a.keys = append(a.keys, m.Sum(nil))
+	}
+	return a
+}
+
+// authorize admits r or says why not; the error wraps
+// chatapi.ErrUnauthorized.
+func (a *access) authorize(r *http.Request) error {
+	if len(a.tokens) > 0 && r.Header.Get("Authorization") != "" {
+		return chatapi.BearerToken(a.tokens)(r)
+	}
+	if _, ok := a.session(r); ok {
+		return nil
+	}
+	switch {
+	case a.open && loopbackHost(r.Host):
+		return nil
+	case a.open:
+		return fmt.Errorf("%w: no api_token is set, so Panelcast answers only requests to a loopback name (127.0.0.1, localhost) and this one was for %q: set api_token to reach it through a proxy or another name", chatapi.ErrUnauthorized, clipHost(r.Host))
+	case len(a.tokens) == 0:
+		return fmt.Errorf("%w: the console, /push and /alerts are off because Panelcast listens on %s, which other machines reach, and no api_token is set: set api_token", chatapi.ErrUnauthorized, a.addr)
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		return fmt.Errorf("%w: the console session ended: sign in again with an api_token", chatapi.ErrUnauthorized)
+	}
+	return fmt.Errorf("%w: sign in with an api_token, or send Authorization: Bearer <api_token>", chatapi.ErrUnauthorized)
+}
+
+// required says whether r needs credentials at all.
+func (a *access) required(r *http.Request) bool { return !(a.open && loopbackHost(r.Host)) }
+
+// authenticated says r carries a valid bearer token or session.
+func (a *access) authenticated(r *http.Request) bool {
+	if len(a.tokens) > 0 && r.Header.Get("Authorization") != "" {
+		return chatapi.BearerToken(a.tokens)(r) == nil
+	}
+	_, ok := a.session(r)
+	return ok
+}
+
+// signIn checks a token and returns the session cookie for it.
+func (a *access) signIn(token string, secure bool) (*http.Cookie, error) {
+	if len(a.tokens) == 0 {
+		if a.open {
+			return nil, errors.New("no api_token is set, so there is no token to sign in with: open the console by a loopback name (127.0.0.1 or localhost), where it needs none, or set api_token")
+		}
+		return nil, fmt.Errorf("%w: no api_token is set, so no one can sign in: set api_token", chatapi.ErrUnauthorized)
+	}
+	match := -1
+	for i, t := range a.tokens {
+		if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(t)) == 1 {
+			match = i
+		}
+	}
+	if match < 0 {
+		return nil, fmt.Errorf("%w: the token is not one of api_token: check it and try again", chatapi.ErrUnauthorized)
+	}
+	var nonce [16]byte
+	_, _ = rand.Read(nonce[:])
+	expires := time.Now().Add(sessionLifetime)
+	payload := "v1." + strconv.FormatInt(expires.Unix(), 10) + "." + hex.EncodeToString(nonce[:])
+	return a.cookie(payload+"."+a.sign(match, payload), expires, secure), nil
+}
+
+// signOut revokes r's session here and returns the cookie that clears it.
+func (a *access) signOut(r *http.Request, secure bool) *http.Cookie {
+	if id, ok := a.session(r); ok {
+		a.mu.Lock()
+		now := time.Now()
+		for k, exp := range a.revoked {
+			if exp.Before(now) {
+				delete(a.revoked, k)
+			}
+		}
+		a.revoked[id] = now.Add(sessionLifetime)
+		a.mu.Unlock()
+	}
+	c := a.cookie("", time.Time{}, secure)
+	c.MaxAge = -1
+	return c
+}
+
+func (a *access) cookie(value string, expires time.Time, secure bool) *http.Cookie {
+	return &http.Cookie{Name: sessionCookie, Value: value, Path: "/", Expires: expires,
+		MaxAge: int(time.Until(expires).Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode}
+}
+
+func (a *access) sign(key int, payload string) string {
+	m := hmac.New(sha256.New, a.keys[key])
+	m.Write([]byte(payload))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// session returns the id of r's valid session: signed with a key of a
+// current api_token, not expired, not signed out.
+func (a *access) session(r *http.Request) (string, bool) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || len(a.keys) == 0 {
+		return "", false
+	}
+	i := strings.LastIndexByte(c.Value, '.')
+	if i < 0 {
+		return "", false
+	}
+	payload, mac := c.Value[:i], c.Value[i+1:]
+	valid := 0
+	for k := range a.keys {
+		valid |= subtle.ConstantTimeCompare([]byte(a.sign(k, payload)), []byte(mac))
+	}
+	parts := strings.Split(payload, ".")
+	if valid != 1 || len(parts) != 3 || parts[0] != "v1" {
+		return "", false
+	}
+	exp, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || time.Now().Unix() >= exp {
+		return "", false
+	}
+	a.mu.Lock()
+	_, revoked := a.revoked[parts[2]]
+	a.mu.Unlock()
+	return parts[2], !revoked
+}
+
+// secureRequest says the browser reached Panelcast over TLS (through a
+// proxy that says so), where the session cookie must be Secure.
+func secureRequest(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// loopbackHost says a Host header names this machine: localhost or a
+// loopback address, with or without a port. A browser sends the name it
+// resolved, so a site that rebinds its own name to 127.0.0.1 is refused.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func clipHost(h string) string {
+	if len(h) > 80 {
+		return h[:80] + "…"
+	}
+	return h
+}
