@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -246,5 +247,42 @@ func TestGrafanaAppURL(t *testing.T) {
 	}
 	if a := call(t, h, "POST", "/push", goodPush, func(r *http.Request) { *r = *r.WithContext(ctx) }); a.code != 503 {
 		t.Errorf("URL from the plugin context: %d %s", a.code, a.raw)
+	}
+}
+
+// Malformed and absurd notifications are refused with a sentence, before
+// anything is stored.
+func TestAlertRefusals(t *testing.T) {
+	svc := &service.Service{Config: testConfig(), Log: slog.New(slog.DiscardHandler)}
+	h := New(svc, Options{Authorize: allow})
+	alert := `{"status":"firing","labels":{"alertname":"A"},"annotations":{},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"f%d"}`
+	many := make([]string, 1001)
+	for i := range many {
+		many[i] = fmt.Sprintf(alert, i)
+	}
+	notification := func(alerts string) string {
+		return `{"version":"4","status":"firing","receiver":"r","groupKey":"g","alerts":[` + alerts + `]}`
+	}
+	cases := []struct {
+		name, body, want string
+	}{
+		{"bad JSON", `{"alerts": [`, "the body ends in the middle of its JSON"},
+		{"not a notification", `{"hello": "world"}`, `"alerts" is missing`},
+		{"deep nesting", `{"alerts": ` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`, "nest"},
+		{"more than 1000 alerts", notification(strings.Join(many, ",")), "1001 alerts"},
+		{"over 4 MiB", notification(fmt.Sprintf(alert, 1)) + strings.Repeat(" ", 4<<20), "over 4 MiB"},
+		{"no address", notification(fmt.Sprintf(alert, 1)), "has no address"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := call(t, h, "POST", "/alerts", c.body)
+			msg, _ := a.body["error"].(string)
+			if a.code != 400 || !strings.Contains(msg, c.want) {
+				t.Errorf("answer %d %.300s; want 400 saying %q", a.code, a.raw, c.want)
+			}
+			if strings.HasPrefix(msg, "bad alert") || strings.HasPrefix(msg, "json:") {
+				t.Errorf("error %q starts with a Go prefix rather than the sentence", msg)
+			}
+		})
 	}
 }

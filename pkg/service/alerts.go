@@ -209,15 +209,17 @@ func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, door
 		s.metrics.alertReceived(n.Source, a.Status)
 	}
 	s.alerts.notified(len(n.Alerts))
-	ad, err := s.push.alertsReady()
-	if err != nil {
-		return AlertsResult{}, err
-	}
+	// What the sender can fix is answered 400 first, whatever the state of
+	// delivery.
 	base, err := s.grafanaBase(doorURL)
 	if err != nil {
 		return AlertsResult{}, fmt.Errorf("%w: %v", ErrBadAlerts, err)
 	}
 	routes, err := s.route(n, to)
+	if err != nil {
+		return AlertsResult{}, err
+	}
+	ad, err := s.push.alertsReady()
 	if err != nil {
 		return AlertsResult{}, err
 	}

@@ -279,3 +279,27 @@ func (e *pushEnv) panelVisits() []grafanatest.Visit {
 	}
 	return out
 }
+
+// panelcast_vars maps dashboard variables to labels of other names; a
+// label named like a variable still sets it when the mapping leaves it out.
+func TestAlertsVarMapping(t *testing.T) {
+	e, s := alertEnv(t, nil)
+	body := []byte(`{"version":"4","status":"firing","receiver":"r","groupKey":"g","alerts":[{"status":"firing",
+		"labels":{"alertname":"Slow","host":"web-9","service":"api","instance":"ignored:9100"},
+		"annotations":{"panelcast_panel":"scenes:2","panelcast_vars":"instance=host, job=service"},
+		"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"0123456789abcdef"}]}`)
+	res, err := s.HandleAlerts(context.Background(), body, "slack:#alerts", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jobs := waitJobs(t, s, res, 60*time.Second); jobs[0].State != delivery.StateSent {
+		t.Fatalf("%s: %s", jobs[0].State, jobs[0].LastError)
+	}
+	visits := e.panelVisits()
+	if len(visits) != 1 {
+		t.Fatalf("%d renders, want 1", len(visits))
+	}
+	if q := visits[0].Query; q.Get("var-instance") != "web-9" || q.Get("var-job") != "api" || q.Has("var-host") || q.Has("var-service") {
+		t.Errorf("rendered with %v; want var-instance=web-9 (from host) and var-job=api (from service)", q)
+	}
+}
