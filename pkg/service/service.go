@@ -187,11 +187,11 @@ type Health struct {
 	TLSMode        string `json:"tlsMode"`
 	// Sandbox says whether Chromium runs sandboxed, and why.
 	Sandbox     *SandboxHealth `json:"sandbox,omitempty"`
-	InFlight    int64  `json:"inFlight"`
-	Queued      int64  `json:"queued"`
-	Renders     int64  `json:"renders"`
-	Restarts    int64  `json:"browserRestarts"`
-	ProbeMillis int64  `json:"probeMillis,omitempty"`
+	InFlight    int64          `json:"inFlight"`
+	Queued      int64          `json:"queued"`
+	Renders     int64          `json:"renders"`
+	Restarts    int64          `json:"browserRestarts"`
+	ProbeMillis int64          `json:"probeMillis,omitempty"`
 	// Fonts says whether Latin and CJK text can be drawn.
 	Fonts render.Fonts `json:"fonts"`
 	// Outbox and Chat are present while chat delivery runs; Chat lists
