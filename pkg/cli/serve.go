@@ -28,7 +28,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	}
 	log := jsonLogger(stderr, cfg.LogLevel)
 	for _, t := range cfg.AuthTokens {
-		if len(t) < 16 {
+		if len(t.Reveal()) < 16 {
 			log.Warn("an auth_token is shorter than 16 characters (Grafana's default is \"-\"): anyone who guesses it can make the browser load your dashboards; use a long random token in both places")
 			break
 		}

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // maxDashboardJSON bounds what Client reads of a dashboard; real ones are
@@ -22,9 +24,9 @@ type Client struct {
 	// BaseURL is Grafana's URL as Panelcast reaches it (grafana_url), with
 	// or without a trailing slash.
 	BaseURL string
-	// Token is a service-account token, sent as a bearer token; "" sends
+	// Token is a service-account token, sent as a bearer token; empty sends
 	// none. It never appears in an error.
-	Token string
+	Token secret.Value
 	// HTTP carries the requests, with the TLS policy for Grafana's origin;
 	// nil is http.DefaultClient.
 	HTTP *http.Client
@@ -146,8 +148,8 @@ func (c *Client) Dashboard(ctx context.Context, uid string) (Dashboard, error) {
 		return Dashboard{}, &APIError{msg: fmt.Sprintf("Grafana's URL %s is unusable (%v): fix grafana_url", clip(base), err)}
 	}
 	req.Header.Set("Accept", "application/json")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
+	if c.Token.IsSet() {
+		req.Header.Set("Authorization", "Bearer "+c.Token.Reveal())
 	}
 	client := c.HTTP
 	if client == nil {
@@ -178,7 +180,7 @@ func (c *Client) Dashboard(ctx context.Context, uid string) (Dashboard, error) {
 func (c *Client) statusError(code int, uid string, body []byte) *APIError {
 	e := &APIError{Status: code}
 	switch {
-	case code == http.StatusUnauthorized && c.Token == "":
+	case code == http.StatusUnauthorized && !c.Token.IsSet():
 		e.msg = fmt.Sprintf("Grafana asks for a login to show dashboard %s: set grafana_token to a service-account token with Viewer access", uid)
 	case code == http.StatusUnauthorized:
 		e.msg = "Grafana refused grafana_token (401): set it to a valid, unexpired service-account token"

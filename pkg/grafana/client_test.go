@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 const testToken = "glsa_secret-token-1234"
@@ -26,7 +27,7 @@ func TestClientDashboardFromStandIn(t *testing.T) {
 	t.Cleanup(g.Close)
 	page := mustURL(t, g.PanelURL(grafanatest.ScenarioScenes, nil))
 	base := page.Scheme + "://" + page.Host
-	c := &Client{BaseURL: base + "/", Token: testToken}
+	c := &Client{BaseURL: base + "/", Token: secret.New(testToken)}
 	d, err := c.Dashboard(context.Background(), grafanatest.ScenarioScenes)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +140,7 @@ func TestClientErrors(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}))
 	t.Cleanup(srv.Close)
-	c := &Client{BaseURL: srv.URL + "/grafana", Token: testToken, HTTP: srv.Client()}
+	c := &Client{BaseURL: srv.URL + "/grafana", Token: secret.New(testToken), HTTP: srv.Client()}
 	if d, err := c.Dashboard(context.Background(), "ok"); err != nil || d.UID != "node" {
 		t.Fatalf("%+v %v", d, err)
 	}
@@ -168,7 +169,7 @@ func TestClientErrors(t *testing.T) {
 		{"a/b", testToken, 0, false, "is not a Grafana dashboard UID"},
 	}
 	for _, tc := range cases {
-		c := &Client{BaseURL: c.BaseURL, Token: tc.token, HTTP: c.HTTP}
+		c := &Client{BaseURL: c.BaseURL, Token: secret.New(tc.token), HTTP: c.HTTP}
 		_, err := c.Dashboard(context.Background(), tc.uid)
 		var apiErr *APIError
 		if !errors.As(err, &apiErr) || apiErr.Status != tc.status || apiErr.Temporary() != tc.temporary ||

@@ -21,6 +21,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -147,7 +148,7 @@ func (r *renderer) RenderCSV(ctx context.Context, req *pluginextensionv2.RenderC
 func grafanaRender(url string, width, height int32, scale float32, timeout int32, tz, renderKey, domain string,
 	headers map[string]*pluginextensionv2.StringList, encoding string) service.GrafanaRender {
 	g := service.GrafanaRender{URL: url, Width: int(width), Height: int(height), Scale: float64(scale),
-		Timeout: time.Duration(timeout) * time.Second, Timezone: tz, RenderKey: renderKey, Domain: domain,
+		Timeout: time.Duration(timeout) * time.Second, Timezone: tz, RenderKey: secret.New(renderKey), Domain: domain,
 		Encoding: encoding, Headers: map[string][]string{}}
 	for k, v := range headers {
 		if v != nil {

@@ -171,19 +171,19 @@ func missingCredentials(s *Service, provider string) string {
 	c := s.Config
 	switch provider {
 	case "slack":
-		if c.SlackBotToken == "" {
+		if !c.SlackBotToken.IsSet() {
 			return "slack_bot_token"
 		}
 	case "mattermost":
-		if c.MattermostURL == "" || c.MattermostToken == "" {
+		if c.MattermostURL == "" || !c.MattermostToken.IsSet() {
 			return "mattermost_url and mattermost_token"
 		}
 	case "discord":
-		if c.DiscordBotToken == "" {
+		if !c.DiscordBotToken.IsSet() {
 			return "discord_bot_token"
 		}
 	case "telegram":
-		if c.TelegramBotToken == "" {
+		if !c.TelegramBotToken.IsSet() {
 			return "telegram_bot_token"
 		}
 	}
