@@ -176,6 +176,10 @@ type Options struct {
 	// Certificate, with TLS, is served instead of the self-signed one for
 	// CertificateName (e.g. one a CA issued, see NewCA).
 	Certificate *tls.Certificate
+	// Access is who may see which dashboard (folders, permissions, teams,
+	// the service account's role); the zero value lets everyone see
+	// everything, as a fresh Grafana's General folder does.
+	Access Access
 }
 
 // Visit is one request the server saw.
@@ -220,6 +224,7 @@ type Server struct {
 
 	noAuth  bool
 	saToken string
+	access  Access
 	cert    *x509.Certificate
 	srv     *http.Server
 	handler http.Handler
@@ -250,6 +255,7 @@ func Start(opts Options) (*Server, error) {
 		RenderKey: key,
 		noAuth:    opts.NoAuth,
 		saToken:   opts.ServiceAccountToken,
+		access:    opts.Access,
 		done:      make(chan struct{}),
 		served:    make(chan struct{}),
 	}

@@ -32,17 +32,17 @@ import (
 // finding it anywhere is a leak. The wrong ones are secrets too: an
 // operator's mistyped token is still a token.
 const (
-	GrafanaToken  = "glsa_leakGrafanaToken_4f9e"
-	RenderKey     = "leakRenderKey-7d21c0"
+	grafanaToken  = "glsa_leakGrafanaToken_4f9e"
+	renderKey     = "leakRenderKey-7d21c0"
 	AuthToken     = "leakAuthToken-rendering-81b3"
 	APIToken      = "leakAPIToken-push-5a6c"
-	SlackToken    = "xoxb-leakSlackToken-2e7f"
-	MMToken       = "leakMattermostToken-9c44"
-	DiscordToken  = "leakDiscordToken.Bot.0d13"
-	TelegramToken = "7700123:leakTelegramHalf-AAb8"
-	// TelegramHalf is the part of a Telegram token after its colon: the
+	slackToken    = "xoxb-leakSlackToken-2e7f"
+	mmToken       = "leakMattermostToken-9c44"
+	discordToken  = "leakDiscordToken.Bot.0d13"
+	telegramToken = "7700123:leakTelegramHalf-AAb8"
+	// telegramHalf is the part of a Telegram token after its colon: the
 	// secret, which an error quoting a /bot<token>/ URL would show.
-	TelegramHalf = "leakTelegramHalf-AAb8"
+	telegramHalf = "leakTelegramHalf-AAb8"
 
 	wrongGrafanaToken  = "glsa_leakWrongGrafana_c3d1"
 	wrongRenderKey     = "leakWrongRenderKey-0f0f"
@@ -54,9 +54,9 @@ const (
 	wrongPGPassword    = "leakWrongPGPassword-1e2f"
 )
 
-// Providers are the chat providers every scenario runs against, with the
+// providers are the chat providers every scenario runs against, with the
 // address of the world's channel on each.
-var Providers = []struct{ Name, Address string }{
+var providers = []struct{ Name, Address string }{
 	{"slack", "slack:#alerts"},
 	{"mattermost", "mattermost:town-square"},
 	{"discord", "discord:" + discordChannel},
@@ -70,18 +70,18 @@ const (
 	telegramChat   = -1001234567890
 )
 
-// Kind names one of the configurations the door is started with.
-type Kind string
+// setup names one of the configurations the door is started with.
+type setup string
 
 const (
-	// Good has every credential right.
-	Good Kind = "right credentials"
-	// WrongChatTokens has a wrong token for every chat provider.
-	WrongChatTokens Kind = "wrong chat tokens"
-	// WrongGrafanaToken has a wrong grafana_token.
-	WrongGrafanaToken Kind = "wrong Grafana token"
-	// WrongOutbox has an outbox_url with a wrong password.
-	WrongOutbox Kind = "wrong outbox password"
+	// allRight has every credential right.
+	allRight setup = "right credentials"
+	// wrongChatTokens has a wrong token for every chat provider.
+	wrongChatTokens setup = "wrong chat tokens"
+	// wrongGrafana has a wrong grafana_token.
+	wrongGrafana setup = "wrong Grafana token"
+	// wrongOutbox has an outbox_url with a wrong password.
+	wrongOutbox setup = "wrong outbox password"
 )
 
 // Door is a started door as its caller sees it.
@@ -108,84 +108,83 @@ type Door interface {
 }
 
 // Start starts a door with settings (config keys to values, as grafana.ini
-// or flags give them) on the world.
-type Start func(t *testing.T, w *World, settings map[string]string) Door
+// or flags give them), which point it at Run's stand-ins.
+type Start func(t *testing.T, settings map[string]string) Door
 
-// World is the stand-in Grafana, the chat fakes and PostgreSQL the doors
+// world is the stand-in Grafana, the chat fakes and PostgreSQL the doors
 // talk to.
-type World struct {
-	Grafana    *grafanatest.Server
-	Slack      *slackfake.Server
-	Mattermost *mattermostfake.Server
-	Discord    *discordfake.Server
-	Telegram   *telegramfake.Server
+type world struct {
+	grafana    *grafanatest.Server
+	slack      *slackfake.Server
+	mattermost *mattermostfake.Server
+	discord    *discordfake.Server
+	telegram   *telegramfake.Server
 	pg         *pgtest.Server
-	dbs        int
 }
 
-// NewWorld starts the stand-ins; they stop when the test ends.
-func NewWorld(t *testing.T) *World {
+// newWorld starts the stand-ins; they stop when the test ends.
+func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &World{pg: pgtest.New(t)}
-	g, err := grafanatest.Start(grafanatest.Options{TLS: true, RenderKey: RenderKey, ServiceAccountToken: GrafanaToken})
+	w := &world{pg: pgtest.New(t)}
+	g, err := grafanatest.Start(grafanatest.Options{TLS: true, RenderKey: renderKey, ServiceAccountToken: grafanaToken})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Close)
-	w.Grafana = g
-	w.Slack = slackfake.New(SlackToken)
-	t.Cleanup(w.Slack.Close)
-	w.Slack.AddChannel(slackChannel, "alerts", true)
-	w.Mattermost = mattermostfake.New(MMToken, "ops")
-	t.Cleanup(w.Mattermost.Close)
-	w.Mattermost.AddChannel("", "town-square", true)
-	w.Discord = discordfake.New(DiscordToken)
-	t.Cleanup(w.Discord.Close)
-	w.Discord.AddChannel(discordfake.Channel{ID: discordChannel, GuildID: discordGuild, Perms: discordfake.PermAll})
-	w.Telegram = telegramfake.New(TelegramToken)
-	t.Cleanup(w.Telegram.Close)
-	w.Telegram.AddChat(telegramfake.Chat{ID: telegramChat, Title: "ops"})
+	w.grafana = g
+	w.slack = slackfake.New(slackToken)
+	t.Cleanup(w.slack.Close)
+	w.slack.AddChannel(slackChannel, "alerts", true)
+	w.mattermost = mattermostfake.New(mmToken, "ops")
+	t.Cleanup(w.mattermost.Close)
+	w.mattermost.AddChannel("", "town-square", true)
+	w.discord = discordfake.New(discordToken)
+	t.Cleanup(w.discord.Close)
+	w.discord.AddChannel(discordfake.Channel{ID: discordChannel, GuildID: discordGuild, Perms: discordfake.PermAll})
+	w.telegram = telegramfake.New(telegramToken)
+	t.Cleanup(w.telegram.Close)
+	w.telegram.AddChat(telegramfake.Chat{ID: telegramChat, Title: "ops"})
 	return w
 }
 
-// Secrets are every credential of the world, the PostgreSQL password
+// secrets are every credential of the world, the PostgreSQL password
 // included.
-func (w *World) Secrets() []string {
-	return []string{GrafanaToken, RenderKey, AuthToken, APIToken, SlackToken, MMToken, DiscordToken, TelegramToken, TelegramHalf,
+func (w *world) secrets() []string {
+	return []string{grafanaToken, renderKey, AuthToken, APIToken, slackToken, mmToken, discordToken, telegramToken, telegramHalf,
 		wrongGrafanaToken, wrongRenderKey, wrongSlackToken, wrongMMToken, wrongDiscordToken, wrongTelegramToken, wrongTelegramHalf,
 		wrongPGPassword, w.pg.Password()}
 }
 
-// Settings are the configuration of a door of the given kind, each start
+// settings are the configuration of a door of the given kind, each start
 // with an outbox database of its own.
-func (w *World) Settings(t *testing.T, kind Kind) map[string]string {
+func (w *world) settings(t *testing.T, kind setup) map[string]string {
 	t.Helper()
 	outbox := w.pg.Database(t)
 	s := map[string]string{
-		"grafana_url":        w.Grafana.URL,
-		"grafana_token":      GrafanaToken,
+		"grafana_url":        w.grafana.URL,
+		"grafana_token":      grafanaToken,
 		"auth_token":         AuthToken,
 		"api_token":          APIToken,
 		"outbox_url":         outbox,
 		"max_attempts":       "2",
 		"timeout":            "15s",
-		"slack_bot_token":    SlackToken,
-		"slack_api_url":      w.Slack.APIURL(),
-		"mattermost_url":     w.Mattermost.URL(),
-		"mattermost_token":   MMToken,
+		"slack_bot_token":    slackToken,
+		"slack_api_url":      w.slack.APIURL(),
+		"mattermost_url":     w.mattermost.URL(),
+		"mattermost_token":   mmToken,
 		"mattermost_team":    "ops",
-		"discord_bot_token":  DiscordToken,
-		"discord_api_url":    w.Discord.URL(),
-		"telegram_bot_token": TelegramToken,
-		"telegram_api_url":   w.Telegram.URL(),
+		"discord_bot_token":  discordToken,
+		"discord_api_url":    w.discord.URL(),
+		"telegram_bot_token": telegramToken,
+		"telegram_api_url":   w.telegram.URL(),
 	}
 	switch kind {
-	case WrongChatTokens:
+	case wrongChatTokens:
 		s["slack_bot_token"], s["mattermost_token"] = wrongSlackToken, wrongMMToken
 		s["discord_bot_token"], s["telegram_bot_token"] = wrongDiscordToken, wrongTelegramToken
-	case WrongGrafanaToken:
+	case wrongGrafana:
 		s["grafana_token"] = wrongGrafanaToken
-	case WrongOutbox:
+	case wrongOutbox:
 		u, err := url.Parse(outbox)
 		if err != nil {
 			t.Fatal(err)
@@ -201,24 +200,24 @@ type seen struct {
 	what, text string
 }
 
-// Run is the shared test: it starts the door once for each Kind and
+// Run is the shared test: it starts the door once for each setup and
 // checks everything it showed.
 func Run(t *testing.T, start Start) {
-	w := NewWorld(t)
+	w := newWorld(t)
 	var all []seen
 	collect := func(what string, text string) { all = append(all, seen{what, text}) }
 
-	good := start(t, w, w.Settings(t, Good))
+	good := start(t, w.settings(t, allRight))
 	w.exerciseGood(t, good, collect)
-	collect("logs ("+string(Good)+")", good.Logs())
+	collect("logs ("+string(allRight)+")", good.Logs())
 
-	for _, kind := range []Kind{WrongChatTokens, WrongGrafanaToken, WrongOutbox} {
-		d := start(t, w, w.Settings(t, kind))
+	for _, kind := range []setup{wrongChatTokens, wrongGrafana, wrongOutbox} {
+		d := start(t, w.settings(t, kind))
 		w.exerciseFailing(t, d, kind, collect)
 		collect("logs ("+string(kind)+")", d.Logs())
 	}
 
-	secrets := w.Secrets()
+	secrets := w.secrets()
 	leaks := 0
 	for _, s := range all {
 		for _, secret := range secrets {
@@ -308,15 +307,15 @@ func wait(t *testing.T, d Door, ids map[string]string, collect func(string, stri
 }
 
 // exerciseGood runs every scenario on a door with right credentials.
-func (w *World) exerciseGood(t *testing.T, d Door, collect func(string, string)) {
+func (w *world) exerciseGood(t *testing.T, d Door, collect func(string, string)) {
 	t.Helper()
 	faults := map[string]interface {
 		RateLimitNext(int, time.Duration)
 		FailNext(int, int)
-	}{"slack": w.Slack, "mattermost": w.Mattermost, "discord": w.Discord, "telegram": w.Telegram}
+	}{"slack": w.slack, "mattermost": w.mattermost, "discord": w.discord, "telegram": w.telegram}
 
 	ids := map[string]string{}
-	for _, p := range Providers {
+	for _, p := range providers {
 		if id := push(d, grafanatest.ScenarioScenes, p.Address, collect); id != "" {
 			ids["push to "+p.Name] = id
 		} else {
@@ -328,7 +327,7 @@ func (w *World) exerciseGood(t *testing.T, d Door, collect func(string, string))
 	// A rate limit the push waits out, then a provider failing for good.
 	for _, status := range []int{429, 500} {
 		ids = map[string]string{}
-		for _, p := range Providers {
+		for _, p := range providers {
 			if status == 429 {
 				faults[p.Name].RateLimitNext(1, time.Second)
 			} else {
@@ -339,13 +338,13 @@ func (w *World) exerciseGood(t *testing.T, d Door, collect func(string, string))
 			}
 		}
 		wait(t, d, ids, collect)
-		for _, p := range Providers {
+		for _, p := range providers {
 			faults[p.Name].FailNext(0, 0)
 		}
 	}
 
 	// A panel whose dashboard Grafana does not have fails before the render.
-	if id := push(d, "nosuchdashboard", Providers[0].Address, collect); id != "" {
+	if id := push(d, "nosuchdashboard", providers[0].Address, collect); id != "" {
 		wait(t, d, map[string]string{"push of a missing dashboard": id}, collect)
 	}
 	// Bad requests.
@@ -359,27 +358,27 @@ func (w *World) exerciseGood(t *testing.T, d Door, collect func(string, string))
 	code, answer := d.Call("GET", "push/no-such-push", nil)
 	collect(fmt.Sprintf("status of an unknown push (%d)", code), string(answer))
 
-	for _, p := range Providers {
-		code, answer := d.Call("POST", "alerts?to="+url.QueryEscape(p.Address), alertBody(w.Grafana.URL))
+	for _, p := range providers {
+		code, answer := d.Call("POST", "alerts?to="+url.QueryEscape(p.Address), alertBody(w.grafana.URL))
 		collect(fmt.Sprintf("alert to %s (%d)", p.Name, code), string(answer))
 	}
 	code, answer = d.Call("POST", "alerts", []byte(`{"alerts": "no"}`))
 	collect(fmt.Sprintf("a bad alert notification (%d)", code), string(answer))
 
-	page := w.Grafana.PanelURL(grafanatest.ScenarioScenes, nil)
-	if msg := d.Render(page, 400, RenderKey); msg != "" {
+	page := w.grafana.PanelURL(grafanatest.ScenarioScenes, nil)
+	if msg := d.Render(page, 400, renderKey); msg != "" {
 		t.Errorf("render failed: %s", msg)
 	}
 	collect("render with a wrong render key", d.Render(page, 400, wrongRenderKey))
-	collect("render too wide", d.Render(page, 100000, RenderKey))
-	collect("render of a foreign origin", d.Render("https://grafana.invalid/d/x", 400, RenderKey))
+	collect("render too wide", d.Render(page, 100000, renderKey))
+	collect("render of a foreign origin", d.Render("https://grafana.invalid/d/x", 400, renderKey))
 
 	for i, h := range d.Health() {
 		collect(fmt.Sprintf("health answer %d", i), h)
 	}
 	collect("metrics", d.Metrics())
-	out := d.Panic(RenderKey)
-	if !strings.Contains(out, "panic") || !strings.Contains(out, w.Grafana.URL) {
+	out := d.Panic(renderKey)
+	if !strings.Contains(out, "panic") || !strings.Contains(out, w.grafana.URL) {
 		t.Errorf("the forced panic printed no configuration:\n%s", out)
 	}
 	collect("panic", out)
@@ -387,17 +386,17 @@ func (w *World) exerciseGood(t *testing.T, d Door, collect func(string, string))
 
 // exerciseFailing pushes to every provider and checks health on a door
 // whose credentials are wrong.
-func (w *World) exerciseFailing(t *testing.T, d Door, kind Kind, collect func(string, string)) {
+func (w *world) exerciseFailing(t *testing.T, d Door, kind setup, collect func(string, string)) {
 	t.Helper()
 	ids := map[string]string{}
-	for _, p := range Providers {
+	for _, p := range providers {
 		if id := push(d, grafanatest.ScenarioScenes, p.Address, collect); id != "" {
 			ids[fmt.Sprintf("push to %s (%s)", p.Name, kind)] = id
 		}
 	}
 	wait(t, d, ids, collect)
-	for _, p := range Providers {
-		code, answer := d.Call("POST", "alerts?to="+url.QueryEscape(p.Address), alertBody(w.Grafana.URL))
+	for _, p := range providers {
+		code, answer := d.Call("POST", "alerts?to="+url.QueryEscape(p.Address), alertBody(w.grafana.URL))
 		collect(fmt.Sprintf("alert to %s (%s, %d)", p.Name, kind, code), string(answer))
 	}
 	for i, h := range d.Health() {

@@ -10,6 +10,7 @@ import (
 	sdkconfig "github.com/grafana/grafana-plugin-sdk-go/config"
 
 	"github.com/panelcast/panelcast/pkg/secret"
+	"github.com/panelcast/panelcast/pkg/service"
 )
 
 // BearerToken admits requests with "Authorization: Bearer <token>" for one
@@ -57,6 +58,19 @@ func MinGrafanaRole(min string) func(*http.Request) error {
 		}
 		return nil
 	}
+}
+
+// GrafanaCaller is the Grafana user of a plugin resource call, from the
+// plugin context Grafana sends with it: login, e-mail, org role and
+// organisation. Grafana 9–12 send no user id, and no token of the user's.
+func GrafanaCaller(r *http.Request) *service.Caller {
+	u := backend.UserFromContext(r.Context())
+	if u == nil {
+		// MinGrafanaRole refuses such a call first; were it let through,
+		// an empty caller matches no permission and is refused.
+		return &service.Caller{}
+	}
+	return &service.Caller{Login: u.Login, Email: u.Email, Role: u.Role, OrgID: backend.PluginConfigFromContext(r.Context()).OrgID}
 }
 
 // GrafanaAppURL is Grafana's root URL from the plugin context (Grafana

@@ -58,7 +58,7 @@ var Keys = []Key{
 	str("addr", "server mode: listen address", func(c *Config) *string { return &c.Addr }),
 	list("allowed_origins", "origins that may be rendered besides grafana_url's (a plugin with neither renders any origin Grafana asks for), and that a page may navigate to besides its own, comma-separated", func(c *Config) *[]string { return &c.AllowedOrigins }),
 	duration("shutdown_timeout", "server mode: how long a shutdown waits for renders in flight", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
-	secretKey("grafana_token", "Grafana service-account token the browser sends (only to Grafana's origin) when rendering panels for a push", func(c *Config) *secret.Value { return &c.GrafanaToken }),
+	secretKey("grafana_token", "Grafana service-account token the browser sends (only to Grafana's origin) when rendering panels for a push; in plugin mode it also asks Grafana who may view each pushed dashboard, which needs the account's Admin role", func(c *Config) *secret.Value { return &c.GrafanaToken }),
 	secretList("api_token", "server mode: bearer token(s) for /push and /alerts, comma-separated", func(c *Config) *[]secret.Value { return &c.APITokens }),
 	str("push_min_role", "plugin mode: lowest Grafana role that may push (Viewer, Editor, Admin)", func(c *Config) *string { return &c.PushMinRole }),
 	str("outbox_path", "outbox database; default: panelcast/outbox.db in Grafana's data folder (plugin: $GF_PATHS_DATA, $DATA_DIR, else where Grafana has it write pictures), or in the user's cache folder (serve, push); never a temporary folder", func(c *Config) *string { return &c.OutboxPath }),

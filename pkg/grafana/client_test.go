@@ -32,7 +32,7 @@ func TestClientDashboardFromStandIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Dashboard{UID: "scenes", Title: "Scenes", Slug: "scenes",
+	want := Dashboard{UID: "scenes", Title: "Scenes", Slug: "scenes", FolderTitle: "General",
 		Variables: []Variable{
 			{Name: "instance", Type: "query", Label: "Instance", Current: []string{"web-1:9100"}},
 			{Name: "job", Type: "query", Label: "Job", Current: []string{"$__all"}},
@@ -54,7 +54,7 @@ func TestClientDashboardFromStandIn(t *testing.T) {
 // grafanaJSON is a dashboard as Grafana 10 stores it: a collapsed row
 // holding panels, an open row, and variables of several types.
 const grafanaJSON = `{
-  "meta": {"type": "db", "slug": "node-exporter", "url": "/d/node/node-exporter", "folderUid": "f1"},
+  "meta": {"type": "db", "slug": "node-exporter", "url": "/d/node/node-exporter", "folderUid": "f1", "folderTitle": "Servers"},
   "dashboard": {
     "uid": "node", "title": "Node Exporter", "schemaVersion": 39,
     "templating": {"list": [
@@ -80,7 +80,7 @@ func TestParseDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Dashboard{UID: "node", Title: "Node Exporter", Slug: "node-exporter",
+	want := Dashboard{UID: "node", Title: "Node Exporter", Slug: "node-exporter", FolderUID: "f1", FolderTitle: "Servers",
 		Variables: []Variable{
 			{Name: "ds", Type: "datasource", Label: "Data source", Current: []string{"P1809F7CD0C75ACF3"}},
 			{Name: "instance", Type: "query", Current: []string{"a:9100", "b:9100"}},

@@ -30,7 +30,7 @@ type pluginDoor struct {
 	t        *testing.T
 }
 
-func startPluginDoor(t *testing.T, w *leaktest.World, settings map[string]string) leaktest.Door {
+func startPluginDoor(t *testing.T, settings map[string]string) leaktest.Door {
 	t.Helper()
 	d := &pluginDoor{logs: &testenv.LogBuffer{}, settings: settings, t: t}
 	d.h = hostFor(t, pluginBinary(t), settings, d.logs)

@@ -50,17 +50,11 @@ func Serve(svc *service.Service) error {
 		}
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		h := svc.Health(r.Context())
-		w.Header().Set("Content-Type", "application/json")
-		if !h.OK {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		_ = json.NewEncoder(w).Encode(h)
-	})
+	mux.Handle("GET /health", &healthResource{svc: svc})
 	chatapi.Mount(mux, chatapi.New(svc, chatapi.Options{
 		Authorize:  chatapi.MinGrafanaRole(svc.Config.PushMinRole),
 		GrafanaURL: chatapi.GrafanaAppURL,
+		Caller:     chatapi.GrafanaCaller,
 	}))
 	// Manage serves through go-plugin as Serve did, with the SDK's standard
 	// middlewares (request logs and metrics Grafana scrapes, tracing) and

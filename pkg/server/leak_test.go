@@ -41,7 +41,7 @@ type httpDoor struct {
 // handler that panics while it holds the configuration and a request.
 const panicPath = "/panelcast-test/panic"
 
-func startHTTPDoor(t *testing.T, _ *leaktest.World, settings map[string]string) leaktest.Door {
+func startHTTPDoor(t *testing.T, settings map[string]string) leaktest.Door {
 	t.Helper()
 	cfg := config.Default()
 	for k, v := range settings {
