@@ -16,9 +16,11 @@ type Key struct {
 	Name    string
 	Aliases []string
 	Help    string
-	Secret  bool
-	set     func(c *Config, v string) error
-	get     func(c *Config) string
+	// Secret says the value is a secret.Value: never shown, Get says
+	// "(set)".
+	Secret bool
+	set    func(c *Config, v string) error
+	get    func(c *Config) string
 }
 
 // Keys lists every setting in the order the README documents them.
