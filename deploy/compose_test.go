@@ -65,7 +65,7 @@ func TestCompose(t *testing.T) {
 	}
 	cfg := checkSettings(t, "compose.yaml's panelcast", env)
 
-	u, err := url.Parse(cfg.OutboxURL)
+	u, err := url.Parse(cfg.OutboxURL.Reveal())
 	if err != nil || u.Hostname() != "postgres" {
 		t.Fatalf("outbox_url %q does not point at the postgres service", cfg.OutboxURL)
 	}

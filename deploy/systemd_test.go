@@ -111,7 +111,7 @@ func TestSystemdUnit(t *testing.T) {
 	// The shared outbox, as the example's last lines show it: with the path
 	// emptied, or serve refuses both.
 	shared := with(outbox...)
-	if c := checkSettings(t, "env.example with its PostgreSQL lines", shared); c.OutboxURL == "" || c.OutboxPath != "" {
+	if c := checkSettings(t, "env.example with its PostgreSQL lines", shared); !c.OutboxURL.IsSet() || c.OutboxPath != "" {
 		t.Errorf("with the PostgreSQL lines: outbox_url %q, outbox_path %q", c.OutboxURL, c.OutboxPath)
 	}
 

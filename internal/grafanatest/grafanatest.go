@@ -166,6 +166,9 @@ type Options struct {
 	// accepts a service-account token on any request. Visits keep the
 	// header, so tests can check which requests carried it.
 	ServiceAccountToken string
+	// AdminToken, when set, is a second service-account token, of an
+	// account with the Admin role whatever Access says of the first.
+	AdminToken string
 	// Addr is the address to listen on; "" means 127.0.0.1 on a free port.
 	Addr string
 	// Host is the host name in URL; "" means localhost. A name that is not
@@ -176,6 +179,10 @@ type Options struct {
 	// Certificate, with TLS, is served instead of the self-signed one for
 	// CertificateName (e.g. one a CA issued, see NewCA).
 	Certificate *tls.Certificate
+	// Access is who may see which dashboard (folders, permissions, teams,
+	// the service account's role); the zero value lets everyone see
+	// everything, as a fresh Grafana's General folder does.
+	Access Access
 }
 
 // Visit is one request the server saw.
@@ -218,11 +225,13 @@ type Server struct {
 	URL       string
 	RenderKey string
 
-	noAuth  bool
-	saToken string
-	cert    *x509.Certificate
-	srv     *http.Server
-	handler http.Handler
+	noAuth     bool
+	saToken    string
+	adminToken string
+	access     Access
+	cert       *x509.Certificate
+	srv        *http.Server
+	handler    http.Handler
 	// done releases requests held by the server (bundle delays, slow and
 	// never-answering queries) when it closes.
 	done      chan struct{}
@@ -247,11 +256,13 @@ func Start(opts Options) (*Server, error) {
 		key = hex.EncodeToString(b)
 	}
 	s := &Server{
-		RenderKey: key,
-		noAuth:    opts.NoAuth,
-		saToken:   opts.ServiceAccountToken,
-		done:      make(chan struct{}),
-		served:    make(chan struct{}),
+		RenderKey:  key,
+		noAuth:     opts.NoAuth,
+		saToken:    opts.ServiceAccountToken,
+		adminToken: opts.AdminToken,
+		access:     opts.Access,
+		done:       make(chan struct{}),
+		served:     make(chan struct{}),
 	}
 	s.handler = s.routes()
 

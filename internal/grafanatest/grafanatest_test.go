@@ -542,3 +542,68 @@ func TestDemoSeries(t *testing.T) {
 		seen[s.Color] = true
 	}
 }
+
+// The stand-in answers Grafana's permission APIs as Grafana 9–12 do: a
+// dashboard's permissions are its folder's (General's defaults when it is
+// in none), team members by login, both only for an Admin service account;
+// a service account whose role the folder does not admit gets 403 for the
+// dashboard.
+func TestAccess(t *testing.T) {
+	access := Access{
+		Folders: []Folder{{UID: "fin", Title: "Finance", Dashboards: []string{ScenarioSlow},
+			Permissions: []Permission{{Role: "Admin", Level: Admin}, {UserLogin: "kim", Level: View}, {TeamID: 7, Level: Edit}}}},
+		Teams: []Team{{ID: 7, Name: "Money", Members: []string{"ann", "bob"}}},
+	}
+	admin := start(t, Options{ServiceAccountToken: "glsa_admin", Access: access})
+	bearer := http.Header{"Authorization": {"Bearer glsa_admin"}}
+	type entry struct {
+		Role, UserLogin, Team string
+		TeamID                int64
+		Permission            int
+		Inherited             bool
+	}
+	perms := func(s *Server, uid string, h http.Header) (int, []entry) {
+		r := do(t, s, "GET", "/api/dashboards/uid/"+uid+"/permissions", "", nil, h)
+		var out []entry
+		if r.status == http.StatusOK {
+			if err := json.Unmarshal([]byte(r.body), &out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return r.status, out
+	}
+	if code, got := perms(admin, ScenarioScenes, bearer); code != 200 || len(got) != 2 || got[0] != (entry{Role: "Viewer", Permission: 1}) || got[1] != (entry{Role: "Editor", Permission: 2}) {
+		t.Errorf("General dashboard: %d %+v", code, got)
+	}
+	code, got := perms(admin, ScenarioSlow, bearer)
+	if code != 200 || len(got) != 3 || got[1] != (entry{UserLogin: "kim", Permission: 1, Inherited: true}) || got[2] != (entry{Team: "Money", TeamID: 7, Permission: 2, Inherited: true}) {
+		t.Errorf("Finance dashboard: %d %+v", code, got)
+	}
+	if r := do(t, admin, "GET", "/api/dashboards/uid/"+ScenarioSlow, "", nil, bearer); r.status != 200 || !strings.Contains(r.body, `"folderTitle":"Finance"`) || !strings.Contains(r.body, `"folderUid":"fin"`) {
+		t.Errorf("dashboard meta: %d %s", r.status, r.body)
+	}
+	if r := do(t, admin, "GET", "/api/teams/7/members", "", nil, bearer); r.status != 200 || !strings.Contains(r.body, `"login":"ann"`) || !strings.Contains(r.body, `"login":"bob"`) {
+		t.Errorf("team members: %d %s", r.status, r.body)
+	}
+	if r := do(t, admin, "GET", "/api/teams/8/members", "", nil, bearer); r.status != 404 {
+		t.Errorf("unknown team: %d", r.status)
+	}
+	if r := do(t, admin, "GET", "/api/org", "", nil, bearer); r.status != 200 || !strings.Contains(r.body, `"id":1`) {
+		t.Errorf("org: %d %s", r.status, r.body)
+	}
+
+	access.ServiceAccountRole = "Viewer"
+	viewer := start(t, Options{ServiceAccountToken: "glsa_admin", Access: access})
+	if code, _ := perms(viewer, ScenarioScenes, bearer); code != 403 {
+		t.Errorf("a Viewer service account read permissions: %d", code)
+	}
+	if r := do(t, viewer, "GET", "/api/teams/7/members", "", nil, bearer); r.status != 403 || !strings.Contains(r.body, "teams:read") {
+		t.Errorf("a Viewer service account read team members: %d %s", r.status, r.body)
+	}
+	if r := do(t, viewer, "GET", "/api/dashboards/uid/"+ScenarioSlow, "", nil, bearer); r.status != 403 {
+		t.Errorf("a Viewer service account saw the Finance dashboard: %d", r.status)
+	}
+	if r := do(t, viewer, "GET", "/api/dashboards/uid/"+ScenarioScenes, "", nil, bearer); r.status != 200 {
+		t.Errorf("a Viewer service account may see General's dashboards: %d", r.status)
+	}
+}

@@ -158,7 +158,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/public/", http.NotFound)
 
 	mux.HandleFunc("/api/ds/query", s.api(s.query))
-	mux.HandleFunc("GET /api/dashboards/uid/{uid}", s.api(dashboardAPI))
+	mux.HandleFunc("GET /api/dashboards/uid/{uid}", s.api(s.dashboardAPI))
+	mux.HandleFunc("GET /api/dashboards/uid/{uid}/permissions", s.api(s.dashboardPermissions))
+	mux.HandleFunc("GET /api/teams/{id}/members", s.api(s.teamMembers))
+	mux.HandleFunc("GET /api/org", s.api(currentOrg))
 	mux.HandleFunc("POST /api/panelcast-test/report", s.api(s.report))
 	mux.HandleFunc("GET /api/panelcast-test/data.csv", s.api(serveCSV))
 	mux.HandleFunc("/api/", s.api(func(w http.ResponseWriter, _ *http.Request) {
@@ -210,7 +213,8 @@ func (s *Server) authorized(r *http.Request) bool {
 		return true
 	}
 	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && s.saToken != "" {
-		return subtle.ConstantTimeCompare([]byte(token), []byte(s.saToken)) == 1
+		return subtle.ConstantTimeCompare([]byte(token), []byte(s.saToken)) == 1 ||
+			s.adminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.adminToken)) == 1
 	}
 	c, err := r.Cookie("renderKey")
 	return err == nil && subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.RenderKey)) == 1
@@ -311,17 +315,25 @@ func serveCSS(css []byte) http.HandlerFunc {
 	}
 }
 
-func dashboardAPI(w http.ResponseWriter, r *http.Request) {
+// dashboardAPI is GET /api/dashboards/uid/<uid>, with Grafana's 403 for a
+// caller whose role may not view the dashboard's folder.
+func (s *Server) dashboardAPI(w http.ResponseWriter, r *http.Request) {
 	uid := r.PathValue("uid")
 	d, ok := dashboardFor(uid)
 	if !ok {
 		writeJSON(w, http.StatusNotFound, message("Dashboard not found"))
 		return
 	}
+	if !s.mayView(s.role(r), uid) {
+		writeJSON(w, http.StatusForbidden, message("Access denied to this dashboard"))
+		return
+	}
+	f := s.access.folderOf(uid)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"dashboard": map[string]any{"uid": uid, "title": d.Title, "panels": d.Panels,
 			"templating": map[string]any{"list": templatingFor(uid)}},
-		"meta": map[string]any{"slug": strings.ToLower(d.Title), "panelcast": d.Scenario},
+		"meta": map[string]any{"slug": strings.ToLower(d.Title), "panelcast": d.Scenario,
+			"folderUid": f.UID, "folderTitle": f.Title},
 	})
 }
 

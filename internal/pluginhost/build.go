@@ -55,3 +55,11 @@ func moduleRoot() (string, error) {
 	}
 	return filepath.Dir(path), nil
 }
+
+// BuildTestPlugin builds another plugin of the module, pkg relative to the
+// module root (e.g. a test's testdata/<name>), into dir under the name
+// Grafana starts a renderer by, and returns its path.
+func BuildTestPlugin(pkg, dir string) (string, error) {
+	out := filepath.Join(dir, rendererExecutableName())
+	return out, buildPackage(pkg, out)
+}

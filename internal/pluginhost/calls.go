@@ -164,16 +164,11 @@ func randomAlphanumeric(n int) (string, error) {
 // 79439) it also carries the plugin version, the user agent and GrafanaConfig
 // with GF_APP_URL; other GrafanaConfig keys (SQL defaults, feature toggles,
 // concurrent query count) are left out.
-func (h *Host) pluginContext(role string) *pluginv2.PluginContext {
+func (h *Host) pluginContext(u User) *pluginv2.PluginContext {
 	pc := &pluginv2.PluginContext{
 		OrgId:    1,
 		PluginId: h.cfg.PluginID,
-		User: &pluginv2.User{
-			Login: strings.ToLower(role),
-			Name:  role + " User",
-			Email: strings.ToLower(role) + "@example.com",
-			Role:  role,
-		},
+		User:     &pluginv2.User{Login: u.Login, Name: u.Name, Email: u.Email, Role: u.Role},
 	}
 	if h.version.atLeast(10, 3) {
 		pc.PluginVersion = h.cfg.PluginVersion
@@ -187,12 +182,27 @@ func (h *Host) pluginContext(role string) *pluginv2.PluginContext {
 
 var orgRoles = map[string]bool{"None": true, "Viewer": true, "Editor": true, "Admin": true}
 
+// User is the signed-in user a call is made as, as Grafana puts it into
+// the plugin context (adapters.BackendUserFromSignedInUser, 9.x–12.x):
+// login, name, e-mail and the org role. Grafana sends no user id there;
+// 10.3+ with the idForwarding feature toggle adds a signed ID token as the
+// X-Grafana-Id header, which the host does not model.
+type User struct {
+	Login, Name, Email, Role string
+}
+
+// RoleUser is a user of the role named after it: login "editor", name
+// "Editor User", e-mail editor@example.com for Editor.
+func RoleUser(role string) User {
+	return User{Login: strings.ToLower(role), Name: role + " User", Email: strings.ToLower(role) + "@example.com", Role: role}
+}
+
 // CheckHealth calls the plugin as /api/plugins/<id>/health does for an org
 // admin. Like Grafana's client, an Unimplemented answer becomes status
 // UNKNOWN "Health check not implemented".
 func (h *Host) CheckHealth(ctx context.Context) (*pluginv2.CheckHealthResponse, error) {
 	rsp, err := h.diagnostics.CheckHealth(ctx, &pluginv2.CheckHealthRequest{
-		PluginContext: h.pluginContext("Admin"),
+		PluginContext: h.pluginContext(RoleUser("Admin")),
 		Headers:       map[string]string{},
 	})
 	if status.Code(err) == codes.Unimplemented {
@@ -217,8 +227,8 @@ func (h *Host) CollectMetrics(ctx context.Context) ([]byte, error) {
 	return rsp.GetMetrics().GetPrometheus(), nil
 }
 
-// CallResource is a request to /api/plugins/<id>/resources/<path> by a user
-// with the given org role, answered as Grafana answers the browser
+// CallResource is a request to /api/plugins/<id>/resources/<path> by the
+// RoleUser of the given org role, answered as Grafana answers the browser
 // (pkg/api/plugin_resource.go):
 //   - to the plugin: Path is the part after resources/ without a leading
 //     slash, URL the same plus "?query"; headers after Grafana's
@@ -234,8 +244,13 @@ func (h *Host) CollectMetrics(ctx context.Context) ([]byte, error) {
 //     Unimplemented, 500 otherwise, each with a JSON message; err then says
 //     why.
 func (h *Host) CallResource(ctx context.Context, method, path string, body []byte, role string, headers map[string][]string) (int, map[string][]string, []byte, error) {
-	if !orgRoles[role] {
-		return 0, nil, nil, fmt.Errorf("pluginhost: role %q is not a Grafana org role", role)
+	return h.CallResourceAs(ctx, method, path, body, RoleUser(role), headers)
+}
+
+// CallResourceAs is CallResource by the user u.
+func (h *Host) CallResourceAs(ctx context.Context, method, path string, body []byte, user User, headers map[string][]string) (int, map[string][]string, []byte, error) {
+	if !orgRoles[user.Role] {
+		return 0, nil, nil, fmt.Errorf("pluginhost: role %q is not a Grafana org role", user.Role)
 	}
 	u, err := url.Parse(strings.TrimPrefix(path, "/"))
 	if err != nil {
@@ -256,7 +271,7 @@ func (h *Host) CallResource(ctx context.Context, method, path string, body []byt
 	hdr.Del("X-Grafana-Device-Id")
 
 	stream, err := h.resource.CallResource(ctx, &pluginv2.CallResourceRequest{
-		PluginContext: h.pluginContext(role),
+		PluginContext: h.pluginContext(user),
 		Path:          u.Path,
 		Method:        method,
 		Url:           u.String(),

@@ -8,13 +8,16 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	sdkconfig "github.com/grafana/grafana-plugin-sdk-go/config"
+
+	"github.com/panelcast/panelcast/pkg/secret"
+	"github.com/panelcast/panelcast/pkg/service"
 )
 
 // BearerToken admits requests with "Authorization: Bearer <token>" for one
 // of tokens (server mode's api_token), compared in constant time. With no
 // token configured every request is refused: pushing and alert webhooks
 // must be switched on.
-func BearerToken(tokens []string) func(*http.Request) error {
+func BearerToken(tokens []secret.Value) func(*http.Request) error {
 	return func(r *http.Request) error {
 		if len(tokens) == 0 {
 			return fmt.Errorf("%w: pushes and alert webhooks over HTTP are off: set api_token on the Panelcast server and send it as Authorization: Bearer <token>", ErrUnauthorized)
@@ -25,7 +28,7 @@ func BearerToken(tokens []string) func(*http.Request) error {
 		}
 		ok := 0
 		for _, t := range tokens {
-			ok |= subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(t))
+			ok |= subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(t.Reveal()))
 		}
 		if ok != 1 {
 			return fmt.Errorf("%w: the bearer token is not one of api_token: check the token the caller sends", ErrUnauthorized)
@@ -55,6 +58,19 @@ func MinGrafanaRole(min string) func(*http.Request) error {
 		}
 		return nil
 	}
+}
+
+// GrafanaCaller is the Grafana user of a plugin resource call, from the
+// plugin context Grafana sends with it: login, e-mail, org role and
+// organisation. Grafana 9–12 send no user id, and no token of the user's.
+func GrafanaCaller(r *http.Request) *service.Caller {
+	u := backend.UserFromContext(r.Context())
+	if u == nil {
+		// MinGrafanaRole refuses such a call first; were it let through,
+		// an empty caller matches no permission and is refused.
+		return &service.Caller{}
+	}
+	return &service.Caller{Login: u.Login, Email: u.Email, Role: u.Role, OrgID: backend.PluginConfigFromContext(r.Context()).OrgID}
 }
 
 // GrafanaAppURL is Grafana's root URL from the plugin context (Grafana

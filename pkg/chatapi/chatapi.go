@@ -12,8 +12,9 @@
 //	                 → 202 {"source", "alerts", "messages": [{"id", "to", "state", ...}]}
 //
 // Refusals are JSON {"error": "<what to fix>"}: 400 for a push or
-// notification that can never be sent as asked, 401/403 from the hook, 404
-// for an unknown id, 503 while the outbox cannot take messages.
+// notification that can never be sent as asked, 401/403 from the hook, 403
+// for a dashboard the caller may not view, 404 for an unknown id, 503
+// while the outbox cannot take messages.
 package chatapi
 
 import (
@@ -46,6 +47,11 @@ type Options struct {
 	// GrafanaURL returns Grafana's address as the request knows it, used
 	// when grafana_url is not set (plugin mode: GrafanaAppURL). Optional.
 	GrafanaURL func(*http.Request) string
+	// Caller names the Grafana user behind a request, whose access to each
+	// dashboard is checked before anything is queued (plugin mode:
+	// GrafanaCaller). Without it callers may push any dashboard the service
+	// account sees (server mode, where api_token admits them).
+	Caller func(*http.Request) *service.Caller
 }
 
 // maxBody bounds a push's JSON; a push is a few hundred bytes.
@@ -97,6 +103,7 @@ func (h *handler) push(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
+	req.Caller = h.caller(r)
 	st, err := h.svc.Push(r.Context(), req, h.grafanaURL(r))
 	if err != nil {
 		writeError(w, statusFor(err), err)
@@ -119,7 +126,7 @@ func (h *handler) alerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("reading the body failed: %v", err))
 		return
 	}
-	res, err := h.svc.HandleAlerts(r.Context(), body, r.URL.Query().Get("to"), h.grafanaURL(r))
+	res, err := h.svc.HandleAlerts(r.Context(), body, r.URL.Query().Get("to"), h.grafanaURL(r), h.caller(r))
 	if err != nil {
 		writeError(w, statusFor(err), err)
 		return
@@ -132,6 +139,13 @@ func (h *handler) grafanaURL(r *http.Request) string {
 		return ""
 	}
 	return h.opts.GrafanaURL(r)
+}
+
+func (h *handler) caller(r *http.Request) *service.Caller {
+	if h.opts.Caller == nil {
+		return nil
+	}
+	return h.opts.Caller(r)
 }
 
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
@@ -147,6 +161,8 @@ func statusFor(err error) int {
 	switch {
 	case errors.Is(err, service.ErrBadPush), errors.Is(err, service.ErrBadAlerts):
 		return http.StatusBadRequest
+	case errors.Is(err, service.ErrForbidden):
+		return http.StatusForbidden
 	case errors.Is(err, service.ErrPushNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, service.ErrDeliveryUnavailable):
@@ -163,7 +179,7 @@ func writeError(w http.ResponseWriter, code int, err error) {
 // which adds nothing to the sentence that follows it.
 func message(err error) string {
 	msg := err.Error()
-	for _, marker := range []error{service.ErrBadPush, service.ErrBadAlerts, ErrUnauthorized, ErrForbidden} {
+	for _, marker := range []error{service.ErrBadPush, service.ErrBadAlerts, service.ErrForbidden, ErrUnauthorized, ErrForbidden} {
 		msg = strings.TrimPrefix(msg, marker.Error()+": ")
 	}
 	return msg

@@ -20,13 +20,14 @@ import (
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/delivery/sqlite"
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
 func testConfig() config.Config {
 	c := config.Default()
 	c.GrafanaURL = "https://grafana.example.com"
-	c.SlackBotToken = "xoxb-chatapi-test"
+	c.SlackBotToken = secret.New("xoxb-chatapi-test")
 	return c
 }
 
@@ -177,7 +178,7 @@ func TestAuthorize(t *testing.T) {
 			*r = *r.WithContext(backend.WithUser(r.Context(), &backend.User{Login: "ann", Role: role}))
 		}
 	}
-	server := New(svc, Options{Authorize: BearerToken([]string{"tok-1", "tok-2"})})
+	server := New(svc, Options{Authorize: BearerToken(secret.List("tok-1", "tok-2"))})
 	closed := New(svc, Options{Authorize: BearerToken(nil)})
 	plugin := New(svc, Options{Authorize: MinGrafanaRole("Editor")})
 	admins := New(svc, Options{Authorize: MinGrafanaRole("Admin")})
@@ -212,11 +213,11 @@ func TestAuthorize(t *testing.T) {
 		})
 	}
 	for _, tok := range []string{"tok-1", "tok-2"} {
-		if err := BearerToken([]string{"tok-1", "tok-2"})(withAuth("Bearer " + tok)); err != nil {
+		if err := BearerToken(secret.List("tok-1", "tok-2"))(withAuth("Bearer " + tok)); err != nil {
 			t.Errorf("%s refused: %v", tok, err)
 		}
 	}
-	if err := BearerToken([]string{"tok-1"})(withAuth("Bearer tok-9")); !errors.Is(err, ErrUnauthorized) || strings.Contains(err.Error(), "tok-1") {
+	if err := BearerToken(secret.List("tok-1"))(withAuth("Bearer tok-9")); !errors.Is(err, ErrUnauthorized) || strings.Contains(err.Error(), "tok-1") {
 		t.Errorf("wrong token: %v", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -36,9 +37,9 @@ func TestServerModePush(t *testing.T) {
 	slack.AddChannel("C0OPS00001", "ops", true)
 
 	cfg := config.Default()
-	cfg.GrafanaURL, cfg.GrafanaToken = g.URL, "glsa_server"
-	cfg.SlackBotToken, cfg.SlackAPIURL = "xoxb-server", slack.APIURL()
-	cfg.APITokens = []string{"api-secret"}
+	cfg.GrafanaURL, cfg.GrafanaToken = g.URL, secret.New("glsa_server")
+	cfg.SlackBotToken, cfg.SlackAPIURL = secret.New("xoxb-server"), slack.APIURL()
+	cfg.APITokens = secret.List("api-secret")
 	cfg.OutboxPath = filepath.Join(t.TempDir(), "outbox.db")
 	svc := service.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if svc.StartErr != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/plugin"
 	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -134,7 +135,7 @@ func runRender(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	if f.url == "" {
 		return errors.New("--url is required: the page to render")
 	}
-	return renderTo(ctx, cfg, service.GrafanaRender{URL: f.url, RenderKey: f.renderKey, Domain: f.domain, Encoding: f.encoding}, f.out, stdout, stderr)
+	return renderTo(ctx, cfg, service.GrafanaRender{URL: f.url, RenderKey: secret.New(f.renderKey), Domain: f.domain, Encoding: f.encoding}, f.out, stdout, stderr)
 }
 
 func renderTo(ctx context.Context, cfg config.Config, g service.GrafanaRender, out string, stdout, stderr io.Writer) error {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -30,5 +31,5 @@ func runDemo(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	defer g.Close()
 	u := g.PanelURL(grafanatest.ScenarioDemo, nil)
 	fmt.Fprintf(stdout, "rendering the demo panel from %s (self-signed certificate for another name)\n", g.URL)
-	return renderTo(ctx, cfg, service.GrafanaRender{URL: u, RenderKey: g.RenderKey}, out, stdout, stderr)
+	return renderTo(ctx, cfg, service.GrafanaRender{URL: u, RenderKey: secret.New(g.RenderKey)}, out, stdout, stderr)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/buildinfo"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/server"
 	"github.com/panelcast/panelcast/pkg/service"
 )
@@ -41,7 +42,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		return err
 	}
 	for _, t := range cfg.AuthTokens {
-		if len(t) < 16 {
+		if len(t.Reveal()) < 16 {
 			log.Warn("an auth_token is shorter than 16 characters (Grafana's default is \"-\"): anyone who guesses it can make the browser load your dashboards; use a long random token in both places")
 			break
 		}
@@ -106,7 +107,7 @@ func startDemoGrafana(cfg *config.Config, log *slog.Logger) (*demoGrafana, error
 	if err != nil {
 		return nil, fmt.Errorf("start the built-in demo dashboard: %w", err)
 	}
-	cfg.GrafanaURL, cfg.GrafanaToken = g.URL, token
+	cfg.GrafanaURL, cfg.GrafanaToken = g.URL, secret.New(token)
 	log.Info("no grafana_url set: serving the built-in demo dashboard", "grafana_url", g.URL)
 	return &demoGrafana{Server: g, panel: service.DemoPanel{DashboardUID: grafanatest.ScenarioDemo,
 		PanelID: grafanatest.DemoPanelID, From: "now-6h", To: "now"}}, nil

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/tlspolicy"
 )
 
@@ -50,7 +51,7 @@ type Config struct {
 	FirstQueryWait time.Duration
 	RecycleAfter   int
 	LogLevel       string
-	AuthTokens     []string
+	AuthTokens     []secret.Value
 
 	// Plugin mode: folders besides Grafana's data png/, pdf/, csv/ where
 	// Render may write the file Grafana names.
@@ -62,23 +63,24 @@ type Config struct {
 	ShutdownTimeout time.Duration
 
 	// Chat delivery.
-	GrafanaToken     string
-	APITokens        []string
-	PushMinRole      string
-	OutboxPath       string
-	OutboxURL        string
-	OutboxRetention  time.Duration
-	OutboxLease      time.Duration
-	MaxAttempts      int
-	SlackBotToken    string
-	SlackAPIURL      string
-	MattermostURL    string
-	MattermostToken  string
-	MattermostTeam   string
-	DiscordBotToken  string
-	DiscordAPIURL    string
-	TelegramBotToken string
-	TelegramAPIURL   string
+	GrafanaToken      secret.Value
+	GrafanaAdminToken secret.Value
+	APITokens         []secret.Value
+	PushMinRole       string
+	OutboxPath        string
+	OutboxURL         secret.Value
+	OutboxRetention   time.Duration
+	OutboxLease       time.Duration
+	MaxAttempts       int
+	SlackBotToken     secret.Value
+	SlackAPIURL       string
+	MattermostURL     string
+	MattermostToken   secret.Value
+	MattermostTeam    string
+	DiscordBotToken   secret.Value
+	DiscordAPIURL     string
+	TelegramBotToken  secret.Value
+	TelegramAPIURL    string
 
 	// Alerts.
 	DefaultTo       []string
@@ -228,12 +230,12 @@ func (c *Config) Validate() error {
 	default:
 		bad("push_min_role", "%q is not one of Viewer, Editor, Admin", c.PushMinRole)
 	}
-	if c.OutboxURL != "" {
+	if c.OutboxURL.IsSet() {
 		if c.OutboxPath != "" {
 			bad("outbox_url", "set either outbox_url (PostgreSQL, shared by replicas) or outbox_path (an SQLite file), not both")
 		}
 		// The value holds a password: the message never repeats it.
-		if u, err := url.Parse(c.OutboxURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Opaque != "" {
+		if u, err := url.Parse(c.OutboxURL.Reveal()); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Opaque != "" {
 			bad("outbox_url", "is not a URL such as postgres://user:password@host:5432/panelcast?sslmode=require")
 		}
 	}

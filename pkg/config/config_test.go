@@ -139,7 +139,7 @@ func TestFromArgsPrecedence(t *testing.T) {
 	if c.Concurrency != 2 || c.Width != 900 || c.Height != 400 || c.MaxScale != 2 || c.Timezone != "Europe/Paris" {
 		t.Errorf("precedence: %+v", c)
 	}
-	if len(c.AuthTokens) != 1 || c.AuthTokens[0] != "from-file" || len(c.APITokens) != 1 || c.APITokens[0] != "t2" {
+	if len(c.AuthTokens) != 1 || c.AuthTokens[0].Reveal() != "from-file" || len(c.APITokens) != 1 || c.APITokens[0].Reveal() != "t2" {
 		t.Errorf("secrets: %v %v", c.AuthTokens, c.APITokens)
 	}
 	if got := c.Get("auth_token"); got != "(set)" {
@@ -221,13 +221,13 @@ func TestOutboxKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.OutboxURL != "postgres://pc:s3cret@db:5432/pc?sslmode=require" || c.OutboxRetention != 24*time.Hour || c.OutboxLease != 10*time.Second {
-		t.Errorf("got %q %s %s", c.OutboxURL, c.OutboxRetention, c.OutboxLease)
+	if c.OutboxURL.Reveal() != "postgres://pc:s3cret@db:5432/pc?sslmode=require" || c.OutboxRetention != 24*time.Hour || c.OutboxLease != 10*time.Second {
+		t.Errorf("got %q %s %s", c.OutboxURL.Reveal(), c.OutboxRetention, c.OutboxLease)
 	}
 	if got := c.Get("outbox_url"); got != "(set)" {
 		t.Errorf("Get shows outbox_url: %q", got)
 	}
-	if d := Default(); d.OutboxRetention != 168*time.Hour || d.OutboxLease != time.Minute || d.OutboxURL != "" {
+	if d := Default(); d.OutboxRetention != 168*time.Hour || d.OutboxLease != time.Minute || d.OutboxURL.IsSet() {
 		t.Errorf("defaults: %s %s %q", d.OutboxRetention, d.OutboxLease, d.OutboxURL)
 	}
 

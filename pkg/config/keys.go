@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // Key describes one setting: its name (the same in grafana.ini, as a flag
@@ -14,9 +16,29 @@ type Key struct {
 	Name    string
 	Aliases []string
 	Help    string
+	// Secret says the value is a secret.Value: never shown, Get says
+	// "(set)".
 	Secret  bool
 	set     func(c *Config, v string) error
 	get     func(c *Config) string
+	secrets func(c *Config) []secret.Value
+}
+
+// Secrets are the values of every secret key that is set, so that whatever
+// keeps them out of texts (the error scrubber) knows them all, including
+// keys added later.
+func (c *Config) Secrets() []secret.Value {
+	var out []secret.Value
+	for _, k := range Keys {
+		if k.secrets != nil {
+			for _, v := range k.secrets(c) {
+				if v.IsSet() {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Keys lists every setting in the order the README documents them.
@@ -51,27 +73,28 @@ var Keys = []Key{
 		Help: "debug, info, warn or error; rendering_verbose_logging=true means debug",
 		set:  func(c *Config, v string) error { c.LogLevel = strings.ToLower(strings.TrimSpace(v)); return nil },
 		get:  func(c *Config) string { return c.LogLevel }},
-	secretList("auth_token", "renderer token(s) Grafana must present ([rendering] renderer_token), comma-separated; empty accepts any in plugin mode", func(c *Config) *[]string { return &c.AuthTokens }),
+	secretList("auth_token", "renderer token(s) Grafana must present ([rendering] renderer_token), comma-separated; empty accepts any in plugin mode", func(c *Config) *[]secret.Value { return &c.AuthTokens }),
 	list("output_dirs", "plugin mode: folders, comma-separated, where Render may write the file Grafana names besides its data folder's png/, pdf/ and csv/", func(c *Config) *[]string { return &c.OutputDirs }),
 	str("addr", "server mode: listen address", func(c *Config) *string { return &c.Addr }),
 	list("allowed_origins", "origins that may be rendered besides grafana_url's (a plugin with neither renders any origin Grafana asks for), and that a page may navigate to besides its own, comma-separated", func(c *Config) *[]string { return &c.AllowedOrigins }),
 	duration("shutdown_timeout", "server mode: how long a shutdown waits for renders in flight", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
-	secret("grafana_token", "Grafana service-account token the browser sends (only to Grafana's origin) when rendering panels for a push", func(c *Config) *string { return &c.GrafanaToken }),
-	secretList("api_token", "server mode: token(s) for the console, /api/, /push and /alerts (bearer, or the console's sign-in), comma-separated; without one they are open on a loopback addr and off on any other", func(c *Config) *[]string { return &c.APITokens }),
+	secretKey("grafana_token", "Grafana service-account token (Viewer is enough) the browser sends, only to Grafana's origin, when rendering panels for pushes and alerts", func(c *Config) *secret.Value { return &c.GrafanaToken }),
+	secretKey("grafana_admin_token", "plugin mode: an Admin service-account token Panelcast uses only to ask Grafana whether the Grafana user pushing may view the dashboard; the browser never gets it; without it grafana_token is asked, which then needs the Admin role", func(c *Config) *secret.Value { return &c.GrafanaAdminToken }),
+	secretList("api_token", "server mode: token(s) for the console, /api/, /push and /alerts (bearer, or the console's sign-in), comma-separated; without one they are open on a loopback addr and off on any other", func(c *Config) *[]secret.Value { return &c.APITokens }),
 	str("push_min_role", "plugin mode: lowest Grafana role that may push (Viewer, Editor, Admin)", func(c *Config) *string { return &c.PushMinRole }),
 	str("outbox_path", "outbox database; default: panelcast/outbox.db in Grafana's data folder (plugin: $GF_PATHS_DATA, $DATA_DIR, else where Grafana has it write pictures), or in the user's cache folder (serve, push); never a temporary folder", func(c *Config) *string { return &c.OutboxPath }),
-	secret("outbox_url", "PostgreSQL outbox that several replicas share, instead of outbox_path: postgres://user:password@host:5432/db?sslmode=require", func(c *Config) *string { return &c.OutboxURL }),
+	secretKey("outbox_url", "PostgreSQL outbox that several replicas share, instead of outbox_path: postgres://user:password@host:5432/db?sslmode=require", func(c *Config) *secret.Value { return &c.OutboxURL }),
 	duration("outbox_retention", "how long sent and failed jobs, their dedupe and thread keys, and inbox messages are kept", func(c *Config) *time.Duration { return &c.OutboxRetention }),
 	duration("outbox_lease", "how long a claim on a job being sent lasts unless renewed; the jobs of a replica that died go to the others after this", func(c *Config) *time.Duration { return &c.OutboxLease }),
 	integer("max_attempts", "send attempts before a push is marked failed", func(c *Config) *int { return &c.MaxAttempts }),
-	secret("slack_bot_token", "Slack bot token (xoxb-...)", func(c *Config) *string { return &c.SlackBotToken }),
+	secretKey("slack_bot_token", "Slack bot token (xoxb-...)", func(c *Config) *secret.Value { return &c.SlackBotToken }),
 	str("slack_api_url", "Slack Web API base URL", func(c *Config) *string { return &c.SlackAPIURL }),
 	str("mattermost_url", "Mattermost server URL", func(c *Config) *string { return &c.MattermostURL }),
-	secret("mattermost_token", "Mattermost bot or personal access token", func(c *Config) *string { return &c.MattermostToken }),
+	secretKey("mattermost_token", "Mattermost bot or personal access token", func(c *Config) *secret.Value { return &c.MattermostToken }),
 	str("mattermost_team", "Mattermost team name used to resolve channel names", func(c *Config) *string { return &c.MattermostTeam }),
-	secret("discord_bot_token", "Discord bot token", func(c *Config) *string { return &c.DiscordBotToken }),
+	secretKey("discord_bot_token", "Discord bot token", func(c *Config) *secret.Value { return &c.DiscordBotToken }),
 	str("discord_api_url", "Discord API base URL", func(c *Config) *string { return &c.DiscordAPIURL }),
-	secret("telegram_bot_token", "Telegram bot token", func(c *Config) *string { return &c.TelegramBotToken }),
+	secretKey("telegram_bot_token", "Telegram bot token", func(c *Config) *secret.Value { return &c.TelegramBotToken }),
 	str("telegram_api_url", "Telegram Bot API base URL", func(c *Config) *string { return &c.TelegramAPIURL }),
 	list("default_to", "addresses an alert goes to when neither the webhook's ?to= nor its panelcast_to label names one, comma-separated (e.g. slack:#ops)", func(c *Config) *[]string { return &c.DefaultTo }),
 	duration("alert_lookback", "how far before an alert started its picture begins", func(c *Config) *time.Duration { return &c.AlertLookback }),
@@ -145,15 +168,11 @@ func setAlias(c *Config, k Key, alias, value string) error {
 	return k.set(c, value)
 }
 
-// Get returns a key's current value as text; secrets are masked.
+// Get returns a key's current value as text; a secret is "(set)" or "".
 func (c *Config) Get(name string) string {
 	for _, k := range Keys {
 		if k.Name == name {
-			v := k.get(c)
-			if k.Secret && v != "" {
-				return "(set)"
-			}
-			return v
+			return k.get(c)
 		}
 	}
 	return ""
@@ -165,10 +184,20 @@ func str(name, help string, f func(*Config) *string, aliases ...string) Key {
 		get: func(c *Config) string { return *f(c) }}
 }
 
-func secret(name, help string, f func(*Config) *string) Key {
-	k := str(name, help, f)
-	k.Secret = true
-	return k
+// secretKey is a key whose value is a secret.Value: it is never shown,
+// Get says "(set)".
+func secretKey(name, help string, f func(*Config) *secret.Value) Key {
+	return Key{Name: name, Help: help, Secret: true,
+		set:     func(c *Config, v string) error { *f(c) = secret.New(strings.TrimSpace(v)); return nil },
+		get:     func(c *Config) string { return shownSecret(f(c).IsSet()) },
+		secrets: func(c *Config) []secret.Value { return []secret.Value{*f(c)} }}
+}
+
+func shownSecret(set bool) string {
+	if set {
+		return "(set)"
+	}
+	return ""
 }
 
 func list(name, help string, f func(*Config) *[]string, aliases ...string) Key {
@@ -177,10 +206,13 @@ func list(name, help string, f func(*Config) *[]string, aliases ...string) Key {
 		get: func(c *Config) string { return strings.Join(*f(c), ",") }}
 }
 
-func secretList(name, help string, f func(*Config) *[]string) Key {
-	k := list(name, help, f)
-	k.Secret = true
-	return k
+// secretList is a comma-separated list of secrets, such as the tokens of
+// a rotation.
+func secretList(name, help string, f func(*Config) *[]secret.Value) Key {
+	return Key{Name: name, Help: help, Secret: true,
+		set:     func(c *Config, v string) error { *f(c) = secret.List(splitList(v)...); return nil },
+		get:     func(c *Config) string { return shownSecret(len(*f(c)) > 0) },
+		secrets: func(c *Config) []secret.Value { return *f(c) }}
 }
 
 func splitList(v string) []string {

@@ -82,7 +82,11 @@ type WorkerOptions struct {
 	// OnFinish, when set, hears of every job that ended (sent or failed)
 	// with its last outcome, e.g. to count it in metrics.
 	OnFinish func(Job, Outcome)
-	Logger   *slog.Logger
+	// Redact, when set, rewrites every error text the worker stores and
+	// logs, a recovered panic's included: the service removes the secrets
+	// a library may have put into one.
+	Redact func(string) string
+	Logger *slog.Logger
 }
 
 // DefaultConcurrency is how many jobs a worker prepares and sends at once
@@ -358,6 +362,9 @@ func (w *Worker) try(ctx context.Context, j Job) (out Outcome) {
 			// again after every restart.
 			out = Outcome{State: StateFailed, Counted: true,
 				LastError: fmt.Sprintf("internal error while sending: %v: this is a Panelcast bug, please report it", r)}
+		}
+		if w.opts.Redact != nil {
+			out.LastError = w.opts.Redact(out.LastError)
 		}
 	}()
 	addr, err := chat.ParseAddress(j.Address)

@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/chat"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/delivery/sqlite"
 	"github.com/panelcast/panelcast/pkg/delivery/storetest"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 func testOptions() delivery.WorkerOptions {
@@ -273,5 +276,36 @@ func TestInterruptedJobGivesUp(t *testing.T) {
 	}
 	if st := w.Stats(); st != (delivery.Stats{Sent: 1, Failed: 1}) {
 		t.Errorf("Stats = %+v", st)
+	}
+}
+
+// A panic while preparing or sending fails the job with what the worker
+// printed of it, and that text shows no secret: a secret.Value prints
+// redacted by itself, and Redact removes what a library built from a
+// revealed token (Telegram's /bot<token>/ URL), in the stored error as in
+// the log.
+func TestPanicShowsNoSecret(t *testing.T) {
+	const token = "7700:telegram-secret-half"
+	o := openTemp(t)
+	logs := &testenv.LogBuffer{}
+	opts := testOptions()
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	opts.Redact = strings.NewReplacer(token, "[redacted]").Replace
+	prepare := func(_ context.Context, j delivery.Job) (chat.Message, error) {
+		if j.Text == "typed" {
+			panic(struct{ Token secret.Value }{secret.New(token)})
+		}
+		panic(fmt.Errorf("Post \"https://api.telegram.org/bot%s/sendPhoto\": unexpected EOF", token))
+	}
+	startWorker(t, delivery.NewWorker(o, map[string]chat.Sender{"telegram": &storetest.Sender{}}, prepare, opts))
+	for _, text := range []string{"typed", "library"} {
+		j := waitDone(t, o, enqueue(t, o, delivery.Job{Address: "telegram:-100123", Text: text}).ID)
+		if j.State != delivery.StateFailed || !strings.Contains(j.LastError, "internal error") ||
+			!strings.Contains(j.LastError, "[redacted]") || strings.Contains(j.LastError, "secret-half") {
+			t.Errorf("%s panic: %s %q", text, j.State, j.LastError)
+		}
+	}
+	if strings.Contains(logs.String(), "secret-half") || !strings.Contains(logs.String(), "internal error") {
+		t.Errorf("the log shows the secret, or no failure:\n%s", logs)
 	}
 }

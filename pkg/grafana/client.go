@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // maxDashboardJSON bounds what Client reads of a dashboard; real ones are
@@ -22,9 +24,9 @@ type Client struct {
 	// BaseURL is Grafana's URL as Panelcast reaches it (grafana_url), with
 	// or without a trailing slash.
 	BaseURL string
-	// Token is a service-account token, sent as a bearer token; "" sends
+	// Token is a service-account token, sent as a bearer token; empty sends
 	// none. It never appears in an error.
-	Token string
+	Token secret.Value
 	// HTTP carries the requests, with the TLS policy for Grafana's origin;
 	// nil is http.DefaultClient.
 	HTTP *http.Client
@@ -35,8 +37,11 @@ type Dashboard struct {
 	UID   string
 	Title string
 	// Slug is the URL name Grafana gives the dashboard (meta.slug).
-	Slug      string
-	Variables []Variable
+	Slug string
+	// FolderUID and FolderTitle name its folder (meta.folderUid, "" for
+	// General, and meta.folderTitle).
+	FolderUID, FolderTitle string
+	Variables              []Variable
 	// Panels are every panel, those inside rows included, rows excluded.
 	Panels []Panel
 }
@@ -140,14 +145,31 @@ func (c *Client) Dashboard(ctx context.Context, uid string) (Dashboard, error) {
 	if !ValidUID(uid) {
 		return Dashboard{}, &APIError{msg: fmt.Sprintf("%q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _)", clip(uid))}
 	}
-	base := strings.TrimRight(c.BaseURL, "/")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/dashboards/uid/"+url.PathEscape(uid), nil)
+	body, err := c.get(ctx, "/api/dashboards/uid/"+url.PathEscape(uid), "dashboard "+uid, func(code int, body []byte) *APIError {
+		return c.statusError(code, uid, body)
+	})
 	if err != nil {
-		return Dashboard{}, &APIError{msg: fmt.Sprintf("Grafana's URL %s is unusable (%v): fix grafana_url", clip(base), err)}
+		return Dashboard{}, err
+	}
+	d, err := parseDashboard(body)
+	if err != nil {
+		return Dashboard{}, &APIError{Status: http.StatusOK, msg: fmt.Sprintf("Grafana's answer for dashboard %s is not a dashboard (%v): check that grafana_url is Grafana's address, not a proxy's login page", uid, err)}
+	}
+	return d, nil
+}
+
+// get reads one JSON answer of Grafana's API as the service account; what
+// names it in errors, and refused turns a status other than 200 into the
+// sentence for it. Errors are *APIError.
+func (c *Client) get(ctx context.Context, path, what string, refused func(code int, body []byte) *APIError) ([]byte, error) {
+	base := strings.TrimRight(c.BaseURL, "/")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	if err != nil {
+		return nil, &APIError{msg: fmt.Sprintf("Grafana's URL %s is unusable (%v): fix grafana_url", clip(base), err)}
 	}
 	req.Header.Set("Accept", "application/json")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
+	if c.Token.IsSet() {
+		req.Header.Set("Authorization", "Bearer "+c.Token.Reveal())
 	}
 	client := c.HTTP
 	if client == nil {
@@ -155,30 +177,26 @@ func (c *Client) Dashboard(ctx context.Context, uid string) (Dashboard, error) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return Dashboard{}, &APIError{msg: fmt.Sprintf("could not reach Grafana at %s (%v): check grafana_url and that Grafana is up", base, err), temporary: true, err: err}
+		return nil, &APIError{msg: fmt.Sprintf("could not reach Grafana at %s (%v): check grafana_url and that Grafana is up", base, err), temporary: true, err: err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDashboardJSON+1))
 	if err != nil {
-		return Dashboard{}, &APIError{Status: resp.StatusCode, msg: fmt.Sprintf("reading dashboard %s from Grafana failed (%v): it will be retried", uid, err), temporary: true, err: err}
+		return nil, &APIError{Status: resp.StatusCode, msg: fmt.Sprintf("reading %s from Grafana failed (%v): it will be retried", what, err), temporary: true, err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return Dashboard{}, c.statusError(resp.StatusCode, uid, body)
+		return nil, refused(resp.StatusCode, body)
 	}
 	if len(body) > maxDashboardJSON {
-		return Dashboard{}, &APIError{Status: resp.StatusCode, msg: fmt.Sprintf("dashboard %s is over %d MiB of JSON: Panelcast does not read it", uid, maxDashboardJSON>>20)}
+		return nil, &APIError{Status: resp.StatusCode, msg: fmt.Sprintf("%s is over %d MiB of JSON: Panelcast does not read it", what, maxDashboardJSON>>20)}
 	}
-	d, err := parseDashboard(body)
-	if err != nil {
-		return Dashboard{}, &APIError{Status: resp.StatusCode, msg: fmt.Sprintf("Grafana's answer for dashboard %s is not a dashboard (%v): check that grafana_url is Grafana's address, not a proxy's login page", uid, err)}
-	}
-	return d, nil
+	return body, nil
 }
 
 func (c *Client) statusError(code int, uid string, body []byte) *APIError {
 	e := &APIError{Status: code}
 	switch {
-	case code == http.StatusUnauthorized && c.Token == "":
+	case code == http.StatusUnauthorized && !c.Token.IsSet():
 		e.msg = fmt.Sprintf("Grafana asks for a login to show dashboard %s: set grafana_token to a service-account token with Viewer access", uid)
 	case code == http.StatusUnauthorized:
 		e.msg = "Grafana refused grafana_token (401): set it to a valid, unexpired service-account token"
@@ -219,7 +237,9 @@ type dashboardJSON struct {
 		} `json:"templating"`
 	} `json:"dashboard"`
 	Meta struct {
-		Slug string `json:"slug"`
+		Slug        string `json:"slug"`
+		FolderUID   string `json:"folderUid"`
+		FolderTitle string `json:"folderTitle"`
 	} `json:"meta"`
 }
 
@@ -260,7 +280,8 @@ func parseDashboard(body []byte) (Dashboard, error) {
 	if j.Dashboard == nil {
 		return Dashboard{}, errors.New(`no "dashboard" object`)
 	}
-	d := Dashboard{UID: j.Dashboard.UID, Title: j.Dashboard.Title, Slug: j.Meta.Slug}
+	d := Dashboard{UID: j.Dashboard.UID, Title: j.Dashboard.Title, Slug: j.Meta.Slug,
+		FolderUID: j.Meta.FolderUID, FolderTitle: j.Meta.FolderTitle}
 	for _, v := range j.Dashboard.Templating.List {
 		d.Variables = append(d.Variables, Variable{Name: v.Name, Type: v.Type, Label: v.Label,
 			Current: v.Current.Value, SkipURLSync: v.SkipURLSync})

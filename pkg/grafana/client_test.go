@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 const testToken = "glsa_secret-token-1234"
@@ -26,12 +27,12 @@ func TestClientDashboardFromStandIn(t *testing.T) {
 	t.Cleanup(g.Close)
 	page := mustURL(t, g.PanelURL(grafanatest.ScenarioScenes, nil))
 	base := page.Scheme + "://" + page.Host
-	c := &Client{BaseURL: base + "/", Token: testToken}
+	c := &Client{BaseURL: base + "/", Token: secret.New(testToken)}
 	d, err := c.Dashboard(context.Background(), grafanatest.ScenarioScenes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Dashboard{UID: "scenes", Title: "Scenes", Slug: "scenes",
+	want := Dashboard{UID: "scenes", Title: "Scenes", Slug: "scenes", FolderTitle: "General",
 		Variables: []Variable{
 			{Name: "instance", Type: "query", Label: "Instance", Current: []string{"web-1:9100"}},
 			{Name: "job", Type: "query", Label: "Job", Current: []string{"$__all"}},
@@ -53,7 +54,7 @@ func TestClientDashboardFromStandIn(t *testing.T) {
 // grafanaJSON is a dashboard as Grafana 10 stores it: a collapsed row
 // holding panels, an open row, and variables of several types.
 const grafanaJSON = `{
-  "meta": {"type": "db", "slug": "node-exporter", "url": "/d/node/node-exporter", "folderUid": "f1"},
+  "meta": {"type": "db", "slug": "node-exporter", "url": "/d/node/node-exporter", "folderUid": "f1", "folderTitle": "Servers"},
   "dashboard": {
     "uid": "node", "title": "Node Exporter", "schemaVersion": 39,
     "templating": {"list": [
@@ -79,7 +80,7 @@ func TestParseDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Dashboard{UID: "node", Title: "Node Exporter", Slug: "node-exporter",
+	want := Dashboard{UID: "node", Title: "Node Exporter", Slug: "node-exporter", FolderUID: "f1", FolderTitle: "Servers",
 		Variables: []Variable{
 			{Name: "ds", Type: "datasource", Label: "Data source", Current: []string{"P1809F7CD0C75ACF3"}},
 			{Name: "instance", Type: "query", Current: []string{"a:9100", "b:9100"}},
@@ -139,7 +140,7 @@ func TestClientErrors(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}))
 	t.Cleanup(srv.Close)
-	c := &Client{BaseURL: srv.URL + "/grafana", Token: testToken, HTTP: srv.Client()}
+	c := &Client{BaseURL: srv.URL + "/grafana", Token: secret.New(testToken), HTTP: srv.Client()}
 	if d, err := c.Dashboard(context.Background(), "ok"); err != nil || d.UID != "node" {
 		t.Fatalf("%+v %v", d, err)
 	}
@@ -168,7 +169,7 @@ func TestClientErrors(t *testing.T) {
 		{"a/b", testToken, 0, false, "is not a Grafana dashboard UID"},
 	}
 	for _, tc := range cases {
-		c := &Client{BaseURL: c.BaseURL, Token: tc.token, HTTP: c.HTTP}
+		c := &Client{BaseURL: c.BaseURL, Token: secret.New(tc.token), HTTP: c.HTTP}
 		_, err := c.Dashboard(context.Background(), tc.uid)
 		var apiErr *APIError
 		if !errors.As(err, &apiErr) || apiErr.Status != tc.status || apiErr.Temporary() != tc.temporary ||

@@ -21,6 +21,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -49,17 +50,11 @@ func Serve(svc *service.Service) error {
 		}
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		h := svc.Health(r.Context())
-		w.Header().Set("Content-Type", "application/json")
-		if !h.OK {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		_ = json.NewEncoder(w).Encode(h)
-	})
+	mux.Handle("GET /health", &healthResource{svc: svc})
 	chatapi.Mount(mux, chatapi.New(svc, chatapi.Options{
 		Authorize:  chatapi.MinGrafanaRole(svc.Config.PushMinRole),
 		GrafanaURL: chatapi.GrafanaAppURL,
+		Caller:     chatapi.GrafanaCaller,
 	}))
 	// Manage serves through go-plugin as Serve did, with the SDK's standard
 	// middlewares (request logs and metrics Grafana scrapes, tracing) and
@@ -147,7 +142,7 @@ func (r *renderer) RenderCSV(ctx context.Context, req *pluginextensionv2.RenderC
 func grafanaRender(url string, width, height int32, scale float32, timeout int32, tz, renderKey, domain string,
 	headers map[string]*pluginextensionv2.StringList, encoding string) service.GrafanaRender {
 	g := service.GrafanaRender{URL: url, Width: int(width), Height: int(height), Scale: float64(scale),
-		Timeout: time.Duration(timeout) * time.Second, Timezone: tz, RenderKey: renderKey, Domain: domain,
+		Timeout: time.Duration(timeout) * time.Second, Timezone: tz, RenderKey: secret.New(renderKey), Domain: domain,
 		Encoding: encoding, Headers: map[string][]string{}}
 	for k, v := range headers {
 		if v != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/internal/testenv"
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/tlspolicy"
 )
 
@@ -74,7 +75,7 @@ func standIn(t testing.TB) *grafanatest.Server {
 
 func panelRequest(g *grafanatest.Server, scenario string, w, h int, scale float64) Request {
 	return Request{URL: g.PanelURL(scenario, url.Values{"orgId": {"1"}, "panelId": {"2"}}), Width: w, Height: h, Scale: scale,
-		Timeout: 15 * time.Second, Encoding: PNG, Cookies: []Cookie{{Name: "renderKey", Value: g.RenderKey, Domain: "localhost"}}}
+		Timeout: 15 * time.Second, Encoding: PNG, Cookies: []Cookie{{Name: "renderKey", Value: secret.New(g.RenderKey), Domain: "localhost"}}}
 }
 
 func decode(t testing.TB, b []byte) image.Image {
@@ -332,7 +333,7 @@ func TestTLSToleranceIsNarrow(t *testing.T) {
 	r := newRenderer(t, Options{}) // no TLS configuration at all: callback mode
 	p := newTLSPair(t)
 	out, err := r.Render(context.Background(), Request{URL: p.aURL + "/page", Width: 200, Height: 100, Scale: 1,
-		Timeout: 10 * time.Second, Encoding: PNG, OriginHeaders: map[string]string{"Authorization": "Bearer sa-token"}})
+		Timeout: 10 * time.Second, Encoding: PNG, OriginHeaders: map[string]secret.Value{"Authorization": secret.New("Bearer sa-token")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // Encoding is the output format.
@@ -34,8 +36,9 @@ type Request struct {
 	// Headers are sent with every request the page makes (e.g. Accept-Language).
 	Headers map[string]string
 	// OriginHeaders are sent only to the page's own origin (Grafana's), e.g. a
-	// service-account Authorization header that must not leak to other hosts.
-	OriginHeaders map[string]string
+	// service-account Authorization header that must not leak to other hosts;
+	// their values are secrets.
+	OriginHeaders map[string]secret.Value
 	// Cookies are set before navigation (Grafana's renderKey).
 	Cookies []Cookie
 	// Timeout bounds the whole render, queueing included.
@@ -44,9 +47,12 @@ type Request struct {
 	PDF      PDFOptions
 }
 
-// Cookie is set for Domain (the URL's host when empty).
+// Cookie is set for Domain (the URL's host when empty); its value is a
+// secret.
 type Cookie struct {
-	Name, Value, Domain string
+	Name   string
+	Value  secret.Value
+	Domain string
 }
 
 // PDFOptions follow Grafana's pdf.* parameters.
@@ -114,12 +120,12 @@ func (r *Request) Validate(l Limits) error {
 		}
 	}
 	for k, v := range r.OriginHeaders {
-		if !validHeader(k, v) {
+		if !validHeader(k, v.Reveal()) {
 			return badRequest("header %q has characters HTTP does not allow", k)
 		}
 	}
 	for _, c := range r.Cookies {
-		if c.Name == "" || strings.ContainsAny(c.Name+c.Value, ";\r\n\x00") {
+		if c.Name == "" || strings.ContainsAny(c.Name+c.Value.Reveal(), ";\r\n\x00") {
 			return badRequest("cookie %q is not a valid cookie", c.Name)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 func validRequest() Request {
@@ -46,7 +48,7 @@ func TestValidate(t *testing.T) {
 		{"timezone offset Chromium refuses", func(r *Request) { r.Timezone = "UTC+05:30" }, "timezone"},
 		{"header newline", func(r *Request) { r.Headers = map[string]string{"X": "a\r\nb: c"} }, "header"},
 		{"header name", func(r *Request) { r.Headers = map[string]string{"Bad Name": "x"} }, "header"},
-		{"cookie semicolon", func(r *Request) { r.Cookies = []Cookie{{Name: "renderKey", Value: "a;b"}} }, "cookie"},
+		{"cookie semicolon", func(r *Request) { r.Cookies = []Cookie{{Name: "renderKey", Value: secret.New("a;b")}} }, "cookie"},
 	}
 	limits := Limits{MaxWidth: 3000, MaxHeight: 3000, MaxScale: 4, MaxTimeout: 5 * time.Minute}
 	for _, c := range cases {

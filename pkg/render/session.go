@@ -13,6 +13,8 @@ import (
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/proto"
 	"github.com/ysmood/gson"
+
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // BindingName is the CDP runtime binding Grafana 12+ pages call when every
@@ -179,7 +181,7 @@ func (s *session) setCookies(req Request) error {
 		if domain == "" {
 			domain = u.Hostname()
 		}
-		cookies = append(cookies, &proto.NetworkCookieParam{Name: c.Name, Value: c.Value, Domain: domain, Path: "/",
+		cookies = append(cookies, &proto.NetworkCookieParam{Name: c.Name, Value: c.Value.Reveal(), Domain: domain, Path: "/",
 			Secure: u.Scheme == "https", HTTPOnly: true})
 	}
 	return proto.NetworkSetCookies{Cookies: cookies}.Call(s.page)
@@ -212,7 +214,7 @@ func (s *session) refusedCertificates() []string {
 
 // onRequestPaused guards the main frame's navigations and adds
 // OriginHeaders to requests for the page's own origin.
-func (s *session) onRequestPaused(page *rod.Page, e *proto.FetchRequestPaused, extra map[string]string) {
+func (s *session) onRequestPaused(page *rod.Page, e *proto.FetchRequestPaused, extra map[string]secret.Value) {
 	o, oerr := Origin(e.Request.URL)
 	s.mu.Lock()
 	origin := s.origin
@@ -234,7 +236,7 @@ func (s *session) onRequestPaused(page *rod.Page, e *proto.FetchRequestPaused, e
 		}
 	}
 	for k, v := range extra {
-		headers = append(headers, &proto.FetchHeaderEntry{Name: k, Value: v})
+		headers = append(headers, &proto.FetchHeaderEntry{Name: k, Value: v.Reveal()})
 	}
 	_ = proto.FetchContinueRequest{RequestID: e.RequestID, Headers: headers}.Call(page)
 }

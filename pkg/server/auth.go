@@ -17,6 +17,7 @@ import (
 
 	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // Session cookie of the console.
@@ -38,7 +39,7 @@ const (
 // removing the token from api_token ends its sessions. Signing out
 // revokes the session in this process.
 type access struct {
-	tokens []string
+	tokens []secret.Value
 	keys   [][]byte // keys[i] signs the sessions of tokens[i]
 	// open: no api_token and a loopback listener.
 	open bool
@@ -52,7 +53,7 @@ func newAccess(cfg config.Config) *access {
 	a := &access{tokens: cfg.APITokens, open: len(cfg.APITokens) == 0 && loopback(cfg.Addr), addr: cfg.Addr,
 		revoked: map[string]time.Time{}}
 	for _, t := range a.tokens {
-		m := hmac.New(sha256.New, []byte(t))
+		m := hmac.New(sha256.New, []byte(t.Reveal()))
 		m.Write([]byte("panelcast console session v1"))
 		a.keys = append(a.keys, m.Sum(nil))
 	}
@@ -104,7 +105,7 @@ func (a *access) signIn(token string, secure bool) (*http.Cookie, error) {
 	}
 	match := -1
 	for i, t := range a.tokens {
-		if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(t)) == 1 {
+		if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(t.Reveal())) == 1 {
 			match = i
 		}
 	}

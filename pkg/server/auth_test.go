@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 func TestLoopbackHost(t *testing.T) {
@@ -27,7 +28,7 @@ func TestLoopbackHost(t *testing.T) {
 
 func sessionAccess(token string) *access {
 	c := config.Default()
-	c.APITokens = []string{token}
+	c.APITokens = secret.List(token)
 	return newAccess(c)
 }
 
@@ -57,7 +58,7 @@ func TestSessionTampering(t *testing.T) {
 		"other version":   "v2." + parts[1] + "." + parts[2] + "." + a.sign(0, "v2."+parts[1]+"."+parts[2]),
 		"no mac":          parts[0] + "." + parts[1] + "." + parts[2],
 		"mac of nothing":  "." + a.sign(0, ""),
-		"another token's": c.Value[:len(c.Value)-64] + newAccess(config.Config{APITokens: []string{"x"}}).sign(0, strings.Join(parts[:3], ".")),
+		"another token's": c.Value[:len(c.Value)-64] + newAccess(config.Config{APITokens: secret.List("x")}).sign(0, strings.Join(parts[:3], ".")),
 	} {
 		if _, ok := a.session(withSession(v)); ok {
 			t.Errorf("%s session %q accepted", name, v)

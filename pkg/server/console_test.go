@@ -20,6 +20,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/delivery/sqlite"
 	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -119,8 +120,10 @@ func sessionCookieOf(r response) *http.Cookie {
 // another site.
 func TestConsoleAccess(t *testing.T) {
 	open := newConsole(t, nil)
-	closed := newConsole(t, func(c *config.Config) { c.APITokens = []string{"old-token-0123456789", consoleToken} })
-	exposed := newConsole(t, func(c *config.Config) { c.Addr, c.AuthTokens = "0.0.0.0:8081", []string{"renderer-token-0123456789"} })
+	closed := newConsole(t, func(c *config.Config) { c.APITokens = secret.List("old-token-0123456789", consoleToken) })
+	exposed := newConsole(t, func(c *config.Config) {
+		c.Addr, c.AuthTokens = "0.0.0.0:8081", secret.List("renderer-token-0123456789")
+	})
 	signIn := closed.do("POST", "/api/session", `{"token": "`+consoleToken+`"}`)
 	cookie := sessionCookieOf(signIn)
 	if signIn.status != 200 || cookie == nil {
@@ -190,7 +193,7 @@ func TestConsoleAccess(t *testing.T) {
 // Signing in sets an HttpOnly, SameSite=Strict cookie (Secure behind
 // TLS); signing out ends the session; a session ends with its token.
 func TestConsoleSession(t *testing.T) {
-	c := newConsole(t, func(c *config.Config) { c.APITokens = []string{consoleToken} })
+	c := newConsole(t, func(c *config.Config) { c.APITokens = secret.List(consoleToken) })
 	state := func(header ...string) sessionJSON {
 		t.Helper()
 		var s sessionJSON
@@ -227,8 +230,8 @@ func TestConsoleSession(t *testing.T) {
 
 	// Another replica with the same token takes the session; one whose
 	// api_token no longer has it does not.
-	same := newConsole(t, func(c *config.Config) { c.APITokens = []string{"new-token-0123456789", consoleToken} })
-	rotated := newConsole(t, func(c *config.Config) { c.APITokens = []string{"new-token-0123456789"} })
+	same := newConsole(t, func(c *config.Config) { c.APITokens = secret.List("new-token-0123456789", consoleToken) })
+	rotated := newConsole(t, func(c *config.Config) { c.APITokens = secret.List("new-token-0123456789") })
 	if a := same.do("GET", "/api/outbox", "", "Cookie", session); a.status != 200 {
 		t.Errorf("replica with the token: %s", a)
 	}
@@ -389,7 +392,7 @@ func waitJobs(t *testing.T, c *consoleEnv, done func([]service.Message) bool) []
 // The page and its assets are served to anyone (they hold no data); the
 // page's CSP allows only its own scripts.
 func TestConsolePage(t *testing.T) {
-	c := newConsole(t, func(c *config.Config) { c.APITokens = []string{consoleToken} })
+	c := newConsole(t, func(c *config.Config) { c.APITokens = secret.List(consoleToken) })
 	page := c.do("GET", "/", "")
 	if page.status != 200 || !strings.HasPrefix(page.header.Get("Content-Type"), "text/html") ||
 		!strings.Contains(page.header.Get("Content-Security-Policy"), "script-src 'self'") || !bytes.Contains(page.body, []byte(`id="login-form"`)) {
@@ -438,7 +441,7 @@ func TestConsoleHealth(t *testing.T) {
 func TestConsoleRender(t *testing.T) {
 	testenv.NeedChromium(t, render.FindChromium)
 	f := newFixture(t, func(c *config.Config) {
-		c.GrafanaToken, c.OutboxPath = testGrafanaToken, filepath.Join(t.TempDir(), "outbox.db")
+		c.GrafanaToken, c.OutboxPath = secret.New(testGrafanaToken), filepath.Join(t.TempDir(), "outbox.db")
 	})
 	// The dashboard check before the render has the TLS policy of chat
 	// delivery, which serve always starts.

@@ -17,6 +17,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 const testGrafanaToken = "glsa_panelcast_test_0123456789"
@@ -31,9 +32,9 @@ func TestPushThroughTheServer(t *testing.T) {
 	slack.SetShareDelay(0)
 	outbox := filepath.Join(t.TempDir(), "outbox.db")
 	f := newFixture(t, func(c *config.Config) {
-		c.APITokens = []string{"push-api-token-0123456789"}
-		c.SlackBotToken, c.SlackAPIURL = "xoxb-test-token", slack.APIURL()
-		c.OutboxPath, c.GrafanaToken = outbox, testGrafanaToken
+		c.APITokens = secret.List("push-api-token-0123456789")
+		c.SlackBotToken, c.SlackAPIURL = secret.New("xoxb-test-token"), slack.APIURL()
+		c.OutboxPath, c.GrafanaToken = outbox, secret.New(testGrafanaToken)
 	})
 	if err := f.svc.StartDelivery(delivery.WorkerOptions{BaseBackoff: 50 * time.Millisecond}); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -65,7 +66,7 @@ func ParseRenderQuery(q url.Values, csv bool) (service.GrafanaRender, error) {
 		return g, err
 	}
 	g.Timezone = strings.TrimSpace(q.Get("timezone"))
-	g.RenderKey = q.Get("renderKey")
+	g.RenderKey = secret.New(q.Get("renderKey"))
 	g.Domain = strings.TrimSpace(q.Get("domain"))
 	if !validDomain(g.Domain) {
 		return g, badQuery("domain must be a host name such as grafana.example.com (Grafana's callback host), got %q", clip(g.Domain))

@@ -56,7 +56,7 @@ func (s *Server) render(csv bool) http.HandlerFunc {
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(body)
 		} else {
-			out.msg = redact(out.msg, g.RenderKey)
+			out.msg = redact(out.msg, g.RenderKey.Reveal())
 			if out.status == http.StatusTooManyRequests {
 				w.Header().Set("Retry-After", retryAfter)
 			}

@@ -25,6 +25,7 @@ import (
 	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -59,7 +60,7 @@ func startFixture(change func(*config.Config)) (*fixture, error) {
 	}
 	cfg := config.Default()
 	cfg.GrafanaURL = g.URL
-	cfg.AuthTokens = []string{"another-token-for-rotation", testToken}
+	cfg.AuthTokens = secret.List("another-token-for-rotation", testToken)
 	cfg.Concurrency, cfg.QueueLength = 2, 8
 	cfg.MaxTimeout = time.Minute
 	cfg.ShutdownTimeout = 20 * time.Second
@@ -622,7 +623,7 @@ func TestCheckConfig(t *testing.T) {
 		{"0.0.0.0:8081", []string{"long-random-token"}, ""},
 	} {
 		cfg := base
-		cfg.Addr, cfg.AuthTokens = c.addr, c.tokens
+		cfg.Addr, cfg.AuthTokens = c.addr, secret.List(c.tokens...)
 		err := CheckConfig(cfg)
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("addr %s, tokens %v: %v, want %q", c.addr, c.tokens, err, c.want)

@@ -18,6 +18,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/grafana"
 	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // prepareAlert renders the pictures of an alert job: each panel with the
@@ -141,8 +142,8 @@ func (s *Service) renderForChat(ctx context.Context, kind, pageURL string, width
 	req, err := s.Request(g)
 	var img []byte
 	if err == nil {
-		if s.Config.GrafanaToken != "" {
-			req.OriginHeaders = map[string]string{"Authorization": "Bearer " + s.Config.GrafanaToken}
+		if s.Config.GrafanaToken.IsSet() {
+			req.OriginHeaders = map[string]secret.Value{"Authorization": secret.New("Bearer " + s.Config.GrafanaToken.Reveal())}
 		}
 		img, err = s.Renderer.Render(ctx, req)
 	}

@@ -200,7 +200,14 @@ func (s *Service) AlertsHealth() *AlertsHealth {
 // notification, or an alert with no address, is refused whole (ErrBadAlerts)
 // so the sender reports it instead of losing part of it, and the messages
 // are stored in one transaction.
-func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, doorURL string) (AlertsResult, error) {
+//
+// caller, when the door names one (plugin mode: the account of Grafana's
+// contact point, or whoever posts to the resource), must be able to view
+// each picture's dashboard; a picture it may not view is left out and its
+// message goes as text, saying why. The alert's text came from the caller,
+// so only the picture needs the permission, and an alert is not lost for
+// a folder permission.
+func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, doorURL string, caller *Caller) (AlertsResult, error) {
 	n, err := grafana.ParseWebhook(body)
 	if err != nil {
 		return AlertsResult{}, badAlerts("%s", strings.TrimPrefix(err.Error(), grafana.ErrBadPayload.Error()+": "))
@@ -224,6 +231,7 @@ func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, door
 		return AlertsResult{}, err
 	}
 	now := time.Now()
+	view := s.checkViews(ctx, caller, base.String())
 	// Jobs are stored alert by alert, address by address, so that a storm
 	// to several chats keeps all of them busy rather than one after the
 	// other (each is paced by its own rate limit).
@@ -240,7 +248,7 @@ func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, door
 		var jobs []delivery.Job
 		var msgs []AlertMessage
 		for _, alerts := range groups {
-			j, msg, err := s.alertJob(ad, n, r.addr, alerts, base, now)
+			j, msg, err := s.alertJob(ad, n, r.addr, alerts, base, now, view)
 			if err != nil {
 				return AlertsResult{}, err
 			}
@@ -356,7 +364,7 @@ func alertName(a grafana.Alert) string {
 // alertJob is the outbox job of one message: alerts (one, or a group) to
 // one address.
 func (s *Service) alertJob(ad *alertDelivery, n grafana.Notification, addr chat.Address, alerts []grafana.Alert,
-	base *url.URL, now time.Time) (delivery.Job, AlertMessage, error) {
+	base *url.URL, now time.Time, view viewChecker) (delivery.Job, AlertMessage, error) {
 	status := grafana.StatusResolved
 	for _, a := range alerts {
 		if a.Status == grafana.StatusFiring {
@@ -375,6 +383,15 @@ func (s *Service) alertJob(ad *alertDelivery, n grafana.Notification, addr chat.
 	seen := map[string]bool{}
 	for _, a := range alerts {
 		p, why := s.alertPanel(ad, a, now)
+		if p != nil {
+			denied, err := view(p.DashboardUID)
+			if err != nil {
+				return delivery.Job{}, AlertMessage{}, err
+			}
+			if denied != "" {
+				p, why = nil, denied
+			}
+		}
 		if p != nil {
 			key := fmt.Sprintf("%s/%d/%d/%v", p.DashboardUID, p.PanelID, p.OrgID, p.Labels)
 			if !seen[key] {
@@ -414,6 +431,35 @@ func (s *Service) alertJob(ad *alertDelivery, n grafana.Notification, addr chat.
 	return delivery.Job{Kind: "alert", Address: addr.String(), Text: body, Payload: raw,
 		DedupeKey: dedupeKey(addr, alerts, grouped, n.GroupKey),
 		ThreadKey: alertThread(alerts, grouped, n.GroupKey)}, msg, nil
+}
+
+// viewChecker says why the caller may not view a dashboard ("" when it
+// may); an error is Grafana not answering, which the sender should retry.
+type viewChecker func(uid string) (denied string, err error)
+
+// checkViews asks once per dashboard of a notification whether caller may
+// view it; with no caller every dashboard is fine.
+func (s *Service) checkViews(ctx context.Context, caller *Caller, base string) viewChecker {
+	seen := map[string]string{}
+	return func(uid string) (string, error) {
+		if caller == nil {
+			return "", nil
+		}
+		if why, ok := seen[uid]; ok {
+			return why, nil
+		}
+		err := s.mayView(ctx, caller, base, uid)
+		switch {
+		case errors.Is(err, ErrDeliveryUnavailable):
+			return "", err
+		case err != nil:
+			seen[uid] = strings.TrimPrefix(strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": "), ErrBadPush.Error()+": ")
+			s.Log.WarnContext(ctx, "an alert goes without its picture", "reason", seen[uid])
+		default:
+			seen[uid] = ""
+		}
+		return seen[uid], nil
+	}
 }
 
 // alertPanel is the picture of one alert: the panel it names, or the

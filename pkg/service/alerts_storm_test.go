@@ -58,7 +58,7 @@ func TestAlertStorm(t *testing.T) {
 	to := "slack:#alerts,mattermost:town-square,discord:" + discordChannelID + ",telegram:" + strconv.Itoa(private)
 
 	start := time.Now()
-	res, err := s.HandleAlerts(context.Background(), stormAlerts(t, 50, start.Add(-5*time.Minute)), to, "")
+	res, err := s.HandleAlerts(context.Background(), stormAlerts(t, 50, start.Add(-5*time.Minute)), to, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func TestAlertsGrafanaFiringThenResolved(t *testing.T) {
 	ctx := context.Background()
 
 	firing := fixture(t, "grafana-firing-panel.json")
-	res, err := s.HandleAlerts(ctx, firing, "slack:#alerts", "")
+	res, err := s.HandleAlerts(ctx, firing, "slack:#alerts", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,13 +112,13 @@ func TestAlertsGrafanaFiringThenResolved(t *testing.T) {
 	}
 
 	// Grafana repeats the notification (repeat_interval): nothing new.
-	again, err := s.HandleAlerts(ctx, firing, "slack:#alerts", "")
+	again, err := s.HandleAlerts(ctx, firing, "slack:#alerts", "", nil)
 	if err != nil || !again.Messages[0].Duplicate || again.Messages[0].ID != res.Messages[0].ID {
 		t.Fatalf("repeat: %+v, %v", again, err)
 	}
 
 	resolved := fixture(t, "grafana-resolved.json")
-	res2, err := s.HandleAlerts(ctx, resolved, "slack:#alerts", "")
+	res2, err := s.HandleAlerts(ctx, resolved, "slack:#alerts", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestAlertsGrafanaFiringThenResolved(t *testing.T) {
 // message with a picture per instance.
 func TestAlertsGroupedOneMessage(t *testing.T) {
 	e, s := alertEnv(t, func(c *config.Config) { c.AlertGrouping = config.GroupPerNotification })
-	res, err := s.HandleAlerts(context.Background(), fixture(t, "grafana-group.json"), "discord:"+discordChannelID, "")
+	res, err := s.HandleAlerts(context.Background(), fixture(t, "grafana-group.json"), "discord:"+discordChannelID, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestAlertsGroupedOneMessage(t *testing.T) {
 // An alert that names no panel still gets its message, as text.
 func TestAlertsWithoutPanelAreText(t *testing.T) {
 	e, s := alertEnv(t, nil)
-	res, err := s.HandleAlerts(context.Background(), fixture(t, "grafana-no-panel.json"), "telegram:"+strconv.Itoa(telegramChatID), "")
+	res, err := s.HandleAlerts(context.Background(), fixture(t, "grafana-no-panel.json"), "telegram:"+strconv.Itoa(telegramChatID), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestAlertsVarMapping(t *testing.T) {
 		"labels":{"alertname":"Slow","host":"web-9","service":"api","instance":"ignored:9100"},
 		"annotations":{"panelcast_panel":"scenes:2","panelcast_vars":"instance=host, job=service"},
 		"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"0123456789abcdef"}]}`)
-	res, err := s.HandleAlerts(context.Background(), body, "slack:#alerts", "")
+	res, err := s.HandleAlerts(context.Background(), body, "slack:#alerts", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -120,20 +121,20 @@ func newSenders(cfg config.Config, log *slog.Logger) (senders map[string]chat.Se
 		}
 		senders[name] = s
 	}
-	if cfg.SlackBotToken != "" {
-		s, err := slack.New(slack.Config{Token: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL, Logger: log})
+	if cfg.SlackBotToken.IsSet() {
+		s, err := slack.New(slack.Config{Token: cfg.SlackBotToken.Reveal(), APIURL: cfg.SlackAPIURL, Logger: log})
 		add("slack", s, err)
 	}
-	if cfg.MattermostURL != "" || cfg.MattermostToken != "" {
-		s, err := mattermost.New(mattermost.Config{URL: cfg.MattermostURL, Token: cfg.MattermostToken, Team: cfg.MattermostTeam, Logger: log})
+	if cfg.MattermostURL != "" || cfg.MattermostToken.IsSet() {
+		s, err := mattermost.New(mattermost.Config{URL: cfg.MattermostURL, Token: cfg.MattermostToken.Reveal(), Team: cfg.MattermostTeam, Logger: log})
 		add("mattermost", s, err)
 	}
-	if cfg.DiscordBotToken != "" {
-		s, err := discord.New(discord.Config{Token: cfg.DiscordBotToken, APIURL: cfg.DiscordAPIURL})
+	if cfg.DiscordBotToken.IsSet() {
+		s, err := discord.New(discord.Config{Token: cfg.DiscordBotToken.Reveal(), APIURL: cfg.DiscordAPIURL})
 		add("discord", s, err)
 	}
-	if cfg.TelegramBotToken != "" {
-		s, err := telegram.New(telegram.Config{Token: cfg.TelegramBotToken, APIURL: cfg.TelegramAPIURL})
+	if cfg.TelegramBotToken.IsSet() {
+		s, err := telegram.New(telegram.Config{Token: cfg.TelegramBotToken.Reveal(), APIURL: cfg.TelegramAPIURL})
 		add("telegram", s, err)
 	}
 	return senders, broken
@@ -204,6 +205,9 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	}
 	if opts.Logger == nil {
 		opts.Logger = s.Log
+	}
+	if opts.Redact == nil {
+		opts.Redact = st.secrets.Replace
 	}
 	st.opts = opts
 	o, err := s.openOutbox()
@@ -380,12 +384,21 @@ func (s *Service) checkDashboard(ctx context.Context, spec RenderSpec) error {
 
 // secretScrubber replaces every configured secret, so that no token reaches
 // a log line, a stored error or health output, whatever a provider or
-// library put into an error text.
+// library put into an error text: the configuration's secrets never print,
+// but a text a library built from a revealed one (a URL with Telegram's
+// /bot<token>/, a connection string) would.
 func secretScrubber(c config.Config) *strings.Replacer {
-	secrets := append([]string{c.GrafanaToken, c.SlackBotToken, c.MattermostToken, c.DiscordBotToken, c.TelegramBotToken},
-		append(c.APITokens, c.AuthTokens...)...)
-	if _, after, ok := strings.Cut(c.TelegramBotToken, ":"); ok {
+	var secrets []string
+	for _, v := range c.Secrets() {
+		secrets = append(secrets, v.Reveal())
+	}
+	if _, after, ok := strings.Cut(c.TelegramBotToken.Reveal(), ":"); ok {
 		secrets = append(secrets, after)
+	}
+	if u, err := url.Parse(c.OutboxURL.Reveal()); err == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			secrets = append(secrets, p, url.QueryEscape(p))
+		}
 	}
 	// Longer first, so a token is replaced whole before any part of it.
 	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })

@@ -14,6 +14,7 @@ import (
 	"github.com/panelcast/panelcast/internal/fakechat/slackfake"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // noBrowserService is a service whose browser is missing, for what needs
@@ -42,7 +43,7 @@ func TestInboxWithoutAnyChat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.HandleAlerts(context.Background(), body, "inbox:#ops", "")
+	res, err := s.HandleAlerts(context.Background(), body, "inbox:#ops", "", nil)
 	if err != nil || len(res.Messages) != 1 {
 		t.Fatalf("HandleAlerts = %+v, %v", res, err)
 	}
@@ -83,7 +84,7 @@ func TestInboxWithoutAnyChat(t *testing.T) {
 // how to switch delivery on.
 func TestPluginWithoutChatOpensNothing(t *testing.T) {
 	c := pushConfig()
-	c.SlackBotToken, c.TelegramBotToken, c.DiscordBotToken = "", "", ""
+	c.SlackBotToken, c.TelegramBotToken, c.DiscordBotToken = secret.Value{}, secret.Value{}, secret.Value{}
 	data := t.TempDir()
 	c.Grafana = &config.GrafanaEnv{DataDirs: []config.EnvDir{{Var: "GF_PATHS_DATA", Path: data}}}
 	s := planService(c)
@@ -111,7 +112,7 @@ func TestRecentHealthChecksOnce(t *testing.T) {
 	c := config.Default()
 	c.GrafanaURL = "https://grafana.example.com"
 	c.OutboxPath = filepath.Join(t.TempDir(), "outbox.db")
-	c.SlackBotToken, c.SlackAPIURL = "xoxb-health", slack.APIURL()
+	c.SlackBotToken, c.SlackAPIURL = secret.New("xoxb-health"), slack.APIURL()
 	s := noBrowserService(t, c)
 	if err := s.StartDelivery(delivery.WorkerOptions{}); err != nil {
 		t.Fatal(err)

@@ -32,10 +32,10 @@ var ErrNoDataFolder = errors.New("no writable folder for the outbox")
 func (s *Service) openOutbox() (delivery.Store, error) {
 	c := s.Config
 	st := &s.push
-	if c.OutboxURL != "" {
+	if c.OutboxURL.IsSet() {
 		st.kind = "postgres"
-		st.location, _ = postgres.Location(c.OutboxURL)
-		return postgres.Open(context.Background(), c.OutboxURL, postgres.Options{Logger: s.Log})
+		st.location, _ = postgres.Location(c.OutboxURL.Reveal())
+		return postgres.Open(context.Background(), c.OutboxURL.Reveal(), postgres.Options{Logger: s.Log})
 	}
 	st.kind = "sqlite"
 	if c.OutboxPath != "" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // notWritable is a folder no one may create, root included.
@@ -24,7 +25,7 @@ func notWritable(t *testing.T) string {
 // outbox; nothing is sent) and returns where the outbox went and why not.
 func startOutbox(t *testing.T, c config.Config) (*Service, string, error) {
 	t.Helper()
-	c.SlackBotToken = "xoxb-outbox-test"
+	c.SlackBotToken = secret.New("xoxb-outbox-test")
 	s := planService(c)
 	err := s.StartDelivery(delivery.WorkerOptions{})
 	t.Cleanup(func() { _ = s.StopDelivery() })

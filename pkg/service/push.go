@@ -63,6 +63,9 @@ type PushRequest struct {
 	// Thread, when set, posts every push with the same Thread and address
 	// in one thread: the first starts it, the others reply.
 	Thread string
+	// Caller, when the door names one (plugin mode), must be able to view
+	// the panel's dashboard: see Caller.
+	Caller *Caller
 }
 
 // RenderSpec is what a job needs to render its picture; it is stored as the
@@ -172,19 +175,19 @@ func missingCredentials(s *Service, provider string) string {
 	c := s.Config
 	switch provider {
 	case "slack":
-		if c.SlackBotToken == "" {
+		if !c.SlackBotToken.IsSet() {
 			return "slack_bot_token"
 		}
 	case "mattermost":
-		if c.MattermostURL == "" || c.MattermostToken == "" {
+		if c.MattermostURL == "" || !c.MattermostToken.IsSet() {
 			return "mattermost_url and mattermost_token"
 		}
 	case "discord":
-		if c.DiscordBotToken == "" {
+		if !c.DiscordBotToken.IsSet() {
 			return "discord_bot_token"
 		}
 	case "telegram":
-		if c.TelegramBotToken == "" {
+		if !c.TelegramBotToken.IsSet() {
 			return "telegram_bot_token"
 		}
 	}
@@ -291,6 +294,14 @@ func (s *Service) Push(ctx context.Context, p PushRequest, grafanaURL string) (P
 	o, err := s.push.outboxFor(plan.Address.Provider)
 	if err != nil {
 		return PushStatus{}, err
+	}
+	if p.Caller != nil {
+		if plan.Render.DashboardUID == "" {
+			return PushStatus{}, badPush("panel.url must be a dashboard panel (/d/<uid>/… or /d-solo/<uid>/…) so that Panelcast can check that %s may view it", p.Caller.Login)
+		}
+		if err := s.mayView(ctx, p.Caller, plan.Render.GrafanaURL, plan.Render.DashboardUID); err != nil {
+			return PushStatus{}, err
+		}
 	}
 	payload, err := json.Marshal(plan.Render)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // Two pushes in one thread to every provider: each arrives once, in the
@@ -162,7 +164,7 @@ func TestPushHonoursRetryAfter(t *testing.T) {
 // nothing: no picture of Grafana's login page reaches the chat.
 func TestPushWithWrongGrafanaToken(t *testing.T) {
 	e := newPushEnv(t)
-	e.cfg.GrafanaToken = "glsa_wrong_token"
+	e.cfg.GrafanaToken = secret.New("glsa_wrong_token")
 	s := e.start(t)
 	st, err := s.Push(context.Background(), PushRequest{To: addresses["slack"], Text: "never", Panel: scenesPanel("wrong")}, "")
 	if err != nil {

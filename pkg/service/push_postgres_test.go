@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/internal/pgtest"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // Two services on one PostgreSQL outbox are two replicas: a push queued on
@@ -16,7 +17,7 @@ import (
 func TestPushThroughPostgres(t *testing.T) {
 	e := newPushEnv(t)
 	pg := pgtest.New(t)
-	e.cfg.OutboxPath, e.cfg.OutboxURL = "", pg.Database(t)
+	e.cfg.OutboxPath, e.cfg.OutboxURL = "", secret.New(pg.Database(t))
 	a, b := e.start(t), e.start(t)
 	ctx := context.Background()
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // The child of TestPushRestartDeliversEachPushOnce is this test binary with
@@ -34,7 +35,7 @@ func TestPushRestartChild(t *testing.T) {
 	parts := strings.Split(env, "\n")
 	c := config.Default()
 	c.GrafanaURL, c.SlackAPIURL, c.OutboxPath = parts[0], parts[1], parts[2]
-	c.GrafanaToken, c.SlackBotToken = grafanaToken, slackToken
+	c.GrafanaToken, c.SlackBotToken = secret.New(grafanaToken), secret.New(slackToken)
 	s := New(context.Background(), c, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if s.StartErr != nil {
 		t.Fatal(s.StartErr)

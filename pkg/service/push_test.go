@@ -9,14 +9,15 @@ import (
 	"testing"
 
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 func pushConfig() config.Config {
 	c := config.Default()
 	c.GrafanaURL = "https://grafana.example.com:3000/"
-	c.SlackBotToken = "xoxb-test-token"
-	c.TelegramBotToken = "123456:telegram-secret"
-	c.DiscordBotToken = "discord-secret"
+	c.SlackBotToken = secret.New("xoxb-test-token")
+	c.TelegramBotToken = secret.New("123456:telegram-secret")
+	c.DiscordBotToken = secret.New("discord-secret")
 	return c
 }
 
@@ -179,8 +180,8 @@ func TestPushWithoutDelivery(t *testing.T) {
 
 func TestSecretScrubber(t *testing.T) {
 	c := pushConfig()
-	c.GrafanaToken = "glsa_abcdef"
-	c.APITokens = []string{"api-1234"}
+	c.GrafanaToken = secret.New("glsa_abcdef")
+	c.APITokens = secret.List("api-1234")
 	r := secretScrubber(c)
 	in := "slack xoxb-test-token, telegram 123456:telegram-secret and telegram-secret, grafana glsa_abcdef, api api-1234, discord discord-secret"
 	out := r.Replace(in)

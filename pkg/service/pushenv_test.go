@@ -26,6 +26,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // Credentials of the test world; none may ever show up in a log, a stored
@@ -170,14 +171,14 @@ func newPushEnv(t *testing.T) *pushEnv {
 
 	c := config.Default()
 	c.GrafanaURL = g.URL
-	c.GrafanaToken = grafanaToken
+	c.GrafanaToken = secret.New(grafanaToken)
 	c.OutboxPath = filepath.Join(t.TempDir(), "outbox.db")
 	c.MaxAttempts = 4
 	c.Timeout = 20 * time.Second
-	c.SlackBotToken, c.SlackAPIURL = slackToken, e.fronts["slack"].srv.URL+"/api/"
-	c.MattermostURL, c.MattermostToken, c.MattermostTeam = e.fronts["mattermost"].srv.URL, mattermostToken, "ops"
-	c.DiscordBotToken, c.DiscordAPIURL = discordToken, e.fronts["discord"].srv.URL+"/api/v10"
-	c.TelegramBotToken, c.TelegramAPIURL = telegramToken, e.fronts["telegram"].srv.URL
+	c.SlackBotToken, c.SlackAPIURL = secret.New(slackToken), e.fronts["slack"].srv.URL+"/api/"
+	c.MattermostURL, c.MattermostToken, c.MattermostTeam = e.fronts["mattermost"].srv.URL, secret.New(mattermostToken), "ops"
+	c.DiscordBotToken, c.DiscordAPIURL = secret.New(discordToken), e.fronts["discord"].srv.URL+"/api/v10"
+	c.TelegramBotToken, c.TelegramAPIURL = secret.New(telegramToken), e.fronts["telegram"].srv.URL
 	e.cfg = c
 	return e
 }

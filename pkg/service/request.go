@@ -13,6 +13,7 @@ import (
 
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 // GrafanaRender is a render as Grafana asks for it, through either door,
@@ -30,8 +31,9 @@ type GrafanaRender struct {
 	// Timezone is what Grafana sent: an IANA name, UTC/utc, browser,
 	// empty, a POSIX offset (UTC-05:00 is five hours east of UTC), or a
 	// percent-encoded ISO offset (UTC%2B05%3A30); see GrafanaTimezone.
-	Timezone  string
-	RenderKey string
+	Timezone string
+	// RenderKey is the renderKey cookie's value Grafana gave the render.
+	RenderKey secret.Value
 	Domain    string
 	Headers   map[string][]string
 	Encoding  string
@@ -85,7 +87,7 @@ func (s *Service) Request(g GrafanaRender) (render.Request, error) {
 	if _, ok := req.Headers["Accept-Language"]; !ok && c.Language != "" {
 		req.Headers["Accept-Language"] = c.Language
 	}
-	if g.RenderKey != "" {
+	if g.RenderKey.IsSet() {
 		req.Cookies = append(req.Cookies, render.Cookie{Name: "renderKey", Value: g.RenderKey, Domain: strings.TrimSpace(g.Domain)})
 	}
 	if err := s.checkOrigin(req.URL); err != nil {

@@ -102,7 +102,7 @@ func (s *Service) CheckRendererToken(token string) error {
 	}
 	ok := 0
 	for _, t := range s.Config.AuthTokens {
-		ok |= subtle.ConstantTimeCompare([]byte(token), []byte(t))
+		ok |= subtle.ConstantTimeCompare([]byte(token), []byte(t.Reveal()))
 	}
 	if ok != 1 {
 		return fmt.Errorf("%w: the renderer token does not match: set [rendering] renderer_token in grafana.ini to one of auth_token", ErrUnauthorized)

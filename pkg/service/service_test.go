@@ -7,6 +7,7 @@ import (
 
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/secret"
 )
 
 func TestRequestFillsDefaults(t *testing.T) {
@@ -25,13 +26,13 @@ func TestRequestFillsDefaults(t *testing.T) {
 			}
 		}},
 		{"Grafana's values win", GrafanaRender{URL: "https://g/", Width: 800, Height: -1, Scale: 2, Timeout: 5 * time.Second,
-			Timezone: "Asia/Tokyo", Encoding: "PDF", RenderKey: "k", Domain: "localhost",
+			Timezone: "Asia/Tokyo", Encoding: "PDF", RenderKey: secret.New("k"), Domain: "localhost",
 			Headers: map[string][]string{"accept-language": {"fr-FR", "en"}}}, func(t *testing.T, r render.Request) {
 			if r.Width != 800 || r.Height != -1 || r.Scale != 2 || r.Timeout != 5*time.Second || r.Timezone != "Asia/Tokyo" ||
 				r.Encoding != render.PDF || r.Headers["Accept-Language"] != "fr-FR, en" {
 				t.Errorf("%+v", r)
 			}
-			if len(r.Cookies) != 1 || r.Cookies[0] != (render.Cookie{Name: "renderKey", Value: "k", Domain: "localhost"}) {
+			if len(r.Cookies) != 1 || r.Cookies[0] != (render.Cookie{Name: "renderKey", Value: secret.New("k"), Domain: "localhost"}) {
 				t.Errorf("cookies %+v", r.Cookies)
 			}
 		}},
@@ -52,7 +53,7 @@ func TestCheckRendererToken(t *testing.T) {
 	if err := open.CheckRendererToken("-"); err != nil {
 		t.Errorf("no tokens configured must accept Grafana's default '-': %v", err)
 	}
-	s := &Service{Config: config.Config{AuthTokens: []string{"old", "new"}}}
+	s := &Service{Config: config.Config{AuthTokens: secret.List("old", "new")}}
 	for tok, ok := range map[string]bool{"old": true, "new": true, "": false, "-": false, "ne": false, "newer": false} {
 		err := s.CheckRendererToken(tok)
 		if (err == nil) != ok || (err != nil && !errors.Is(err, ErrUnauthorized)) {
