@@ -70,7 +70,8 @@ func GrafanaCaller(r *http.Request) *service.Caller {
 		// an empty caller matches no permission and is refused.
 		return &service.Caller{}
 	}
-	return &service.Caller{Login: u.Login, Email: u.Email, Role: u.Role, OrgID: backend.PluginConfigFromContext(r.Context()).OrgID}
+	// OrgID is deprecated for Namespace, which Grafana 9 to 11 do not send.
+	return &service.Caller{Login: u.Login, Email: u.Email, Role: u.Role, OrgID: backend.PluginConfigFromContext(r.Context()).OrgID} //nolint:staticcheck // see above
 }
 
 // GrafanaAppURL is Grafana's root URL from the plugin context (Grafana

@@ -57,7 +57,7 @@ func writeOutput(p string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("open the folder of %s: %w: it must be a real folder the plugin may write to", p, err)
 	}
-	defer unix.Close(dfd)
+	defer func() { _ = unix.Close(dfd) }()
 	suffix := make([]byte, 8)
 	if _, err := rand.Read(suffix); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)

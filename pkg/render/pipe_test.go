@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,7 +52,7 @@ func TestPipeConnReadsWholeMessages(t *testing.T) {
 			for {
 				m, err := p.Read()
 				if err != nil {
-					if err != errPipeClosed {
+					if !errors.Is(err, errPipeClosed) {
 						t.Fatalf("err = %v, want errPipeClosed", err)
 					}
 					break

@@ -135,7 +135,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	_ = s.svc.Close(sctx)
 	_ = hs.Close()
 	if serveErr == nil {
-		<-served
+		<-served //nolint:errcheck // http.ErrServerClosed, after Shutdown
 	}
 	s.log.Info("stopped")
 	return errors.Join(serveErr, err)

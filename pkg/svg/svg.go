@@ -290,7 +290,7 @@ func normalize(content []byte) ([]byte, error) {
 					continue // the root declares the two namespaces kept
 				}
 				out.WriteString(" " + key + `="`)
-				xml.EscapeText(&out, []byte(xmlChars(a.Value)))
+				_ = xml.EscapeText(&out, []byte(xmlChars(a.Value))) // into a strings.Builder: cannot fail
 				out.WriteString(`"`)
 			}
 			out.WriteString(">")
@@ -311,7 +311,7 @@ func normalize(content []byte) ([]byte, error) {
 			depth--
 		case xml.CharData:
 			if skip == 0 && depth > 0 {
-				xml.EscapeText(&out, []byte(xmlChars(string(tok))))
+				_ = xml.EscapeText(&out, []byte(xmlChars(string(tok))))
 			}
 		}
 	}

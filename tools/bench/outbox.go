@@ -63,7 +63,7 @@ func openBenchStore(kind string) (delivery.Store, func(), error) {
 			os.RemoveAll(dir)
 			return nil, nil, err
 		}
-		return s, func() { s.Close(); os.RemoveAll(dir) }, nil
+		return s, func() { _ = s.Close(); _ = os.RemoveAll(dir) }, nil
 	case "postgres":
 		pg, err := pgtest.Start(pgtest.Options{Durable: true})
 		if err != nil {
@@ -73,10 +73,10 @@ func openBenchStore(kind string) (delivery.Store, func(), error) {
 		if err == nil {
 			var s *postgres.Store
 			if s, err = postgres.Open(context.Background(), url, postgres.Options{}); err == nil {
-				return s, func() { s.Close(); pg.Close() }, nil
+				return s, func() { _ = s.Close(); _ = pg.Close() }, nil
 			}
 		}
-		pg.Close()
+		_ = pg.Close()
 		return nil, nil, err
 	}
 	return nil, nil, fmt.Errorf("unknown store %q: use sqlite or postgres", kind)

@@ -438,18 +438,20 @@ func newForm(c Chat, reply *replyParameters) *form {
 	return f
 }
 
-func (f *form) field(name, value string) { f.w.WriteField(name, value) }
+// The form is written into a bytes.Buffer, where writes do not fail.
+
+func (f *form) field(name, value string) { _ = f.w.WriteField(name, value) }
 
 func (f *form) file(field, name string, data []byte) {
 	h := textproto.MIMEHeader{}
 	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`, field, name))
 	h.Set("Content-Type", http.DetectContentType(data))
 	pw, _ := f.w.CreatePart(h)
-	pw.Write(data)
+	_, _ = pw.Write(data)
 }
 
 func (f *form) close() ([]byte, string) {
-	f.w.Close()
+	_ = f.w.Close()
 	return f.buf.Bytes(), f.w.FormDataContentType()
 }
 

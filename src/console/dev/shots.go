@@ -291,7 +291,7 @@ func signIn(b *rod.Browser) error {
 	}
 	srv := &http.Server{Handler: handler(newMock("s3cret"), "")}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	defer func() { _ = srv.Close() }()
 	p, err := open(b, fmt.Sprintf("http://%s/", ln.Addr()), views[2], false)
 	if err != nil {
 		return err
