@@ -16,9 +16,8 @@ import (
 	"time"
 
 	"github.com/go-rod/rod"
-	"github.com/go-rod/rod/lib/launcher"
-	"github.com/go-rod/rod/lib/launcher/flags"
 	"github.com/go-rod/rod/lib/proto"
+	"github.com/panelcast/panelcast/internal/rodlaunch"
 )
 
 // The browser tests check the pages themselves in real Chromium: the
@@ -31,25 +30,11 @@ func browser(t *testing.T, extra ...string) *rod.Browser {
 	if bin == "" {
 		t.Skip("set GRAFANATEST_BROWSER to a Chromium binary to check the pages in a browser")
 	}
-	l := launcher.New().Bin(bin).Headless(true).NoSandbox(true).Leakless(false).
-		Set("disable-gpu").Set("disable-dev-shm-usage").Set("hide-scrollbars")
-	for i := 0; i+1 < len(extra); i += 2 {
-		l = l.Set(flags.Flag(extra[i]), extra[i+1])
-	}
-	u, err := l.Launch()
+	b, stop, err := rodlaunch.Launch(bin, extra...)
 	if err != nil {
-		t.Fatalf("launch %s: %v", bin, err)
+		t.Fatal(err)
 	}
-	b := rod.New().ControlURL(u)
-	if err := b.Connect(); err != nil {
-		l.Kill()
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = b.Close()
-		l.Kill()
-		l.Cleanup()
-	})
+	t.Cleanup(stop)
 	return b
 }
 

@@ -12,11 +12,11 @@ import (
 
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/input"
-	"github.com/go-rod/rod/lib/launcher"
 	"github.com/go-rod/rod/lib/proto"
 
 	"github.com/panelcast/panelcast/internal/fakechat/slackfake"
 	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/internal/rodlaunch"
 	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/render"
 )
@@ -30,22 +30,11 @@ func consoleBrowser(t *testing.T) *rod.Browser {
 	t.Helper()
 	testenv.NeedChromium(t, render.FindChromium)
 	bin, _ := render.FindChromium("")
-	l := launcher.New().Bin(bin).Headless(true).NoSandbox(true).Leakless(false).
-		Set("disable-gpu").Set("disable-dev-shm-usage").Set("hide-scrollbars")
-	u, err := l.Launch()
+	b, stop, err := rodlaunch.Launch(bin)
 	if err != nil {
-		t.Fatalf("launch %s: %v", bin, err)
+		t.Fatal(err)
 	}
-	b := rod.New().ControlURL(u)
-	if err := b.Connect(); err != nil {
-		l.Kill()
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = b.Close()
-		l.Kill()
-		l.Cleanup()
-	})
+	t.Cleanup(stop)
 	return b
 }
 

@@ -38,11 +38,11 @@ import (
 
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/input"
-	"github.com/go-rod/rod/lib/launcher"
 	"github.com/go-rod/rod/lib/proto"
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/internal/pluginhost"
+	"github.com/panelcast/panelcast/internal/rodlaunch"
 	"github.com/panelcast/panelcast/pkg/render"
 )
 
@@ -85,19 +85,11 @@ func run(out, payload string) error {
 	if err != nil {
 		return err
 	}
-	l := launcher.New().Bin(bin).Headless(true).NoSandbox(true).Leakless(false).
-		Set("disable-gpu").Set("disable-dev-shm-usage").Set("hide-scrollbars")
-	u, err := l.Launch()
+	b, stop, err := rodlaunch.Launch(bin)
 	if err != nil {
-		return fmt.Errorf("launch %s: %w", bin, err)
-	}
-	defer l.Cleanup()
-	defer l.Kill()
-	b := rod.New().ControlURL(u)
-	if err := b.Connect(); err != nil {
 		return err
 	}
-	defer b.Close()
+	defer stop()
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}

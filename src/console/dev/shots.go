@@ -12,8 +12,8 @@ import (
 
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/input"
-	"github.com/go-rod/rod/lib/launcher"
 	"github.com/go-rod/rod/lib/proto"
+	"github.com/panelcast/panelcast/internal/rodlaunch"
 )
 
 type view struct {
@@ -38,19 +38,11 @@ func takeShots(base, bin, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	l := launcher.New().Bin(bin).Headless(true).NoSandbox(true).Leakless(false).
-		Set("disable-gpu").Set("disable-dev-shm-usage").Set("hide-scrollbars")
-	u, err := l.Launch()
+	b, stop, err := rodlaunch.Launch(bin)
 	if err != nil {
-		return fmt.Errorf("launch %s: %w", bin, err)
-	}
-	defer l.Cleanup()
-	defer l.Kill()
-	b := rod.New().ControlURL(u)
-	if err := b.Connect(); err != nil {
 		return err
 	}
-	defer b.Close()
+	defer stop()
 	if err := measure(b, base+"dev/baseline", "a one-line page (the floor)", false); err != nil {
 		return err
 	}
