@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -32,21 +31,6 @@ func RetryAfter(seconds float64, header string) time.Duration {
 		return MaxRetryAfter
 	}
 	return time.Duration(math.Round(sec*1000)) * time.Millisecond
-}
-
-// Clip makes outside text safe to quote in an error: one line, printable,
-// at most 120 characters.
-func Clip(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return ' '
-		}
-		return r
-	}, strings.TrimSpace(s))
-	if r := []rune(s); len(r) > 120 {
-		s = string(r[:119]) + "…"
-	}
-	return s
 }
 
 // Texts are measured in UTF-16 code units: never fewer than code points,

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/secret"
 )
 
@@ -143,7 +144,7 @@ func (e *APIError) Temporary() bool { return e.temporary }
 // (GET /api/dashboards/uid/<uid>). Errors are *APIError.
 func (c *Client) Dashboard(ctx context.Context, uid string) (Dashboard, error) {
 	if !ValidUID(uid) {
-		return Dashboard{}, &APIError{msg: fmt.Sprintf("%q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _)", clip(uid))}
+		return Dashboard{}, &APIError{msg: fmt.Sprintf("%q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _)", quote.Clip(uid))}
 	}
 	body, err := c.get(ctx, "/api/dashboards/uid/"+url.PathEscape(uid), "dashboard "+uid, func(code int, body []byte) *APIError {
 		return c.statusError(code, uid, body)
@@ -165,7 +166,7 @@ func (c *Client) get(ctx context.Context, path, what string, refused func(code i
 	base := strings.TrimRight(c.BaseURL, "/")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
-		return nil, &APIError{msg: fmt.Sprintf("Grafana's URL %s is unusable (%v): fix grafana_url", clip(base), err)}
+		return nil, &APIError{msg: fmt.Sprintf("Grafana's URL %s is unusable (%v): fix grafana_url", quote.Clip(base), err)}
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.Token.IsSet() {

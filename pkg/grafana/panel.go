@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/panelcast/panelcast/pkg/quote"
 )
 
 // Annotations (and, for AnnotationPanel, a label) an alert rule may carry
@@ -62,7 +64,7 @@ func (a Alert) Panel() (ref PanelRef, ok bool, problem string) {
 	switch {
 	case uid == "" && id == "":
 	case id == "":
-		hint = fmt.Sprintf("the rule is linked to dashboard %s but to no panel: link it to a panel, or set %s", clip(uid), AnnotationPanel)
+		hint = fmt.Sprintf("the rule is linked to dashboard %s but to no panel: link it to a panel, or set %s", quote.Clip(uid), AnnotationPanel)
 	default:
 		// convertAlert already took the OrgID from __orgId__.
 		r, err := uidAndPanel(uid, id)
@@ -121,14 +123,14 @@ func ParsePanelRef(s string) (PanelRef, error) {
 	}
 	uid, id, found := strings.Cut(s, ":")
 	if !found {
-		return PanelRef{}, fmt.Errorf("%q is neither uid:panelId nor a Grafana panel URL", clip(s))
+		return PanelRef{}, fmt.Errorf("%q is neither uid:panelId nor a Grafana panel URL", quote.Clip(s))
 	}
 	return uidAndPanel(uid, id)
 }
 
 func uidAndPanel(uid, id string) (PanelRef, error) {
 	if !ValidUID(uid) {
-		return PanelRef{}, fmt.Errorf("%q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _)", clip(uid))
+		return PanelRef{}, fmt.Errorf("%q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _)", quote.Clip(uid))
 	}
 	n, err := parsePanelID(id)
 	if err != nil {
@@ -142,7 +144,7 @@ func uidAndPanel(uid, id string) (PanelRef, error) {
 func parsePanelID(s string) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimPrefix(s, "panel-"), 10, 64)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("panel id %q is not a whole number above 0", clip(s))
+		return 0, fmt.Errorf("panel id %q is not a whole number above 0", quote.Clip(s))
 	}
 	return n, nil
 }
@@ -150,10 +152,10 @@ func parsePanelID(s string) (int64, error) {
 func parsePanelURL(raw string) (PanelRef, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return PanelRef{}, fmt.Errorf("%q is not a URL", clip(raw))
+		return PanelRef{}, fmt.Errorf("%q is not a URL", quote.Clip(raw))
 	}
 	if u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https" {
-		return PanelRef{}, fmt.Errorf("%q is not an http(s) URL", clip(raw))
+		return PanelRef{}, fmt.Errorf("%q is not an http(s) URL", quote.Clip(raw))
 	}
 	var ref PanelRef
 	parts := strings.Split(u.Path, "/")
@@ -164,14 +166,14 @@ func parsePanelURL(raw string) (PanelRef, error) {
 		}
 	}
 	if ref.DashboardUID == "" {
-		return PanelRef{}, fmt.Errorf("%s is not a dashboard URL (/d/<uid>/…)", clip(u.Path))
+		return PanelRef{}, fmt.Errorf("%s is not a dashboard URL (/d/<uid>/…)", quote.Clip(u.Path))
 	}
 	if !ValidUID(ref.DashboardUID) {
-		return PanelRef{}, fmt.Errorf("%q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _)", clip(ref.DashboardUID))
+		return PanelRef{}, fmt.Errorf("%q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _)", quote.Clip(ref.DashboardUID))
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return PanelRef{}, fmt.Errorf("%q is not a URL: its query is not URL-encoded", clip(raw))
+		return PanelRef{}, fmt.Errorf("%q is not a URL: its query is not URL-encoded", quote.Clip(raw))
 	}
 	id := q.Get("viewPanel")
 	if id == "" {
@@ -185,7 +187,7 @@ func parsePanelURL(raw string) (PanelRef, error) {
 	}
 	if org := q.Get("orgId"); org != "" {
 		if ref.OrgID, err = strconv.ParseInt(org, 10, 64); err != nil || ref.OrgID <= 0 {
-			return PanelRef{}, fmt.Errorf("orgId %q is not a whole number above 0", clip(org))
+			return PanelRef{}, fmt.Errorf("orgId %q is not a whole number above 0", quote.Clip(org))
 		}
 	}
 	for k, v := range q {
@@ -225,11 +227,11 @@ func ParseVarMap(s string) (map[string]string, error) {
 		name, label = strings.TrimSpace(name), strings.TrimSpace(label)
 		switch {
 		case !found:
-			return nil, fmt.Errorf("%q has no \"=\": write variable=label, e.g. host=instance", clip(entry))
+			return nil, fmt.Errorf("%q has no \"=\": write variable=label, e.g. host=instance", quote.Clip(entry))
 		case !varNamePattern.MatchString(name) || strings.HasPrefix(name, "__"):
-			return nil, fmt.Errorf("%q is not a dashboard variable name (letters, digits and _, not starting with __)", clip(name))
+			return nil, fmt.Errorf("%q is not a dashboard variable name (letters, digits and _, not starting with __)", quote.Clip(name))
 		case !labelNamePattern.MatchString(label):
-			return nil, fmt.Errorf("%q (for variable %s) is not a label name (a letter or _, then letters, digits, _ . : -)", clip(label), name)
+			return nil, fmt.Errorf("%q (for variable %s) is not a label name (a letter or _, then letters, digits, _ . : -)", quote.Clip(label), name)
 		case vars[name] != "":
 			return nil, fmt.Errorf("variable %s is mapped twice: keep one %s=label", name, name)
 		case len(vars) == maxVars:

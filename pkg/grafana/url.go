@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/panelcast/panelcast/pkg/quote"
 )
 
 // FieldError is a refused value of a panel description. Field is the name
@@ -65,7 +66,7 @@ type SoloPanel struct {
 // *FieldError.
 func SoloURL(base *url.URL, p SoloPanel) (*url.URL, error) {
 	if !ValidUID(p.DashboardUID) {
-		return nil, fieldError("dashboardUid", "%q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _): copy it from the dashboard's URL, /d/<uid>/…", clip(p.DashboardUID))
+		return nil, fieldError("dashboardUid", "%q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _): copy it from the dashboard's URL, /d/<uid>/…", quote.Clip(p.DashboardUID))
 	}
 	if p.PanelID <= 0 {
 		return nil, fieldError("panelId", "is missing: give the panel's id (the viewPanel or panelId number in its URL)")
@@ -80,7 +81,7 @@ func SoloURL(base *url.URL, p SoloPanel) (*url.URL, error) {
 	}
 	for name, v := range map[string]string{"from": p.From, "to": p.To} {
 		v = strings.TrimSpace(v)
-		if len(v) > maxTimeLength || hasControl(v) {
+		if len(v) > maxTimeLength || quote.HasControl(v) {
 			return nil, fieldError(name, "must be a time like now-6h or epoch milliseconds, at most %d characters", maxTimeLength)
 		}
 		if v != "" {
@@ -91,12 +92,12 @@ func SoloURL(base *url.URL, p SoloPanel) (*url.URL, error) {
 		return nil, fieldError("vars", "has %d variables; at most %d are taken", len(p.Vars), maxVars)
 	}
 	for name, values := range p.Vars {
-		if name == "" || len(name) > maxVarLength || hasControl(name) {
-			return nil, fieldError("vars", "has a variable name %q that is empty or not printable: use the variable's name, e.g. cluster", clip(name))
+		if name == "" || len(name) > maxVarLength || quote.HasControl(name) {
+			return nil, fieldError("vars", "has a variable name %q that is empty or not printable: use the variable's name, e.g. cluster", quote.Clip(name))
 		}
 		for _, v := range values {
-			if len(v) > maxVarLength || hasControl(v) {
-				return nil, fieldError("vars."+clip(name), "has a value that is too long or not printable")
+			if len(v) > maxVarLength || quote.HasControl(v) {
+				return nil, fieldError("vars."+quote.Clip(name), "has a value that is too long or not printable")
 			}
 		}
 		q["var-"+name] = values
@@ -116,12 +117,12 @@ func SoloURL(base *url.URL, p SoloPanel) (*url.URL, error) {
 func ForRender(page *url.URL, theme, timezone string) error {
 	theme = strings.ToLower(strings.TrimSpace(theme))
 	if theme != "" && theme != "light" && theme != "dark" {
-		return fieldError("theme", "must be light or dark, got %q", clip(theme))
+		return fieldError("theme", "must be light or dark, got %q", quote.Clip(theme))
 	}
 	timezone = strings.TrimSpace(timezone)
 	if timezone != "" {
 		if _, err := time.LoadLocation(timezone); err != nil || timezone == "Local" || len(timezone) > maxTimeLength || strings.Contains(timezone, "..") {
-			return fieldError("timezone", "%q is not an IANA time zone such as Europe/Berlin", clip(timezone))
+			return fieldError("timezone", "%q is not an IANA time zone such as Europe/Berlin", quote.Clip(timezone))
 		}
 	}
 	q := page.Query()
@@ -145,7 +146,7 @@ func ForRender(page *url.URL, theme, timezone string) error {
 func OnGrafana(raw string, base *url.URL) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fieldError("url", "%q is not an http(s) URL of a Grafana panel", clip(raw))
+		return nil, fieldError("url", "%q is not an http(s) URL of a Grafana panel", quote.Clip(raw))
 	}
 	if u.User != nil {
 		return nil, fieldError("url", "must not carry a user name or password: grafana_token authenticates the render")
@@ -177,16 +178,4 @@ func DashboardUID(page, base *url.URL) string {
 		return parts[1]
 	}
 	return ""
-}
-
-func hasControl(s string) bool {
-	return strings.ContainsFunc(s, unicode.IsControl)
-}
-
-// clip shortens what a caller sent before it is quoted back.
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }

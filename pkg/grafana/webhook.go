@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/prometheus/common/model"
 )
 
@@ -203,7 +204,7 @@ func ParseWebhook(body []byte) (Notification, error) {
 	case w.Status == nil:
 		return Notification{}, badPayload(`"status" is missing: Grafana and Alertmanager send "firing" or "resolved"`)
 	case !validStatus(*w.Status):
-		return Notification{}, badPayload(`"status" is %q: Grafana and Alertmanager send "firing" or "resolved"`, clip(*w.Status))
+		return Notification{}, badPayload(`"status" is %q: Grafana and Alertmanager send "firing" or "resolved"`, quote.Clip(*w.Status))
 	case len(w.Alerts) == 0:
 		return Notification{}, badPayload(`"alerts" is empty: there is nothing to deliver`)
 	case len(w.Alerts) > MaxAlerts:
@@ -242,7 +243,7 @@ func deref[T any](p *T) T {
 
 func convertAlert(w *wireAlert, orgID int64) (Alert, error) {
 	if !validStatus(w.Status) {
-		return Alert{}, fmt.Errorf(`"status" is %q, not "firing" or "resolved"`, clip(w.Status))
+		return Alert{}, fmt.Errorf(`"status" is %q, not "firing" or "resolved"`, quote.Clip(w.Status))
 	}
 	a := Alert{
 		Status:       w.Status,
@@ -276,7 +277,7 @@ func convertAlert(w *wireAlert, orgID int64) (Alert, error) {
 	if a.Fingerprint == "" {
 		a.Fingerprint = LabelsFingerprint(a.Labels)
 	} else if len(a.Fingerprint) > maxFingerprint || strings.ContainsFunc(a.Fingerprint, func(r rune) bool { return r <= ' ' || r > '~' }) {
-		return Alert{}, fmt.Errorf(`"fingerprint" %q is not a short printable identifier (at most %d characters)`, clip(a.Fingerprint), maxFingerprint)
+		return Alert{}, fmt.Errorf(`"fingerprint" %q is not a short printable identifier (at most %d characters)`, quote.Clip(a.Fingerprint), maxFingerprint)
 	}
 	// Grafana-managed alerts that reached an Alertmanager carry their
 	// values, and their organisation, only in reserved annotations.
@@ -302,7 +303,7 @@ func convertAlert(w *wireAlert, orgID int64) (Alert, error) {
 func parseTime(field, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is %q, not an RFC 3339 time such as 2024-05-01T12:00:00Z", field, clip(s))
+		return time.Time{}, fmt.Errorf("%q is %q, not an RFC 3339 time such as 2024-05-01T12:00:00Z", field, quote.Clip(s))
 	}
 	if t.IsZero() {
 		return time.Time{}, nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/secret"
 )
 
@@ -73,7 +74,7 @@ func (a *access) authorize(r *http.Request) error {
 	case a.open && loopbackHost(r.Host):
 		return nil
 	case a.open:
-		return fmt.Errorf("%w: no api_token is set, so Panelcast answers only requests to a loopback name (127.0.0.1, localhost) and this one was for %q: set api_token to reach it through a proxy or another name", chatapi.ErrUnauthorized, clipHost(r.Host))
+		return fmt.Errorf("%w: no api_token is set, so Panelcast answers only requests to a loopback name (127.0.0.1, localhost) and this one was for %q: set api_token to reach it through a proxy or another name", chatapi.ErrUnauthorized, quote.Clip(r.Host))
 	case len(a.tokens) == 0:
 		return fmt.Errorf("%w: the console, /push and /alerts are off because Panelcast listens on %s, which other machines reach, and no api_token is set: set api_token", chatapi.ErrUnauthorized, a.addr)
 	}
@@ -197,11 +198,4 @@ func loopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func clipHost(h string) string {
-	if len(h) > 80 {
-		return h[:80] + "…"
-	}
-	return h
 }

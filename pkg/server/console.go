@@ -15,6 +15,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/console"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/grafana"
+	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -270,7 +271,7 @@ func listLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
 	}
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 || n > delivery.MaxListLimit {
-		writeAPIError(w, http.StatusBadRequest, fmt.Sprintf("limit must be a whole number from 1 to %d, got %q", delivery.MaxListLimit, clipHost(raw)))
+		writeAPIError(w, http.StatusBadRequest, fmt.Sprintf("limit must be a whole number from 1 to %d, got %q", delivery.MaxListLimit, quote.Clip(raw)))
 		return 0, false
 	}
 	return n, true

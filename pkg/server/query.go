@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
@@ -59,7 +60,7 @@ func ParseRenderQuery(q url.Values, csv bool) (service.GrafanaRender, error) {
 	if s := strings.TrimSpace(q.Get("deviceScaleFactor")); s != "" {
 		g.Scale, err = strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(g.Scale) || math.IsInf(g.Scale, 0) || g.Scale <= 0 {
-			return g, badQuery("deviceScaleFactor must be a number above 0 such as 1 or 2, got %q", clip(s))
+			return g, badQuery("deviceScaleFactor must be a number above 0 such as 1 or 2, got %q", quote.Clip(s))
 		}
 	}
 	if g.Timeout, err = parseTimeout(q.Get("timeout")); err != nil {
@@ -69,13 +70,13 @@ func ParseRenderQuery(q url.Values, csv bool) (service.GrafanaRender, error) {
 	g.RenderKey = secret.New(q.Get("renderKey"))
 	g.Domain = strings.TrimSpace(q.Get("domain"))
 	if !validDomain(g.Domain) {
-		return g, badQuery("domain must be a host name such as grafana.example.com (Grafana's callback host), got %q", clip(g.Domain))
+		return g, badQuery("domain must be a host name such as grafana.example.com (Grafana's callback host), got %q", quote.Clip(g.Domain))
 	}
 	enc := strings.ToLower(strings.TrimSpace(q.Get("encoding")))
 	if csv {
 		// Grafana names the kind on this route too: encoding=csv.
 		if enc != "" && enc != "csv" {
-			return g, badQuery("encoding must be csv (or absent) on /render/csv, got %q", clip(enc))
+			return g, badQuery("encoding must be csv (or absent) on /render/csv, got %q", quote.Clip(enc))
 		}
 		return g, nil
 	}
@@ -89,7 +90,7 @@ func ParseRenderQuery(q url.Values, csv bool) (service.GrafanaRender, error) {
 			}
 		}
 	default:
-		return g, badQuery("encoding must be png or pdf, got %q", clip(enc))
+		return g, badQuery("encoding must be png or pdf, got %q", quote.Clip(enc))
 	}
 	g.Encoding = enc
 	return g, nil
@@ -103,7 +104,7 @@ func intParam(q url.Values, name string) (n int, set bool, err error) {
 		return 0, false, nil
 	}
 	if n, err = strconv.Atoi(s); err != nil {
-		return 0, true, badQuery("%s must be a whole number of CSS pixels, got %q", name, clip(s))
+		return 0, true, badQuery("%s must be a whole number of CSS pixels, got %q", name, quote.Clip(s))
 	}
 	return n, true, nil
 }
@@ -121,13 +122,13 @@ func parseTimeout(raw string) (time.Duration, error) {
 	if secondsPattern.MatchString(s) {
 		secs, err := strconv.ParseFloat(s, 64)
 		if err != nil || secs > maxTimeoutSeconds {
-			return 0, badQuery("timeout %q is far above any max_timeout: send seconds such as 30", clip(s))
+			return 0, badQuery("timeout %q is far above any max_timeout: send seconds such as 30", quote.Clip(s))
 		}
 		return time.Duration(secs * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, badQuery("timeout must be a number of seconds such as 30 (or a duration such as 45s), got %q", clip(s))
+		return 0, badQuery("timeout must be a number of seconds such as 30 (or a duration such as 45s), got %q", quote.Clip(s))
 	}
 	return d, nil
 }
@@ -144,12 +145,4 @@ func validDomain(d string) bool {
 		}
 	}
 	return true
-}
-
-// clip keeps echoed input short in error messages.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/grafana"
+	"github.com/panelcast/panelcast/pkg/quote"
 )
 
 // ErrBadAlerts marks a webhook body that is no alert notification, or one
@@ -356,7 +357,7 @@ func splitAddresses(s string) []string {
 
 func alertName(a grafana.Alert) string {
 	if name := a.Labels["alertname"]; name != "" {
-		return strconv.Quote(clip(name))
+		return strconv.Quote(quote.Clip(name))
 	}
 	return a.Fingerprint
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/panelcast/panelcast/pkg/chat/inbox"
 	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/quote"
 )
 
 // Errors the doors map to answers, besides the push's.
@@ -66,7 +67,7 @@ func (s *Service) RetryMessage(ctx context.Context, id string) (PushStatus, erro
 		return PushStatus{}, err
 	}
 	if id == "" || len(id) > maxID {
-		return PushStatus{}, fmt.Errorf("%w: %q is not a message id", ErrMessageNotFound, clip(id))
+		return PushStatus{}, fmt.Errorf("%w: %q is not a message id", ErrMessageNotFound, quote.Clip(id))
 	}
 	j, err := o.Retry(ctx, id)
 	switch {
@@ -124,7 +125,7 @@ func (s *Service) InboxImage(ctx context.Context, id string, n int) ([]byte, err
 		return nil, err
 	}
 	if id == "" || len(id) > maxID || n < 0 {
-		return nil, fmt.Errorf("%w: %q has no picture %d", ErrMessageNotFound, clip(id), n)
+		return nil, fmt.Errorf("%w: %q has no picture %d", ErrMessageNotFound, quote.Clip(id), n)
 	}
 	img, err := o.InboxImage(ctx, id, n)
 	switch {

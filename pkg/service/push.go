@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"unicode"
 
 	"github.com/panelcast/panelcast/pkg/chat"
 	"github.com/panelcast/panelcast/pkg/chat/discord"
 	"github.com/panelcast/panelcast/pkg/chat/telegram"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/grafana"
+	"github.com/panelcast/panelcast/pkg/quote"
 )
 
 // Errors the doors map to answers.
@@ -127,7 +127,7 @@ func (s *Service) PlanPush(p PushRequest, grafanaURL string) (PushPlan, error) {
 	if len(p.Text) > maxText {
 		return PushPlan{}, badPush("text is %d bytes; keep it under %d", len(p.Text), maxText)
 	}
-	if len(p.Thread) > maxThread || hasControl(p.Thread) {
+	if len(p.Thread) > maxThread || quote.HasControl(p.Thread) {
 		return PushPlan{}, badPush("thread must be at most %d printable characters", maxThread)
 	}
 	spec, err := s.planRender(p.Panel, grafanaURL)
@@ -254,7 +254,7 @@ func (s *Service) grafanaBase(doorURL string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return nil, badPush("Grafana's URL %q is not an http(s) URL: set grafana_url like https://grafana.example.com:3000", clip(raw))
+		return nil, badPush("Grafana's URL %q is not an http(s) URL: set grafana_url like https://grafana.example.com:3000", quote.Clip(raw))
 	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimRight(u.Path, "/")}, nil
 }
@@ -262,18 +262,6 @@ func (s *Service) grafanaBase(doorURL string) (*url.URL, error) {
 // badPanel names a refused panel field as the push API does: panel.<field>.
 func badPanel(err error) error {
 	return badPush("panel.%v", err)
-}
-
-func hasControl(s string) bool {
-	return strings.ContainsFunc(s, unicode.IsControl)
-}
-
-// clip shortens what a caller sent before it is quoted back.
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }
 
 // threadKey keeps push threads apart from alert threads in the outbox.
@@ -342,7 +330,7 @@ func (s *Service) PushStatus(ctx context.Context, id string) (PushStatus, error)
 		return PushStatus{}, err
 	}
 	if len(id) > 64 {
-		return PushStatus{}, fmt.Errorf("%w: %q is not a push id", ErrPushNotFound, clip(id))
+		return PushStatus{}, fmt.Errorf("%w: %q is not a push id", ErrPushNotFound, quote.Clip(id))
 	}
 	j, err := o.Get(ctx, id)
 	if errors.Is(err, delivery.ErrNotFound) || (err == nil && j.Kind != "push") {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/secret"
 )
@@ -169,7 +170,7 @@ func GrafanaTimezone(raw string) (string, error) {
 	if strings.Contains(tz, "%") {
 		dec, err := url.PathUnescape(tz)
 		if err != nil {
-			return "", badRequest("timezone %q is not a time zone: send an IANA name such as Europe/Berlin or an offset such as UTC+05:30", clip(raw))
+			return "", badRequest("timezone %q is not a time zone: send an IANA name such as Europe/Berlin or an offset such as UTC+05:30", quote.Clip(raw))
 		}
 		tz, iso = strings.TrimSpace(dec), true
 	}
@@ -189,7 +190,7 @@ func GrafanaTimezone(raw string) (string, error) {
 		minutes, _ = strconv.Atoi(m[3])
 	}
 	if hours*60+minutes > maxOffsetHours*60 || minutes > 59 {
-		return "", badRequest("timezone %q is no UTC offset in use (they run from UTC-12:00 to UTC+14:00): fix the dashboard's time zone", clip(raw))
+		return "", badRequest("timezone %q is no UTC offset in use (they run from UTC-12:00 to UTC+14:00): fix the dashboard's time zone", quote.Clip(raw))
 	}
 	if hours == 0 && minutes == 0 {
 		return "UTC", nil
@@ -237,14 +238,14 @@ func pdfOptions(params url.Values, page string) (render.PDFOptions, error) {
 		if v := get(b.name); v != "" {
 			on, err := strconv.ParseBool(v)
 			if err != nil {
-				return o, badRequest("%s must be true or false, got %q", b.name, clip(v))
+				return o, badRequest("%s must be true or false, got %q", b.name, quote.Clip(v))
 			}
 			*b.dst = on
 		}
 	}
 	o.PageRanges = get("pdf.pageRanges")
 	if len(o.PageRanges) > 200 || !pageRanges.MatchString(o.PageRanges) {
-		return o, badRequest("pdf.pageRanges must list pages such as 1-3,5, got %q", clip(o.PageRanges))
+		return o, badRequest("pdf.pageRanges must list pages such as 1-3,5, got %q", quote.Clip(o.PageRanges))
 	}
 	return o, nil
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/chat"
+	"github.com/panelcast/panelcast/pkg/quote"
 )
 
 const (
@@ -187,7 +188,7 @@ func (s *Sender) Send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 	if m.ThreadID != "" {
 		if !isSnowflake(m.ThreadID) {
 			return chat.Receipt{}, &chat.Error{Provider: provider, Code: "invalid_thread",
-				Hint: fmt.Sprintf("thread id %q is not a Discord message id: reply to the MessageID of an earlier Discord receipt.", chat.Clip(m.ThreadID))}
+				Hint: fmt.Sprintf("thread id %q is not a Discord message id: reply to the MessageID of an earlier Discord receipt.", quote.Clip(m.ThreadID))}
 		}
 		p.MessageReference = &reference{MessageID: m.ThreadID}
 		root = m.ThreadID
@@ -393,7 +394,7 @@ func ParseChannel(s string) (string, error) {
 	if isSnowflake(ch) {
 		return ch, nil
 	}
-	hint := fmt.Sprintf("channel %q is not a numeric channel id: in Discord, turn on Developer Mode (User Settings → Advanced), right-click the channel → Copy Channel ID, and use discord:<id>.", chat.Clip(ch))
+	hint := fmt.Sprintf("channel %q is not a numeric channel id: in Discord, turn on Developer Mode (User Settings → Advanced), right-click the channel → Copy Channel ID, and use discord:<id>.", quote.Clip(ch))
 	if ch == "" {
 		hint = "no channel given: use discord:<channel id>, e.g. discord:1234567890123456789."
 	}

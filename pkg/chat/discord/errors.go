@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/panelcast/panelcast/pkg/chat"
+	"github.com/panelcast/panelcast/pkg/quote"
 )
 
 // Discord's JSON error codes that get their own hint.
@@ -40,7 +41,7 @@ func apiError(status int, h http.Header, body []byte, channel string) *chat.Erro
 		e.Code = strconv.Itoa(b.Code)
 	}
 	said := ""
-	if m := chat.Clip(b.Message); m != "" {
+	if m := quote.Clip(b.Message); m != "" {
 		said = m + ": "
 	}
 	where := "that channel"

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/panelcast/panelcast/pkg/chat"
+	"github.com/panelcast/panelcast/pkg/quote"
 )
 
 // Chat is a parsed Telegram address channel: "-1001234567890" is a chat,
@@ -44,12 +45,12 @@ func ParseChat(s string) (Chat, error) {
 	case id == "":
 		return Chat{}, invalidChat("no chat given: use telegram:<chat id>, e.g. telegram:-1001234567890.")
 	default:
-		return Chat{}, invalidChat(fmt.Sprintf("chat %q is not a Telegram chat id: use the numeric id (telegram:-1001234567890, or telegram:-1001234567890/45 for topic 45) or a public @channelname; to find the id, post in the chat and read chat.id from the bot's getUpdates.", chat.Clip(id)))
+		return Chat{}, invalidChat(fmt.Sprintf("chat %q is not a Telegram chat id: use the numeric id (telegram:-1001234567890, or telegram:-1001234567890/45 for topic 45) or a public @channelname; to find the id, post in the chat and read chat.id from the bot's getUpdates.", quote.Clip(id)))
 	}
 	if hasTopic {
 		n, ok := positive(topic)
 		if !ok {
-			return Chat{}, invalidChat(fmt.Sprintf("topic %q after \"/\" is not a topic id: use telegram:<chat id>/<topic id>, e.g. telegram:-1001234567890/45 (the number after the chat in the topic's link).", chat.Clip(topic)))
+			return Chat{}, invalidChat(fmt.Sprintf("topic %q after \"/\" is not a topic id: use telegram:<chat id>/<topic id>, e.g. telegram:-1001234567890/45 (the number after the chat in the topic's link).", quote.Clip(topic)))
 		}
 		c.Topic = n
 	}

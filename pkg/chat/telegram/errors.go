@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/panelcast/panelcast/pkg/chat"
+	"github.com/panelcast/panelcast/pkg/quote"
 )
 
 // answer is the Bot API's reply: {ok, result} or {ok: false, error_code,
@@ -36,7 +37,7 @@ func apiError(status int, h http.Header, body []byte) *chat.Error {
 		code = status
 	}
 	e := &chat.Error{Provider: provider, Code: strconv.Itoa(code)}
-	desc := chat.Clip(a.Description)
+	desc := quote.Clip(a.Description)
 	said := ""
 	if desc != "" {
 		said = desc + ": "

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/chat"
+	"github.com/panelcast/panelcast/pkg/quote"
 )
 
 const (
@@ -231,7 +232,7 @@ func (s *Sender) send(ctx context.Context, m chat.Message) (chat.Receipt, error)
 		id, ok := positive(m.ThreadID)
 		if !ok {
 			return chat.Receipt{}, &chat.Error{Provider: provider, Code: "invalid_thread",
-				Hint: fmt.Sprintf("thread id %q is not a Telegram message id: reply to the MessageID of an earlier Telegram receipt.", chat.Clip(m.ThreadID))}
+				Hint: fmt.Sprintf("thread id %q is not a Telegram message id: reply to the MessageID of an earlier Telegram receipt.", quote.Clip(m.ThreadID))}
 		}
 		root = id
 		reply = &replyParameters{MessageID: id, AllowSendingWithoutReply: true}
