@@ -106,10 +106,10 @@ func (h *handler) push(w http.ResponseWriter, r *http.Request) {
 	req.Caller = h.caller(r)
 	st, err := h.svc.Push(r.Context(), req, h.grafanaURL(r))
 	if err != nil {
-		writeError(w, statusFor(err), err)
+		writeError(w, StatusFor(err), err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": st.ID, "state": st.State})
+	WriteJSON(w, http.StatusAccepted, map[string]string{"id": st.ID, "state": st.State})
 }
 
 // alerts takes a notification. Its body is read whole first: the
@@ -128,10 +128,10 @@ func (h *handler) alerts(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.svc.HandleAlerts(r.Context(), body, r.URL.Query().Get("to"), h.grafanaURL(r), h.caller(r))
 	if err != nil {
-		writeError(w, statusFor(err), err)
+		writeError(w, StatusFor(err), err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, res)
+	WriteJSON(w, http.StatusAccepted, res)
 }
 
 func (h *handler) grafanaURL(r *http.Request) string {
@@ -151,20 +151,24 @@ func (h *handler) caller(r *http.Request) *service.Caller {
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	st, err := h.svc.PushStatus(r.Context(), r.PathValue("id"))
 	if err != nil {
-		writeError(w, statusFor(err), err)
+		writeError(w, StatusFor(err), err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	WriteJSON(w, http.StatusOK, st)
 }
 
-func statusFor(err error) int {
+// StatusFor is the HTTP status of a service error, for every route that
+// answers the service's errors (these, and the console's).
+func StatusFor(err error) int {
 	switch {
 	case errors.Is(err, service.ErrBadPush), errors.Is(err, service.ErrBadAlerts):
 		return http.StatusBadRequest
 	case errors.Is(err, service.ErrForbidden):
 		return http.StatusForbidden
-	case errors.Is(err, service.ErrPushNotFound):
+	case errors.Is(err, service.ErrPushNotFound), errors.Is(err, service.ErrMessageNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, service.ErrNotRetryable):
+		return http.StatusConflict
 	case errors.Is(err, service.ErrDeliveryUnavailable):
 		return http.StatusServiceUnavailable
 	}
@@ -172,23 +176,25 @@ func statusFor(err error) int {
 }
 
 func writeError(w http.ResponseWriter, code int, err error) {
-	writeJSON(w, code, map[string]string{"error": message(err)})
+	WriteJSON(w, code, map[string]string{"error": Sentence(err)})
 }
 
-// message drops the marker prefix ("bad push: ", "unauthorized: ", …),
-// which adds nothing to the sentence that follows it.
-func message(err error) string {
+// Sentence is err's text without its marker prefix ("bad push: ",
+// "unauthorized: ", …), which adds nothing to the sentence that follows.
+func Sentence(err error) string {
 	msg := err.Error()
-	for _, marker := range []error{service.ErrBadPush, service.ErrBadAlerts, service.ErrForbidden, ErrUnauthorized, ErrForbidden} {
+	for _, marker := range []error{service.ErrBadPush, service.ErrBadAlerts, service.ErrForbidden,
+		service.ErrDeliveryUnavailable, ErrUnauthorized, ErrForbidden} {
 		msg = strings.TrimPrefix(msg, marker.Error()+": ")
 	}
 	return msg
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
+// WriteJSON answers v as JSON that is not cached, with HTML characters left
+// as they are so that sentences like "Bearer <api_token>" stay readable.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
-	// Sentences like "Bearer <api_token>" stay readable.
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		http.Error(w, fmt.Sprintf("encode the answer: %v", err), http.StatusInternalServerError)

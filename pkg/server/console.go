@@ -49,7 +49,7 @@ func (s *Server) mountConsole(mux *http.ServeMux, a *access) {
 		return cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := a.authorize(r); err != nil {
 				w.Header().Set("WWW-Authenticate", "Bearer")
-				writeAPIError(w, http.StatusUnauthorized, sentence(err))
+				writeAPIError(w, http.StatusUnauthorized, chatapi.Sentence(err))
 				return
 			}
 			h.ServeHTTP(w, r)
@@ -124,7 +124,7 @@ func (s *Server) signIn(a *access) http.HandlerFunc {
 				code = http.StatusUnauthorized
 			}
 			s.log.WarnContext(r.Context(), "console sign-in refused", "error", err)
-			writeAPIError(w, code, sentence(err))
+			writeAPIError(w, code, chatapi.Sentence(err))
 			return
 		}
 		http.SetCookie(w, c)
@@ -155,7 +155,7 @@ func (s *Server) renderPanel(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	img, err := s.svc.RenderPanel(r.Context(), p, "")
 	if err != nil {
-		writeAPIError(w, renderStatus(err), sentence(err))
+		writeAPIError(w, renderStatus(err), chatapi.Sentence(err))
 		return
 	}
 	h := w.Header()
@@ -196,7 +196,7 @@ func (s *Server) outbox(w http.ResponseWriter, r *http.Request) {
 	}
 	jobs, err := s.svc.Messages(r.Context(), limit)
 	if err != nil {
-		writeAPIError(w, messageStatus(err), sentence(err))
+		writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, jobsJSON{Jobs: jobs})
@@ -205,7 +205,7 @@ func (s *Server) outbox(w http.ResponseWriter, r *http.Request) {
 func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
 	st, err := s.svc.RetryMessage(r.Context(), r.PathValue("id"))
 	if err != nil {
-		writeAPIError(w, messageStatus(err), sentence(err))
+		writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": st.ID, "state": st.State})
@@ -228,7 +228,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 	}
 	msgs, err := s.svc.Inbox(r.Context(), r.URL.Query().Get("channel"), limit)
 	if err != nil {
-		writeAPIError(w, messageStatus(err), sentence(err))
+		writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
 		return
 	}
 	out := make([]inboxMessageJSON, 0, len(msgs))
@@ -250,7 +250,7 @@ func (s *Server) inboxImage(w http.ResponseWriter, r *http.Request) {
 	}
 	img, err := s.svc.InboxImage(r.Context(), r.PathValue("id"), n)
 	if err != nil {
-		writeAPIError(w, messageStatus(err), sentence(err))
+		writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
 		return
 	}
 	h := w.Header()
@@ -275,28 +275,6 @@ func listLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-func messageStatus(err error) int {
-	switch {
-	case errors.Is(err, service.ErrMessageNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, service.ErrNotRetryable):
-		return http.StatusConflict
-	case errors.Is(err, service.ErrDeliveryUnavailable):
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-// sentence drops the Go error's marker prefix, which adds nothing to the
-// sentence after it.
-func sentence(err error) string {
-	msg := err.Error()
-	for _, marker := range []error{service.ErrBadPush, service.ErrDeliveryUnavailable, chatapi.ErrUnauthorized} {
-		msg = strings.TrimPrefix(msg, marker.Error()+": ")
-	}
-	return msg
 }
 
 // writeAPIError answers the API's way: {"error": "<sentence>"}.
