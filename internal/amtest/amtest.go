@@ -106,9 +106,6 @@ func (am *Alertmanager) Post(t testing.TB, alerts ...map[string]any) {
 	}
 }
 
-// Logs is what Alertmanager wrote so far.
-func (am *Alertmanager) Logs() string { return am.logs.String() }
-
 // WebhookConfig is a route to one webhook receiver, as YAML: grouped by
 // alertname, sent quickly, resolves included. url may carry a query;
 // tokenFile, when set, is sent as Authorization: Bearer <its content>.

@@ -313,10 +313,6 @@ func Start(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Handler is the server's handler, for serving the pages from another
-// http.Server (the demo command). Close still releases its held requests.
-func (s *Server) Handler() http.Handler { return s.handler }
-
 // Close stops the server, releasing held requests first so it does not hang
 // on a query that never answers.
 func (s *Server) Close() {
