@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/panelcast/panelcast/internal/fakechat/slackfake"
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/internal/pluginhost"
 )
@@ -32,19 +30,8 @@ func user(login, role string) pluginhost.User {
 // anything is queued, and answers 403 with the reason when not. An alert's
 // picture of such a dashboard is left out, its text still goes.
 func TestPluginChecksWhoMayPush(t *testing.T) {
-	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: "glsa_access", Access: finance})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	slack := slackfake.New("xoxb-access")
-	t.Cleanup(slack.Close)
-	slack.AddChannel("C0ALERTS01", "alerts", true)
-	h, logs := startHost(t, g, map[string]string{
-		"grafana_url": g.URL, "grafana_token": "glsa_access", "push_min_role": "Viewer",
-		"slack_bot_token": "xoxb-access", "slack_api_url": slack.APIURL(),
-		"outbox_path": filepath.Join(t.TempDir(), "outbox.db"),
-	})
+	g, slack, h, logs := startWithSlack(t, grafanatest.Options{ServiceAccountToken: "glsa_access", Access: finance},
+		map[string]string{"push_min_role": "Viewer"})
 	ctx := context.Background()
 	headers := map[string][]string{"Content-Type": {"application/json"}}
 	push := func(u pluginhost.User, panel string) (int, string, string) {
@@ -134,17 +121,7 @@ func TestPluginChecksWhoMayPush(t *testing.T) {
 func TestPluginRefusesWhenItCannotTell(t *testing.T) {
 	weak := finance
 	weak.ServiceAccountRole = "Editor"
-	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: "glsa_weak", Access: weak})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	slack := slackfake.New("xoxb-weak")
-	t.Cleanup(slack.Close)
-	h, _ := startHost(t, g, map[string]string{
-		"grafana_url": g.URL, "grafana_token": "glsa_weak", "slack_bot_token": "xoxb-weak", "slack_api_url": slack.APIURL(),
-		"outbox_path": filepath.Join(t.TempDir(), "outbox.db"),
-	})
+	_, _, h, _ := startWithSlack(t, grafanatest.Options{ServiceAccountToken: "glsa_weak", Access: weak}, nil)
 	body := []byte(`{"panel": {"dashboardUid": "scenes", "panelId": 2}, "to": "slack:#alerts"}`)
 	headers := map[string][]string{"Content-Type": {"application/json"}}
 	code, _, out, err := h.CallResourceAs(context.Background(), "POST", "push", body, user("kim", "Editor"), headers)
@@ -165,18 +142,8 @@ func TestPluginAsksWithTheAdminToken(t *testing.T) {
 	viewer.Folders = append([]grafanatest.Folder{{UID: "gen", Title: "Ops", Dashboards: []string{grafanatest.ScenarioScenes},
 		Permissions: []grafanatest.Permission{{Role: "Viewer", Level: grafanatest.View}, {Role: "Editor", Level: grafanatest.View}}}},
 		viewer.Folders...)
-	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: "glsa_viewer", AdminToken: "glsa_admin", Access: viewer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	slack := slackfake.New("xoxb-admin")
-	t.Cleanup(slack.Close)
-	slack.AddChannel("C0ALERTS01", "alerts", true)
-	h, logs := startHost(t, g, map[string]string{
-		"grafana_url": g.URL, "grafana_token": "glsa_viewer", "grafana_admin_token": "glsa_admin",
-		"slack_bot_token": "xoxb-admin", "slack_api_url": slack.APIURL(), "outbox_path": filepath.Join(t.TempDir(), "outbox.db"),
-	})
+	g, slack, h, logs := startWithSlack(t, grafanatest.Options{ServiceAccountToken: "glsa_viewer", AdminToken: "glsa_admin", Access: viewer},
+		map[string]string{"grafana_admin_token": "glsa_admin"})
 	headers := map[string][]string{"Content-Type": {"application/json"}}
 	push := func(uid string) (int, string) {
 		body := []byte(`{"panel": {"dashboardUid": "` + uid + `", "panelId": 2}, "to": "slack:#alerts"}`)

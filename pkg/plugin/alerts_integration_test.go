@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/panelcast/panelcast/internal/fakechat/slackfake"
 	"github.com/panelcast/panelcast/internal/grafanatest"
 )
 
@@ -20,23 +19,8 @@ import (
 // the token): the firing alert's panel lands in Slack as a picture.
 // Malformed bodies and too small a role are refused with a sentence.
 func TestPluginAlertsFromContactPoint(t *testing.T) {
-	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: "glsa_plugin_token"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	slack := slackfake.New("xoxb-plugin-token")
-	t.Cleanup(slack.Close)
-	slack.AddChannel("C0ALERTS01", "alerts", true)
-	h, logs := startHost(t, g, map[string]string{
-		"grafana_url":     g.URL,
-		"grafana_token":   "glsa_plugin_token",
-		"slack_bot_token": "xoxb-plugin-token",
-		"slack_api_url":   slack.APIURL(),
-		"outbox_path":     filepath.Join(t.TempDir(), "outbox.db"),
-		"alert_width":     "500",
-		"alert_height":    "250",
-	})
+	g, slack, h, logs := startWithSlack(t, grafanatest.Options{ServiceAccountToken: "glsa_plugin_token"},
+		map[string]string{"alert_width": "500", "alert_height": "250"})
 	ctx := context.Background()
 	headers := map[string][]string{"Content-Type": {"application/json"}}
 	body, err := os.ReadFile(filepath.Join("..", "grafana", "testdata", "grafana-firing-panel.json"))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"image/png"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,26 +13,39 @@ import (
 
 	"github.com/panelcast/panelcast/internal/fakechat/slackfake"
 	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/internal/pluginhost"
+	"github.com/panelcast/panelcast/internal/testenv"
 )
 
-// Grafana users push through the plugin's resources: an Editor's push
-// reaches Slack as a rendered panel, a Viewer is refused with the reason.
-func TestPluginPushByRole(t *testing.T) {
-	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: "glsa_plugin_token"})
+// pluginSlackToken is the bot token of the plugin tests' fake Slack.
+const pluginSlackToken = "xoxb-plugin-token"
+
+// startWithSlack starts a stand-in Grafana (opts, over TLS) and a fake
+// Slack with the channel #alerts (C0ALERTS01), and the plugin set up for
+// both: grafana_url, grafana_token (opts' service-account token), the Slack
+// settings and an outbox, plus section.
+func startWithSlack(t *testing.T, opts grafanatest.Options, section map[string]string) (*grafanatest.Server, *slackfake.Server, *pluginhost.Host, *testenv.LogBuffer) {
+	t.Helper()
+	opts.TLS = true
+	g, err := grafanatest.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Close)
-	slack := slackfake.New("xoxb-plugin-token")
+	slack := slackfake.New(pluginSlackToken)
 	t.Cleanup(slack.Close)
 	slack.AddChannel("C0ALERTS01", "alerts", true)
-	h, logs := startHost(t, g, map[string]string{
-		"grafana_url":     g.URL,
-		"grafana_token":   "glsa_plugin_token",
-		"slack_bot_token": "xoxb-plugin-token",
-		"slack_api_url":   slack.APIURL(),
-		"outbox_path":     filepath.Join(t.TempDir(), "outbox.db"),
-	})
+	all := map[string]string{"grafana_url": g.URL, "grafana_token": opts.ServiceAccountToken,
+		"slack_bot_token": pluginSlackToken, "slack_api_url": slack.APIURL(), "outbox_path": filepath.Join(t.TempDir(), "outbox.db")}
+	maps.Copy(all, section)
+	h, logs := startHost(t, g, all)
+	return g, slack, h, logs
+}
+
+// Grafana users push through the plugin's resources: an Editor's push
+// reaches Slack as a rendered panel, a Viewer is refused with the reason.
+func TestPluginPushByRole(t *testing.T) {
+	g, slack, h, logs := startWithSlack(t, grafanatest.Options{ServiceAccountToken: "glsa_plugin_token"}, nil)
 	ctx := context.Background()
 	headers := map[string][]string{"Content-Type": {"application/json"}}
 	body := []byte(`{"panel": {"dashboardUid": "scenes", "panelId": 2, "from": "now-1h", "to": "now", "vars": {"cluster": "prod"}, "width": 500, "height": 250},
@@ -98,7 +112,7 @@ func TestPluginPushByRole(t *testing.T) {
 	if err != nil || code != 200 || !strings.Contains(string(out), `"provider":"slack","ok":true`) || !strings.Contains(string(out), "outbox.db") {
 		t.Errorf("health: %d %s %v", code, out, err)
 	}
-	for _, secret := range []string{"glsa_plugin_token", "xoxb-plugin-token"} {
+	for _, secret := range []string{"glsa_plugin_token", pluginSlackToken} {
 		if strings.Contains(string(out), secret) || strings.Contains(logs.String(), secret) {
 			t.Errorf("%s shows in the health answer or the plugin log", secret)
 		}
