@@ -157,19 +157,33 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, st)
 }
 
-// StatusFor is the HTTP status of a service error, for every route that
-// answers the service's errors (these, and the console's).
-func StatusFor(err error) int {
-	switch {
-	case errors.Is(err, service.ErrBadPush), errors.Is(err, service.ErrBadAlerts):
+// StatusFor is the HTTP status of a service error, for every HTTP route of
+// either door (these, the console's and Grafana's /render).
+func StatusFor(err error) int { return Status(service.Classify(err)) }
+
+// Status is the HTTP status of a class of failure. Grafana's renderer
+// client reads 408 as a timeout (it shows its timeout picture) and 429 as
+// a full queue. A Grafana refusal is 502, not 401 or 403, so that a
+// console or script does not take Grafana's token trouble for its own.
+func Status(f service.Failure) int {
+	switch f {
+	case service.FailBadRequest, service.FailForbiddenURL:
 		return http.StatusBadRequest
-	case errors.Is(err, service.ErrForbidden):
+	case service.FailUnauthorized:
+		return http.StatusUnauthorized
+	case service.FailForbidden:
 		return http.StatusForbidden
-	case errors.Is(err, service.ErrPushNotFound), errors.Is(err, service.ErrMessageNotFound):
+	case service.FailNotFound:
 		return http.StatusNotFound
-	case errors.Is(err, service.ErrNotRetryable):
+	case service.FailTimeout:
+		return http.StatusRequestTimeout
+	case service.FailConflict:
 		return http.StatusConflict
-	case errors.Is(err, service.ErrDeliveryUnavailable):
+	case service.FailQueueFull:
+		return http.StatusTooManyRequests
+	case service.FailGrafana:
+		return http.StatusBadGateway
+	case service.FailNoChromium, service.FailShuttingDown, service.FailUnavailable:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

@@ -98,45 +98,42 @@ type renderer struct {
 // Render answers with an error text rather than a gRPC error: that is how
 // Grafana expects failures, and it shows the text to the user.
 func (r *renderer) Render(ctx context.Context, req *pluginextensionv2.RenderRequest) (*pluginextensionv2.RenderResponse, error) {
-	if err := r.svc.CheckRendererToken(req.AuthToken); err != nil {
-		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
-	}
-	ext := "png" // Grafana 9 sends no encoding
+	kind := service.KindPNG // Grafana 9 sends no encoding
 	if req.Encoding == "pdf" {
-		ext = "pdf"
+		kind = service.KindPDF
 	}
-	if err := checkOutputPath(req.FilePath, ext, r.svc.Config.OutputDirs); err != nil {
+	g := grafanaRender(req.Url, req.Width, req.Height, req.DeviceScaleFactor, req.Timeout,
+		req.Timezone, req.RenderKey, req.Domain, req.Headers, req.Encoding)
+	if _, err := r.render(ctx, kind, req.AuthToken, req.FilePath, g); err != nil {
 		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
 	}
-	out, err := r.svc.Render(ctx, grafanaRender(req.Url, req.Width, req.Height, req.DeviceScaleFactor, req.Timeout,
-		req.Timezone, req.RenderKey, req.Domain, req.Headers, req.Encoding))
-	if err == nil {
-		err = writeOutput(req.FilePath, out)
-	}
-	if err != nil {
-		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
-	}
-	r.svc.NoteGrafanaFile(req.FilePath)
 	return &pluginextensionv2.RenderResponse{}, nil
 }
 
 func (r *renderer) RenderCSV(ctx context.Context, req *pluginextensionv2.RenderCSVRequest) (*pluginextensionv2.RenderCSVResponse, error) {
-	if err := r.svc.CheckRendererToken(req.AuthToken); err != nil {
-		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
-	}
-	if err := checkOutputPath(req.FilePath, "csv", r.svc.Config.OutputDirs); err != nil {
-		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
-	}
-	out, name, err := r.svc.RenderCSV(ctx, grafanaRender(req.Url, 0, 0, 0, req.Timeout, req.Timezone, req.RenderKey,
-		req.Domain, req.Headers, ""))
-	if err == nil {
-		err = writeOutput(req.FilePath, out)
-	}
+	g := grafanaRender(req.Url, 0, 0, 0, req.Timeout, req.Timezone, req.RenderKey, req.Domain, req.Headers, "")
+	name, err := r.render(ctx, service.KindCSV, req.AuthToken, req.FilePath, g)
 	if err != nil {
 		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
 	}
-	r.svc.NoteGrafanaFile(req.FilePath)
 	return &pluginextensionv2.RenderCSVResponse{FileName: name}, nil
+}
+
+// render runs one of Grafana's renders into the file Grafana named: a
+// path Panelcast may not write is a bad request. It returns a CSV's file
+// name.
+func (r *renderer) render(ctx context.Context, kind service.RenderKind, token, path string, g service.GrafanaRender) (string, error) {
+	var name string
+	err := r.svc.HandleRender(ctx, service.RenderCall{Kind: kind, AuthToken: token, Request: g,
+		Invalid: checkOutputPath(path, string(kind), r.svc.Config.OutputDirs),
+		Deliver: func(body []byte, filename string) error {
+			name = filename
+			return writeOutput(path, body)
+		}})
+	if err == nil {
+		r.svc.NoteGrafanaFile(path)
+	}
+	return name, err
 }
 
 func grafanaRender(url string, width, height int32, scale float32, timeout int32, tz, renderKey, domain string,

@@ -11,6 +11,7 @@
 package secret
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -85,3 +86,17 @@ func (s Value) MarshalText() ([]byte, error) { return []byte(s.text()), nil }
 
 // LogValue is what slog logs.
 func (s Value) LogValue() slog.Value { return slog.StringValue(s.text()) }
+
+// OneOf reports whether presented equals one of values, in time that does
+// not depend on which one or on how much of it matched, so that a caller
+// cannot guess a token byte by byte. An empty presented value matches none.
+func OneOf(presented string, values []Value) bool {
+	if presented == "" {
+		return false
+	}
+	ok := 0
+	for _, v := range values {
+		ok |= subtle.ConstantTimeCompare([]byte(presented), []byte(v.v))
+	}
+	return ok == 1
+}

@@ -111,3 +111,25 @@ func TestEmptyValue(t *testing.T) {
 		t.Error("List")
 	}
 }
+
+func TestOneOf(t *testing.T) {
+	tokens := List("alpha-token", "beta-token")
+	for _, c := range []struct {
+		presented string
+		want      bool
+	}{
+		{"alpha-token", true},
+		{"beta-token", true},
+		{"alpha-toke", false},
+		{"alpha-token ", false},
+		{"gamma-token", false},
+		{"", false},
+	} {
+		if got := OneOf(c.presented, tokens); got != c.want {
+			t.Errorf("OneOf(%q) = %v, want %v", c.presented, got, c.want)
+		}
+	}
+	if OneOf("", List("")) {
+		t.Error("an empty token matched an empty configured one")
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/console"
 	"github.com/panelcast/panelcast/pkg/delivery"
-	"github.com/panelcast/panelcast/pkg/grafana"
 	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/service"
 )
@@ -155,7 +154,7 @@ func (s *Server) renderPanel(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	img, err := s.svc.RenderPanel(r.Context(), p, "")
 	if err != nil {
-		writeAPIError(w, renderStatus(err), chatapi.Sentence(err))
+		writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
 		return
 	}
 	h := w.Header()
@@ -164,25 +163,6 @@ func (s *Server) renderPanel(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(img)))
 	h.Set("X-Render-Duration-Ms", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
 	_, _ = w.Write(img)
-}
-
-// renderStatus maps a console render's failure: the panel as asked (400),
-// Grafana's refusal (404 for a dashboard it does not have, else 502: a
-// 401 would sign the console out for Grafana's token), else as /render.
-func renderStatus(err error) int {
-	var apiErr *grafana.APIError
-	switch {
-	case errors.Is(err, service.ErrBadPush):
-		return http.StatusBadRequest
-	case errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound:
-		return http.StatusNotFound
-	case errors.As(err, &apiErr):
-		return http.StatusBadGateway
-	}
-	if st := failure(err).status; st != http.StatusUnauthorized {
-		return st
-	}
-	return http.StatusInternalServerError
 }
 
 type jobsJSON struct {

@@ -31,7 +31,6 @@ import (
 type Server struct {
 	svc          *service.Service
 	log          *slog.Logger
-	metrics      *metrics
 	handler      http.Handler
 	shuttingDown atomic.Bool
 }
@@ -42,13 +41,13 @@ func New(svc *service.Service) (*Server, error) {
 	if _, err := service.AllowedOrigins(svc.Config); err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, log: svc.Log, metrics: newMetrics(svc.Renderer, svc.Collectors()...)}
+	s := &Server{svc: svc, log: svc.Log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /render", s.render(false))
 	mux.HandleFunc("GET /render/csv", s.render(true))
 	mux.HandleFunc("GET /render/version", s.version)
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET /metrics", metricsHandler(svc))
 	// The console, its API and the push and alert routes (the handler the
 	// plugin door mounts too) share one access check: api_token.
 	s.mountConsole(mux, newAccess(svc.Config))

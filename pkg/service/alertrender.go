@@ -147,7 +147,7 @@ func (s *Service) renderForChat(ctx context.Context, kind, pageURL string, width
 		}
 		img, err = s.Renderer.Render(ctx, req)
 	}
-	s.logRender(ctx, kind, g, start, err)
+	s.logRender(ctx, kind, KindPNG, g, time.Since(start), len(img), err)
 	if errors.Is(err, render.ErrBadRequest) || errors.Is(err, render.ErrNoChromium) {
 		err = delivery.Permanent(err)
 	}

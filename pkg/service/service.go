@@ -4,11 +4,7 @@ package service
 
 import (
 	"context"
-	"crypto/subtle"
-	"errors"
-	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/config"
@@ -88,86 +84,6 @@ func RenderOptions(cfg config.Config, policy *tlspolicy.Policy, log *slog.Logger
 // Limits are the configured request bounds.
 func Limits(cfg config.Config) render.Limits {
 	return render.Limits{MaxWidth: cfg.MaxWidth, MaxHeight: cfg.MaxHeight, MaxScale: cfg.MaxScale, MaxTimeout: cfg.MaxTimeout}
-}
-
-// ErrUnauthorized is a wrong or missing renderer token.
-var ErrUnauthorized = errors.New("unauthorized")
-
-// CheckRendererToken compares a presented token with the configured ones in
-// constant time. With none configured every caller is accepted, as
-// Grafana's plugin host is the only one who can reach the plugin.
-func (s *Service) CheckRendererToken(token string) error {
-	if len(s.Config.AuthTokens) == 0 {
-		return nil
-	}
-	ok := 0
-	for _, t := range s.Config.AuthTokens {
-		ok |= subtle.ConstantTimeCompare([]byte(token), []byte(t.Reveal()))
-	}
-	if ok != 1 {
-		return fmt.Errorf("%w: the renderer token does not match: set [rendering] renderer_token in grafana.ini to one of auth_token", ErrUnauthorized)
-	}
-	return nil
-}
-
-// Render renders what Grafana asked for, through either door.
-func (s *Service) Render(ctx context.Context, g GrafanaRender) ([]byte, error) {
-	start := time.Now()
-	req, err := s.ready(g)
-	var out []byte
-	if err == nil {
-		out, err = s.Renderer.Render(ctx, req)
-	}
-	s.logRender(ctx, "render", g, start, err)
-	return out, err
-}
-
-// RenderCSV fetches the CSV a page offers.
-func (s *Service) RenderCSV(ctx context.Context, g GrafanaRender) ([]byte, string, error) {
-	start := time.Now()
-	req, err := s.ready(g)
-	var out []byte
-	var name string
-	if err == nil {
-		out, name, err = s.Renderer.RenderCSV(ctx, req)
-	}
-	s.logRender(ctx, "csv", g, start, err)
-	return out, name, err
-}
-
-// ready is the request, checked, and a renderer that can take it: a bad
-// request is refused before a missing browser is reported.
-func (s *Service) ready(g GrafanaRender) (render.Request, error) {
-	req, err := s.Request(g)
-	if err != nil {
-		return req, err
-	}
-	if s.StartErr != nil && s.Renderer.Stats().ChromiumPath == "" {
-		return req, noBrowser{s.StartErr}
-	}
-	return req, nil
-}
-
-// noBrowser is why no browser can ever start (none found, or
-// chromium_path is no executable); to the doors it is render.ErrNoChromium.
-type noBrowser struct{ err error }
-
-func (e noBrowser) Error() string   { return e.err.Error() }
-func (e noBrowser) Unwrap() []error { return []error{e.err, render.ErrNoChromium} }
-
-// logRender logs the path but never the query string (it can carry
-// variables) nor the render key.
-func (s *Service) logRender(ctx context.Context, kind string, g GrafanaRender, start time.Time, err error) {
-	path := g.URL
-	if i := strings.IndexAny(path, "?#"); i >= 0 {
-		path = path[:i]
-	}
-	attrs := []any{"kind", kind, "url", path, "width", g.Width, "height", g.Height, "duration", time.Since(start).Round(time.Millisecond)}
-	if err != nil {
-		s.Log.WarnContext(ctx, "render failed", append(attrs, "error", err)...)
-		return
-	}
-	s.Log.InfoContext(ctx, "rendered", attrs...)
 }
 
 // SandboxHealth is whether Chromium runs in its sandbox, and why (or why
