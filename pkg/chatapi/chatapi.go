@@ -30,26 +30,19 @@ import (
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
-// Errors an Authorize hook wraps to choose the answer.
-var (
-	// ErrUnauthorized: the caller did not prove who it is (401).
-	ErrUnauthorized = errors.New("unauthorized")
-	// ErrForbidden: the caller is known but may not push (403).
-	ErrForbidden = errors.New("forbidden")
-)
-
 // Options are what a door decides.
 type Options struct {
-	// Authorize admits or refuses a request before anything else happens;
-	// its error text is shown to the caller. Required: see BearerToken and
-	// MinGrafanaRole.
+	// Authorize admits or refuses a request before anything else happens,
+	// with service.ErrUnauthorized (401) or service.ErrForbidden (403); its
+	// error text is shown to the caller. Required: each door checks its own
+	// callers (the server's bearer token, the plugin's Grafana role).
 	Authorize func(*http.Request) error
 	// GrafanaURL returns Grafana's address as the request knows it, used
-	// when grafana_url is not set (plugin mode: GrafanaAppURL). Optional.
+	// when grafana_url is not set (plugin mode: Grafana's app URL). Optional.
 	GrafanaURL func(*http.Request) string
 	// Caller names the Grafana user behind a request, whose access to each
-	// dashboard is checked before anything is queued (plugin mode:
-	// GrafanaCaller). Without it callers may push any dashboard the service
+	// dashboard is checked before anything is queued (plugin mode: the
+	// plugin context's user). Without it callers may push any dashboard the service
 	// account sees (server mode, where api_token admits them).
 	Caller func(*http.Request) *service.Caller
 }
@@ -85,10 +78,8 @@ func Mount(mux *http.ServeMux, h http.Handler) {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.opts.Authorize(r); err != nil {
-		code := http.StatusUnauthorized
-		if errors.Is(err, ErrForbidden) {
-			code = http.StatusForbidden
-		} else {
+		code := StatusFor(err)
+		if code == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 		}
 		writeError(w, code, err)
@@ -198,7 +189,7 @@ func writeError(w http.ResponseWriter, code int, err error) {
 func Sentence(err error) string {
 	msg := err.Error()
 	for _, marker := range []error{service.ErrBadPush, service.ErrBadAlerts, service.ErrForbidden,
-		service.ErrDeliveryUnavailable, ErrUnauthorized, ErrForbidden} {
+		service.ErrDeliveryUnavailable, service.ErrUnauthorized} {
 		msg = strings.TrimPrefix(msg, marker.Error()+": ")
 	}
 	return msg

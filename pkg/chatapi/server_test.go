@@ -53,7 +53,12 @@ func TestServerModePush(t *testing.T) {
 		svc.Renderer.Close(context.Background())
 	})
 	mux := http.NewServeMux()
-	h := New(svc, Options{Authorize: BearerToken(cfg.APITokens)})
+	h := New(svc, Options{Authorize: func(r *http.Request) error {
+		if r.Header.Get("Authorization") != "Bearer api-secret" {
+			return service.ErrUnauthorized
+		}
+		return nil
+	}})
 	Mount(mux, h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/tlspolicy"
 )
@@ -138,9 +139,9 @@ func Default() Config {
 		Addr:            "127.0.0.1:8081",
 		ShutdownTimeout: 60 * time.Second,
 		PushMinRole:     "Editor",
-		OutboxRetention: 7 * 24 * time.Hour,
-		OutboxLease:     time.Minute,
-		MaxAttempts:     8,
+		OutboxRetention: delivery.DefaultRetention,
+		OutboxLease:     delivery.DefaultLease,
+		MaxAttempts:     delivery.DefaultMaxAttempts,
 		SlackAPIURL:     "https://slack.com/api/",
 		DiscordAPIURL:   "https://discord.com/api/v10",
 		TelegramAPIURL:  "https://api.telegram.org",

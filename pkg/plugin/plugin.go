@@ -52,9 +52,9 @@ func Serve(svc *service.Service) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /health", &healthResource{svc: svc})
 	chatapi.Mount(mux, chatapi.New(svc, chatapi.Options{
-		Authorize:  chatapi.MinGrafanaRole(svc.Config.PushMinRole),
-		GrafanaURL: chatapi.GrafanaAppURL,
-		Caller:     chatapi.GrafanaCaller,
+		Authorize:  minGrafanaRole(svc.Config.PushMinRole),
+		GrafanaURL: grafanaAppURL,
+		Caller:     grafanaCaller,
 	}))
 	// Manage serves through go-plugin as Serve did, with the SDK's standard
 	// middlewares (request logs and metrics Grafana scrapes, tracing) and

@@ -15,10 +15,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/secret"
+	"github.com/panelcast/panelcast/pkg/service"
 )
 
 // Session cookie of the console.
@@ -51,7 +51,7 @@ type access struct {
 }
 
 func newAccess(cfg config.Config) *access {
-	a := &access{tokens: cfg.APITokens, open: len(cfg.APITokens) == 0 && loopback(cfg.Addr), addr: cfg.Addr,
+	a := &access{tokens: cfg.APITokens, open: len(cfg.APITokens) == 0 && loopbackHost(cfg.Addr), addr: cfg.Addr,
 		revoked: map[string]time.Time{}}
 	for _, t := range a.tokens {
 		m := hmac.New(sha256.New, []byte(t.Reveal()))
@@ -62,10 +62,10 @@ func newAccess(cfg config.Config) *access {
 }
 
 // authorize admits r or says why not; the error wraps
-// chatapi.ErrUnauthorized.
+// service.ErrUnauthorized.
 func (a *access) authorize(r *http.Request) error {
 	if len(a.tokens) > 0 && r.Header.Get("Authorization") != "" {
-		return chatapi.BearerToken(a.tokens)(r)
+		return bearerToken(a.tokens)(r)
 	}
 	if _, ok := a.session(r); ok {
 		return nil
@@ -74,14 +74,14 @@ func (a *access) authorize(r *http.Request) error {
 	case a.open && loopbackHost(r.Host):
 		return nil
 	case a.open:
-		return fmt.Errorf("%w: no api_token is set, so Panelcast answers only requests to a loopback name (127.0.0.1, localhost) and this one was for %q: set api_token to reach it through a proxy or another name", chatapi.ErrUnauthorized, quote.Clip(r.Host))
+		return fmt.Errorf("%w: no api_token is set, so Panelcast answers only requests to a loopback name (127.0.0.1, localhost) and this one was for %q: set api_token to reach it through a proxy or another name", service.ErrUnauthorized, quote.Clip(r.Host))
 	case len(a.tokens) == 0:
-		return fmt.Errorf("%w: the console, /push and /alerts are off because Panelcast listens on %s, which other machines reach, and no api_token is set: set api_token", chatapi.ErrUnauthorized, a.addr)
+		return fmt.Errorf("%w: the console, /push and /alerts are off because Panelcast listens on %s, which other machines reach, and no api_token is set: set api_token", service.ErrUnauthorized, a.addr)
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		return fmt.Errorf("%w: the console session ended: sign in again with an api_token", chatapi.ErrUnauthorized)
+		return fmt.Errorf("%w: the console session ended: sign in again with an api_token", service.ErrUnauthorized)
 	}
-	return fmt.Errorf("%w: sign in with an api_token, or send Authorization: Bearer <api_token>", chatapi.ErrUnauthorized)
+	return fmt.Errorf("%w: sign in with an api_token, or send Authorization: Bearer <api_token>", service.ErrUnauthorized)
 }
 
 // required says whether r needs credentials at all.
@@ -90,7 +90,7 @@ func (a *access) required(r *http.Request) bool { return !(a.open && loopbackHos
 // authenticated says r carries a valid bearer token or session.
 func (a *access) authenticated(r *http.Request) bool {
 	if len(a.tokens) > 0 && r.Header.Get("Authorization") != "" {
-		return chatapi.BearerToken(a.tokens)(r) == nil
+		return bearerToken(a.tokens)(r) == nil
 	}
 	_, ok := a.session(r)
 	return ok
@@ -102,7 +102,7 @@ func (a *access) signIn(token string, secure bool) (*http.Cookie, error) {
 		if a.open {
 			return nil, errors.New("no api_token is set, so there is no token to sign in with: open the console by a loopback name (127.0.0.1 or localhost), where it needs none, or set api_token")
 		}
-		return nil, fmt.Errorf("%w: no api_token is set, so no one can sign in: set api_token", chatapi.ErrUnauthorized)
+		return nil, fmt.Errorf("%w: no api_token is set, so no one can sign in: set api_token", service.ErrUnauthorized)
 	}
 	match := -1
 	for i, t := range a.tokens {
@@ -111,7 +111,7 @@ func (a *access) signIn(token string, secure bool) (*http.Cookie, error) {
 		}
 	}
 	if match < 0 {
-		return nil, fmt.Errorf("%w: the token is not one of api_token: check it and try again", chatapi.ErrUnauthorized)
+		return nil, fmt.Errorf("%w: the token is not one of api_token: check it and try again", service.ErrUnauthorized)
 	}
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])

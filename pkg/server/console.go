@@ -101,7 +101,7 @@ type sessionJSON struct {
 
 func (s *Server) session(a *access) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, sessionJSON{Authenticated: a.authenticated(r), Required: a.required(r)})
+		chatapi.WriteJSON(w, http.StatusOK, sessionJSON{Authenticated: a.authenticated(r), Required: a.required(r)})
 	}
 }
 
@@ -119,7 +119,7 @@ func (s *Server) signIn(a *access) http.HandlerFunc {
 		c, err := a.signIn(body.Token, secureRequest(r))
 		if err != nil {
 			code := http.StatusBadRequest
-			if errors.Is(err, chatapi.ErrUnauthorized) {
+			if errors.Is(err, service.ErrUnauthorized) {
 				code = http.StatusUnauthorized
 			}
 			s.log.WarnContext(r.Context(), "console sign-in refused", "error", err)
@@ -128,19 +128,19 @@ func (s *Server) signIn(a *access) http.HandlerFunc {
 		}
 		http.SetCookie(w, c)
 		s.log.InfoContext(r.Context(), "console signed in")
-		writeJSON(w, http.StatusOK, sessionJSON{Authenticated: true, Required: true})
+		chatapi.WriteJSON(w, http.StatusOK, sessionJSON{Authenticated: true, Required: true})
 	}
 }
 
 func (s *Server) signOut(a *access) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, a.signOut(r, secureRequest(r)))
-		writeJSON(w, http.StatusOK, sessionJSON{Required: a.required(r)})
+		chatapi.WriteJSON(w, http.StatusOK, sessionJSON{Required: a.required(r)})
 	}
 }
 
 func (s *Server) consoleHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.svc.RecentHealth(r.Context(), healthMaxAge))
+	chatapi.WriteJSON(w, http.StatusOK, s.svc.RecentHealth(r.Context(), healthMaxAge))
 }
 
 // renderPanel is POST /api/render {"panel": {...}}: the picture, and how
@@ -179,7 +179,7 @@ func (s *Server) outbox(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, jobsJSON{Jobs: jobs})
+	chatapi.WriteJSON(w, http.StatusOK, jobsJSON{Jobs: jobs})
 }
 
 func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
@@ -188,7 +188,7 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": st.ID, "state": st.State})
+	chatapi.WriteJSON(w, http.StatusAccepted, map[string]string{"id": st.ID, "state": st.State})
 }
 
 type inboxMessageJSON struct {
@@ -219,7 +219,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, j)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
+	chatapi.WriteJSON(w, http.StatusOK, map[string]any{"messages": out})
 }
 
 func (s *Server) inboxImage(w http.ResponseWriter, r *http.Request) {
@@ -259,5 +259,5 @@ func listLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
 
 // writeAPIError answers the API's way: {"error": "<sentence>"}.
 func writeAPIError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	chatapi.WriteJSON(w, status, map[string]string{"error": msg})
 }

@@ -87,4 +87,3 @@ func contentDisposition(name string) string {
 	}
 	return `attachment; filename="data.csv"`
 }
-

@@ -8,19 +8,17 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/buildinfo"
+	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/service"
@@ -66,23 +64,12 @@ func CheckConfig(cfg config.Config) error {
 	if _, err := service.AllowedOrigins(cfg); err != nil {
 		return err
 	}
-	if len(cfg.AuthTokens) > 0 || loopback(cfg.Addr) {
+	if len(cfg.AuthTokens) > 0 || loopbackHost(cfg.Addr) {
 		return nil
 	}
 	return fmt.Errorf("no auth_token is set and addr %s is reachable from other machines: set auth_token (Grafana's [rendering] renderer_token) or listen on 127.0.0.1", cfg.Addr)
 }
 
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // Serve answers on ln until ctx ends, then shuts down gracefully: it stops
 // accepting connections, lets renders in flight finish within
@@ -144,7 +131,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // compares it with semver constraints, so it gets buildinfo.GrafanaVersion,
 // as plugin.json does.
 func (s *Server) version(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"version": buildinfo.GrafanaVersion(buildinfo.Version)})
+	chatapi.WriteJSON(w, http.StatusOK, map[string]string{"version": buildinfo.GrafanaVersion(buildinfo.Version)})
 }
 
 // healthz is the cheap liveness and readiness answer: 200 while the browser
@@ -162,7 +149,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		if !h.OK || s.shuttingDown.Load() {
 			status = http.StatusServiceUnavailable
 		}
-		writeJSON(w, status, h)
+		chatapi.WriteJSON(w, status, h)
 		return
 	}
 	st := s.svc.Renderer.Stats()
@@ -178,7 +165,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	case s.shuttingDown.Load():
 		status, body["ok"], body["message"] = http.StatusServiceUnavailable, false, "shutting down"
 	}
-	writeJSON(w, status, body)
+	chatapi.WriteJSON(w, status, body)
 }
 
 func startError(svc *service.Service) string {
@@ -188,20 +175,6 @@ func startError(svc *service.Service) string {
 	return render.ErrNoChromium.Error()
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	// Sentences like "Bearer <api_token>" stay readable.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		writeError(w, http.StatusInternalServerError, "encode the answer: "+err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(b.Bytes())
-}
 
 // writeError answers with a sentence, as Grafana shows a renderer's text.
 func writeError(w http.ResponseWriter, status int, msg string) {

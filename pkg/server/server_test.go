@@ -305,7 +305,7 @@ func TestAuth(t *testing.T) {
 		header http.Header
 		want   string
 	}{
-		{"missing", nil, "missing X-Auth-Token"},
+		{"missing", nil, "no renderer token was sent"},
 		{"wrong", http.Header{"X-Auth-Token": {"-"}}, "renderer_token"},
 		{"prefix of a good one", http.Header{"X-Auth-Token": {testToken[:10]}}, "renderer_token"},
 	} {

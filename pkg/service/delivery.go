@@ -69,9 +69,6 @@ type pushState struct {
 	renders    *sharedRenders
 }
 
-// deliveryConcurrency is how many messages are prepared and sent at once.
-const deliveryConcurrency = 8
-
 // dashboardTTL is how long a dashboard read from Grafana is trusted: long
 // enough for an alert storm, short enough to see an edited dashboard soon.
 const dashboardTTL = time.Minute
@@ -194,11 +191,6 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	}
 	if opts.Retention == 0 {
 		opts.Retention = s.Config.OutboxRetention
-	}
-	if opts.Concurrency == 0 {
-		// Attempts mostly wait: for a render slot, for a chat's rate limit.
-		// Enough of them keep a storm to several chats moving in parallel.
-		opts.Concurrency = deliveryConcurrency
 	}
 	if opts.OnFinish == nil {
 		opts.OnFinish = s.countOutcome

@@ -115,7 +115,7 @@ func (s *Service) CheckRendererToken(token string) error {
 		return nil
 	}
 	if token == "" {
-		return fmt.Errorf("%w: no renderer token was sent: set [rendering] renderer_token in grafana.ini to one of panelcast's auth_token values", ErrUnauthorized)
+		return fmt.Errorf("%w: no renderer token was sent (Grafana sends [rendering] renderer_token, to a remote renderer as the X-Auth-Token header): set renderer_token in grafana.ini to one of panelcast's auth_token values", ErrUnauthorized)
 	}
 	if !secret.OneOf(token, s.Config.AuthTokens) {
 		return fmt.Errorf("%w: the renderer token does not match: set [rendering] renderer_token in grafana.ini to one of auth_token", ErrUnauthorized)

@@ -136,10 +136,6 @@ func AllowedOrigins(cfg config.Config) ([]string, error) {
 	return nil, errors.New("no page may be rendered: set grafana_url to Grafana's [rendering] callback_url (e.g. PANELCAST_GRAFANA_URL=http://grafana:3000), or list origins in allowed_origins")
 }
 
-func badRequest(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", render.ErrBadRequest, fmt.Sprintf(format, a...))
-}
-
 // utcOffset is a fixed offset as Grafana spells it: UTC+05:00, UTC-5,
 // GMT+0530. A space stands for a plus sign that a query string decoded.
 var utcOffset = regexp.MustCompile(`^(?i:UTC|GMT)([+\- ])([0-9]{1,2})(?::?([0-9]{2}))?$`)
@@ -170,7 +166,7 @@ func GrafanaTimezone(raw string) (string, error) {
 	if strings.Contains(tz, "%") {
 		dec, err := url.PathUnescape(tz)
 		if err != nil {
-			return "", badRequest("timezone %q is not a time zone: send an IANA name such as Europe/Berlin or an offset such as UTC+05:30", quote.Clip(raw))
+			return "", render.BadRequest("timezone %q is not a time zone: send an IANA name such as Europe/Berlin or an offset such as UTC+05:30", quote.Clip(raw))
 		}
 		tz, iso = strings.TrimSpace(dec), true
 	}
@@ -190,7 +186,7 @@ func GrafanaTimezone(raw string) (string, error) {
 		minutes, _ = strconv.Atoi(m[3])
 	}
 	if hours*60+minutes > maxOffsetHours*60 || minutes > 59 {
-		return "", badRequest("timezone %q is no UTC offset in use (they run from UTC-12:00 to UTC+14:00): fix the dashboard's time zone", quote.Clip(raw))
+		return "", render.BadRequest("timezone %q is no UTC offset in use (they run from UTC-12:00 to UTC+14:00): fix the dashboard's time zone", quote.Clip(raw))
 	}
 	if hours == 0 && minutes == 0 {
 		return "UTC", nil
@@ -238,14 +234,14 @@ func pdfOptions(params url.Values, page string) (render.PDFOptions, error) {
 		if v := get(b.name); v != "" {
 			on, err := strconv.ParseBool(v)
 			if err != nil {
-				return o, badRequest("%s must be true or false, got %q", b.name, quote.Clip(v))
+				return o, render.BadRequest("%s must be true or false, got %q", b.name, quote.Clip(v))
 			}
 			*b.dst = on
 		}
 	}
 	o.PageRanges = get("pdf.pageRanges")
 	if len(o.PageRanges) > 200 || !pageRanges.MatchString(o.PageRanges) {
-		return o, badRequest("pdf.pageRanges must list pages such as 1-3,5, got %q", quote.Clip(o.PageRanges))
+		return o, render.BadRequest("pdf.pageRanges must list pages such as 1-3,5, got %q", quote.Clip(o.PageRanges))
 	}
 	return o, nil
 }
