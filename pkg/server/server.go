@@ -70,7 +70,6 @@ func CheckConfig(cfg config.Config) error {
 	return fmt.Errorf("no auth_token is set and addr %s is reachable from other machines: set auth_token (Grafana's [rendering] renderer_token) or listen on 127.0.0.1", cfg.Addr)
 }
 
-
 // Serve answers on ln until ctx ends, then shuts down gracefully: it stops
 // accepting connections, lets renders in flight finish within
 // shutdown_timeout, stops chat delivery (attempts in flight finish) and
@@ -174,7 +173,6 @@ func startError(svc *service.Service) string {
 	}
 	return render.ErrNoChromium.Error()
 }
-
 
 // writeError answers with a sentence, as Grafana shows a renderer's text.
 func writeError(w http.ResponseWriter, status int, msg string) {
