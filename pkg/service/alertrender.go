@@ -43,8 +43,8 @@ func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Messag
 		// A resolve sent right after the alert ended is drawn up to the
 		// first attempt, not into empty minutes after it; each retry, on
 		// any replica, takes the same time from the job.
-		if first := j.FirstClaimedAt.UnixMilli(); panel.To != 0 && !j.FirstClaimedAt.IsZero() {
-			panel.To = min(panel.To, first)
+		if panel.To != 0 && !j.FirstClaimedAt.IsZero() {
+			panel.To = min(panel.To, j.FirstClaimedAt.UnixMilli())
 		}
 		u, err := s.alertURL(ctx, base, panel)
 		if err != nil {
