@@ -87,16 +87,22 @@ func (s Value) MarshalText() ([]byte, error) { return []byte(s.text()), nil }
 // LogValue is what slog logs.
 func (s Value) LogValue() slog.Value { return slog.StringValue(s.text()) }
 
-// OneOf reports whether presented equals one of values, in time that does
-// not depend on which one or on how much of it matched, so that a caller
-// cannot guess a token byte by byte. An empty presented value matches none.
-func OneOf(presented string, values []Value) bool {
+// OneOf reports whether presented equals one of values; see IndexOf.
+func OneOf(presented string, values []Value) bool { return IndexOf(presented, values) >= 0 }
+
+// IndexOf is the index of the value presented equals, or -1, found in time
+// that does not depend on which one or on how much of it matched, so that
+// a caller cannot guess a token byte by byte: the one compare of presented
+// tokens. An empty presented value matches none.
+func IndexOf(presented string, values []Value) int {
+	match := -1
 	if presented == "" {
-		return false
+		return match
 	}
-	ok := 0
-	for _, v := range values {
-		ok |= subtle.ConstantTimeCompare([]byte(presented), []byte(v.v))
+	for i, v := range values {
+		if subtle.ConstantTimeCompare([]byte(presented), []byte(v.v)) == 1 {
+			match = i
+		}
 	}
-	return ok == 1
+	return match
 }

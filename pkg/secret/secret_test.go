@@ -129,6 +129,9 @@ func TestOneOf(t *testing.T) {
 			t.Errorf("OneOf(%q) = %v, want %v", c.presented, got, c.want)
 		}
 	}
+	if i := IndexOf("beta-token", tokens); i != 1 {
+		t.Errorf("IndexOf(beta-token) = %d, want 1", i)
+	}
 	if OneOf("", List("")) {
 		t.Error("an empty token matched an empty configured one")
 	}

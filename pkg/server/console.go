@@ -134,7 +134,13 @@ func (s *Server) signIn(a *access) http.HandlerFunc {
 
 func (s *Server) signOut(a *access) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		http.SetCookie(w, a.signOut(r, secureRequest(r)))
+		c, err := a.signOut(r, secureRequest(r))
+		http.SetCookie(w, c)
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "console sign-out failed", "error", err)
+			writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
+			return
+		}
 		chatapi.WriteJSON(w, http.StatusOK, sessionJSON{Required: a.required(r)})
 	}
 }

@@ -40,6 +40,12 @@ func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Messag
 	seen := map[string]bool{}
 	var pictures []picture
 	for _, panel := range p.Panels {
+		// A resolve sent right after the alert ended is drawn up to the
+		// first attempt, not into empty minutes after it; each retry, on
+		// any replica, takes the same time from the job.
+		if panel.To != 0 && !j.FirstClaimedAt.IsZero() {
+			panel.To = min(panel.To, j.FirstClaimedAt.UnixMilli())
+		}
 		u, err := s.alertURL(ctx, base, panel)
 		if err != nil {
 			return chat.Message{}, err
