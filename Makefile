@@ -24,7 +24,7 @@ MAGE        := $(GO) run github.com/magefile/mage
 FUZZTIME    ?= 10s
 
 .DEFAULT_GOAL := help
-.PHONY: help build cli plugin package console test check generate bench run screenshots fuzz clean
+.PHONY: help build cli plugin package console test check generate docs bench run screenshots fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -73,6 +73,11 @@ generate: ## regenerate the gRPC code from proto/ (needs protoc: apt-get install
 	  protoc -I proto --plugin=protoc-gen-go="$$bin/protoc-gen-go" --plugin=protoc-gen-go-grpc="$$bin/protoc-gen-go-grpc" \
 	    --go_out="$(GENERATE_OUT)" --go_opt=module=github.com/panelcast/panelcast \
 	    --go-grpc_out="$(GENERATE_OUT)" --go-grpc_opt=module=github.com/panelcast/panelcast proto/rendererv2.proto
+
+# docs/configuration.md is generated from pkg/config's key table; a test
+# (tools/docgen) fails when it is stale.
+docs: ## regenerate docs/configuration.md from the keys in pkg/config
+	$(GO) run ./tools/docgen -out docs/configuration.md
 
 test: ## go vet, then every test (tests build the binary themselves when they need it)
 	$(GO) vet ./...
