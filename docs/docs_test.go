@@ -7,15 +7,17 @@ import (
 	"testing"
 )
 
-// pages are the Markdown files whose names are checked: the README and
-// docs/*.md (the ADRs are records of their time and may name the past).
+// pages are the Markdown files whose names are checked: the README,
+// docs/*.md, and the READMEs of the plugin's zip and of provisioning/ (the
+// ADRs are records of their time and may name the past).
 func pages(t *testing.T) []string {
 	t.Helper()
 	ps, err := filepath.Glob("*.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append([]string{filepath.Join(root, "README.md")}, ps...)
+	return append([]string{filepath.Join(root, "README.md"), filepath.Join(root, "src/README.md"),
+		filepath.Join(root, "provisioning/README.md")}, ps...)
 }
 
 // Every key, endpoint, metric, PANELCAST_* variable and make target the
@@ -31,7 +33,7 @@ func TestDocsNameWhatExists(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, bad := range tr.check(scan(string(b))) {
-			t.Errorf("%s %s", filepath.Base(p), bad)
+			t.Errorf("%s %s", p, bad)
 		}
 	}
 }
