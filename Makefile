@@ -106,7 +106,7 @@ run: build ## install Chromium and CJK fonts if missing, render the demo to pane
 	 fi
 	bin/panelcast demo -o panel.png
 	@echo
-	@echo "Wrote panel.png. As Grafana's renderer plugin (Grafana 9-12): make package, then see README.md."
+	@echo "Wrote panel.png. As Grafana's renderer plugin (Grafana 9-12): make package, then see docs/plugin.md."
 	@echo "Now the console, with the demo dashboard and the inbox (Ctrl-C stops it):"
 	@echo
 	bin/panelcast serve --addr 127.0.0.1:8081
