@@ -53,7 +53,7 @@ console: ## rebuild the web console into pkg/console/dist (needs Node and npm)
 # the project's go.mod lists only what the binary uses.
 TOOL := $(GO) tool -modfile=tools/check/go.mod
 
-check: ## gofmt, go vet, golangci-lint, go mod tidy and generated code up to date
+check: ## gofmt, go vet, golangci-lint, go mod tidy, generated code and docs up to date
 	@files=$$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*'); \
 	  out=$$(gofmt -l $$files); [ -z "$$out" ] || { echo "gofmt would change:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
@@ -63,6 +63,7 @@ check: ## gofmt, go vet, golangci-lint, go mod tidy and generated code up to dat
 	  $(MAKE) --no-print-directory generate GENERATE_OUT="$$tmp" && \
 	  diff -ru pkg/pluginextensionv2 "$$tmp/pkg/pluginextensionv2" || \
 	  { echo "pkg/pluginextensionv2 is not what proto/rendererv2.proto generates: run make generate" >&2; exit 1; }
+	$(GO) test -count=1 ./tools/docgen ./docs
 
 GENERATE_OUT ?= .
 generate: ## regenerate the gRPC code from proto/ (needs protoc: apt-get install protobuf-compiler)
