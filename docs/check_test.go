@@ -209,6 +209,8 @@ var notKeys = map[string]bool{
 	"http_config": true,
 	// PostgreSQL, pgx and Linux.
 	"max_connections": true, "pool_max_conns": true, "process_resident_memory_bytes": true,
+	// The placeholder of "key = value", and a page script's location = ….
+	"key": true, "location": true,
 	// Files of the plugin's zip, a log field, a chat's error code.
 	"gpx_panelcast_linux_amd64": true, "plugin_start_linux_amd64": true, "request_id": true, "not_in_channel": true,
 }
@@ -227,7 +229,7 @@ var fsRoots = []string{"/etc/", "/var/", "/run/", "/tmp", "/usr/", "/opt/", "/de
 var (
 	inlineCode   = regexp.MustCompile("`([^`]+)`")
 	fence        = regexp.MustCompile("^\\s*(```|~~~)")
-	keyLike      = regexp.MustCompile(`^([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?:\s*[=:].*)?$`)
+	keyLike      = regexp.MustCompile(`^([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?:\s*[=:].*)?$|^([a-z][a-z0-9]*) = `)
 	metricLike   = regexp.MustCompile(`^(panelcast_[a-z0-9_]+)(?:\{[^}]*\}|\s*=.*)?$`)
 	envLike      = regexp.MustCompile(`\bPANELCAST_[A-Z0-9][A-Z0-9_]*\b`)
 	envExpansion = regexp.MustCompile(`\$__(?:env|file)\{[^}]*\}`)
@@ -312,7 +314,8 @@ func inline(line int, span string) []reference {
 	case metricLike.MatchString(span):
 		refs = append(refs, reference{line, "metric", metricLike.FindStringSubmatch(span)[1]})
 	case keyLike.MatchString(span):
-		refs = append(refs, reference{line, "key", keyLike.FindStringSubmatch(span)[1]})
+		m := keyLike.FindStringSubmatch(span)
+		refs = append(refs, reference{line, "key", m[1] + m[2]})
 	}
 	for _, m := range ourURL.FindAllStringSubmatch(span, -1) {
 		refs = append(refs, reference{line, "endpoint", m[1]})

@@ -50,6 +50,8 @@ func TestDocsCheckReportsMissingNames(t *testing.T) {
 	}{
 		{"key", "Set `tls_mode`.", ""},
 		{"no key", "Set `tls_modus`.", "key `tls_modus`"},
+		{"key = value", "Set `concurrency = 8`.", ""},
+		{"no key = value", "Set `concurrence = 8`.", "key `concurrence`"},
 		{"old key", "`rendering_chrome_bin` still works", ""},
 		{"ini key", "```ini\n[plugin.panelcast-renderer]\nconcurrency = 8\n```", ""},
 		{"no ini key", "```ini\n[plugin.panelcast-renderer]\nconcurency = 8\n```", "key `concurency`"},
