@@ -66,7 +66,7 @@ func (s *Server) mountConsole(mux *http.ServeMux, a *access) {
 	mux.Handle("/api/inbox", guard(methods{http.MethodGet: s.inbox}))
 	mux.Handle("/api/inbox/{id}/images/{n}", guard(methods{http.MethodGet: s.inboxImage}))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeAPIError(w, http.StatusNotFound, fmt.Sprintf("%s is no route of Panelcast's API: see the API table in README.md", r.URL.Path))
+		writeAPIError(w, http.StatusNotFound, fmt.Sprintf("%s is no route of Panelcast's API: see the API table in docs/console.md", r.URL.Path))
 	}))
 	// chatapi checks access itself (the same check), so that its refusals
 	// read as its other answers.
