@@ -20,11 +20,30 @@ import (
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
+// testConfig names no browser that exists: these tests never render.
 func testConfig() config.Config {
 	c := config.Default()
 	c.GrafanaURL = "https://grafana.example.com"
 	c.SlackBotToken = secret.New("xoxb-chatapi-test")
+	c.ChromiumPath = "/nonexistent/chromium"
 	return c
+}
+
+// newService is a service on cfg; with worker, its chat delivery runs
+// until the test ends.
+func newService(t testing.TB, cfg config.Config, worker *delivery.WorkerOptions) *service.Service {
+	opts := service.Options{Config: cfg, Log: slog.New(slog.DiscardHandler)}
+	if worker != nil {
+		opts.Delivery = *worker
+	}
+	svc := service.New(context.Background(), opts)
+	if worker != nil {
+		if err := svc.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _ = svc.Shutdown(context.Background(), nil) })
+	return svc
 }
 
 func allow(*http.Request) error { return nil }
@@ -58,7 +77,7 @@ func call(t *testing.T, h http.Handler, method, path, body string, prepare ...fu
 const goodPush = `{"panel": {"dashboardUid": "abc", "panelId": 2}, "to": "slack:#ops", "text": "hi"}`
 
 func TestRefusals(t *testing.T) {
-	svc := &service.Service{Config: testConfig(), Log: slog.New(slog.DiscardHandler)}
+	svc := newService(t, testConfig(), nil)
 	h := New(svc, Options{Authorize: allow})
 	cases := []struct {
 		name, body string
@@ -104,12 +123,11 @@ func TestRefusals(t *testing.T) {
 func TestQueueAndStatus(t *testing.T) {
 	cfg := testConfig()
 	cfg.OutboxPath = filepath.Join(t.TempDir(), "outbox.db")
-	svc := &service.Service{Config: cfg, Log: slog.New(slog.DiscardHandler)}
+	svc := newService(t, cfg, &delivery.WorkerOptions{})
 	// The worker does not run: the push stays queued for this test to see.
-	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
+	if err := svc.Shutdown(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	svc.StopDelivery()
 	t.Run("after stop", func(t *testing.T) {
 		a := call(t, New(svc, Options{Authorize: allow}), "POST", "/push", goodPush)
 		if a.code != 503 || !strings.Contains(a.raw, "shutting down") {
@@ -127,8 +145,7 @@ func TestQueueAndStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	svc = &service.Service{Config: cfg, Log: slog.New(slog.DiscardHandler)}
-	startIdle(t, svc)
+	svc = startIdle(t, cfg)
 	h := New(svc, Options{Authorize: allow})
 	a := call(t, h, "POST", "/push", goodPush)
 	id, _ := a.body["id"].(string)
@@ -159,19 +176,16 @@ func TestQueueAndStatus(t *testing.T) {
 // startIdle starts delivery whose first attempt fails at once (nothing
 // listens on 127.0.0.1:1) and whose retry waits an hour, so a push stays
 // pending while the test looks at it.
-func startIdle(t *testing.T, svc *service.Service) {
-	svc.Config.GrafanaURL = "http://127.0.0.1:1"
-	if err := svc.StartDelivery(delivery.WorkerOptions{BaseBackoff: time.Hour, MaxBackoff: time.Hour}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.StopDelivery() })
+func startIdle(t *testing.T, cfg config.Config) *service.Service {
+	cfg.GrafanaURL = "http://127.0.0.1:1"
+	return newService(t, cfg, &delivery.WorkerOptions{BaseBackoff: time.Hour, MaxBackoff: time.Hour})
 }
 
 // The door's hook decides who may call; its sentinel decides the answer:
 // 401 with a Bearer challenge, or 403, with the hook's sentence either way,
 // before anything else is read.
 func TestAuthorize(t *testing.T) {
-	svc := &service.Service{Config: testConfig(), Log: slog.New(slog.DiscardHandler)}
+	svc := newService(t, testConfig(), nil)
 	refuse := func(err error) http.Handler {
 		return New(svc, Options{Authorize: func(*http.Request) error { return err }})
 	}
@@ -204,7 +218,7 @@ func TestAuthorize(t *testing.T) {
 // Malformed and absurd notifications are refused with a sentence, before
 // anything is stored.
 func TestAlertRefusals(t *testing.T) {
-	svc := &service.Service{Config: testConfig(), Log: slog.New(slog.DiscardHandler)}
+	svc := newService(t, testConfig(), nil)
 	h := New(svc, Options{Authorize: allow})
 	alert := `{"status":"firing","labels":{"alertname":"A"},"annotations":{},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"f%d"}`
 	many := make([]string, 1001)

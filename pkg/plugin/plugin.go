@@ -7,6 +7,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -19,7 +20,6 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/panelcast/panelcast/pkg/chatapi"
-	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
 	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
@@ -34,38 +34,40 @@ func Detected() bool {
 	return os.Getenv("grafana_plugin_type") == "datasource"
 }
 
-// Serve serves the plugin until Grafana stops it. Chat delivery runs
-// alongside; if its outbox cannot open, renders still work and pushes are
-// refused with the reason.
+// Serve serves the plugin until Grafana stops it, then shuts the service
+// down (service.Shutdown: go-plugin has stopped the door by then). Chat
+// delivery runs alongside; if its outbox cannot open, renders still work
+// and pushes are refused with the reason.
 func Serve(svc *service.Service) error {
-	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
-		svc.Log.Error("chat delivery did not start; pushes are refused until it is fixed", "error", err)
+	if err := svc.Start(); err != nil {
+		svc.Logger().Error("chat delivery did not start; pushes are refused until it is fixed", "error", err)
 	}
-	defer svc.StopDelivery()
 	// Grafana collects a plugin's metrics from the default registry
 	// (/api/plugins/panelcast-renderer/metrics).
 	for _, c := range svc.Collectors() {
 		if err := prometheus.Register(c); err != nil {
-			svc.Log.Warn("a metric is not exported", "error", err)
+			svc.Logger().Warn("a metric is not exported", "error", err)
 		}
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /health", &healthResource{svc: svc})
+	mux.Handle("GET /health", healthResource{svc: svc})
 	chatapi.Mount(mux, chatapi.New(svc, chatapi.Options{
-		Authorize:  minGrafanaRole(svc.Config.PushMinRole),
+		Authorize:  minGrafanaRole(svc.Config().PushMinRole),
 		GrafanaURL: grafanaAppURL,
 		Caller:     grafanaCaller,
 	}))
 	// Manage serves through go-plugin as Serve did, with the SDK's standard
 	// middlewares (request logs and metrics Grafana scrapes, tracing) and
 	// its standalone debugging mode (GF_PLUGIN_GRPC_ADDRESS_<ID>).
-	return backend.Manage(ID, backend.ServeOpts{
-
+	err := backend.Manage(ID, backend.ServeOpts{
 		CheckHealthHandler:  health{svc},
 		CallResourceHandler: httpadapter.New(mux),
 		ExtraPlugins: goplugin.PluginSet{"renderer": &RendererPlugin{
 			Impl: &renderer{svc: svc}, Sanitizer: &sanitizer{svc: svc}}},
 	})
+	ctx, cancel := context.WithTimeout(context.Background(), svc.Config().ShutdownTimeout)
+	defer cancel()
+	return errors.Join(err, svc.Shutdown(ctx, nil))
 }
 
 // RendererPlugin is the go-plugin plugin that carries Grafana's renderer
@@ -125,7 +127,7 @@ func (r *renderer) RenderCSV(ctx context.Context, req *pluginextensionv2.RenderC
 func (r *renderer) render(ctx context.Context, kind service.RenderKind, token, path string, g service.GrafanaRender) (string, error) {
 	var name string
 	err := r.svc.HandleRender(ctx, service.RenderCall{Kind: kind, AuthToken: token, Request: g,
-		Invalid: checkOutputPath(path, string(kind), r.svc.Config.OutputDirs),
+		Invalid: checkOutputPath(path, string(kind), r.svc.Config().OutputDirs),
 		Deliver: func(body []byte, filename string) error {
 			name = filename
 			return writeOutput(path, body)

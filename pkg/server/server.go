@@ -36,10 +36,10 @@ type Server struct {
 // New builds the door on a service. It fails when the configuration names
 // no origin that may be rendered (see service.AllowedOrigins).
 func New(svc *service.Service) (*Server, error) {
-	if _, err := service.AllowedOrigins(svc.Config); err != nil {
+	if _, err := service.AllowedOrigins(svc.Config()); err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, log: svc.Log}
+	s := &Server{svc: svc, log: svc.Logger()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /render", s.render(false))
 	mux.HandleFunc("GET /render/csv", s.render(true))
@@ -48,7 +48,7 @@ func New(svc *service.Service) (*Server, error) {
 	mux.Handle("GET /metrics", metricsHandler(svc))
 	// The console, its API and the push and alert routes (the handler the
 	// plugin door mounts too) share one access check: api_token.
-	s.mountConsole(mux, newAccess(svc.Config, svc))
+	s.mountConsole(mux, newAccess(svc.Config(), svc))
 	s.handler = withRequestID(mux)
 	return s, nil
 }
@@ -70,13 +70,12 @@ func CheckConfig(cfg config.Config) error {
 	return fmt.Errorf("no auth_token is set and addr %s is reachable from other machines: set auth_token (Grafana's [rendering] renderer_token) or listen on 127.0.0.1", cfg.Addr)
 }
 
-// Serve answers on ln until ctx ends, then shuts down gracefully: it stops
-// accepting connections, lets renders in flight finish within
-// shutdown_timeout, stops chat delivery (attempts in flight finish) and
-// closes the renderer (killing the browser and any render still running
-// after that); see service.Close.
+// Serve answers on ln until ctx ends, then shuts down gracefully in the
+// service's order (service.Shutdown): it stops accepting connections and
+// lets renders in flight finish within shutdown_timeout while chat
+// delivery stops, then the browser closes.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	cfg := s.svc.Config
+	cfg := s.svc.Config()
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -94,30 +93,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.shuttingDown.Store(true)
-	st := s.svc.Renderer.Stats()
+	st := s.svc.RendererStats()
 	s.log.Info("shutting down: refusing new connections, finishing renders in flight",
 		"in_flight", st.InFlight, "queued", st.Queued, "shutdown_timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	// Chat delivery stops claiming jobs at once, while the HTTP door drains:
-	// it finishes the attempts in flight (within its grace) and hands the
-	// rest back to the other replicas, instead of taking new ones for as
-	// long as the slowest render of a caller takes.
-	delivered := make(chan struct{})
-	go func() {
-		defer close(delivered)
-		if err := s.svc.StopDelivery(); err != nil {
-			s.log.Warn("closing the outbox failed", "error", err)
+	err := s.svc.Shutdown(sctx, func(ctx context.Context) error {
+		if hs.Shutdown(ctx) != nil {
+			return fmt.Errorf("renders were still running after shutdown_timeout (%s) and were cut off: raise shutdown_timeout (and the supervisor's stop timeout) above your longest render", cfg.ShutdownTimeout)
 		}
-	}()
-	var err error
-	if shutErr := hs.Shutdown(sctx); shutErr != nil {
-		err = fmt.Errorf("renders were still running after shutdown_timeout (%s) and were cut off: raise shutdown_timeout (and the supervisor's stop timeout) above your longest render", cfg.ShutdownTimeout)
-	}
-	<-delivered
-	// The renderer closes last, so the pushes being rendered finished; with
-	// the deadline gone, the browser is killed at once.
-	_ = s.svc.Close(sctx)
+		return nil
+	})
 	_ = hs.Close()
 	if serveErr == nil {
 		<-served //nolint:errcheck // http.ErrServerClosed, after Shutdown
@@ -151,7 +137,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		chatapi.WriteJSON(w, status, h)
 		return
 	}
-	st := s.svc.Renderer.Stats()
+	st := s.svc.RendererStats()
 	body := map[string]any{"ok": true, "version": buildinfo.Version, "chromium": st.ChromiumPath,
 		"browser": st.BrowserVersion, "inFlight": st.InFlight, "queued": st.Queued}
 	if a := s.svc.AlertsHealth(); a != nil {
@@ -168,8 +154,8 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func startError(svc *service.Service) string {
-	if svc.StartErr != nil {
-		return svc.StartErr.Error()
+	if svc.StartErr() != nil {
+		return svc.StartErr().Error()
 	}
 	return render.ErrNoChromium.Error()
 }

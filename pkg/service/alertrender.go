@@ -60,7 +60,7 @@ func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Messag
 		maxImages = max(s.limits(addr.Provider).MaxImages, 1)
 	}
 	if len(pictures) > maxImages {
-		s.Log.Warn("the chat takes fewer pictures in one message than the alert group has panels; the rest are left out",
+		s.log.Warn("the chat takes fewer pictures in one message than the alert group has panels; the rest are left out",
 			"job", j.ID, "address", j.Address, "panels", len(pictures), "max", maxImages)
 		pictures = pictures[:maxImages]
 	}
@@ -148,10 +148,10 @@ func (s *Service) renderForChat(ctx context.Context, kind, pageURL string, width
 	req, err := s.Request(g)
 	var img []byte
 	if err == nil {
-		if s.Config.GrafanaToken.IsSet() {
-			req.OriginHeaders = map[string]secret.Value{"Authorization": secret.New("Bearer " + s.Config.GrafanaToken.Reveal())}
+		if s.cfg.GrafanaToken.IsSet() {
+			req.OriginHeaders = map[string]secret.Value{"Authorization": secret.New("Bearer " + s.cfg.GrafanaToken.Reveal())}
 		}
-		img, err = s.Renderer.Render(ctx, req)
+		img, err = s.renderer.Render(ctx, req)
 	}
 	s.logRender(ctx, kind, KindPNG, g, time.Since(start), len(img), err)
 	if errors.Is(err, render.ErrBadRequest) || errors.Is(err, render.ErrNoChromium) {

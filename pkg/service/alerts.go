@@ -242,7 +242,7 @@ func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, door
 	var perRouteMsgs [][]AlertMessage
 	for _, r := range routes {
 		groups := [][]grafana.Alert{r.alerts}
-		if s.Config.AlertGrouping == config.GroupPerAlert {
+		if s.cfg.AlertGrouping == config.GroupPerAlert {
 			groups = groups[:0]
 			for _, a := range r.alerts {
 				groups = append(groups, []grafana.Alert{a})
@@ -279,7 +279,7 @@ func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, door
 	for i, e := range stored {
 		out[i].ID, out[i].State, out[i].Duplicate = e.Job.ID, e.Job.State, e.Existing
 	}
-	s.Log.InfoContext(ctx, "alerts queued", "source", n.Source, "status", n.Status, "alerts", len(n.Alerts),
+	s.log.InfoContext(ctx, "alerts queued", "source", n.Source, "status", n.Status, "alerts", len(n.Alerts),
 		"messages", len(out), "duplicates", countDuplicates(out))
 	return AlertsResult{Source: n.Source, Alerts: len(n.Alerts), Messages: out}, nil
 }
@@ -333,7 +333,7 @@ func (s *Service) route(n grafana.Notification, to string) ([]route, error) {
 			addrs = splitAddresses(a.Labels[labelTo])
 		}
 		if len(addrs) == 0 {
-			addrs = s.Config.DefaultTo
+			addrs = s.cfg.DefaultTo
 		}
 		if len(addrs) == 0 {
 			return nil, badAlerts("alert %s has no address: add ?to=slack:%%23ops to the webhook URL, a %s label to the rule, or set default_to", alertName(a), labelTo)
@@ -374,7 +374,7 @@ func (s *Service) alertJob(ad *alertDelivery, n grafana.Notification, addr chat.
 			status = grafana.StatusFiring
 		}
 	}
-	grouped := s.Config.AlertGrouping == config.GroupPerNotification
+	grouped := s.cfg.AlertGrouping == config.GroupPerNotification
 	payload := alertPayload{GrafanaURL: base.String()}
 	msg := AlertMessage{To: addr.String(), Status: status, Alerts: len(alerts)}
 	text := alerttext.Message{Status: status, Grouped: grouped, Now: now}
@@ -409,7 +409,7 @@ func (s *Service) alertJob(ad *alertDelivery, n grafana.Notification, addr chat.
 	msg.Panels = len(payload.Panels)
 	if len(payload.Panels) == 0 && len(noPanel) > 0 {
 		msg.NoPanel = noPanel[0]
-		s.Log.Info("alert message goes without a picture", "to", addr.String(), "reason", msg.NoPanel)
+		s.log.Info("alert message goes without a picture", "to", addr.String(), "reason", msg.NoPanel)
 	}
 
 	budget := textBudget(addr.Provider, len(payload.Panels) > 0)
@@ -466,7 +466,7 @@ func (s *Service) checkViews(ctx context.Context, caller *Caller, base string) v
 			return "", err
 		case err != nil:
 			seen[uid] = strings.TrimPrefix(strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": "), ErrBadPush.Error()+": ")
-			s.Log.WarnContext(ctx, "an alert goes without its picture", "reason", seen[uid])
+			s.log.WarnContext(ctx, "an alert goes without its picture", "reason", seen[uid])
 		default:
 			seen[uid] = ""
 		}
@@ -492,13 +492,13 @@ func (s *Service) alertPanel(ad *alertDelivery, a grafana.Alert, now time.Time) 
 	}
 	varMap, err := grafana.ParseVarMap(a.Annotations[grafana.AnnotationVars])
 	if err != nil {
-		s.Log.Warn("the panelcast_vars annotation is unusable; labels are matched to variables by name", "alert", alertName(a), "error", err)
+		s.log.Warn("the panelcast_vars annotation is unusable; labels are matched to variables by name", "alert", alertName(a), "error", err)
 		varMap = nil
 	}
-	from, to := alertWindow(a, s.Config.AlertLookback, now)
+	from, to := alertWindow(a, s.cfg.AlertLookback, now)
 	return &alertPanel{DashboardUID: ref.DashboardUID, PanelID: ref.PanelID, OrgID: ref.OrgID, Vars: ref.Vars,
 		Labels: a.Labels, VarMap: varMap, Expr: expr, From: from, To: to,
-		Width: s.Config.AlertWidth, Height: s.Config.AlertHeight, Theme: s.Config.AlertTheme}, ""
+		Width: s.cfg.AlertWidth, Height: s.cfg.AlertHeight, Theme: s.cfg.AlertTheme}, ""
 }
 
 // alertWindow is the picture's time range in epoch milliseconds: from

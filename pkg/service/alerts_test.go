@@ -246,7 +246,7 @@ func TestAlertsRouting(t *testing.T) {
 		{"not configured", "mattermost:ops", "", nil, nil, "mattermost is not configured: set mattermost_url and mattermost_token"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s.Config.DefaultTo = c.def
+			s.cfg.DefaultTo = c.def
 			n, err := grafana.ParseWebhook(body(c.label))
 			if err != nil {
 				t.Fatal(err)

@@ -28,9 +28,9 @@ func (s *Service) mayView(ctx context.Context, c *Caller, base, uid string) erro
 	// s.push.grafana is set by StartDelivery, before any push is taken.
 	// The question needs Admin rights, which the browser's token should
 	// not have: grafana_admin_token asks when it is set.
-	token := s.Config.GrafanaAdminToken
+	token := s.cfg.GrafanaAdminToken
 	if !token.IsSet() {
-		token = s.Config.GrafanaToken
+		token = s.cfg.GrafanaToken
 	}
 	client := &grafana.Client{BaseURL: base, Token: token, HTTP: s.push.grafana}
 	a, err := client.MayView(ctx, uid, *c)

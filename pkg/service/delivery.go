@@ -82,7 +82,7 @@ func (s *Service) dashboard(ctx context.Context, baseURL, uid string) (grafana.D
 		if st.dashboards == nil {
 			st.dashboards = map[string]*grafana.DashboardCache{}
 		}
-		c = grafana.NewDashboardCache(&grafana.Client{BaseURL: baseURL, Token: s.Config.GrafanaToken, HTTP: st.grafana}, dashboardTTL)
+		c = grafana.NewDashboardCache(&grafana.Client{BaseURL: baseURL, Token: s.cfg.GrafanaToken, HTTP: st.grafana}, dashboardTTL)
 		st.dashboards[baseURL] = c
 	}
 	st.dashMu.Unlock()
@@ -137,14 +137,14 @@ func newSenders(cfg config.Config, log *slog.Logger) (senders map[string]chat.Se
 	return senders, broken
 }
 
-// StartDelivery opens the outbox and starts the worker that renders and
+// startDelivery opens the outbox and starts the worker that renders and
 // sends pushes, with senders for the configured chat providers and the
 // built-in inbox: (always there, it needs no credentials, so the outbox is
 // opened even when no chat is configured, except in a plugin, which has
 // no console to show it). Zero options take the worker's defaults and
 // max_attempts. The error is the outbox's: pushes are then
-// answered 503 with it, and health shows it. Stop it with StopDelivery.
-func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
+// answered 503 with it, and health shows it. Stop it with stopDelivery.
+func (s *Service) startDelivery(opts delivery.WorkerOptions) error {
 	st := &s.push
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -152,51 +152,44 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 		return errors.New("chat delivery is already started")
 	}
 	st.started = true
-	st.secrets = secretScrubber(s.Config)
-	if s.TLS == nil { // a Service made without New
-		p, err := s.Config.TLSPolicy()
-		if err != nil {
-			return err
-		}
-		s.TLS = p
-	}
-	st.grafana = s.TLS.Client(15 * time.Second)
+	st.secrets = secretScrubber(s.cfg)
+	st.grafana = s.tls.Client(15 * time.Second)
 	st.renders = newSharedRenders(2 * time.Minute)
-	st.alerts, st.alertsErr = newAlertDelivery(s.Config)
+	st.alerts, st.alertsErr = newAlertDelivery(s.cfg)
 	if st.alertsErr != nil {
-		s.Log.Error("alert messages are refused until the setting is fixed", "error", st.alertsErr)
+		s.log.Error("alert messages are refused until the setting is fixed", "error", st.alertsErr)
 	}
-	senders, broken := newSenders(s.Config, s.Log)
+	senders, broken := newSenders(s.cfg, s.log)
 	st.senders, st.broken = map[string]chat.Sender{}, map[string]error{}
 	for name, snd := range senders {
 		st.senders[name] = scrubbedSender{snd, st.scrub}
 	}
 	for name, err := range broken {
 		st.broken[name] = st.scrub(err)
-		s.Log.Error("chat provider is misconfigured; pushes to it are refused", "provider", name, "error", st.broken[name])
+		s.log.Error("chat provider is misconfigured; pushes to it are refused", "provider", name, "error", st.broken[name])
 	}
 	// A plugin has no console to show the inbox in: without a chat it
 	// opens nothing, and leaves Grafana's data folder alone.
-	if len(senders)+len(broken) == 0 && s.Config.Grafana != nil {
+	if len(senders)+len(broken) == 0 && s.cfg.Grafana != nil {
 		st.off = true
 		return nil
 	}
 	st.inbox = &openedOutbox{}
-	st.senders[inboxProvider] = inbox.New(st.inbox, s.InboxPermalink)
+	st.senders[inboxProvider] = inbox.New(st.inbox, s.inboxPermalink)
 	if opts.MaxAttempts == 0 {
-		opts.MaxAttempts = s.Config.MaxAttempts
+		opts.MaxAttempts = s.cfg.MaxAttempts
 	}
 	if opts.Lease == 0 {
-		opts.Lease = s.Config.OutboxLease
+		opts.Lease = s.cfg.OutboxLease
 	}
 	if opts.Retention == 0 {
-		opts.Retention = s.Config.OutboxRetention
+		opts.Retention = s.cfg.OutboxRetention
 	}
 	if opts.OnFinish == nil {
 		opts.OnFinish = s.countOutcome
 	}
 	if opts.Logger == nil {
-		opts.Logger = s.Log
+		opts.Logger = s.log
 	}
 	if opts.Redact == nil {
 		opts.Redact = st.secrets.Replace
@@ -223,13 +216,13 @@ func (s *Service) startWorker(o delivery.Store) {
 		defer close(st.done)
 		st.worker.Run(ctx)
 	}()
-	s.Log.Info("chat delivery started", "outbox", st.location, "store", st.kind, "providers", strings.Join(sortedKeys(st.senders), ","))
+	s.log.Info("chat delivery started", "outbox", st.location, "store", st.kind, "providers", strings.Join(sortedKeys(st.senders), ","))
 }
 
-// StopDelivery lets attempts in flight finish (within the worker's
+// stopDelivery lets attempts in flight finish (within the worker's
 // shutdown grace), releases the rest to other replicas, and closes the
 // outbox. Pushes are refused afterwards.
-func (s *Service) StopDelivery() error {
+func (s *Service) stopDelivery() error {
 	st := &s.push
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -245,17 +238,6 @@ func (s *Service) StopDelivery() error {
 	err := st.outbox.Close()
 	st.outbox = nil
 	return err
-}
-
-// Close shuts the service down in the order that loses nothing: chat
-// delivery first (it takes no new job, and the attempts in flight finish
-// within the worker's shutdown grace, renders included), then the renderer,
-// which waits for the renders still running until ctx ends and then kills
-// the browser. Closing the renderer first would fail the pushes being
-// prepared and spend one of their attempts each.
-func (s *Service) Close(ctx context.Context) error {
-	derr := s.StopDelivery()
-	return errors.Join(derr, s.Renderer.Close(ctx))
 }
 
 // OutboxPath is where pushes are stored: the SQLite file, or outbox_url

@@ -237,7 +237,7 @@ func httpDoor(t *testing.T, settings map[string]string) door {
 		}
 	}
 	logs := &testenv.LogBuffer{}
-	svc := service.New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	svc := service.New(context.Background(), service.Options{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))})
 	srv, err := server.New(svc)
 	if err != nil {
 		t.Fatal(err)
@@ -245,7 +245,7 @@ func httpDoor(t *testing.T, settings map[string]string) door {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		ts.Close()
-		_ = svc.Close(context.Background())
+		_ = svc.Shutdown(context.Background(), nil)
 	})
 	return door{name: "http", logs: logs, metrics: func(t *testing.T) string {
 		res, err := http.Get(ts.URL + "/metrics")

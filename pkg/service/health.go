@@ -141,10 +141,10 @@ func (s *Service) runChecks(ctx context.Context) checks {
 		})
 	}
 	c.fonts = render.CheckFonts(ctx)
-	if s.Renderer.Stats().ChromiumPath != "" {
+	if s.renderer.Stats().ChromiumPath != "" {
 		start := time.Now()
 		c.probed = true
-		c.version, c.probeErr = s.Renderer.Probe(ctx)
+		c.version, c.probeErr = s.renderer.Probe(ctx)
 		c.probeMillis = time.Since(start).Milliseconds()
 	}
 	wg.Wait()
@@ -156,7 +156,7 @@ func (s *Service) runChecks(ctx context.Context) checks {
 // renderer's counters, the outbox, the alert counts.
 func (s *Service) health(ctx context.Context, c checks) Health {
 	h := s.browserHealth(c)
-	h.DemoPanel = s.DemoPanel
+	h.DemoPanel = s.demoPanel
 	st := &s.push
 	st.mu.Lock()
 	started, kind, location, outbox, openErr := st.started, st.kind, st.location, st.outbox, st.openErr
@@ -240,8 +240,8 @@ func (s *Service) health(ctx context.Context, c checks) Health {
 
 // browserHealth is the browser's part: found, its version and the probe.
 func (s *Service) browserHealth(c checks) Health {
-	h := Health{Version: buildinfo.Version, TLSMode: string(s.Config.TLSMode), Fonts: c.fonts, CheckedAt: c.at}
-	st := s.Renderer.Stats()
+	h := Health{Version: buildinfo.Version, TLSMode: string(s.cfg.TLSMode), Fonts: c.fonts, CheckedAt: c.at}
+	st := s.renderer.Stats()
 	h.ChromiumPath, h.BrowserVersion = st.ChromiumPath, st.BrowserVersion
 	if st.Sandbox != "" {
 		// The renderer says "on: <why>" or "off: <why>".
@@ -251,8 +251,8 @@ func (s *Service) browserHealth(c checks) Health {
 	h.InFlight, h.Queued, h.Renders, h.Restarts = st.InFlight, st.Queued, st.Renders, st.Restarts
 	if !c.probed {
 		h.Message = render.ErrNoChromium.Error()
-		if s.StartErr != nil {
-			h.Message = s.StartErr.Error()
+		if s.startErr != nil {
+			h.Message = s.startErr.Error()
 		}
 		return h
 	}

@@ -65,7 +65,7 @@ func (s *Service) Collectors() []prometheus.Collector {
 	if m == nil {
 		return nil
 	}
-	return []prometheus.Collector{m.renderDuration, m.renderFailures, rendererCollector{s.Renderer},
+	return []prometheus.Collector{m.renderDuration, m.renderFailures, rendererCollector{s.renderer},
 		m.alertsReceived, m.delivered, m.failed, m.rendersShared, outboxCollector{s}}
 }
 

@@ -22,7 +22,7 @@ func pushConfig() config.Config {
 }
 
 func planService(c config.Config) *Service {
-	return &Service{Config: c, Log: slog.New(slog.DiscardHandler)}
+	return &Service{cfg: c, log: slog.New(slog.DiscardHandler)}
 }
 
 func TestPlanPushSoloURL(t *testing.T) {

@@ -94,9 +94,9 @@ func (s *Service) handleRender(ctx context.Context, c RenderCall) (int, error) {
 	var body []byte
 	var name string
 	if c.Kind == KindCSV {
-		body, name, err = s.Renderer.RenderCSV(ctx, req)
+		body, name, err = s.renderer.RenderCSV(ctx, req)
 	} else {
-		body, err = s.Renderer.Render(ctx, req)
+		body, err = s.renderer.Render(ctx, req)
 	}
 	if err != nil {
 		return 0, err
@@ -111,13 +111,13 @@ func (s *Service) handleRender(ctx context.Context, c RenderCall) (int, error) {
 // constant time. With none configured every caller is accepted, as
 // Grafana's plugin host is the only one who can reach the plugin.
 func (s *Service) CheckRendererToken(token string) error {
-	if len(s.Config.AuthTokens) == 0 {
+	if len(s.cfg.AuthTokens) == 0 {
 		return nil
 	}
 	if token == "" {
 		return fmt.Errorf("%w: no renderer token was sent (Grafana sends [rendering] renderer_token, to a remote renderer as the X-Auth-Token header): set renderer_token in grafana.ini to one of panelcast's auth_token values", ErrUnauthorized)
 	}
-	if !secret.OneOf(token, s.Config.AuthTokens) {
+	if !secret.OneOf(token, s.cfg.AuthTokens) {
 		return fmt.Errorf("%w: the renderer token does not match: set [rendering] renderer_token in grafana.ini to one of auth_token", ErrUnauthorized)
 	}
 	return nil
@@ -130,7 +130,7 @@ func (s *Service) Render(ctx context.Context, g GrafanaRender) ([]byte, error) {
 	req, err := s.ready(g)
 	var out []byte
 	if err == nil {
-		out, err = s.Renderer.Render(ctx, req)
+		out, err = s.renderer.Render(ctx, req)
 	}
 	s.logRender(ctx, "cli", RenderKind(req.Encoding), g, time.Since(start), len(out), err)
 	return out, err
@@ -143,8 +143,8 @@ func (s *Service) ready(g GrafanaRender) (render.Request, error) {
 	if err != nil {
 		return req, err
 	}
-	if s.StartErr != nil && s.Renderer.Stats().ChromiumPath == "" {
-		return req, noBrowser{s.StartErr}
+	if s.startErr != nil && s.renderer.Stats().ChromiumPath == "" {
+		return req, noBrowser{s.startErr}
 	}
 	return req, nil
 }
@@ -172,7 +172,7 @@ func (s *Service) redact(msg string, renderKey secret.Value, token string) strin
 			msg = strings.ReplaceAll(msg, v, secret.Redacted)
 		}
 	}
-	return secretScrubber(s.Config).Replace(msg)
+	return secretScrubber(s.cfg).Replace(msg)
 }
 
 // logRender writes the one line of a render: which page (origin and path,
@@ -189,7 +189,7 @@ func (s *Service) logRender(ctx context.Context, source string, kind RenderKind,
 	}
 	if err == nil {
 		attrs = append(attrs, slog.String("result", "ok"), slog.Int("bytes", size))
-		s.Log.LogAttrs(ctx, slog.LevelInfo, "render request", attrs...)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "render request", attrs...)
 		return
 	}
 	class := Classify(err)
@@ -203,7 +203,7 @@ func (s *Service) logRender(ctx context.Context, source string, kind RenderKind,
 	if class == FailRender || class == FailNoChromium || class == FailInternal {
 		level = slog.LevelError
 	}
-	s.Log.LogAttrs(ctx, level, "render request failed", attrs...)
+	s.log.LogAttrs(ctx, level, "render request failed", attrs...)
 }
 
 // pagePath is a page URL's origin and path, for logs.

@@ -50,7 +50,7 @@ type GrafanaRender struct {
 // limits and the URL guard. Errors wrap render.ErrBadRequest, and
 // ErrForbiddenURL when the guard refused the page.
 func (s *Service) Request(g GrafanaRender) (render.Request, error) {
-	c := s.Config
+	c := s.cfg
 	req := render.Request{URL: strings.TrimSpace(g.URL), Width: g.Width, Height: g.Height, Scale: g.Scale, Timeout: g.Timeout,
 		Encoding: render.Encoding(strings.ToLower(strings.TrimSpace(g.Encoding))), Headers: map[string]string{}}
 	if req.Width == 0 {
@@ -107,7 +107,7 @@ var ErrForbiddenURL = errors.New("forbidden url")
 // origin: Grafana is its only caller, and its callback URL need not be the
 // app URL the plugin could learn.
 func (s *Service) checkOrigin(page string) error {
-	origins, err := AllowedOrigins(s.Config)
+	origins, err := AllowedOrigins(s.cfg)
 	if err != nil {
 		return nil //nolint:nilerr // no origin is configured: Validate still refuses anything but http(s) with a host
 	}

@@ -4,36 +4,54 @@ package service
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/tlspolicy"
 )
 
-// Service is the core every door calls.
+// Service is the core every door calls. Make it with New, start what runs
+// beside the doors with Start, and stop it with Shutdown.
 type Service struct {
-	Config   config.Config
-	Renderer *render.Renderer
-	Log      *slog.Logger
-	// TLS decides Grafana's certificates for the browser and for every Go
+	cfg      config.Config
+	renderer *render.Renderer
+	log      *slog.Logger
+	// tls decides Grafana's certificates for the browser and for every Go
 	// client that talks to Grafana (Client builds one).
-	TLS *tlspolicy.Policy
-	// StartErr is why the renderer could not start (no Chromium), reported
+	tls *tlspolicy.Policy
+	// startErr is why the renderer could not start (no Chromium), reported
 	// by health checks and returned by renders.
-	StartErr error
-	// InboxPermalink, when set before StartDelivery, is the link to an
-	// inbox message without its id: the console's "#inbox/".
+	startErr       error
+	inboxPermalink string
+	demoPanel      *DemoPanel
+	deliveryOpts   delivery.WorkerOptions
+
+	push    pushState // chat delivery, see Start
+	metrics *metrics
+	alerts  alertCounts
+	checks  checkCache // RecentHealth's
+}
+
+// Options are what a door, or the command that starts it, decides.
+type Options struct {
+	Config config.Config
+	// Log is the one logger of the service and its door.
+	Log *slog.Logger
+	// Delivery tunes chat delivery's worker (tests); its zero values take
+	// max_attempts, outbox_lease, outbox_retention and the worker's
+	// defaults.
+	Delivery delivery.WorkerOptions
+	// InboxPermalink is the link to an inbox message without its id (the
+	// console's "#inbox/"); "" where no console shows the inbox.
 	InboxPermalink string
 	// DemoPanel, when set, is a panel health offers to try (the built-in
 	// demo dashboard's).
 	DemoPanel *DemoPanel
-
-	push    pushState // chat delivery, see StartDelivery
-	metrics *metrics
-	alerts  alertCounts
-	checks  checkCache // RecentHealth's
 }
 
 // DemoPanel is a panel of the built-in demo dashboard, as the push API
@@ -46,8 +64,13 @@ type DemoPanel struct {
 }
 
 // New starts the renderer from the configuration. A missing browser does
-// not fail New: the service still answers health checks with the reason.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) *Service {
+// not fail New: the service still answers health checks with the reason
+// (StartErr).
+func New(ctx context.Context, opts Options) *Service {
+	log, cfg := opts.Log, opts.Config
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	policy, err := cfg.TLSPolicy()
 	if err != nil {
 		// Validate passed, so a file changed since: trust less, not more.
@@ -58,7 +81,52 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) *Service {
 	if err != nil {
 		log.Error("renderer did not start", "error", err)
 	}
-	return &Service{Config: cfg, Renderer: r, Log: log, TLS: policy, StartErr: err, metrics: newMetrics()}
+	return &Service{cfg: cfg, renderer: r, log: log, tls: policy, startErr: err, inboxPermalink: opts.InboxPermalink,
+		demoPanel: opts.DemoPanel, deliveryOpts: opts.Delivery, metrics: newMetrics()}
+}
+
+// Config is the configuration the service runs with.
+func (s *Service) Config() config.Config { return s.cfg }
+
+// Logger is the service's logger, for its door.
+func (s *Service) Logger() *slog.Logger { return s.log }
+
+// StartErr is why the browser could not start, or nil.
+func (s *Service) StartErr() error { return s.startErr }
+
+// RendererStats are the renderer's counters and the browser it found.
+func (s *Service) RendererStats() render.Stats { return s.renderer.Stats() }
+
+// Start starts what runs beside the doors: chat delivery. Its error is the
+// outbox's, and leaves renders working: pushes are then answered 503 with
+// it, and health shows it.
+func (s *Service) Start() error { return s.startDelivery(s.deliveryOpts) }
+
+// Shutdown stops the service in the one order every door follows, so that
+// nothing is lost:
+//  1. stopDoor: the door stops taking requests and lets those in flight
+//     finish within ctx (shutdown_timeout);
+//  2. at the same time chat delivery stops claiming jobs, finishes the
+//     attempts in flight within the worker's shutdown grace
+//     (delivery.DefaultShutdownGrace) and hands the rest back to other
+//     replicas, instead of taking new ones while the slowest render of a
+//     caller runs;
+//  3. then the browser closes: the renders of the door and of delivery
+//     finished, or ctx ended and they are cut off.
+//
+// stopDoor may be nil (a command with no door).
+func (s *Service) Shutdown(ctx context.Context, stopDoor func(context.Context) error) error {
+	delivered := make(chan error, 1)
+	go func() { delivered <- s.stopDelivery() }()
+	var doorErr error
+	if stopDoor != nil {
+		doorErr = stopDoor(ctx)
+	}
+	derr := <-delivered
+	if derr != nil {
+		derr = fmt.Errorf("closing the outbox failed: %w", derr)
+	}
+	return errors.Join(doorErr, derr, s.renderer.Close(ctx))
 }
 
 // RenderOptions maps the configuration onto the renderer's options.
