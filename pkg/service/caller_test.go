@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,7 +24,7 @@ func TestPushChecksCaller(t *testing.T) {
 	c := pushConfig()
 	c.GrafanaURL, c.GrafanaToken = g.URL, secret.New("glsa_caller")
 	c.OutboxPath = filepath.Join(t.TempDir(), "outbox.db")
-	s := &Service{cfg: c, log: slog.New(slog.DiscardHandler)}
+	s := planService(c)
 	if err := s.startDelivery(delivery.WorkerOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -177,7 +177,7 @@ func (s *Service) redact(msg string, renderKey secret.Value, token string) strin
 
 // logRender writes the one line of a render: which page (origin and path,
 // never the query, which carries variables and the render key), for whom
-// (source: grafana, alert, push, console, cli), how it ended and how long
+// (source: grafana, alert, push, panel, cli), how it ended and how long
 // it took.
 func (s *Service) logRender(ctx context.Context, source string, kind RenderKind, g GrafanaRender, took time.Duration, size int, err error) {
 	attrs := []slog.Attr{
