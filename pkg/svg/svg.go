@@ -240,9 +240,7 @@ func normalize(content []byte) ([]byte, error) {
 	d.Strict = false
 	d.Entity = xml.HTMLEntity
 	d.CharsetReader = charset.NewReaderLabel
-	var out bytes.Buffer
-	depth, skip, title := 0, 0, 0 // open elements; a dropped subtree's and a title's depth
-	rooted := false
+	var n normalizer
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -253,72 +251,105 @@ func normalize(content []byte) ([]byte, error) {
 		}
 		switch tok := tok.(type) {
 		case xml.StartElement:
-			depth++
-			if depth > maxDepth {
-				return nil, errTooDeep
-			}
-			if skip > 0 || title > 0 {
-				continue
-			}
-			local := strings.ToLower(tok.Name.Local)
-			if !rooted {
-				if local != "svg" {
-					return nil, errNoSVG
-				}
-				rooted = true
-			}
-			if (tok.Name.Space != nsSVG && tok.Name.Space != "") || rawText[local] {
-				skip = depth
-				continue
-			}
-			out.WriteString("<" + local)
-			if depth == 1 {
-				out.WriteString(` xmlns="` + nsSVG + `" xmlns:xlink="` + nsXLink + `"`)
-			}
-			for _, a := range tok.Attr {
-				key := a.Name.Local
-				switch a.Name.Space {
-				case "":
-				case nsXLink, "xlink":
-					key = "xlink:" + key
-				case nsXML, "xml":
-					key = "xml:" + key
-				default:
-					continue
-				}
-				if key == "xmlns" || strings.HasPrefix(key, "xmlns:") {
-					continue // the root declares the two namespaces kept
-				}
-				out.WriteString(" " + key + `="`)
-				_ = xml.EscapeText(&out, []byte(xmlChars(a.Value))) // into a strings.Builder: cannot fail
-				out.WriteString(`"`)
-			}
-			out.WriteString(">")
-			if local == "title" {
-				title = depth
+			if err := n.start(tok); err != nil {
+				return nil, err
 			}
 		case xml.EndElement:
-			if skip == depth {
-				skip = 0
-			} else if skip == 0 {
-				if title == depth {
-					title = 0
-				}
-				if title == 0 {
-					out.WriteString("</" + strings.ToLower(tok.Name.Local) + ">")
-				}
-			}
-			depth--
+			n.end(tok)
 		case xml.CharData:
-			if skip == 0 && depth > 0 {
-				_ = xml.EscapeText(&out, []byte(xmlChars(string(tok))))
-			}
+			n.text(tok)
 		}
 	}
-	if !rooted {
+	if !n.rooted {
 		return nil, errNoSVG
 	}
-	return out.Bytes(), nil
+	return n.out.Bytes(), nil
+}
+
+// normalizer is what normalize knows between tokens.
+type normalizer struct {
+	out    bytes.Buffer
+	depth  int  // open elements
+	skip   int  // depth of the subtree being dropped; 0 for none
+	title  int  // depth of the <title> written as text alone; 0 for none
+	rooted bool // the root <svg> has been read
+}
+
+// start writes an element's start tag, or starts dropping its subtree
+// when it is of another namespace or one HTML reads as raw text.
+func (n *normalizer) start(tok xml.StartElement) error {
+	n.depth++
+	if n.depth > maxDepth {
+		return errTooDeep
+	}
+	if n.skip > 0 || n.title > 0 {
+		return nil
+	}
+	local := strings.ToLower(tok.Name.Local)
+	if !n.rooted {
+		if local != "svg" {
+			return errNoSVG
+		}
+		n.rooted = true
+	}
+	if (tok.Name.Space != nsSVG && tok.Name.Space != "") || rawText[local] {
+		n.skip = n.depth
+		return nil
+	}
+	n.out.WriteString("<" + local)
+	if n.depth == 1 {
+		n.out.WriteString(` xmlns="` + nsSVG + `" xmlns:xlink="` + nsXLink + `"`)
+	}
+	n.attributes(tok.Attr)
+	n.out.WriteString(">")
+	if local == "title" {
+		n.title = n.depth
+	}
+	return nil
+}
+
+// attributes writes those of no namespace, xlink: or xml:.
+func (n *normalizer) attributes(attrs []xml.Attr) {
+	for _, a := range attrs {
+		key := a.Name.Local
+		switch a.Name.Space {
+		case "":
+		case nsXLink, "xlink":
+			key = "xlink:" + key
+		case nsXML, "xml":
+			key = "xml:" + key
+		default:
+			continue
+		}
+		if key == "xmlns" || strings.HasPrefix(key, "xmlns:") {
+			continue // the root declares the two namespaces kept
+		}
+		n.out.WriteString(" " + key + `="`)
+		_ = xml.EscapeText(&n.out, []byte(xmlChars(a.Value))) // into a bytes.Buffer: cannot fail
+		n.out.WriteString(`"`)
+	}
+}
+
+// end writes an end tag unless its element is dropped or inside a title.
+func (n *normalizer) end(tok xml.EndElement) {
+	if n.skip == n.depth {
+		n.skip = 0
+	} else if n.skip == 0 {
+		if n.title == n.depth {
+			n.title = 0
+		}
+		if n.title == 0 {
+			n.out.WriteString("</" + strings.ToLower(tok.Name.Local) + ">")
+		}
+	}
+	n.depth--
+}
+
+// text writes text, escaped, unless it is dropped or outside the root.
+func (n *normalizer) text(tok xml.CharData) {
+	if n.skip == 0 && n.depth > 0 {
+		_ = xml.EscapeText(&n.out, []byte(xmlChars(string(tok))))
+	}
 }
 
 // xmlChars is text as XML can hold it: valid UTF-8 without the control
