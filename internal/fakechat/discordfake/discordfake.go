@@ -27,6 +27,7 @@ import (
 	"io"
 	"math"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -599,24 +600,35 @@ const codeUnknownMessage = 10008
 // parseBody reads a JSON or multipart body. On a bad body it answers and
 // returns a non-zero status.
 func parseBody(w http.ResponseWriter, r *http.Request) (payload, []File, int) {
-	var p payload
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
 	case "application/json":
-		raw, err := io.ReadAll(r.Body)
-		if tooLarge(w, err) {
-			return p, nil, http.StatusRequestEntityTooLarge
-		}
-		if err != nil || json.Unmarshal(raw, &p) != nil {
-			writeError(w, http.StatusBadRequest, 50109, "The request body contains invalid JSON.", nil)
-			return p, nil, http.StatusBadRequest
-		}
-		return p, nil, 0
+		p, status := parseJSONBody(w, r)
+		return p, nil, status
 	case "multipart/form-data":
-	default:
-		invalidForm(w, "_content_type", "CONTENT_TYPE_INVALID", "Expected application/json or multipart/form-data.")
-		return p, nil, http.StatusBadRequest
+		return parseMultipartBody(w, r)
 	}
+	invalidForm(w, "_content_type", "CONTENT_TYPE_INVALID", "Expected application/json or multipart/form-data.")
+	return payload{}, nil, http.StatusBadRequest
+}
+
+func parseJSONBody(w http.ResponseWriter, r *http.Request) (payload, int) {
+	var p payload
+	raw, err := io.ReadAll(r.Body)
+	if tooLarge(w, err) {
+		return p, http.StatusRequestEntityTooLarge
+	}
+	if err != nil || json.Unmarshal(raw, &p) != nil {
+		writeError(w, http.StatusBadRequest, 50109, "The request body contains invalid JSON.", nil)
+		return p, http.StatusBadRequest
+	}
+	return p, 0
+}
+
+// parseMultipartBody reads a payload_json part, required, and files[n]
+// parts, each name once.
+func parseMultipartBody(w http.ResponseWriter, r *http.Request) (payload, []File, int) {
+	var p payload
 	mr, err := r.MultipartReader()
 	if err != nil {
 		invalidForm(w, "_body", "MULTIPART_INVALID", "The multipart body could not be read.")
@@ -626,7 +638,7 @@ func parseBody(w http.ResponseWriter, r *http.Request) (payload, []File, int) {
 	seen := map[string]bool{}
 	havePayload := false
 	for {
-		part, err := mr.NextPart()
+		part, data, err := nextPart(mr)
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -638,14 +650,6 @@ func parseBody(w http.ResponseWriter, r *http.Request) (payload, []File, int) {
 			return p, nil, http.StatusBadRequest
 		}
 		name := part.FormName()
-		data, err := io.ReadAll(part)
-		if tooLarge(w, err) {
-			return p, nil, http.StatusRequestEntityTooLarge
-		}
-		if err != nil {
-			invalidForm(w, "_body", "MULTIPART_INVALID", "The multipart body could not be read.")
-			return p, nil, http.StatusBadRequest
-		}
 		if seen[name] {
 			invalidForm(w, name, "DUPLICATE_FIELD", "Each part must have a unique name.")
 			return p, nil, http.StatusBadRequest
@@ -674,6 +678,16 @@ func parseBody(w http.ResponseWriter, r *http.Request) (payload, []File, int) {
 		return p, nil, http.StatusBadRequest
 	}
 	return p, files, 0
+}
+
+// nextPart reads the next part whole; io.EOF after the last.
+func nextPart(mr *multipart.Reader) (*multipart.Part, []byte, error) {
+	part, err := mr.NextPart()
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := io.ReadAll(part)
+	return part, data, err
 }
 
 func tooLarge(w http.ResponseWriter, err error) bool {
