@@ -304,22 +304,25 @@ func writeZip(out, root string, mtime time.Time, entries []entry) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
+	if err := writeMembers(tmp, root, mtime, entries); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	// CreateTemp makes the file 0600; a release archive is for everyone.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), out)
+}
 
+// writeMembers writes the archive to w: the directories first, then the
+// entries, both sorted.
+func writeMembers(w io.Writer, root string, mtime time.Time, entries []entry) error {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
-	dirs := map[string]bool{root + "/": true}
-	for _, e := range entries {
-		for d := path.Dir(e.name); d != "."; d = path.Dir(d) {
-			dirs[root+"/"+d+"/"] = true
-		}
-	}
-	dirList := make([]string, 0, len(dirs))
-	for d := range dirs {
-		dirList = append(dirList, d)
-	}
-	sort.Strings(dirList)
-
-	zw := zip.NewWriter(tmp)
-	for _, d := range dirList {
+	zw := zip.NewWriter(w)
+	for _, d := range zipDirs(root, entries) {
 		h := &zip.FileHeader{Name: d, Method: zip.Store, Modified: mtime}
 		h.SetMode(fs.ModeDir | 0o755)
 		if _, err := zw.CreateHeader(h); err != nil {
@@ -335,23 +338,30 @@ func writeZip(out, root string, mtime time.Time, entries []entry) (err error) {
 			h.Method = zip.Store
 			data = []byte(e.symlink)
 		}
-		w, err := zw.CreateHeader(h)
+		fw, err := zw.CreateHeader(h)
 		if err != nil {
 			return err
 		}
-		if _, err := w.Write(data); err != nil {
+		if _, err := fw.Write(data); err != nil {
 			return err
 		}
 	}
-	if err := zw.Close(); err != nil {
-		return err
+	return zw.Close()
+}
+
+// zipDirs are the directory members the entries need, root/ among them,
+// sorted.
+func zipDirs(root string, entries []entry) []string {
+	dirs := map[string]bool{root + "/": true}
+	for _, e := range entries {
+		for d := path.Dir(e.name); d != "."; d = path.Dir(d) {
+			dirs[root+"/"+d+"/"] = true
+		}
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	list := make([]string, 0, len(dirs))
+	for d := range dirs {
+		list = append(list, d)
 	}
-	// CreateTemp makes the file 0600; a release archive is for everyone.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), out)
+	sort.Strings(list)
+	return list
 }
