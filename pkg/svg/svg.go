@@ -140,16 +140,7 @@ func Sanitize(content []byte) ([]byte, error) {
 // url(...) to another document. normalize already balanced the tags; an
 // end tag that closes nothing open is dropped all the same.
 func restore(clean []byte) ([]byte, error) {
-	var out bytes.Buffer
-	var open []string // elements not closed yet, the root first
-	pending := ""     // the last start tag, "<x a=..." without ">" yet
-	flush := func() {
-		if pending != "" {
-			out.WriteString(pending + ">")
-			pending = ""
-		}
-	}
-	rooted := false
+	var r restorer
 	z := html.NewTokenizer(bytes.NewReader(clean))
 	for {
 		tt := z.Next()
@@ -162,58 +153,94 @@ func restore(clean []byte) ([]byte, error) {
 		t := z.Token()
 		switch tt {
 		case html.StartTagToken, html.SelfClosingTagToken:
-			if !rooted {
-				if t.Data != "svg" {
-					return nil, errNoSVG
-				}
-				rooted = true
-			} else if len(open) == 0 {
-				continue // after the root
+			if err := r.start(t, tt == html.SelfClosingTagToken); err != nil {
+				return nil, err
 			}
-			flush()
-			t.Type, t.Data, t.Attr = html.StartTagToken, name(t.Data), safeAttrs(t.Attr)
-			tag := t.String()
-			if tt == html.SelfClosingTagToken {
-				out.WriteString(tag[:len(tag)-1] + "/>")
-				continue
-			}
-			if open = append(open, t.Data); len(open) > maxDepth {
-				return nil, errTooDeep
-			}
-			pending = tag[:len(tag)-1]
 		case html.EndTagToken:
-			i := len(open) - 1
-			for i >= 0 && open[i] != name(t.Data) {
-				i--
-			}
-			if i < 0 {
-				continue
-			}
-			if pending != "" && i == len(open)-1 {
-				out.WriteString(pending + "/>")
-				pending, open = "", open[:i]
-				continue
-			}
-			flush()
-			for len(open) > i {
-				out.WriteString("</" + open[len(open)-1] + ">")
-				open = open[:len(open)-1]
-			}
+			r.end(t)
 		case html.TextToken:
-			if len(open) > 0 { // XML has no text outside the root
-				flush()
-				out.WriteString(t.String())
-			}
+			r.text(t)
 		}
 	}
-	if !rooted {
+	if !r.rooted {
 		return nil, errNoSVG
 	}
-	flush()
-	for i := len(open) - 1; i >= 0; i-- {
-		out.WriteString("</" + open[i] + ">")
+	r.flush()
+	for i := len(r.open) - 1; i >= 0; i-- {
+		r.out.WriteString("</" + r.open[i] + ">")
 	}
-	return out.Bytes(), nil
+	return r.out.Bytes(), nil
+}
+
+// restorer is what restore knows between tokens.
+type restorer struct {
+	out     bytes.Buffer
+	open    []string // elements not closed yet, the root first
+	pending string   // the last start tag, "<x a=..." without ">" yet
+	rooted  bool     // the root <svg> has been read
+}
+
+// flush ends the pending start tag with ">": its element has content.
+func (r *restorer) flush() {
+	if r.pending != "" {
+		r.out.WriteString(r.pending + ">")
+		r.pending = ""
+	}
+}
+
+// start writes a start tag with SVG's name and only safe attributes, held
+// pending until it is known whether the element has content. What follows
+// the root is dropped.
+func (r *restorer) start(t html.Token, selfClosing bool) error {
+	if !r.rooted {
+		if t.Data != "svg" {
+			return errNoSVG
+		}
+		r.rooted = true
+	} else if len(r.open) == 0 {
+		return nil // after the root
+	}
+	r.flush()
+	t.Type, t.Data, t.Attr = html.StartTagToken, name(t.Data), safeAttrs(t.Attr)
+	tag := t.String()
+	if selfClosing {
+		r.out.WriteString(tag[:len(tag)-1] + "/>")
+		return nil
+	}
+	if r.open = append(r.open, t.Data); len(r.open) > maxDepth {
+		return errTooDeep
+	}
+	r.pending = tag[:len(tag)-1]
+	return nil
+}
+
+// end closes the innermost open element of t's name and those still open
+// inside it; an element without content becomes <x/>.
+func (r *restorer) end(t html.Token) {
+	i := len(r.open) - 1
+	for i >= 0 && r.open[i] != name(t.Data) {
+		i--
+	}
+	if i < 0 {
+		return
+	}
+	if r.pending != "" && i == len(r.open)-1 {
+		r.out.WriteString(r.pending + "/>")
+		r.pending, r.open = "", r.open[:i]
+		return
+	}
+	r.flush()
+	for len(r.open) > i {
+		r.out.WriteString("</" + r.open[len(r.open)-1] + ">")
+		r.open = r.open[:len(r.open)-1]
+	}
+}
+
+func (r *restorer) text(t html.Token) {
+	if len(r.open) > 0 { // XML has no text outside the root
+		r.flush()
+		r.out.WriteString(t.String())
+	}
 }
 
 const (
