@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/panelcast/panelcast/pkg/buildinfo"
+	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/render"
 )
 
@@ -157,69 +158,27 @@ func (s *Service) runChecks(ctx context.Context) checks {
 func (s *Service) health(ctx context.Context, c checks) Health {
 	h := s.browserHealth(c)
 	h.DemoPanel = s.demoPanel
-	st := &s.push
-	st.mu.Lock()
-	started, kind, location, outbox, openErr := st.started, st.kind, st.location, st.outbox, st.openErr
-	results := make(map[string]error, len(st.senders)+len(st.broken))
-	for name := range st.senders {
-		if name != inboxProvider {
-			err, checked := c.chat[name]
-			if !checked {
-				err = fmt.Errorf("%s: not checked yet", name)
-			}
-			results[name] = err
-		}
-	}
-	for name, err := range st.broken {
-		results[name] = err
-	}
-	st.mu.Unlock()
-	if !started {
+	d := s.deliveryState(c)
+	if !d.started {
 		return h
 	}
-
 	var problems []string
-	if kind != "" || openErr != nil {
-		h.Outbox = &OutboxHealth{Store: kind}
-		if kind == "postgres" {
-			h.Outbox.URL = location
-		} else {
-			h.Outbox.Path = location
-		}
-		switch {
-		case openErr != nil:
-			h.Outbox.Error = openErr.Error()
-		case outbox == nil:
-			h.Outbox.Error = "closed: Panelcast is shutting down"
-		default:
-			d, err := outbox.Depth(ctx)
-			h.Outbox.Queued, h.Outbox.Sending = d.Queued, d.Sending
-			if !d.OldestPending.IsZero() {
-				h.Outbox.OldestPendingSeconds = time.Since(d.OldestPending).Seconds()
-			}
-			if err != nil {
-				h.Outbox.Error = err.Error()
-			}
-		}
-		if h.Outbox.Error != "" {
-			problems = append(problems, "outbox: "+h.Outbox.Error)
-		}
+	if h.Outbox = d.outboxHealth(ctx); h.Outbox != nil && h.Outbox.Error != "" {
+		problems = append(problems, "outbox: "+h.Outbox.Error)
 	}
-
 	good := []string{inboxProvider}
 	h.Chat = []ChatHealth{}
-	for _, name := range sortedKeys(results) {
-		ch := ChatHealth{Provider: name, OK: results[name] == nil}
+	for _, name := range sortedKeys(d.results) {
+		ch := ChatHealth{Provider: name, OK: d.results[name] == nil}
 		if ch.OK {
 			good = append(good, name)
 		} else {
 			// The senders' errors are scrubbed of secrets already.
-			ch.Error = results[name].Error()
+			ch.Error = d.results[name].Error()
 			problems = append(problems, ch.Error)
 		}
 		h.Chat = append(h.Chat, ch)
 	}
-
 	h.Alerts = s.AlertsHealth()
 	if h.Alerts != nil && h.Alerts.Error != "" {
 		problems = append(problems, "alerts: "+h.Alerts.Error)
@@ -236,6 +195,66 @@ func (s *Service) health(ctx context.Context, c checks) Health {
 		h.Message += fmt.Sprintf("; alerts: %d received, %d messages posted, %d failed", a.Received, a.Delivered, a.Failed)
 	}
 	return h
+}
+
+// deliveryNow is chat delivery's state, read at once under its lock, with
+// each chat's result from the checks c.
+type deliveryNow struct {
+	started        bool
+	kind, location string
+	outbox         delivery.Store
+	openErr        error
+	results        map[string]error
+}
+
+func (s *Service) deliveryState(c checks) deliveryNow {
+	st := &s.push
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	d := deliveryNow{started: st.started, kind: st.kind, location: st.location, outbox: st.outbox, openErr: st.openErr,
+		results: make(map[string]error, len(st.senders)+len(st.broken))}
+	for name := range st.senders {
+		if name != inboxProvider {
+			err, checked := c.chat[name]
+			if !checked {
+				err = fmt.Errorf("%s: not checked yet", name)
+			}
+			d.results[name] = err
+		}
+	}
+	for name, err := range st.broken {
+		d.results[name] = err
+	}
+	return d
+}
+
+// outboxHealth is the outbox's part, nil when delivery opens none.
+func (d deliveryNow) outboxHealth(ctx context.Context) *OutboxHealth {
+	if d.kind == "" && d.openErr == nil {
+		return nil
+	}
+	o := &OutboxHealth{Store: d.kind}
+	if d.kind == "postgres" {
+		o.URL = d.location
+	} else {
+		o.Path = d.location
+	}
+	switch {
+	case d.openErr != nil:
+		o.Error = d.openErr.Error()
+	case d.outbox == nil:
+		o.Error = "closed: Panelcast is shutting down"
+	default:
+		depth, err := d.outbox.Depth(ctx)
+		o.Queued, o.Sending = depth.Queued, depth.Sending
+		if !depth.OldestPending.IsZero() {
+			o.OldestPendingSeconds = time.Since(depth.OldestPending).Seconds()
+		}
+		if err != nil {
+			o.Error = err.Error()
+		}
+	}
+	return o
 }
 
 // browserHealth is the browser's part: found, its version and the probe.
