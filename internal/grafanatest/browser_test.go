@@ -221,7 +221,7 @@ func TestBrowserScenesTimeline(t *testing.T) {
 	pixel(t, img, 0.01, 0.51, SeriesColor)
 	pixel(t, img, 0.99, 0.99, SeriesColor)
 
-	for _, path := range []string{"/public/build/app.js", "/public/build/app.css", "/api/dashboards/uid/scenes", "/api/ds/query", "/api/panelcast-test/report"} {
+	for _, path := range []string{"/public/build/app.js", "/public/build/app.css", "/api/panelcast-test/dashboards/scenes", "/api/ds/query", "/api/panelcast-test/report"} {
 		found := false
 		for _, v := range s.Visits() {
 			found = found || (v.Path == path && v.Cookies["renderKey"] == s.RenderKey)
