@@ -177,6 +177,9 @@ func (c *Client) resourceDashboard(ctx context.Context, a dashboardAPI, uid stri
 	}
 	if d.FolderUID != "" {
 		d.FolderTitle = c.folderTitle(ctx, d.FolderUID)
+	} else {
+		// The legacy API's name for the root, which it reports the same way.
+		d.FolderTitle = "General"
 	}
 	return d, nil
 }
