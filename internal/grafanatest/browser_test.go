@@ -306,6 +306,21 @@ func TestBrowserOtherScenarios(t *testing.T) {
 	}
 }
 
+// On Grafana 13 the solo page of a schema v2 dashboard takes the panel's key
+// (panelId=panel-<id>, as its share dialog links it) as well as its id.
+func TestBrowserSoloPanelByKey(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{Generation: Grafana13})
+	for _, id := range []string{"panel-2", "2"} {
+		t.Run(id, func(t *testing.T) {
+			tb := open(t, b, s, 640, 360, 1)
+			tb.must(tb.page.Navigate(s.PanelURL(ScenarioScenes, url.Values{"panelId": {id}})))
+			tb.waitFor(5*time.Second, func(tl timeline) bool { return tl.has("painted=1") })
+			pixel(t, tb.screenshot(), 0.5, 0.75, SeriesColor)
+		})
+	}
+}
+
 func TestBrowserNeverStaysBusy(t *testing.T) {
 	b := browser(t)
 	s := start(t, Options{})

@@ -33,9 +33,11 @@ type dashboardAPI struct {
 func (a dashboardAPI) resource() bool { return a.classic != "" || a.v2 != "" }
 
 // Versions in the order Grafana's own frontend prefers them
-// (DashboardAPIVersionResolver: v1 over v1beta1, v2 over v2beta1).
+// (DashboardAPIVersionResolver: v1 over v1beta1, v2 over v2beta1). The
+// experimental v0alpha1 of Grafana 11 does not count: such a Grafana is
+// read through the legacy API.
 var (
-	classicVersions = []string{"v1", "v1beta1", "v0alpha1"}
+	classicVersions = []string{"v1", "v1beta1"}
 	v2Versions      = []string{"v2", "v2beta1", "v2alpha1"}
 )
 
@@ -68,9 +70,11 @@ func (c *Client) discover(ctx context.Context) (dashboardAPI, error) {
 			Version string `json:"version"`
 		} `json:"versions"`
 	}
-	// An answer that is no API group (a proxy's page) leaves the legacy
-	// API, which says what is wrong.
+	// An answer that is no API group (Grafana before 11 serves its
+	// frontend's page for any path outside /api) means the legacy API,
+	// which also says what is wrong when a proxy's page stands in the way.
 	if json.Unmarshal(body, &group) != nil {
+		c.api = &a
 		return a, nil
 	}
 	served := map[string]bool{}

@@ -3,6 +3,8 @@ package grafana
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -145,5 +147,57 @@ func TestOrgNamespace(t *testing.T) {
 		if got := OrgNamespace(org); got != want {
 			t.Errorf("OrgNamespace(%d) = %q, want %q", org, got, want)
 		}
+	}
+}
+
+// Which dashboard API a Grafana serves is learnt from its answers, and kept
+// unless the answer may change (a refused token, Grafana down).
+func TestDiscover(t *testing.T) {
+	cases := []struct {
+		name, group, settings string
+		groupStatus           int
+		want                  dashboardAPI
+		kept                  bool
+		err                   string
+	}{
+		{"before the resource API", "", "", http.StatusNotFound, dashboardAPI{}, true, ""},
+		{"frontend page for any path", "<!doctype html><html>", "", http.StatusOK, dashboardAPI{}, true, ""},
+		{"experimental v0alpha1 only", `{"kind":"APIGroup","versions":[{"version":"v0alpha1"}]}`, "", http.StatusOK, dashboardAPI{}, true, ""},
+		{"12.2", `{"versions":[{"version":"v0alpha1"},{"version":"v1beta1"},{"version":"v2alpha1"},{"version":"v2beta1"}]}`,
+			`{"namespace":"stacks-12345"}`, http.StatusOK, dashboardAPI{classic: "v1beta1", v2: "v2beta1", namespace: "stacks-12345"}, true, ""},
+		{"13 without a namespace in the settings", `{"versions":[{"version":"v1beta1"},{"version":"v1"},{"version":"v2beta1"},{"version":"v2"}]}`,
+			`{}`, http.StatusOK, dashboardAPI{classic: "v1", v2: "v2", namespace: "org-3"}, true, ""},
+		{"token refused", "", "", http.StatusUnauthorized, dashboardAPI{}, false, ""},
+		{"Grafana busy", "", "", http.StatusServiceUnavailable, dashboardAPI{}, false, "Grafana answered 503 when asked for Grafana's dashboard API: it will be retried"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/apis/dashboard.grafana.app/":
+					w.WriteHeader(c.groupStatus)
+					_, _ = w.Write([]byte(c.group))
+				case "/api/frontend/settings":
+					_, _ = w.Write([]byte(c.settings))
+				case "/api/org":
+					_, _ = w.Write([]byte(`{"id":3,"name":"Third"}`))
+				default:
+					w.WriteHeader(http.StatusNotFound)
+				}
+			}))
+			t.Cleanup(srv.Close)
+			cl := &Client{BaseURL: srv.URL, HTTP: srv.Client()}
+			a, err := cl.discover(context.Background())
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err = %v, want %q", err, c.err)
+				}
+			} else if err != nil || a != c.want {
+				t.Fatalf("discover = %+v, %v; want %+v", a, err, c.want)
+			}
+			if kept := cl.api != nil; kept != c.kept {
+				t.Errorf("kept %v, want %v", kept, c.kept)
+			}
+		})
 	}
 }
