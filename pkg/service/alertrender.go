@@ -122,9 +122,9 @@ func (s *Service) alertURL(ctx context.Context, base *url.URL, p alertPanel, las
 		if len(unmapped) > 0 {
 			s.Log.WarnContext(ctx, "panelcast_vars names variables the dashboard does not have", "dashboard", p.DashboardUID, "variables", unmapped)
 		}
-	case ctx.Err() != nil, errors.As(err, &apiErr) && apiErr.Temporary() && !last, !errors.As(err, &apiErr):
+	case ctx.Err() != nil, !last && (!errors.As(err, &apiErr) || apiErr.Temporary()):
 		return "", "", s.push.scrub(err)
-	case apiErr.Status == http.StatusUnauthorized || apiErr.Status == http.StatusForbidden || apiErr.Status == http.StatusNotFound:
+	case errors.As(err, &apiErr) && (apiErr.Status == http.StatusUnauthorized || apiErr.Status == http.StatusForbidden || apiErr.Status == http.StatusNotFound):
 		return "", "no picture, because " + s.push.scrub(err).Error(), nil
 	default:
 		why = "the picture is drawn with the alert's labels guessed as dashboard variables, because " + s.push.scrub(err).Error()

@@ -373,6 +373,9 @@ func TestAlertsUnreadableDashboard(t *testing.T) {
 				t.Fatalf("the alert was not posted: %s %s", jobs[0].State, jobs[0].LastError)
 			}
 			got := e.landed("slack")
+			if len(got) > 0 {
+				t.Logf("posted:\n%s", got[0].text)
+			}
 			if len(got) != 1 || !strings.Contains(got[0].text, "*HighCPU*") || !strings.Contains(got[0].text, c.note) {
 				t.Fatalf("Slack got %+v, want the alert saying %q", got, c.note)
 			}
@@ -397,5 +400,25 @@ func TestAlertsUnreadableDashboard(t *testing.T) {
 				t.Errorf("%d attempts: a 500 is retried until the last attempt (%d)", jobs[0].Attempts, e.cfg.MaxAttempts)
 			}
 		})
+	}
+}
+
+// A panel that cannot be drawn (here its query never answers) does not
+// drop the alert either: after the retries it is posted as text saying why.
+func TestAlertsRenderFailureGoesAsText(t *testing.T) {
+	e, s := alertEnv(t, func(c *config.Config) { c.Timeout = 2 * time.Second })
+	body := strings.ReplaceAll(string(fixture(t, "grafana-firing-panel.json")), "/d/scenes?", "/d/"+grafanatest.ScenarioNever+"?")
+	res, err := s.HandleAlerts(context.Background(), []byte(body), "slack:#alerts", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := waitJobs(t, s, res, 90*time.Second)
+	if jobs[0].State != delivery.StateSent || jobs[0].Attempts != e.cfg.MaxAttempts {
+		t.Fatalf("the alert was not posted after %d attempts: %s %s", jobs[0].Attempts, jobs[0].State, jobs[0].LastError)
+	}
+	got := e.landed("slack")
+	if len(got) != 1 || got[0].image != nil || !strings.Contains(got[0].text, "*HighCPU*") ||
+		!strings.Contains(got[0].text, "Panelcast: the panel could not be drawn (") {
+		t.Fatalf("Slack got %+v", got)
 	}
 }
