@@ -32,6 +32,11 @@ type dashboardAPI struct {
 
 func (a dashboardAPI) resource() bool { return a.classic != "" || a.v2 != "" }
 
+// path is the resource of dashboard uid in version.
+func (a dashboardAPI) path(version, uid string) string {
+	return "/apis/" + dashboardGroup + "/" + version + "/namespaces/" + url.PathEscape(a.namespace) + "/dashboards/" + url.PathEscape(uid)
+}
+
 // Versions in the order Grafana's own frontend prefers them
 // (DashboardAPIVersionResolver: v1 over v1beta1, v2 over v2beta1). The
 // experimental v0alpha1 of Grafana 11 does not count: such a Grafana is
@@ -159,13 +164,13 @@ func (c *Client) resourceDashboard(ctx context.Context, a dashboardAPI, uid stri
 	if version == "" {
 		version = a.v2
 	}
-	r, err := c.readResource(ctx, "/apis/"+dashboardGroup+"/"+version+"/namespaces/"+url.PathEscape(a.namespace)+"/dashboards/"+url.PathEscape(uid), uid)
+	r, err := c.readResource(ctx, a.path(version, uid), uid)
 	if err != nil {
 		return Dashboard{}, err
 	}
 	conv := r.Status.Conversion
 	if version == a.classic && conv.Failed && strings.HasPrefix(conv.StoredVersion, "v2") && a.v2 != "" {
-		r, err = c.readResource(ctx, "/apis/"+dashboardGroup+"/"+a.v2+"/namespaces/"+url.PathEscape(a.namespace)+"/dashboards/"+url.PathEscape(uid), uid)
+		r, err = c.readResource(ctx, a.path(a.v2, uid), uid)
 		if err != nil {
 			return Dashboard{}, err
 		}
@@ -177,7 +182,7 @@ func (c *Client) resourceDashboard(ctx context.Context, a dashboardAPI, uid stri
 	}
 	d, err := r.dashboard()
 	if err != nil {
-		return Dashboard{}, &APIError{Status: http.StatusOK, msg: fmt.Sprintf("Grafana's answer for dashboard %s is not a dashboard (%v): check that grafana_url is Grafana's address, not a proxy's login page", uid, err)}
+		return Dashboard{}, notDashboard(uid, err)
 	}
 	if d.FolderUID != "" {
 		d.FolderTitle = c.folderTitle(ctx, d.FolderUID)
@@ -200,14 +205,14 @@ func (c *Client) readResource(ctx context.Context, path, uid string) (resourceJS
 		if err == nil {
 			err = fmt.Errorf("kind %q", r.Kind)
 		}
-		return r, &APIError{Status: http.StatusOK, msg: fmt.Sprintf("Grafana's answer for dashboard %s is not a dashboard (%v): check that grafana_url is Grafana's address, not a proxy's login page", uid, err)}
+		return r, notDashboard(uid, err)
 	}
 	return r, nil
 }
 
 // folderTitle is a folder's title as the legacy folder API (served by every
 // Grafana since 5) gives it; "" when the account may not read the folder,
-// which only costs a log line its name.
+// since the title only names the folder in messages.
 func (c *Client) folderTitle(ctx context.Context, uid string) string {
 	body, err := c.get(ctx, "/api/folders/"+url.PathEscape(uid), "folder "+uid, func(code int, _ []byte) *APIError {
 		return &APIError{Status: code}

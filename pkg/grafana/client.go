@@ -21,7 +21,9 @@ import (
 // kilobytes to a few hundred.
 const maxDashboardJSON = 4 << 20
 
-// Client reads dashboards through Grafana's HTTP API.
+// Client reads dashboards through Grafana's HTTP API. It learns which
+// dashboard API its Grafana serves on first use, so keep one per Grafana
+// and token; it is safe for concurrent use and must not be copied.
 type Client struct {
 	// BaseURL is Grafana's URL as Panelcast reaches it (grafana_url), with
 	// or without a trailing slash.
@@ -42,8 +44,9 @@ type Client struct {
 type Dashboard struct {
 	UID   string
 	Title string
-	// FolderUID and FolderTitle name its folder (meta.folderUid, "" for
-	// General, and meta.folderTitle).
+	// FolderUID and FolderTitle name its folder (the legacy API's
+	// meta.folderUid and meta.folderTitle; the resource's grafana.app/folder
+	// annotation and that folder's title): "" and "General" for the root.
 	FolderUID, FolderTitle string
 	Variables              []Variable
 	// Panels are every panel, those inside rows included, rows excluded.
@@ -196,9 +199,15 @@ func (c *Client) Dashboard(ctx context.Context, uid string) (Dashboard, error) {
 	}
 	d, err := parseDashboard(body)
 	if err != nil {
-		return Dashboard{}, &APIError{Status: http.StatusOK, msg: fmt.Sprintf("Grafana's answer for dashboard %s is not a dashboard (%v): check that grafana_url is Grafana's address, not a proxy's login page", uid, err)}
+		return Dashboard{}, notDashboard(uid, err)
 	}
 	return d, nil
+}
+
+// notDashboard is the failure of an answer that does not read as a
+// dashboard.
+func notDashboard(uid string, err error) *APIError {
+	return &APIError{Status: http.StatusOK, msg: fmt.Sprintf("Grafana's answer for dashboard %s is not a dashboard (%v): check that grafana_url is Grafana's address, not a proxy's login page", uid, err)}
 }
 
 // get reads one JSON answer of Grafana's API as the service account; what
