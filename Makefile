@@ -24,7 +24,7 @@ MAGE        := $(GO) run github.com/magefile/mage
 FUZZTIME    ?= 10s
 
 .DEFAULT_GOAL := help
-.PHONY: help build cli plugin package console test check generate bench run screenshots fuzz clean
+.PHONY: help build cli plugin package console test check generate docs bench run screenshots fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,7 +53,7 @@ console: ## rebuild the web console into pkg/console/dist (needs Node and npm)
 # the project's go.mod lists only what the binary uses.
 TOOL := $(GO) tool -modfile=tools/check/go.mod
 
-check: ## gofmt, go vet, golangci-lint, go mod tidy and generated code up to date
+check: ## gofmt, go vet, golangci-lint, go mod tidy, generated code and docs up to date
 	@files=$$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*'); \
 	  out=$$(gofmt -l $$files); [ -z "$$out" ] || { echo "gofmt would change:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
@@ -63,6 +63,7 @@ check: ## gofmt, go vet, golangci-lint, go mod tidy and generated code up to dat
 	  $(MAKE) --no-print-directory generate GENERATE_OUT="$$tmp" && \
 	  diff -ru pkg/pluginextensionv2 "$$tmp/pkg/pluginextensionv2" || \
 	  { echo "pkg/pluginextensionv2 is not what proto/rendererv2.proto generates: run make generate" >&2; exit 1; }
+	$(GO) test -count=1 ./tools/docgen ./docs
 
 GENERATE_OUT ?= .
 generate: ## regenerate the gRPC code from proto/ (needs protoc: apt-get install protobuf-compiler)
@@ -73,6 +74,11 @@ generate: ## regenerate the gRPC code from proto/ (needs protoc: apt-get install
 	  protoc -I proto --plugin=protoc-gen-go="$$bin/protoc-gen-go" --plugin=protoc-gen-go-grpc="$$bin/protoc-gen-go-grpc" \
 	    --go_out="$(GENERATE_OUT)" --go_opt=module=github.com/panelcast/panelcast \
 	    --go-grpc_out="$(GENERATE_OUT)" --go-grpc_opt=module=github.com/panelcast/panelcast proto/rendererv2.proto
+
+# docs/configuration.md is generated from pkg/config's key table; a test
+# (tools/docgen) fails when it is stale.
+docs: ## regenerate docs/configuration.md from the keys in pkg/config
+	$(GO) run ./tools/docgen -out docs/configuration.md
 
 test: ## go vet, then every test (tests build the binary themselves when they need it)
 	$(GO) vet ./...
@@ -101,7 +107,7 @@ run: build ## install Chromium and CJK fonts if missing, render the demo to pane
 	 fi
 	bin/panelcast demo -o panel.png
 	@echo
-	@echo "Wrote panel.png. As Grafana's renderer plugin (Grafana 9-12): make package, then see README.md."
+	@echo "Wrote panel.png. As Grafana's renderer plugin (Grafana 9-12): make package, then see docs/plugin.md."
 	@echo "Now the console, with the demo dashboard and the inbox (Ctrl-C stops it):"
 	@echo
 	bin/panelcast serve --addr 127.0.0.1:8081

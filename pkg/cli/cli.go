@@ -75,7 +75,7 @@ func Main(args []string, environ []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "keys":
-		printKeys(stdout)
+		config.WriteTable(stdout)
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

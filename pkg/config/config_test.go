@@ -175,19 +175,6 @@ func TestReadFileErrors(t *testing.T) {
 	}
 }
 
-// Every key must be in the README with its default, so the docs stay true.
-func TestREADMEListsEveryKey(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Skip("no README yet")
-	}
-	for _, k := range Keys {
-		if !bytes.Contains(b, []byte("`"+k.Name+"`")) {
-			t.Errorf("README does not document key %s", k.Name)
-		}
-	}
-}
-
 func FuzzReadFile(f *testing.F) {
 	f.Add("[plugin.panelcast-renderer]\nwidth = 800\ntls_mode = strict\n")
 	f.Add("auth_token = \"$__env{X}\"\n; c\n# c\n")

@@ -41,7 +41,8 @@ func (c *Config) Secrets() []secret.Value {
 	return out
 }
 
-// Keys lists every setting in the order the README documents them.
+// Keys lists every setting in the order docs/configuration.md (generated
+// from it by tools/docgen) and `panelcast keys` show them.
 var Keys = []Key{
 	str("chromium_path", "Chromium binary; empty searches PANELCAST_CHROMIUM, then chromium, chromium-browser, google-chrome on the PATH", func(c *Config) *string { return &c.ChromiumPath }, "rendering_chrome_bin"),
 	list("chromium_args", "extra Chromium flags, comma-separated (e.g. --lang=de)", func(c *Config) *[]string { return &c.ChromiumArgs }, "rendering_args"),
@@ -101,7 +102,7 @@ var Keys = []Key{
 	integer("alert_width", "width of alert pictures in CSS pixels", func(c *Config) *int { return &c.AlertWidth }),
 	integer("alert_height", "height of alert pictures in CSS pixels", func(c *Config) *int { return &c.AlertHeight }),
 	str("alert_theme", "theme of alert pictures: dark or light", func(c *Config) *string { return &c.AlertTheme }),
-	str("alert_template", "file of Go text/templates that replace the built-in alert texts (see the README)", func(c *Config) *string { return &c.AlertTemplate }),
+	str("alert_template", "file of Go text/templates that replace the built-in alert texts (see docs/alerts.md)", func(c *Config) *string { return &c.AlertTemplate }),
 	str("alert_grouping", "alert: one message per alert; group: one message per notification group, with a picture per distinct panel", func(c *Config) *string { return &c.AlertGrouping }),
 	str("expression_panel", "uid:panelId of a dashboard panel that queries ${expr}: Prometheus alerts that name no panel are drawn there with var-expr set to their expression", func(c *Config) *string { return &c.ExpressionPanel }),
 }
@@ -129,7 +130,7 @@ func (c *Config) Set(name, value string) error {
 	if ignoredOldKeys[name] {
 		return nil
 	}
-	return fmt.Errorf("%s: unknown setting; see the README's list of keys", name)
+	return fmt.Errorf("%s: unknown setting; `panelcast keys` lists every key", name)
 }
 
 // ignoredOldKeys are the old image renderer's keys that mean nothing here

@@ -24,13 +24,24 @@
 //   - A job with a ThreadKey waits while an earlier job of its thread (same
 //     key and address) is pending and the thread has no first message yet,
 //     and then replies to the thread's first message.
+//   - A job with a ThreadGroup gets the thread its group has open on its
+//     address, or opens one when none is; one with EndsThread closes it, so
+//     the group's next job opens a new thread. Replicas enqueueing for one
+//     group at once agree on its thread.
+//   - FirstClaimedAt is set by the first claim and kept by every later one
+//     and by Retry, so each attempt of a job, wherever it runs, can draw
+//     the same picture.
+//   - A console session revoked through one Store is revoked for every
+//     Store on the outbox until it expires.
 //   - Prune removes sent and failed jobs (with their dedupe keys), thread
 //     keys and inbox messages older than the retention (outbox_retention, 7
 //     days by default; the worker prunes hourly). A thread key goes once its
 //     thread was last posted to before the cut-off and no pending job needs
 //     it; a job with that key arriving later starts a new thread (an alert
 //     resolving after a week gets a new message, not a reply), and a
-//     notification whose dedupe key was pruned is posted again.
+//     notification whose dedupe key was pruned is posted again. A group's
+//     open thread goes once no job of the group came before the cut-off.
+//     Session revocations go once their session expired.
 //
 // Re-sending after an interruption uses the same Message.IdempotencyKey
 // (the job ID), so providers that deduplicate on it post once; see the
@@ -94,6 +105,13 @@ type Job struct {
 	// first job sent with the same ThreadKey and Address (e.g. the alert
 	// fingerprint, so "resolved" lands in the thread of "firing").
 	ThreadKey string
+	// ThreadGroup, when set, has Enqueue choose ThreadKey: the thread the
+	// group has open on Address, else a new one. It suits an alert group,
+	// whose alerts come and go while one incident lasts. Not stored.
+	ThreadGroup string
+	// EndsThread closes the group's open thread with this job (the
+	// incident is over): the group's next job opens a new one. Not stored.
+	EndsThread bool
 
 	State string
 	// Attempts counts attempts that finished (sent, or failed with an
@@ -111,9 +129,13 @@ type Job struct {
 	SentAt        time.Time
 	// FinishedAt is when the job was sent or failed; retention counts from it.
 	FinishedAt time.Time
-	Permalink  string
-	MessageID  string
-	ChannelID  string
+	// FirstClaimedAt is when the job was first claimed (its first attempt).
+	// Later claims and Retry keep it, so what the first attempt drew up to
+	// "now" every later one draws the same.
+	FirstClaimedAt time.Time
+	Permalink      string
+	MessageID      string
+	ChannelID      string
 }
 
 // Outcome is how an attempt ended.
@@ -147,9 +169,10 @@ type Depth struct {
 
 // Pruned counts what one Prune removed.
 type Pruned struct {
-	Jobs    int
-	Threads int
-	Inbox   int
+	Jobs     int
+	Threads  int // thread keys and groups' open threads
+	Inbox    int
+	Sessions int // revocations of sessions that expired
 }
 
 // ListFilter selects jobs for List.
@@ -250,8 +273,16 @@ type Store interface {
 	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
 	// Prune deletes sent and failed jobs finished before before (their
 	// dedupe keys go with them), thread keys last used before it that no
-	// pending job needs, and inbox messages created before it.
+	// pending job needs, groups' open threads no job came for since, inbox
+	// messages created before it, and revocations of expired sessions.
 	Prune(ctx context.Context, before time.Time) (Pruned, error)
+
+	// RevokeSession records that the console session id was signed out;
+	// until expires (when the session ends anyway) SessionRevoked says so
+	// through every Store on the outbox.
+	RevokeSession(ctx context.Context, id string, expires time.Time) error
+	// SessionRevoked says whether the session id was signed out.
+	SessionRevoked(ctx context.Context, id string) (bool, error)
 	// Subscribe calls wake (without blocking on it) whenever a job may
 	// have become due: one enqueued, re-queued or retried here or, where
 	// the store can tell, by another replica. cancel stops the calls.
@@ -296,8 +327,12 @@ func NewQueued(j Job, now time.Time) (Job, error) {
 	j.NextAttemptAt = j.CreatedAt
 	j.SentAt, j.FinishedAt = time.Time{}, time.Time{}
 	j.Permalink, j.MessageID, j.ChannelID = "", "", ""
+	j.FirstClaimedAt = time.Time{}
 	return j, nil
 }
+
+// GroupThreadKey is a new thread key for group: a new incident's thread.
+func GroupThreadKey(group string) string { return group + "/" + NewID() }
 
 // Interrupted words the LastError of a job re-queued because the process
 // sending it stopped: InterruptedBefore + owner + InterruptedAfter. Stores

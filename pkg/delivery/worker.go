@@ -257,7 +257,7 @@ func (w *Worker) prune(ctx context.Context) {
 	case err != nil && ctx.Err() == nil:
 		w.log.Error("pruning the outbox failed", "err", err)
 	case p != Pruned{}:
-		w.log.Debug("pruned the outbox", "jobs", p.Jobs, "threads", p.Threads, "inbox", p.Inbox, "retention", w.opts.Retention)
+		w.log.Debug("pruned the outbox", "jobs", p.Jobs, "threads", p.Threads, "inbox", p.Inbox, "sessions", p.Sessions, "retention", w.opts.Retention)
 	}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,13 +13,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/secret"
+	"github.com/panelcast/panelcast/pkg/service"
 )
 
 // Session cookie of the console.
@@ -38,7 +39,8 @@ const (
 // A session cookie is signed with a key derived from the api_token it was
 // signed in with, so every replica that has the token accepts it, and
 // removing the token from api_token ends its sessions. Signing out
-// revokes the session in this process.
+// revokes the session in the outbox, so every replica sharing it (and
+// this one after a restart) refuses it.
 type access struct {
 	tokens []secret.Value
 	keys   [][]byte // keys[i] signs the sessions of tokens[i]
@@ -46,13 +48,26 @@ type access struct {
 	open bool
 	addr string
 
-	mu      sync.Mutex
-	revoked map[string]time.Time // session id -> its expiry
+	revoked revocations
 }
 
-func newAccess(cfg config.Config) *access {
+// revocations keeps signed-out sessions where every replica sees them:
+// the outbox, through the service.
+type revocations interface {
+	RevokeSession(ctx context.Context, id string, expires time.Time) error
+	SessionRevoked(ctx context.Context, id string) (bool, error)
+}
+
+// Why a request's session is not one: errNoSession (none, forged or
+// expired) or errSignedOut; any other error is a failure to check it.
+var (
+	errNoSession = errors.New("no valid session")
+	errSignedOut = errors.New("the session was signed out")
+)
+
+func newAccess(cfg config.Config, revoked revocations) *access {
 	a := &access{tokens: cfg.APITokens, open: len(cfg.APITokens) == 0 && loopback(cfg.Addr), addr: cfg.Addr,
-		revoked: map[string]time.Time{}}
+		revoked: revoked}
 	for _, t := range a.tokens {
 		m := hmac.New(sha256.New, []byte(t.Reveal()))
 		m.Write([]byte("panelcast console session v1"))
@@ -67,7 +82,8 @@ func (a *access) authorize(r *http.Request) error {
 	if len(a.tokens) > 0 && r.Header.Get("Authorization") != "" {
 		return chatapi.BearerToken(a.tokens)(r)
 	}
-	if _, ok := a.session(r); ok {
+	_, _, err := a.session(r)
+	if err == nil {
 		return nil
 	}
 	switch {
@@ -77,6 +93,8 @@ func (a *access) authorize(r *http.Request) error {
 		return fmt.Errorf("%w: no api_token is set, so Panelcast answers only requests to a loopback name (127.0.0.1, localhost) and this one was for %q: set api_token to reach it through a proxy or another name", chatapi.ErrUnauthorized, quote.Clip(r.Host))
 	case len(a.tokens) == 0:
 		return fmt.Errorf("%w: the console, /push and /alerts are off because Panelcast listens on %s, which other machines reach, and no api_token is set: set api_token", chatapi.ErrUnauthorized, a.addr)
+	case !errors.Is(err, errNoSession) && !errors.Is(err, errSignedOut):
+		return fmt.Errorf("%w: the console session could not be checked: %s", chatapi.ErrUnauthorized, chatapi.Sentence(err))
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 		return fmt.Errorf("%w: the console session ended: sign in again with an api_token", chatapi.ErrUnauthorized)
@@ -92,8 +110,8 @@ func (a *access) authenticated(r *http.Request) bool {
 	if len(a.tokens) > 0 && r.Header.Get("Authorization") != "" {
 		return chatapi.BearerToken(a.tokens)(r) == nil
 	}
-	_, ok := a.session(r)
-	return ok
+	_, _, err := a.session(r)
+	return err == nil
 }
 
 // signIn checks a token and returns the session cookie for it.
@@ -120,22 +138,23 @@ func (a *access) signIn(token string, secure bool) (*http.Cookie, error) {
 	return a.cookie(payload+"."+a.sign(match, payload), expires, secure), nil
 }
 
-// signOut revokes r's session here and returns the cookie that clears it.
-func (a *access) signOut(r *http.Request, secure bool) *http.Cookie {
-	if id, ok := a.session(r); ok {
-		a.mu.Lock()
-		now := time.Now()
-		for k, exp := range a.revoked {
-			if exp.Before(now) {
-				delete(a.revoked, k)
-			}
-		}
-		a.revoked[id] = now.Add(sessionLifetime)
-		a.mu.Unlock()
-	}
+// signOut revokes r's session for every replica and returns the cookie
+// that clears it, and why the revocation failed, if it did.
+func (a *access) signOut(r *http.Request, secure bool) (*http.Cookie, error) {
 	c := a.cookie("", time.Time{}, secure)
 	c.MaxAge = -1
-	return c
+	id, expires, err := a.session(r)
+	switch {
+	case errors.Is(err, errNoSession) || errors.Is(err, errSignedOut):
+		return c, nil
+	case err == nil:
+		err = a.revoked.RevokeSession(r.Context(), id, expires)
+	}
+	if err != nil {
+		return c, fmt.Errorf("%w: signing out failed, so the session stays valid until %s: %s, then sign out again",
+			service.ErrDeliveryUnavailable, expires.UTC().Format(time.RFC3339), chatapi.Sentence(err))
+	}
+	return c, nil
 }
 
 func (a *access) cookie(value string, expires time.Time, secure bool) *http.Cookie {
@@ -149,16 +168,16 @@ func (a *access) sign(key int, payload string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// session returns the id of r's valid session: signed with a key of a
-// current api_token, not expired, not signed out.
-func (a *access) session(r *http.Request) (string, bool) {
+// session returns the id and expiry of r's session: signed with a key of
+// a current api_token, not expired, not signed out on any replica.
+func (a *access) session(r *http.Request) (string, time.Time, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || len(a.keys) == 0 {
-		return "", false
+		return "", time.Time{}, errNoSession
 	}
 	i := strings.LastIndexByte(c.Value, '.')
 	if i < 0 {
-		return "", false
+		return "", time.Time{}, errNoSession
 	}
 	payload, mac := c.Value[:i], c.Value[i+1:]
 	valid := 0
@@ -167,16 +186,22 @@ func (a *access) session(r *http.Request) (string, bool) {
 	}
 	parts := strings.Split(payload, ".")
 	if valid != 1 || len(parts) != 3 || parts[0] != "v1" {
-		return "", false
+		return "", time.Time{}, errNoSession
 	}
 	exp, err := strconv.ParseInt(parts[1], 10, 64)
 	if err != nil || time.Now().Unix() >= exp {
-		return "", false
+		return "", time.Time{}, errNoSession
 	}
-	a.mu.Lock()
-	_, revoked := a.revoked[parts[2]]
-	a.mu.Unlock()
-	return parts[2], !revoked
+	// Only a session this Panelcast signed reaches the outbox.
+	id, expires := parts[2], time.Unix(exp, 0)
+	revoked, err := a.revoked.SessionRevoked(r.Context(), id)
+	switch {
+	case err != nil:
+		return "", expires, err
+	case revoked:
+		return "", expires, errSignedOut
+	}
+	return id, expires, nil
 }
 
 // secureRequest says the browser reached Panelcast over TLS (through a

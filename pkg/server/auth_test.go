@@ -2,14 +2,17 @@ package server
 
 import (
 	"crypto/rand"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/delivery/sqlite"
 	"github.com/panelcast/panelcast/pkg/secret"
 )
 
@@ -26,10 +29,18 @@ func TestLoopbackHost(t *testing.T) {
 	}
 }
 
-func sessionAccess(token string) *access {
+// sessionAccess checks sessions of token, with signed-out sessions kept in
+// an outbox of its own.
+func sessionAccess(tb testing.TB, token string) *access {
+	tb.Helper()
+	o, err := sqlite.Open(filepath.Join(tb.TempDir(), "outbox.db"), sqlite.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { o.Close() })
 	c := config.Default()
 	c.APITokens = secret.List(token)
-	return newAccess(c)
+	return newAccess(c, o)
 }
 
 func withSession(value string) *http.Request {
@@ -40,13 +51,13 @@ func withSession(value string) *http.Request {
 
 // An expired session, or one whose parts were changed, is refused.
 func TestSessionTampering(t *testing.T) {
-	a := sessionAccess("tamper-token-0123456789")
+	a := sessionAccess(t, "tamper-token-0123456789")
 	c, err := a.signIn("tamper-token-0123456789", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := a.session(withSession(c.Value)); !ok {
-		t.Fatal("a fresh session is refused")
+	if _, _, err := a.session(withSession(c.Value)); err != nil {
+		t.Fatalf("a fresh session is refused: %v", err)
 	}
 	parts := strings.Split(c.Value, ".")
 	past := "v1." + strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10) + "." + parts[2]
@@ -58,10 +69,10 @@ func TestSessionTampering(t *testing.T) {
 		"other version":   "v2." + parts[1] + "." + parts[2] + "." + a.sign(0, "v2."+parts[1]+"."+parts[2]),
 		"no mac":          parts[0] + "." + parts[1] + "." + parts[2],
 		"mac of nothing":  "." + a.sign(0, ""),
-		"another token's": c.Value[:len(c.Value)-64] + newAccess(config.Config{APITokens: secret.List("x")}).sign(0, strings.Join(parts[:3], ".")),
+		"another token's": c.Value[:len(c.Value)-64] + sessionAccess(t, "x").sign(0, strings.Join(parts[:3], ".")),
 	} {
-		if _, ok := a.session(withSession(v)); ok {
-			t.Errorf("%s session %q accepted", name, v)
+		if _, _, err := a.session(withSession(v)); !errors.Is(err, errNoSession) {
+			t.Errorf("%s session %q: %v; want it refused", name, v, err)
 		}
 	}
 }
@@ -71,7 +82,7 @@ func TestSessionTampering(t *testing.T) {
 // the fuzzing coordinator made are forgeries to its workers.
 func FuzzSessionCookie(f *testing.F) {
 	token := rand.Text()
-	a := sessionAccess(token)
+	a := sessionAccess(f, token)
 	c, _ := a.signIn(token, false)
 	for _, seed := range []string{c.Value, "", ".", "v1...", "v1.99999999999.x.y", c.Value + "0", strings.ToUpper(c.Value)} {
 		f.Add(seed)
@@ -80,8 +91,8 @@ func FuzzSessionCookie(f *testing.F) {
 		if v == c.Value {
 			return
 		}
-		if id, ok := a.session(withSession(v)); ok {
-			t.Fatalf("forged session %q accepted as %q", v, id)
+		if id, _, err := a.session(withSession(v)); !errors.Is(err, errNoSession) {
+			t.Fatalf("forged session %q: %q, %v; want it refused", v, id, err)
 		}
 	})
 }

@@ -67,7 +67,7 @@ func (s *Server) mountConsole(mux *http.ServeMux, a *access) {
 	mux.Handle("/api/inbox", guard(methods{http.MethodGet: s.inbox}))
 	mux.Handle("/api/inbox/{id}/images/{n}", guard(methods{http.MethodGet: s.inboxImage}))
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeAPIError(w, http.StatusNotFound, fmt.Sprintf("%s is no route of Panelcast's API: see the API table in README.md", r.URL.Path))
+		writeAPIError(w, http.StatusNotFound, fmt.Sprintf("%s is no route of Panelcast's API: see the API table in docs/console.md", r.URL.Path))
 	}))
 	// chatapi checks access itself (the same check), so that its refusals
 	// read as its other answers.
@@ -135,7 +135,13 @@ func (s *Server) signIn(a *access) http.HandlerFunc {
 
 func (s *Server) signOut(a *access) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		http.SetCookie(w, a.signOut(r, secureRequest(r)))
+		c, err := a.signOut(r, secureRequest(r))
+		http.SetCookie(w, c)
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "console sign-out failed", "error", err)
+			writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
+			return
+		}
 		writeJSON(w, http.StatusOK, sessionJSON{Required: a.required(r)})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/internal/pgtest"
 	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
@@ -253,6 +254,94 @@ func TestConsoleSession(t *testing.T) {
 	}
 	if s := (sessionJSON{}); json.Unmarshal(open.do("GET", "/api/session", "").body, &s) != nil || s.Required {
 		t.Errorf("open loopback: %+v", s)
+	}
+}
+
+// Replicas sharing an outbox share sign-outs: a session signed out on one
+// is refused by every other and after a restart. Removing a token from
+// api_token on every replica ends its sessions everywhere.
+func TestConsoleSignOutOnEveryReplica(t *testing.T) {
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			// SQLite: processes on one machine sharing the file.
+			path := filepath.Join(t.TempDir(), "outbox.db")
+			shared := func(c *config.Config) { c.OutboxPath = path }
+			if store == "postgres" {
+				url := pgtest.New(t).Database(t)
+				shared = func(c *config.Config) { c.OutboxPath, c.OutboxURL = "", secret.New(url) }
+			}
+			replica := func(tokens ...string) *consoleEnv {
+				return newConsole(t, func(c *config.Config) { shared(c); c.APITokens = secret.List(tokens...) })
+			}
+			signIn := func(c *consoleEnv, token string) string {
+				t.Helper()
+				a := c.do("POST", "/api/session", `{"token": "`+token+`"}`)
+				ck := sessionCookieOf(a)
+				if a.status != 200 || ck == nil {
+					t.Fatalf("sign-in: %s", a)
+				}
+				return ck.Name + "=" + ck.Value
+			}
+			admits := func(c *consoleEnv, session string) bool {
+				t.Helper()
+				a := c.do("GET", "/api/outbox", "", "Cookie", session)
+				if a.status != 200 && (a.status != 401 || !strings.Contains(apiError(a), "session ended")) {
+					t.Fatalf("GET /api/outbox: %s", a)
+				}
+				return a.status == 200
+			}
+			a, b := replica(consoleToken), replica(consoleToken)
+			gone, kept := signIn(a, consoleToken), signIn(b, consoleToken)
+			if !admits(b, gone) || !admits(a, kept) {
+				t.Fatal("a session signed in on one replica is refused by the other")
+			}
+			if out := a.do("DELETE", "/api/session", "", "Cookie", gone); out.status != 200 {
+				t.Fatalf("sign-out: %s", out)
+			}
+			if admits(a, gone) || admits(b, gone) {
+				t.Error("a signed-out session is still accepted")
+			}
+			if !admits(a, kept) || !admits(b, kept) {
+				t.Error("signing out one session ended another")
+			}
+			if restarted := replica(consoleToken); admits(restarted, gone) {
+				t.Error("after a restart the signed-out session is accepted again")
+			}
+
+			// Rotation: both replicas restart with only the new token.
+			const newToken = "rotated-api-token-0123456789"
+			a, b = replica(newToken), replica(newToken)
+			if admits(a, kept) || admits(b, kept) {
+				t.Error("a session of the removed token is still accepted")
+			}
+			if fresh := signIn(a, newToken); !admits(b, fresh) {
+				t.Error("a session of the new token is refused by the other replica")
+			}
+		})
+	}
+}
+
+// A replica that cannot reach its outbox cannot tell a signed-out session
+// from a valid one: it refuses sessions, saying why, and a sign-out says it
+// did not take.
+func TestConsoleSessionWithoutOutbox(t *testing.T) {
+	c := newConsole(t, func(c *config.Config) { c.APITokens = secret.List(consoleToken) })
+	ck := sessionCookieOf(c.do("POST", "/api/session", `{"token": "`+consoleToken+`"}`))
+	if ck == nil {
+		t.Fatal("no session")
+	}
+	session := ck.Name + "=" + ck.Value
+	if err := c.svc.StopDelivery(); err != nil {
+		t.Fatal(err)
+	}
+	if a := c.do("GET", "/api/health", "", "Cookie", session); a.status != 401 ||
+		apiError(a) != "the console session could not be checked: Panelcast is shutting down; push again once it is back" {
+		t.Errorf("session without the outbox: %s", a)
+	}
+	out := c.do("DELETE", "/api/session", "", "Cookie", session)
+	if cleared := sessionCookieOf(out); out.status != 503 || !strings.Contains(apiError(out), "signing out failed, so the session stays valid until ") ||
+		cleared == nil || cleared.MaxAge >= 0 {
+		t.Errorf("sign-out without the outbox: %s, cookie %+v", out, cleared)
 	}
 }
 

@@ -51,7 +51,7 @@ func New(svc *service.Service) (*Server, error) {
 	mux.Handle("GET /metrics", s.metrics.handler())
 	// The console, its API and the push and alert routes (the handler the
 	// plugin door mounts too) share one access check: api_token.
-	s.mountConsole(mux, newAccess(svc.Config))
+	s.mountConsole(mux, newAccess(svc.Config, svc))
 	s.handler = withRequestID(mux)
 	return s, nil
 }

@@ -55,6 +55,12 @@ func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Messag
 		}
 	}
 	for _, panel := range p.Panels {
+		// A resolve sent right after the alert ended is drawn up to the
+		// first attempt, not into empty minutes after it; each retry, on
+		// any replica, takes the same time from the job.
+		if panel.To != 0 && !j.FirstClaimedAt.IsZero() {
+			panel.To = min(panel.To, j.FirstClaimedAt.UnixMilli())
+		}
 		u, why, err := s.alertURL(ctx, base, panel, last)
 		if err != nil {
 			return chat.Message{}, err

@@ -37,7 +37,8 @@ const (
 	// labelTo routes an alert: comma-separated addresses.
 	labelTo = "panelcast_to"
 	// resolvedMargin is how long after an alert ended its resolve's picture
-	// keeps going, so it shows the recovery.
+	// keeps going, so it shows the recovery (but not past the resolve's
+	// first attempt, so one sent at once ends with data, not a blank).
 	resolvedMargin = 5 * time.Minute
 )
 
@@ -90,7 +91,8 @@ type alertPanel struct {
 	VarMap map[string]string `json:"varMap,omitempty"`
 	// Expr is the Prometheus expression of an expression_panel picture.
 	Expr string `json:"expr,omitempty"`
-	// From and To are epoch milliseconds; To 0 means "now".
+	// From and To are epoch milliseconds; To 0 means "now". A To past the
+	// job's first attempt is drawn to that attempt's time.
 	From     int64  `json:"from"`
 	To       int64  `json:"to,omitempty"`
 	Width    int    `json:"width"`
@@ -429,9 +431,18 @@ func (s *Service) alertJob(ad *alertDelivery, n grafana.Notification, addr chat.
 	if err != nil {
 		return delivery.Job{}, AlertMessage{}, err
 	}
-	return delivery.Job{Kind: "alert", Address: addr.String(), Text: body, Payload: raw,
-		DedupeKey: dedupeKey(addr, alerts, grouped, n.GroupKey),
-		ThreadKey: alertThread(alerts, grouped, n.GroupKey)}, msg, nil
+	j := delivery.Job{Kind: "alert", Address: addr.String(), Text: body, Payload: raw,
+		DedupeKey: dedupeKey(addr, alerts, grouped, n.GroupKey)}
+	if grouped {
+		// One thread per incident of the group, however its alerts come and
+		// go: it ends once every alert of it resolved. A truncated list may
+		// hide alerts still firing, unless the notification says none is.
+		j.ThreadGroup = "group:" + digest([]string{n.GroupKey})
+		j.EndsThread = status == grafana.StatusResolved && (n.TruncatedAlerts == 0 || n.Status == grafana.StatusResolved)
+	} else {
+		j.ThreadKey = alertThread(alerts[0])
+	}
+	return j, msg, nil
 }
 
 // viewChecker says why the caller may not view a dashboard ("" when it
@@ -493,7 +504,8 @@ func (s *Service) alertPanel(ad *alertDelivery, a grafana.Alert, now time.Time) 
 // alertWindow is the picture's time range in epoch milliseconds: from
 // alert_lookback before the alert started; to now (0) while it fires, and
 // to resolvedMargin after its end once resolved, so the resolve shows the
-// whole incident and the same picture whenever and wherever it is drawn.
+// whole incident. prepareAlert ends it by the job's first attempt, which
+// the outbox keeps, so every attempt draws the same picture.
 func alertWindow(a grafana.Alert, lookback time.Duration, now time.Time) (from, to int64) {
 	start := a.StartsAt
 	if start.IsZero() || start.After(now) {
@@ -618,20 +630,10 @@ func dedupeKey(addr chat.Address, alerts []grafana.Alert, grouped bool, groupKey
 }
 
 // alertThread keys the thread a firing message starts and its resolve
-// replies in: the alert (fingerprint and start), or for a group its key and
-// the start of its earliest alert, so a new incident starts a new thread.
-func alertThread(alerts []grafana.Alert, grouped bool, groupKey string) string {
-	if !grouped {
-		a := alerts[0]
-		return "alert:" + digest([]string{a.Fingerprint, a.StartsAt.UTC().Format(time.RFC3339Nano)})
-	}
-	first := alerts[0].StartsAt
-	for _, a := range alerts[1:] {
-		if a.StartsAt.Before(first) {
-			first = a.StartsAt
-		}
-	}
-	return "group:" + digest([]string{groupKey, first.UTC().Format(time.RFC3339Nano)})
+// replies in: the alert's fingerprint and start, so a new incident starts a
+// new thread.
+func alertThread(a grafana.Alert) string {
+	return "alert:" + digest([]string{a.Fingerprint, a.StartsAt.UTC().Format(time.RFC3339Nano)})
 }
 
 // digest keeps keys short and free of whatever a sender put in labels.

@@ -2,7 +2,10 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -420,5 +423,101 @@ func TestAlertsRenderFailureGoesAsText(t *testing.T) {
 	if len(got) != 1 || got[0].image != nil || !strings.Contains(got[0].text, "*HighCPU*") ||
 		!strings.Contains(got[0].text, "Panelcast: the panel could not be drawn (") {
 		t.Fatalf("Slack got %+v", got)
+	}
+}
+
+// A resolve sent right after its alert ended is drawn up to its first
+// attempt, not into five empty minutes after it, and the retry after a
+// failed post draws the very same window. (One sent later than that is
+// drawn to five minutes after the end: TestAlertsGrafanaFiringThenResolved.)
+func TestAlertsResolveDrawnToFirstAttempt(t *testing.T) {
+	e, s := alertEnv(t, nil)
+	end := time.Now().Add(-time.Minute).Truncate(time.Second)
+	start := end.Add(-10 * time.Minute)
+	body := fmt.Sprintf(`{"version":"4","status":"resolved","receiver":"r","groupKey":"g","alerts":[{"status":"resolved",
+		"labels":{"alertname":"Slow","instance":"web-1"},"annotations":{"panelcast_panel":"scenes:2"},
+		"startsAt":%q,"endsAt":%q,"fingerprint":"0123456789abcdef"}]}`, start.Format(time.RFC3339), end.Format(time.RFC3339))
+	// Slack refuses the first attempt's post: the job is retried.
+	e.slack.FailNext(1, http.StatusInternalServerError)
+	received := time.Now()
+	res, err := s.HandleAlerts(context.Background(), []byte(body), "slack:#alerts", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := waitJobs(t, s, res, 60*time.Second)[0]
+	if j.State != delivery.StateSent || j.Attempts != 2 {
+		t.Fatalf("resolve %s after %d attempts (%q); want sent at the second", j.State, j.Attempts, j.LastError)
+	}
+	first := j.FirstClaimedAt
+	if first.Before(received.Truncate(time.Millisecond)) || first.After(received.Add(10*time.Second)) {
+		t.Fatalf("first attempt at %v; the resolve came at %v", first, received)
+	}
+	visits := e.panelVisits()
+	if len(visits) == 0 {
+		t.Fatal("the panel was never drawn")
+	}
+	wantFrom, wantTo := strconv.FormatInt(start.Add(-time.Hour).UnixMilli(), 10), strconv.FormatInt(first.UnixMilli(), 10)
+	for i, v := range visits {
+		if v.Query.Get("from") != wantFrom || v.Query.Get("to") != wantTo {
+			t.Errorf("render %d of %d drawn from %s to %s; want %s to %s (the first attempt, %s after the end)",
+				i+1, len(visits), v.Query.Get("from"), v.Query.Get("to"), wantFrom, wantTo, first.Sub(end).Round(time.Second))
+		}
+	}
+}
+
+// In alert_grouping = group one thread lasts a group's incident, whichever
+// of its alerts come and go, until every alert of it resolved.
+func TestAlertsGroupThreadLastsTheIncident(t *testing.T) {
+	e, s := alertEnv(t, func(c *config.Config) { c.AlertGrouping = config.GroupPerNotification })
+	t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	// Text only: the threads are the point, not the pictures.
+	alert := func(instance, status string, start, end time.Time) string {
+		ends := "0001-01-01T00:00:00Z"
+		if !end.IsZero() {
+			ends = end.Format(time.RFC3339)
+		}
+		return fmt.Sprintf(`{"status":%q,"labels":{"alertname":"Disk","instance":%q},"annotations":{},
+			"startsAt":%q,"endsAt":%q,"fingerprint":"%x"}`, status, instance, start.Format(time.RFC3339), ends, sha256.Sum256([]byte(instance)))
+	}
+	notify := func(step, status string, alerts ...string) landed {
+		t.Helper()
+		body := fmt.Sprintf(`{"version":"4","status":%q,"receiver":"r","groupKey":"{}:{alertname=\"Disk\"}","alerts":[%s]}`,
+			status, strings.Join(alerts, ","))
+		res, err := s.HandleAlerts(context.Background(), []byte(body), "slack:#alerts", "", nil)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		if j := waitJobs(t, s, res, 30*time.Second)[0]; j.State != delivery.StateSent {
+			t.Fatalf("%s: %s (%q)", step, j.State, j.LastError)
+		}
+		got := e.landed("slack")
+		return got[len(got)-1]
+	}
+	aFires := alert("a", "firing", t0, time.Time{})
+	bFires := alert("b", "firing", t0.Add(10*time.Minute), time.Time{})
+	root := notify("A fires", "firing", aFires)
+	if root.replyTo != "" {
+		t.Fatalf("the incident's first message replies to %q", root.replyTo)
+	}
+	for _, step := range []struct {
+		name, status string
+		alerts       []string
+	}{
+		{"B joins", "firing", []string{aFires, bFires}},
+		{"A resolves", "firing", []string{alert("a", "resolved", t0, t0.Add(20*time.Minute)), bFires}},
+		{"A left the group", "firing", []string{bFires}},
+		{"B resolves", "resolved", []string{alert("b", "resolved", t0.Add(10*time.Minute), t0.Add(30*time.Minute))}},
+	} {
+		if m := notify(step.name, step.status, step.alerts...); m.replyTo != root.id {
+			t.Errorf("%s: replies to %q; want the incident's thread %q", step.name, m.replyTo, root.id)
+		}
+	}
+	aAgain := alert("a", "firing", t0.Add(40*time.Minute), time.Time{})
+	next := notify("A fires again", "firing", aAgain)
+	if next.replyTo != "" {
+		t.Fatalf("the next incident's first message replies to %q", next.replyTo)
+	}
+	if m := notify("C joins", "firing", aAgain, alert("c", "firing", t0.Add(41*time.Minute), time.Time{})); m.replyTo != next.id {
+		t.Errorf("C joins: replies to %q; want the new incident's thread %q", m.replyTo, next.id)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 const jobColumns = `id, kind, address, text, payload, dedupe_key, thread_key, state,
 	attempts, interrupts, claims, last_error, next_attempt_at, created_at, sent_at, finished_at,
-	permalink, message_id, channel_id`
+	permalink, message_id, channel_id, first_claimed_at`
 
 // listColumns reads no payload, which can be large and List does not need.
 var listColumns = strings.Replace(jobColumns, "payload", "NULL::bytea", 1)
@@ -21,10 +21,10 @@ var listColumns = strings.Replace(jobColumns, "payload", "NULL::bytea", 1)
 func scanJob(row pgx.Row) (delivery.Job, error) {
 	var j delivery.Job
 	var dedupe *string
-	var sent, finished *time.Time
+	var sent, finished, firstClaimed *time.Time
 	err := row.Scan(&j.ID, &j.Kind, &j.Address, &j.Text, &j.Payload, &dedupe, &j.ThreadKey, &j.State,
 		&j.Attempts, &j.Interrupts, &j.Claims, &j.LastError, &j.NextAttemptAt, &j.CreatedAt, &sent, &finished,
-		&j.Permalink, &j.MessageID, &j.ChannelID)
+		&j.Permalink, &j.MessageID, &j.ChannelID, &firstClaimed)
 	if dedupe != nil {
 		j.DedupeKey = *dedupe
 	}
@@ -33,6 +33,9 @@ func scanJob(row pgx.Row) (delivery.Job, error) {
 	}
 	if finished != nil {
 		j.FinishedAt = *finished
+	}
+	if firstClaimed != nil {
+		j.FirstClaimedAt = *firstClaimed
 	}
 	return j, err
 }
@@ -100,6 +103,11 @@ func (s *Store) EnqueueAll(ctx context.Context, jobs []delivery.Job) ([]delivery
 			return nil, s.dbError("storing the job", err)
 		}
 		if tag.RowsAffected() > 0 {
+			if j.ThreadGroup != "" {
+				if j.ThreadKey, err = groupThread(ctx, tx, j, now); err != nil {
+					return nil, s.dbError("choosing the group's thread", err)
+				}
+			}
 			out[i], added = delivery.Enqueued{Job: j}, true
 			continue
 		}
@@ -116,6 +124,32 @@ func (s *Store) EnqueueAll(ctx context.Context, jobs []delivery.Job) ([]delivery
 		s.wake.Wake()
 	}
 	return out, nil
+}
+
+// groupThread gives the job j just inserted its group's open thread (or a
+// new one) and closes or keeps that thread open. The upsert or delete
+// locks the group's row first, so a replica enqueueing for the group at
+// the same time waits and then sees this one's thread.
+func groupThread(ctx context.Context, tx pgx.Tx, j delivery.Job, now time.Time) (string, error) {
+	var key string
+	var err error
+	if j.EndsThread {
+		err = tx.QueryRow(ctx, `DELETE FROM panelcast_thread_groups WHERE group_key = $1 AND address = $2
+			RETURNING thread_key`, j.ThreadGroup, j.Address).Scan(&key)
+		if errors.Is(err, pgx.ErrNoRows) {
+			key, err = delivery.GroupThreadKey(j.ThreadGroup), nil
+		}
+	} else {
+		err = tx.QueryRow(ctx, `INSERT INTO panelcast_thread_groups (group_key, address, thread_key, used_at)
+			VALUES ($1, $2, $3, $4)
+			ON CONFLICT (group_key, address) DO UPDATE SET used_at = EXCLUDED.used_at
+			RETURNING thread_key`, j.ThreadGroup, j.Address, delivery.GroupThreadKey(j.ThreadGroup), now).Scan(&key)
+	}
+	if err != nil {
+		return "", err
+	}
+	_, err = tx.Exec(ctx, "UPDATE panelcast_jobs SET thread_key = $1 WHERE id = $2", key, j.ID)
+	return key, err
 }
 
 // Get returns the job with that id, or an error wrapping ErrNotFound.
@@ -205,7 +239,8 @@ func (s *Store) Depth(ctx context.Context) (delivery.Depth, error) {
 // "firing" that is being retried and become the thread's first message.
 func (s *Store) Claim(ctx context.Context, now, leaseUntil time.Time) (delivery.Job, bool, error) {
 	j, err := scanJob(s.pool.QueryRow(ctx, `UPDATE panelcast_jobs
-		SET state = 'sending', owner = $1, lease_until = $2, claims = claims + 1
+		SET state = 'sending', owner = $1, lease_until = $2, claims = claims + 1,
+			first_claimed_at = coalesce(first_claimed_at, $3)
 		WHERE state = 'queued' AND seq = (
 			SELECT j.seq FROM panelcast_jobs j
 			WHERE j.state = 'queued' AND j.next_attempt_at <= $3
@@ -343,22 +378,27 @@ func (s *Store) RequeueExpired(ctx context.Context, now time.Time) (int, error) 
 // Prune deletes what outlived the retention.
 func (s *Store) Prune(ctx context.Context, before time.Time) (delivery.Pruned, error) {
 	var p delivery.Pruned
+	now := time.Now()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		for _, step := range []struct {
-			n *int
-			q string
+			n  *int
+			q  string
+			at time.Time
 		}{
-			{&p.Jobs, "DELETE FROM panelcast_jobs WHERE state IN ('sent', 'failed') AND finished_at < $1"},
+			{&p.Jobs, "DELETE FROM panelcast_jobs WHERE state IN ('sent', 'failed') AND finished_at < $1", before},
 			{&p.Threads, `DELETE FROM panelcast_threads t WHERE used_at < $1 AND NOT EXISTS (SELECT 1 FROM panelcast_jobs j
-				WHERE j.thread_key = t.thread_key AND j.address = t.address AND j.state IN ('queued', 'sending'))`},
+				WHERE j.thread_key = t.thread_key AND j.address = t.address AND j.state IN ('queued', 'sending'))`, before},
+			{&p.Threads, "DELETE FROM panelcast_thread_groups WHERE used_at < $1", before},
 			// Their pictures go with them (ON DELETE CASCADE).
-			{&p.Inbox, "DELETE FROM panelcast_inbox WHERE created_at < $1"},
+			{&p.Inbox, "DELETE FROM panelcast_inbox WHERE created_at < $1", before},
+			// A revocation is needed only while its session would be valid.
+			{&p.Sessions, "DELETE FROM panelcast_session_revocations WHERE expires_at < $1", now},
 		} {
-			tag, err := tx.Exec(ctx, step.q, before)
+			tag, err := tx.Exec(ctx, step.q, step.at)
 			if err != nil {
 				return err
 			}
-			*step.n = int(tag.RowsAffected())
+			*step.n += int(tag.RowsAffected())
 		}
 		return nil
 	})
@@ -366,4 +406,23 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (delivery.Pruned, e
 		return delivery.Pruned{}, s.dbError("pruning", err)
 	}
 	return p, nil
+}
+
+// RevokeSession records a signed-out console session until it expires, for
+// every replica.
+func (s *Store) RevokeSession(ctx context.Context, id string, expires time.Time) error {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO panelcast_session_revocations (id, expires_at) VALUES ($1, $2)
+		ON CONFLICT (id) DO NOTHING`, id, expires); err != nil {
+		return s.dbError("revoking the session", err)
+	}
+	return nil
+}
+
+// SessionRevoked says whether the session was signed out on any replica.
+func (s *Store) SessionRevoked(ctx context.Context, id string) (bool, error) {
+	var revoked bool
+	if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM panelcast_session_revocations WHERE id = $1)", id).Scan(&revoked); err != nil {
+		return false, s.dbError("checking the session", err)
+	}
+	return revoked, nil
 }

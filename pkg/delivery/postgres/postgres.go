@@ -17,6 +17,10 @@
 //     come back, is refused.
 //   - Thread keys are rows of panelcast_threads, shared by every replica:
 //     a resolve threads under its firing message whichever replica sends it.
+//     A group's open thread is a row of panelcast_thread_groups, which an
+//     Enqueue locks (upsert) before reading, so replicas agree on it.
+//   - Signed-out console sessions are rows of panelcast_session_revocations,
+//     so signing out on one replica ends the session on all.
 //   - Wake-ups cross replicas with LISTEN/NOTIFY on channel
 //     panelcast_outbox (a trigger notifies when a job becomes due); if the
 //     listening connection drops, the worker's poll still finds the jobs.
@@ -269,6 +273,20 @@ var migrations = []string{
 	CREATE TRIGGER panelcast_jobs_notify AFTER INSERT OR UPDATE OF state ON panelcast_jobs
 		FOR EACH ROW WHEN (NEW.state = 'queued' OR (NEW.state = 'sent' AND NEW.thread_key <> ''))
 		EXECUTE FUNCTION panelcast_notify();`,
+	// The first claim's time (a resolve's picture ends by it), alert
+	// groups' open threads, and signed-out console sessions.
+	`ALTER TABLE panelcast_jobs ADD COLUMN first_claimed_at timestamptz;
+	CREATE TABLE panelcast_thread_groups (
+		group_key  text NOT NULL,
+		address    text NOT NULL,
+		thread_key text NOT NULL,
+		used_at    timestamptz NOT NULL,
+		PRIMARY KEY (group_key, address)
+	);
+	CREATE TABLE panelcast_session_revocations (
+		id         text PRIMARY KEY,
+		expires_at timestamptz NOT NULL
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/panelcast/panelcast/internal/pgtest"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/delivery/storetest"
@@ -223,5 +224,45 @@ func TestListenReconnects(t *testing.T) {
 	case <-woken:
 	case <-time.After(10 * time.Second):
 		t.Fatal("a did not hear b's job after its listening connection was cut")
+	}
+}
+
+// A database of schema 1 keeps its jobs and threads: a job sent once before
+// gets its first claim time at its next claim, and groups start threads.
+func TestMigrateFromVersion1(t *testing.T) {
+	url := pgtest.Shared(t).Database(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE TABLE panelcast_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+		migrations[0], "INSERT INTO panelcast_schema (version) VALUES (1)",
+		`INSERT INTO panelcast_jobs (id, kind, address, text, state, attempts, claims, next_attempt_at, created_at, thread_key, dedupe_key)
+			VALUES ('retrying', 'alert', 'slack:#ops', 'resolved', 'queued', 1, 1, now(), now(), 'fp', 'fp/resolved')`,
+		"INSERT INTO panelcast_threads VALUES ('fp', 'slack:#ops', 'ts1', 'C1', now())",
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	conn.Close(ctx)
+
+	s := open(t, url)
+	at := time.Now().Truncate(time.Millisecond)
+	j, ok, err := s.Claim(ctx, at, at.Add(time.Minute))
+	if err != nil || !ok || j.ID != "retrying" || j.Attempts != 1 || j.Claims != 2 || j.ThreadKey != "fp" || !j.FirstClaimedAt.Equal(at) {
+		t.Fatalf("claim after migrating: %v %v %+v", ok, err, j)
+	}
+	if root, _ := s.ThreadRoot(ctx, j); root != (delivery.Thread{MessageID: "ts1", ChannelID: "C1"}) {
+		t.Errorf("migrated thread: %+v", root)
+	}
+	g, _, err := s.Enqueue(ctx, delivery.Job{Kind: "alert", Address: "slack:#ops", ThreadGroup: "g"})
+	if err != nil || !strings.HasPrefix(g.ThreadKey, "g/") {
+		t.Errorf("group job after migrating: %+v, %v", g, err)
+	}
+	if err := s.RevokeSession(ctx, "s1", time.Now().Add(time.Hour)); err != nil {
+		t.Error(err)
 	}
 }

@@ -52,7 +52,7 @@ import (
 
 // schemaVersion is PRAGMA user_version after migrate; migrations[i] moves a
 // file from version i to i+1.
-const schemaVersion = 2
+const schemaVersion = 3
 
 var migrations = []string{
 	`CREATE TABLE jobs (
@@ -110,6 +110,20 @@ var migrations = []string{
 		filename   TEXT NOT NULL,
 		data       BLOB NOT NULL,
 		PRIMARY KEY (message_id, n)
+	);`,
+	// The first claim's time (a resolve's picture ends by it), alert
+	// groups' open threads, and signed-out console sessions.
+	`ALTER TABLE jobs ADD COLUMN first_claimed_at INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE thread_groups (
+		group_key  TEXT NOT NULL,
+		address    TEXT NOT NULL,
+		thread_key TEXT NOT NULL,
+		used_at    INTEGER NOT NULL,
+		PRIMARY KEY (group_key, address)
+	);
+	CREATE TABLE session_revocations (
+		id         TEXT PRIMARY KEY,
+		expires_at INTEGER NOT NULL
 	);`,
 }
 
@@ -310,6 +324,11 @@ func (s *Store) EnqueueAll(ctx context.Context, jobs []delivery.Job) ([]delivery
 			return nil, s.dbError("storing the job", err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
+			if j.ThreadGroup != "" {
+				if j.ThreadKey, err = groupThread(ctx, tx, j, now); err != nil {
+					return nil, s.dbError("choosing the group's thread", err)
+				}
+			}
 			out[i], added = delivery.Enqueued{Job: j}, true
 			continue
 		}
@@ -326,6 +345,32 @@ func (s *Store) EnqueueAll(ctx context.Context, jobs []delivery.Job) ([]delivery
 		s.wake.Wake()
 	}
 	return out, nil
+}
+
+// groupThread gives the job j just inserted its group's open thread (or a
+// new one) and closes or keeps that thread open. The transaction holds
+// SQLite's write lock, so no other process changes the group meanwhile.
+func groupThread(ctx context.Context, tx *sql.Tx, j delivery.Job, now time.Time) (string, error) {
+	var key string
+	err := tx.QueryRowContext(ctx, "SELECT thread_key FROM thread_groups WHERE group_key = ? AND address = ?",
+		j.ThreadGroup, j.Address).Scan(&key)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		key = delivery.GroupThreadKey(j.ThreadGroup)
+	case err != nil:
+		return "", err
+	}
+	if j.EndsThread {
+		_, err = tx.ExecContext(ctx, "DELETE FROM thread_groups WHERE group_key = ? AND address = ?", j.ThreadGroup, j.Address)
+	} else {
+		_, err = tx.ExecContext(ctx, `INSERT INTO thread_groups (group_key, address, thread_key, used_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (group_key, address) DO UPDATE SET used_at = excluded.used_at`, j.ThreadGroup, j.Address, key, ms(now))
+	}
+	if err != nil {
+		return "", err
+	}
+	_, err = tx.ExecContext(ctx, "UPDATE jobs SET thread_key = ? WHERE id = ?", key, j.ID)
+	return key, err
 }
 
 // Get returns the job with that id, or an error wrapping ErrNotFound.
@@ -421,7 +466,7 @@ func (s *Store) dbError(doing string, err error) error {
 
 const jobColumns = `id, kind, address, text, payload, dedupe_key, thread_key, state,
 	attempts, interrupts, claims, last_error, next_attempt_at, created_at, sent_at, finished_at,
-	permalink, message_id, channel_id`
+	permalink, message_id, channel_id, first_claimed_at`
 
 // listColumns reads no payload, which can be large and List does not need.
 var listColumns = strings.Replace(jobColumns, "payload", "NULL", 1)
@@ -431,12 +476,13 @@ type scanner interface{ Scan(dest ...any) error }
 func scanJob(s scanner) (delivery.Job, error) {
 	var j delivery.Job
 	var dedupe sql.NullString
-	var next, created, sent, finished int64
+	var next, created, sent, finished, firstClaimed int64
 	err := s.Scan(&j.ID, &j.Kind, &j.Address, &j.Text, &j.Payload, &dedupe, &j.ThreadKey, &j.State,
 		&j.Attempts, &j.Interrupts, &j.Claims, &j.LastError, &next, &created, &sent, &finished,
-		&j.Permalink, &j.MessageID, &j.ChannelID)
+		&j.Permalink, &j.MessageID, &j.ChannelID, &firstClaimed)
 	j.DedupeKey = dedupe.String
 	j.NextAttemptAt, j.CreatedAt, j.SentAt, j.FinishedAt = fromMS(next), fromMS(created), fromMS(sent), fromMS(finished)
+	j.FirstClaimedAt = fromMS(firstClaimed)
 	return j, err
 }
 
@@ -475,7 +521,8 @@ func fromMS(v int64) time.Time {
 // "firing" that is being retried and become the thread's first message.
 func (s *Store) Claim(ctx context.Context, now, leaseUntil time.Time) (delivery.Job, bool, error) {
 	j, err := scanJob(s.db.QueryRowContext(ctx, `UPDATE jobs
-		SET state = 'sending', owner = ?, lease_until = ?, claims = claims + 1
+		SET state = 'sending', owner = ?, lease_until = ?, claims = claims + 1,
+			first_claimed_at = CASE first_claimed_at WHEN 0 THEN ? ELSE first_claimed_at END
 		WHERE seq = (
 			SELECT j.seq FROM jobs j
 			WHERE j.state = 'queued' AND j.next_attempt_at <= ?
@@ -488,7 +535,7 @@ func (s *Store) Claim(ctx context.Context, now, leaseUntil time.Time) (delivery.
 			ORDER BY j.next_attempt_at, j.seq
 			LIMIT 1)
 		RETURNING `+jobColumns,
-		s.owner, ms(leaseUntil), ms(now)))
+		s.owner, ms(leaseUntil), ms(now), ms(now)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return delivery.Job{}, false, nil
 	}
@@ -634,29 +681,51 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (delivery.Pruned, e
 		return delivery.Pruned{}, s.dbError("pruning", err)
 	}
 	defer tx.Rollback()
-	cut := ms(before)
+	cut, now := ms(before), ms(time.Now())
 	var p delivery.Pruned
 	for _, step := range []struct {
-		n *int
-		q string
+		n  *int
+		q  string
+		at int64
 	}{
-		{&p.Jobs, "DELETE FROM jobs WHERE state IN ('sent', 'failed') AND finished_at < ?"},
+		{&p.Jobs, "DELETE FROM jobs WHERE state IN ('sent', 'failed') AND finished_at < ?", cut},
 		{&p.Threads, `DELETE FROM threads WHERE used_at < ? AND NOT EXISTS (SELECT 1 FROM jobs j
-			WHERE j.thread_key = threads.thread_key AND j.address = threads.address AND j.state IN ('queued', 'sending'))`},
-		{nil, "DELETE FROM inbox_images WHERE message_id IN (SELECT id FROM inbox_messages WHERE created_at < ?)"},
-		{&p.Inbox, "DELETE FROM inbox_messages WHERE created_at < ?"},
+			WHERE j.thread_key = threads.thread_key AND j.address = threads.address AND j.state IN ('queued', 'sending'))`, cut},
+		{&p.Threads, "DELETE FROM thread_groups WHERE used_at < ?", cut},
+		{nil, "DELETE FROM inbox_images WHERE message_id IN (SELECT id FROM inbox_messages WHERE created_at < ?)", cut},
+		{&p.Inbox, "DELETE FROM inbox_messages WHERE created_at < ?", cut},
+		// A revocation is needed only while its session would be valid.
+		{&p.Sessions, "DELETE FROM session_revocations WHERE expires_at < ?", now},
 	} {
-		res, err := tx.ExecContext(ctx, step.q, cut)
+		res, err := tx.ExecContext(ctx, step.q, step.at)
 		if err != nil {
 			return delivery.Pruned{}, s.dbError("pruning", err)
 		}
 		if step.n != nil {
 			n, _ := res.RowsAffected()
-			*step.n = int(n)
+			*step.n += int(n)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return delivery.Pruned{}, s.dbError("pruning", err)
 	}
 	return p, nil
+}
+
+// RevokeSession records a signed-out console session until it expires.
+func (s *Store) RevokeSession(ctx context.Context, id string, expires time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO session_revocations (id, expires_at) VALUES (?, ?)
+		ON CONFLICT (id) DO NOTHING`, id, ms(expires)); err != nil {
+		return s.dbError("revoking the session", err)
+	}
+	return nil
+}
+
+// SessionRevoked says whether the session was signed out.
+func (s *Store) SessionRevoked(ctx context.Context, id string) (bool, error) {
+	var revoked bool
+	if err := s.db.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM session_revocations WHERE id = ?)", id).Scan(&revoked); err != nil {
+		return false, s.dbError("checking the session", err)
+	}
+	return revoked, nil
 }

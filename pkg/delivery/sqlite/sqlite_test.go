@@ -196,3 +196,42 @@ func TestInterruptedJobs(t *testing.T) {
 			got.State, got.Attempts, got.Interrupts, got.LastError, a.owner)
 	}
 }
+
+// A file of schema 2 keeps its jobs and threads: a job sent once before
+// gets its first claim time at its next claim, and groups start threads.
+func TestMigrateFromVersion2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	for _, q := range []string{migrations[0], migrations[1], "PRAGMA user_version = 2",
+		fmt.Sprintf(`INSERT INTO jobs (id, kind, address, text, state, attempts, claims, next_attempt_at, created_at, thread_key, dedupe_key)
+			VALUES ('retrying', 'alert', 'slack:#ops', 'resolved', 'queued', 1, 1, 0, %d, 'fp', 'fp/resolved')`, now),
+		fmt.Sprintf("INSERT INTO threads VALUES ('fp', 'slack:#ops', 'ts1', 'C1', %d)", now),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s := open(t, path)
+	ctx := context.Background()
+	at := time.Now().Truncate(time.Millisecond)
+	j, ok, err := s.Claim(ctx, at, at.Add(time.Minute))
+	if err != nil || !ok || j.ID != "retrying" || j.Attempts != 1 || j.Claims != 2 || j.ThreadKey != "fp" || !j.FirstClaimedAt.Equal(at) {
+		t.Fatalf("claim after migrating: %v %v %+v", ok, err, j)
+	}
+	if root, _ := s.ThreadRoot(ctx, j); root != (delivery.Thread{MessageID: "ts1", ChannelID: "C1"}) {
+		t.Errorf("migrated thread: %+v", root)
+	}
+	g, _, err := s.Enqueue(ctx, delivery.Job{Kind: "alert", Address: "slack:#ops", ThreadGroup: "g"})
+	if err != nil || !strings.HasPrefix(g.ThreadKey, "g/") {
+		t.Errorf("group job after migrating: %+v, %v", g, err)
+	}
+	if err := s.RevokeSession(ctx, "s1", time.Now().Add(time.Hour)); err != nil {
+		t.Error(err)
+	}
+}

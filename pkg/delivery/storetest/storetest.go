@@ -46,6 +46,10 @@ func Run(t *testing.T, newOutbox func(t *testing.T) Opener, opts Options) {
 		{"Release", testRelease},
 		{"Threads", testThreads},
 		{"ThreadAfterFailure", testThreadAfterFailure},
+		{"ThreadGroups", testThreadGroups},
+		{"ThreadGroupAcrossStores", testThreadGroupAcrossStores},
+		{"FirstClaim", testFirstClaim},
+		{"SessionRevocations", testSessionRevocations},
 		{"Retention", testRetention},
 		{"Depth", testDepth},
 		{"ListAndRetry", testListAndRetry},
@@ -500,6 +504,154 @@ func testThreads(t *testing.T, open Opener) {
 
 // A firing that failed for good no longer holds up its resolve, which then
 // starts the thread.
+// A group keeps one thread per address until a job ends it; a duplicate
+// neither opens nor closes one; the thread goes with the retention.
+func testThreadGroups(t *testing.T, open Opener) {
+	a, b := open(t), open(t)
+	group := func(s delivery.Store, j delivery.Job) delivery.Job {
+		t.Helper()
+		j.Kind, j.ThreadGroup = "alert", "g1"
+		if j.Address == "" {
+			j.Address = "slack:#ops"
+		}
+		got, _, err := s.Enqueue(ctx, j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored := get(t, s, got.ID); stored.ThreadKey != got.ThreadKey || !strings.HasPrefix(got.ThreadKey, "g1/") {
+			t.Fatalf("%s: Enqueue answered thread %q, stored %q; want one starting g1/", j.Text, got.ThreadKey, stored.ThreadKey)
+		}
+		return got
+	}
+	first := group(a, delivery.Job{Text: "A fires", DedupeKey: "A"})
+	joined := group(b, delivery.Job{Text: "B joins", DedupeKey: "A+B"})
+	dev := group(a, delivery.Job{Text: "dev", Address: "slack:#dev", DedupeKey: "dev"})
+	left := group(b, delivery.Job{Text: "A left", DedupeKey: "B"})
+	if joined.ThreadKey != first.ThreadKey || left.ThreadKey != first.ThreadKey {
+		t.Errorf("one incident got threads %q, %q, %q", first.ThreadKey, joined.ThreadKey, left.ThreadKey)
+	}
+	if dev.ThreadKey == first.ThreadKey {
+		t.Errorf("#dev shares #ops's thread %q", dev.ThreadKey)
+	}
+	// A repeated notification of the incident, even one that would end it,
+	// changes nothing.
+	if again := group(a, delivery.Job{Text: "A fires (repeat)", DedupeKey: "A", EndsThread: true}); again.ID != first.ID {
+		t.Errorf("the repeat was stored again: %+v", again)
+	}
+	over := group(a, delivery.Job{Text: "all resolved", DedupeKey: "B resolved", EndsThread: true})
+	if over.ThreadKey != first.ThreadKey {
+		t.Errorf("the end of the incident went to thread %q; want %q", over.ThreadKey, first.ThreadKey)
+	}
+	if late := group(b, delivery.Job{Text: "A fires (late repeat)", DedupeKey: "A"}); late.ThreadKey != first.ThreadKey {
+		t.Errorf("a late repeat reopened a thread: %q", late.ThreadKey)
+	}
+	next := group(b, delivery.Job{Text: "C fires", DedupeKey: "C"})
+	if next.ThreadKey == first.ThreadKey {
+		t.Errorf("the next incident replies in the last one's thread %q", next.ThreadKey)
+	}
+	if then := group(a, delivery.Job{Text: "C still fires", DedupeKey: "C2"}); then.ThreadKey != next.ThreadKey {
+		t.Errorf("the next incident got threads %q and %q", next.ThreadKey, then.ThreadKey)
+	}
+	// Ending with no open thread is a thread of its own.
+	lone := group(a, delivery.Job{Text: "resolved, never seen firing", Address: "slack:#lone", EndsThread: true})
+	if after := group(a, delivery.Job{Text: "fires", Address: "slack:#lone"}); after.ThreadKey == lone.ThreadKey {
+		t.Errorf("an ended thread %q was reused", lone.ThreadKey)
+	}
+
+	// #ops (C's thread), #dev and #lone have open threads.
+	if p, err := a.Prune(ctx, time.Now().Add(-time.Hour)); err != nil || p.Threads != 0 {
+		t.Errorf("Prune of older things = %+v, %v; want no thread", p, err)
+	}
+	if p, err := a.Prune(ctx, time.Now().Add(time.Second)); err != nil || p.Threads != 3 {
+		t.Errorf("Prune = %+v, %v; want 3 open threads", p, err)
+	}
+	if after := group(b, delivery.Job{Text: "C fires a week later"}); after.ThreadKey == next.ThreadKey {
+		t.Errorf("a pruned thread %q was reused", next.ThreadKey)
+	}
+}
+
+// Replicas enqueueing the first jobs of a group at once agree on its
+// thread.
+func testThreadGroupAcrossStores(t *testing.T, open Opener) {
+	stores := []delivery.Store{open(t), open(t)}
+	const tries = 16
+	keys := make(chan string, tries)
+	var wg sync.WaitGroup
+	for i := range tries {
+		wg.Go(func() {
+			j, _, err := stores[i%2].Enqueue(ctx, delivery.Job{Kind: "alert", Address: "slack:#ops", ThreadGroup: "g",
+				DedupeKey: fmt.Sprint("n", i)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			keys <- j.ThreadKey
+		})
+	}
+	wg.Wait()
+	close(keys)
+	first := <-keys
+	for k := range keys {
+		if k != first {
+			t.Errorf("one group got threads %q and %q", first, k)
+		}
+	}
+}
+
+// The first claim's time stays through retries, interruptions and Retry.
+func testFirstClaim(t *testing.T, open Opener) {
+	a, b := open(t), open(t)
+	j := enqueue(t, a, delivery.Job{Text: "resolved"})
+	if !j.FirstClaimedAt.IsZero() || !get(t, a, j.ID).FirstClaimedAt.IsZero() {
+		t.Errorf("a job not claimed yet has a first claim: %+v", j)
+	}
+	t1 := time.Now().Add(time.Minute).Truncate(time.Millisecond)
+	c := claim(t, a, t1)
+	if !c.FirstClaimedAt.Equal(t1) {
+		t.Fatalf("first claim at %v: FirstClaimedAt %v", t1, c.FirstClaimedAt)
+	}
+	finish(t, a, c, delivery.Outcome{State: delivery.StateQueued, Counted: true, LastError: "slack: 500", Next: t1}, t1)
+	c = claim(t, b, t1.Add(time.Minute))
+	if !c.FirstClaimedAt.Equal(t1) {
+		t.Errorf("second claim on another store: FirstClaimedAt %v; want %v", c.FirstClaimedAt, t1)
+	}
+	finish(t, b, c, delivery.Outcome{State: delivery.StateFailed, Counted: true, LastError: "slack: 404"}, t1)
+	if _, err := a.Retry(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if c = claim(t, a, t1.Add(2*time.Minute)); !c.FirstClaimedAt.Equal(t1) || !get(t, b, j.ID).FirstClaimedAt.Equal(t1) {
+		t.Errorf("after Retry: FirstClaimedAt %v (stored %v); want %v", c.FirstClaimedAt, get(t, b, j.ID).FirstClaimedAt, t1)
+	}
+}
+
+// A session revoked through one store is revoked for all, until it expires.
+func testSessionRevocations(t *testing.T, open Opener) {
+	a, b := open(t), open(t)
+	now := time.Now()
+	for _, r := range []struct {
+		id      string
+		expires time.Time
+	}{{"live", now.Add(time.Hour)}, {"live", now.Add(time.Hour)}, {"expired", now.Add(-time.Minute)}} {
+		if err := a.RevokeSession(ctx, r.id, r.expires); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, want := range map[string]bool{"live": true, "expired": true, "other": false} {
+		if got, err := b.SessionRevoked(ctx, id); got != want || err != nil {
+			t.Errorf("SessionRevoked(%s) on another store = %v, %v; want %v", id, got, err, want)
+		}
+	}
+	if p, err := b.Prune(ctx, now.Add(-delivery.DefaultRetention)); err != nil || p != (delivery.Pruned{Sessions: 1}) {
+		t.Errorf("Prune = %+v, %v; want the expired session's revocation", p, err)
+	}
+	if got, _ := a.SessionRevoked(ctx, "live"); !got {
+		t.Error("Prune dropped a revocation whose session is still valid")
+	}
+	if got, _ := a.SessionRevoked(ctx, "expired"); got {
+		t.Error("the expired session's revocation was kept")
+	}
+}
+
 func testThreadAfterFailure(t *testing.T, open Opener) {
 	s := open(t)
 	firing := enqueue(t, s, delivery.Job{Kind: "alert", Text: "firing", ThreadKey: "fp"})
