@@ -102,7 +102,7 @@ type alertPanel struct {
 }
 
 // alertDelivery is what HandleAlerts needs beyond the configuration,
-// prepared once by StartDelivery.
+// prepared once by Start.
 type alertDelivery struct {
 	templates  *alerttext.Templates
 	expression *grafana.PanelRef

@@ -97,7 +97,7 @@ func (s *Service) RecentHealth(ctx context.Context, maxAge time.Duration) Health
 }
 
 // checkedEverySender says c holds a check of each chat delivery has now
-// (it may predate StartDelivery).
+// (it may predate Start).
 func (s *Service) checkedEverySender(c checks) bool {
 	s.push.mu.Lock()
 	defer s.push.mu.Unlock()
