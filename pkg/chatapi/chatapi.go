@@ -26,7 +26,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/panelcast/panelcast/pkg/grafana"
+	"github.com/panelcast/panelcast/pkg/notification"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -107,11 +107,11 @@ func (h *handler) push(w http.ResponseWriter, r *http.Request) {
 // sender's timeout (Alertmanager's webhook) is short, and the answer comes
 // as soon as the messages are stored.
 func (h *handler) alerts(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, grafana.MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, notification.MaxBody))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		writeError(w, http.StatusBadRequest, fmt.Errorf("the body is over %d MiB: a notification that large is a mistake; lower max_alerts in the webhook's settings", grafana.MaxBody>>20))
+		writeError(w, http.StatusBadRequest, fmt.Errorf("the body is over %d MiB: a notification that large is a mistake; lower max_alerts in the webhook's settings", notification.MaxBody>>20))
 		return
 	case err != nil:
 		writeError(w, http.StatusBadRequest, fmt.Errorf("reading the body failed: %v", err))

@@ -16,7 +16,7 @@ import (
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
-	"github.com/panelcast/panelcast/pkg/grafana"
+	"github.com/panelcast/panelcast/pkg/notification"
 )
 
 // fixture is a recorded webhook body of pkg/grafana's test data.
@@ -168,7 +168,7 @@ func testAlertsFiringThenResolved(t *testing.T, gen grafanatest.Generation) {
 	if len(visits) != 2 {
 		t.Fatalf("%d renders, want 2", len(visits))
 	}
-	n, err := grafana.ParseWebhook(resolved)
+	n, err := notification.ParseWebhook(resolved)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestAlertsRouting(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s.cfg.DefaultTo = c.def
-			n, err := grafana.ParseWebhook(body(c.label))
+			n, err := notification.ParseWebhook(body(c.label))
 			if err != nil {
 				t.Fatal(err)
 			}
