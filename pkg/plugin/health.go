@@ -6,7 +6,7 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
-	"github.com/panelcast/panelcast/pkg/chatapi"
+	"github.com/panelcast/panelcast/pkg/httpapi"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -31,5 +31,5 @@ func (hr healthResource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.OK {
 		status = http.StatusServiceUnavailable
 	}
-	chatapi.WriteJSON(w, status, h)
+	httpapi.WriteJSON(w, status, h)
 }

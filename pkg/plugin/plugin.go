@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
-	"github.com/panelcast/panelcast/pkg/chatapi"
+	"github.com/panelcast/panelcast/pkg/httpapi"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
 	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
@@ -51,7 +51,7 @@ func Serve(svc *service.Service) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /health", healthResource{svc: svc})
-	chatapi.Mount(mux, chatapi.New(svc, chatapi.Options{
+	httpapi.Mount(mux, httpapi.New(svc, httpapi.Options{
 		Authorize:  minGrafanaRole(svc.Config().PushMinRole),
 		GrafanaURL: grafanaAppURL,
 		Caller:     grafanaCaller,

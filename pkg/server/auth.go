@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/httpapi"
 	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
@@ -93,7 +93,7 @@ func (a *access) authorize(r *http.Request) error {
 	case len(a.tokens) == 0:
 		return fmt.Errorf("%w: the console, /push and /alerts are off because Panelcast listens on %s, which other machines reach, and no api_token is set: set api_token", service.ErrUnauthorized, a.addr)
 	case !errors.Is(err, errNoSession) && !errors.Is(err, errSignedOut):
-		return fmt.Errorf("%w: the console session could not be checked: %s", service.ErrUnauthorized, chatapi.Sentence(err))
+		return fmt.Errorf("%w: the console session could not be checked: %s", service.ErrUnauthorized, httpapi.Sentence(err))
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 		return fmt.Errorf("%w: the console session ended: sign in again with an api_token", service.ErrUnauthorized)
@@ -146,7 +146,7 @@ func (a *access) signOut(r *http.Request, secure bool) (*http.Cookie, error) {
 	}
 	if err != nil {
 		return c, fmt.Errorf("%w: signing out failed, so the session stays valid until %s: %s, then sign out again",
-			service.ErrDeliveryUnavailable, expires.UTC().Format(time.RFC3339), chatapi.Sentence(err))
+			service.ErrDeliveryUnavailable, expires.UTC().Format(time.RFC3339), httpapi.Sentence(err))
 	}
 	return c, nil
 }

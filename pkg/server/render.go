@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/panelcast/panelcast/pkg/chatapi"
+	"github.com/panelcast/panelcast/pkg/httpapi"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -53,7 +53,7 @@ func (s *Server) render(csv bool) http.HandlerFunc {
 		if !errors.As(err, &rerr) {
 			return // answered, or the caller went away while it was
 		}
-		status := chatapi.Status(rerr.Class)
+		status := httpapi.Status(rerr.Class)
 		msg := rerr.Error()
 		switch rerr.Class {
 		case service.FailQueueFull:

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/buildinfo"
-	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/httpapi"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/service"
 )
@@ -116,7 +116,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // compares it with semver constraints, so it gets buildinfo.GrafanaVersion,
 // as plugin.json does.
 func (s *Server) version(w http.ResponseWriter, _ *http.Request) {
-	chatapi.WriteJSON(w, http.StatusOK, map[string]string{"version": buildinfo.GrafanaVersion(buildinfo.Version)})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"version": buildinfo.GrafanaVersion(buildinfo.Version)})
 }
 
 // healthz is the cheap liveness and readiness answer: 200 while the browser
@@ -134,7 +134,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		if !h.OK || s.shuttingDown.Load() {
 			status = http.StatusServiceUnavailable
 		}
-		chatapi.WriteJSON(w, status, h)
+		httpapi.WriteJSON(w, status, h)
 		return
 	}
 	st := s.svc.RendererStats()
@@ -150,7 +150,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	case s.shuttingDown.Load():
 		status, body["ok"], body["message"] = http.StatusServiceUnavailable, false, "shutting down"
 	}
-	chatapi.WriteJSON(w, status, body)
+	httpapi.WriteJSON(w, status, body)
 }
 
 func startError(svc *service.Service) string {

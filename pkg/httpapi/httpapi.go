@@ -1,8 +1,10 @@
-// Package chatapi is the HTTP face of chat delivery, shared by both doors
-// so they behave the same: the plugin mounts it among its resources
-// (/api/plugins/panelcast-renderer/resources/push, …/alerts), the server on
-// its own mux (/push, /alerts). Who may call it is the door's business,
-// passed in as a hook.
+// Package httpapi is Panelcast's own HTTP API for pushes and alert
+// notifications, shared by both doors so they behave the same: the plugin
+// mounts it among its resources (/api/plugins/panelcast-renderer/resources/push,
+// …/alerts), the server on its own mux (/push, /alerts). Who may call it is
+// the door's business, passed in as a hook. It also holds the one mapping
+// of the service's failures onto HTTP statuses and the JSON writer, for
+// every HTTP route of either door.
 //
 //	POST /push       {"panel": {...}, "to": "slack:#ops", "text": "...", "thread": "..."}
 //	                 → 202 {"id": "...", "state": "queued"}
@@ -15,7 +17,7 @@
 // notification that can never be sent as asked, 401/403 from the hook, 403
 // for a dashboard the caller may not view, 404 for an unknown id, 503
 // while the outbox cannot take messages.
-package chatapi
+package httpapi
 
 import (
 	"bytes"
@@ -60,7 +62,7 @@ type handler struct {
 // each, e.g. with Mount.
 func New(svc *service.Service, opts Options) http.Handler {
 	if opts.Authorize == nil {
-		panic("chatapi: Options.Authorize is required: pass BearerToken or MinGrafanaRole")
+		panic("httpapi: Options.Authorize is required: pass BearerToken or MinGrafanaRole")
 	}
 	h := &handler{svc: svc, opts: opts, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /push", h.push)

@@ -1,4 +1,4 @@
-package chatapi
+package httpapi
 
 import (
 	"context"
@@ -24,7 +24,7 @@ import (
 func testConfig() config.Config {
 	c := config.Default()
 	c.GrafanaURL = "https://grafana.example.com"
-	c.SlackBotToken = secret.New("xoxb-chatapi-test")
+	c.SlackBotToken = secret.New("xoxb-httpapi-test")
 	c.ChromiumPath = "/nonexistent/chromium"
 	return c
 }
