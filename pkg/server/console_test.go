@@ -361,7 +361,7 @@ func TestConsoleRouteErrors(t *testing.T) {
 	if push.status != 202 || json.Unmarshal(push.body, &queued) != nil {
 		t.Fatalf("push: %s", push)
 	}
-	alert, err := os.ReadFile("../grafana/testdata/grafana-no-panel.json")
+	alert, err := os.ReadFile("../notification/testdata/grafana-no-panel.json")
 	if err != nil {
 		t.Fatal(err)
 	}

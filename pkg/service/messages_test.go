@@ -39,7 +39,7 @@ func TestInboxWithoutAnyChat(t *testing.T) {
 	if err := s.startDelivery(delivery.WorkerOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	body, err := os.ReadFile("../grafana/testdata/grafana-no-panel.json")
+	body, err := os.ReadFile("../notification/testdata/grafana-no-panel.json")
 	if err != nil {
 		t.Fatal(err)
 	}
