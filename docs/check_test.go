@@ -219,7 +219,7 @@ var notKeys = map[string]bool{
 // that Panelcast calls or that serves the plugin, Grafana's URL paths,
 // chat commands and the Telegram Bot API.
 var externalPaths = []string{
-	"/api/dashboards/", "/api/teams/", "/api/org", "/api/plugins/panelcast-renderer/metrics",
+	"/api/dashboards/", "/api/teams/", "/api/org", "/api/folders/", "/api/frontend/settings", "/apis/dashboard.grafana.app/", "/api/plugins/panelcast-renderer/metrics",
 	"/d/", "/d-solo/", "/invite", "/newbot", "/bot", "/graph",
 }
 
