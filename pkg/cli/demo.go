@@ -30,5 +30,5 @@ func runDemo(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	}
 	defer g.Close()
 	fmt.Fprintf(stdout, "rendering the demo panel from %s (self-signed certificate for another name)\n", g.URL)
-	return renderTo(ctx, cfg, service.GrafanaRender{URL: g.PanelURL(nil), RenderKey: secret.New(g.Key)}, out, stdout, stderr)
+	return renderTo(ctx, cfg, service.GrafanaRender{URL: g.PanelURL(), RenderKey: secret.New(g.Key)}, out, stdout, stderr)
 }

@@ -16,7 +16,7 @@ import (
 
 // A demo left running keeps nothing per request: 10,000 requests to its
 // Grafana, each with a 2 KB session cookie and a token (which a demo that
-// recorded its requests kept, headers and cookies included, some 50 MB),
+// recorded its requests kept, headers and cookies included: 46 MiB),
 // leave the heap where it was.
 func TestServeDemoMemoryIsBounded(t *testing.T) {
 	testenv.NeedChromium(t, render.FindChromium)

@@ -18,8 +18,9 @@ import (
 // The demo dashboard: two time series panels whose data depends only on
 // the time asked for, so a picture of a fixed range is the same every time.
 const (
-	// DashboardUID is the demo dashboard's UID.
+	// DashboardUID and Title are the demo dashboard's.
 	DashboardUID = "demo"
+	Title        = "Demo"
 	// PanelTitle is the title of the demo's first panel, PanelID.
 	PanelTitle = "CPU usage"
 	PanelID    = 2

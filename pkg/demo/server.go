@@ -106,12 +106,9 @@ func (s *Server) Close() {
 }
 
 // PanelURL is the URL Grafana gives a renderer for the demo's panel
-// PanelID over the last six hours, with params added.
-func (s *Server) PanelURL(params url.Values) string {
+// PanelID over the last six hours.
+func (s *Server) PanelURL() string {
 	q := url.Values{"orgId": {"1"}, "panelId": {strconv.Itoa(PanelID)}, "from": {"now-6h"}, "to": {"now"}, "render": {"1"}}
-	for k, v := range params {
-		q[k] = v
-	}
 	return s.URL + "/d-solo/" + DashboardUID + "/panel?" + q.Encode()
 }
 
@@ -123,7 +120,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /public/fonts/", http.StripPrefix("/", http.FileServerFS(Assets())))
 	mux.Handle("GET /public/build/img/", http.StripPrefix("/", http.FileServerFS(Assets())))
 	mux.HandleFunc("POST /api/ds/query", s.guard(query))
-	mux.HandleFunc("GET /api/dashboards/uid/{uid}", s.guard(dashboard))
+	mux.HandleFunc("GET /api/dashboards/uid/{uid}", s.guard(dashboardAPI))
 	for _, prefix := range []string{"/d/", "/d-solo/"} {
 		mux.HandleFunc("GET "+prefix+"{uid}", s.guard(page))
 		mux.HandleFunc("GET "+prefix+"{uid}/{slug...}", s.guard(page))
@@ -191,38 +188,31 @@ func page(w http.ResponseWriter, _ *http.Request) {
 	WritePage(w, PageData{Title: Title})
 }
 
-// Title is the demo dashboard's title.
-const Title = "Demo"
-
-// Dashboard is GET /api/dashboards/uid/<uid>'s answer for the demo
-// dashboard, in Grafana's JSON model.
-func Dashboard() map[string]any {
-	return map[string]any{
-		"dashboard": map[string]any{"uid": DashboardUID, "title": Title, "panels": Panels(),
-			"templating": map[string]any{"list": Variables()}},
-		"meta": map[string]any{"slug": strings.ToLower(Title), "folderUid": "", "folderTitle": "General"},
-	}
-}
-
-func dashboard(w http.ResponseWriter, r *http.Request) {
+// dashboardAPI is GET /api/dashboards/uid/<uid>: the demo dashboard in
+// Grafana's JSON model, in the General folder.
+func dashboardAPI(w http.ResponseWriter, r *http.Request) {
 	if r.PathValue("uid") != DashboardUID {
 		writeJSON(w, http.StatusNotFound, message("Dashboard not found"))
 		return
 	}
-	writeJSON(w, http.StatusOK, Dashboard())
+	writeJSON(w, http.StatusOK, map[string]any{
+		"dashboard": map[string]any{"uid": DashboardUID, "title": Title, "panels": Panels(),
+			"templating": map[string]any{"list": Variables()}},
+		"meta": map[string]any{"slug": strings.ToLower(Title), "folderUid": "", "folderTitle": "General"},
+	})
 }
 
-// Query is what a demo query asks for: Grafana's frontend posts
+// dsQuery is what a demo query asks for: Grafana's frontend posts
 // {"queries": [...], "from": "<ms>", "to": "<ms>"}, and the page puts the
 // instance variable's values into each query.
-type Query struct {
-	From, To  time.Time
-	Instances []string
+type dsQuery struct {
+	from, to  time.Time
+	instances []string
 }
 
-// ReadQuery reads a /api/ds/query body (at most 1 MiB of it); a missing
+// readQuery reads a /api/ds/query body (at most 1 MiB of it); a missing
 // or unreadable range is the last six hours.
-func ReadQuery(r io.Reader) Query {
+func readQuery(r io.Reader) dsQuery {
 	var body struct {
 		Queries []struct {
 			Instance []string `json:"instance"`
@@ -233,27 +223,24 @@ func ReadQuery(r io.Reader) Query {
 	// A body that is not JSON is a query without these details.
 	_ = json.NewDecoder(io.LimitReader(r, 1<<20)).Decode(&body)
 	now := time.Now()
-	q := Query{From: now.Add(-6 * time.Hour), To: now}
+	q := dsQuery{from: now.Add(-6 * time.Hour), to: now}
 	if len(body.Queries) > 0 {
-		q.Instances = body.Queries[0].Instance
+		q.instances = body.Queries[0].Instance
 	}
 	from, errFrom := strconv.ParseInt(body.From, 10, 64)
 	to, errTo := strconv.ParseInt(body.To, 10, 64)
 	if errFrom == nil && errTo == nil && from < to {
-		q.From, q.To = time.UnixMilli(from), time.UnixMilli(to)
+		q.from, q.to = time.UnixMilli(from), time.UnixMilli(to)
 	}
 	return q
 }
 
-// QueryAnswer is /api/ds/query's answer to q.
-func QueryAnswer(q Query) map[string]any {
-	return map[string]any{
-		"results": map[string]any{"A": map[string]any{"status": http.StatusOK, "frames": Frames(q.From, q.To, q.Instances)}},
-	}
-}
-
+// query is POST /api/ds/query.
 func query(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, QueryAnswer(ReadQuery(r.Body)))
+	q := readQuery(r.Body)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"results": map[string]any{"A": map[string]any{"status": http.StatusOK, "frames": Frames(q.from, q.to, q.instances)}},
+	})
 }
 
 func message(m string) map[string]string { return map[string]string{"message": m} }

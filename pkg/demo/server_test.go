@@ -56,7 +56,7 @@ func TestKey(t *testing.T) {
 	if code, _ := do(t, c, "GET", s.URL+"/api/dashboards/uid/demo", "glsa_wrong", ""); code != http.StatusUnauthorized {
 		t.Errorf("with a wrong key: %d", code)
 	}
-	req, _ := http.NewRequest("GET", s.PanelURL(nil), nil)
+	req, _ := http.NewRequest("GET", s.PanelURL(), nil)
 	req.AddCookie(&http.Cookie{Name: "renderKey", Value: s.Key})
 	res, err := c.Do(req)
 	if err != nil {
