@@ -221,7 +221,7 @@ func TestBrowserScenesTimeline(t *testing.T) {
 	pixel(t, img, 0.01, 0.51, SeriesColor)
 	pixel(t, img, 0.99, 0.99, SeriesColor)
 
-	for _, path := range []string{"/public/build/app.js", "/public/build/app.css", "/api/dashboards/uid/scenes", "/api/ds/query", "/api/panelcast-test/report"} {
+	for _, path := range []string{"/public/build/app.js", "/public/build/app.css", "/api/panelcast-test/dashboards/scenes", "/api/ds/query", "/api/panelcast-test/report"} {
 		found := false
 		for _, v := range s.Visits() {
 			found = found || (v.Path == path && v.Cookies["renderKey"] == s.RenderKey)
@@ -302,6 +302,21 @@ func TestBrowserOtherScenarios(t *testing.T) {
 			img := tb.screenshot()
 			pixel(t, img, 0.5, 0.25, Background)
 			pixel(t, img, 0.5, 0.75, c.lower)
+		})
+	}
+}
+
+// On Grafana 13 the solo page of a schema v2 dashboard takes the panel's key
+// (panelId=panel-<id>, as its share dialog links it) as well as its id.
+func TestBrowserSoloPanelByKey(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{Generation: Grafana13})
+	for _, id := range []string{"panel-2", "2"} {
+		t.Run(id, func(t *testing.T) {
+			tb := open(t, b, s, 640, 360, 1)
+			tb.must(tb.page.Navigate(s.PanelURL(ScenarioScenes, url.Values{"panelId": {id}})))
+			tb.waitFor(5*time.Second, func(tl timeline) bool { return tl.has("painted=1") })
+			pixel(t, tb.screenshot(), 0.5, 0.75, SeriesColor)
 		})
 	}
 }

@@ -186,6 +186,14 @@ type Options struct {
 	// the service account's role); the zero value lets everyone see
 	// everything, as a fresh Grafana's General folder does.
 	Access Access
+	// Generation is the Grafana whose dashboard APIs the stand-in serves
+	// (the zero value is Grafana 9–12.1). Pages read their dashboard
+	// through a stand-in route whatever it is, except the demo scenarios',
+	// built from Grafana's frontend, which read /api/dashboards and so show
+	// an error on Grafana13.
+	Generation Generation
+	// Faults spoil the API answers for the dashboards they name.
+	Faults map[string]APIFault
 }
 
 // Visit is one request the server saw.
@@ -232,6 +240,8 @@ type Server struct {
 	saToken    string
 	adminToken string
 	access     Access
+	generation Generation
+	faults     map[string]APIFault
 	cert       *x509.Certificate
 	srv        *http.Server
 	handler    http.Handler
@@ -264,6 +274,8 @@ func Start(opts Options) (*Server, error) {
 		saToken:    opts.ServiceAccountToken,
 		adminToken: opts.AdminToken,
 		access:     opts.Access,
+		generation: opts.Generation,
+		faults:     opts.Faults,
 		done:       make(chan struct{}),
 		served:     make(chan struct{}),
 	}

@@ -389,7 +389,7 @@ func TestDashboards(t *testing.T) {
 	s := start(t, Options{})
 	for _, uid := range []string{ScenarioScenes, ScenarioSlow, ScenarioFailing, ScenarioNever, ScenarioBinding,
 		ScenarioLegacy, ScenarioStatic, ScenarioTall, ScenarioCSV, ScenarioDemo, ScenarioDemoFailing} {
-		r := do(t, s, "GET", "/api/dashboards/uid/"+uid, s.RenderKey, nil, nil)
+		r := do(t, s, "GET", "/api/panelcast-test/dashboards/"+uid, s.RenderKey, nil, nil)
 		var body struct {
 			Dashboard struct{ Panels []panelModel }
 			Meta      struct{ Panelcast scenarioModel }
@@ -414,8 +414,61 @@ func TestDashboards(t *testing.T) {
 			t.Errorf("%s: query takes %d ms", uid, body.Meta.Panelcast.QueryMs)
 		}
 	}
-	if r := do(t, s, "GET", "/api/dashboards/uid/nope", s.RenderKey, nil, nil); r.status != http.StatusNotFound {
+	if r := do(t, s, "GET", "/api/panelcast-test/dashboards/nope", s.RenderKey, nil, nil); r.status != http.StatusNotFound {
 		t.Errorf("unknown dashboard: %d", r.status)
+	}
+}
+
+// Each generation serves the dashboard APIs of its Grafana: the legacy API
+// (406 naming the resource for a schema v2 dashboard), the resource API's
+// group, and reads in classic and v2 versions.
+func TestGenerations(t *testing.T) {
+	const resource = "/apis/dashboard.grafana.app/%s/namespaces/default/dashboards/scenes"
+	type answer struct {
+		status int
+		has    string
+	}
+	cases := []struct {
+		gen                                 Generation
+		legacy, group, v1beta1, v2, v2beta1 answer
+	}{
+		{Grafana9, answer{200, `"templating"`}, answer{404, ""}, answer{404, ""}, answer{404, ""}, answer{404, ""}},
+		{Grafana12, answer{200, `"templating"`}, answer{200, `"version":"v2beta1"`},
+			answer{200, `"panels":[{"id":2`}, answer{404, ""}, answer{200, `"panel-2":{"kind":"Panel"`}},
+		{Grafana13, answer{406, "use /apis/dashboard.grafana.app/v2beta1/namespaces/default/dashboards/scenes instead"},
+			answer{200, `"version":"v2"`}, answer{200, `"failed":true,"storedVersion":"v2beta1"`},
+			answer{200, `"kind":"QueryVariable","spec":{"current"`}, answer{200, `"group":"timeseries"`}},
+	}
+	for _, c := range cases {
+		t.Run(c.gen.String(), func(t *testing.T) {
+			s := start(t, Options{Generation: c.gen, Faults: map[string]APIFault{
+				ScenarioSlow: FaultServerError, ScenarioFailing: FaultGarbage, ScenarioLegacy: FaultNotAcceptable}})
+			for path, want := range map[string]answer{
+				"/api/dashboards/uid/scenes":     c.legacy,
+				"/apis/dashboard.grafana.app/":   c.group,
+				fmt.Sprintf(resource, "v1beta1"): c.v1beta1,
+				fmt.Sprintf(resource, "v2"):      c.v2,
+				fmt.Sprintf(resource, "v2beta1"): c.v2beta1,
+			} {
+				r := do(t, s, "GET", path, s.RenderKey, nil, nil)
+				if r.status != want.status || !strings.Contains(r.body, want.has) {
+					t.Errorf("%s: %d %s\nwant %d with %s", path, r.status, r.body, want.status, want.has)
+				}
+			}
+			for uid, want := range map[string]answer{ScenarioSlow: {500, "internal server error"}, ScenarioFailing: {200, "<html>"},
+				ScenarioLegacy: {406, `"dashboard api version not supported"}`}} {
+				if r := do(t, s, "GET", "/api/dashboards/uid/"+uid, s.RenderKey, nil, nil); r.status != want.status || !strings.Contains(r.body, want.has) {
+					t.Errorf("%s: %d %s", uid, r.status, r.body)
+				}
+				if r := do(t, s, "GET", "/api/panelcast-test/dashboards/"+uid, s.RenderKey, nil, nil); r.status != 200 {
+					t.Errorf("the page of %s cannot read its model: %d", uid, r.status)
+				}
+			}
+			r := do(t, s, "GET", "/api/frontend/settings", s.RenderKey, nil, nil)
+			if strings.Contains(r.body, `"namespace":"default"`) != (c.gen != Grafana9) {
+				t.Errorf("frontend settings: %s", r.body)
+			}
+		})
 	}
 }
 

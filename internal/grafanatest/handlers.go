@@ -154,14 +154,21 @@ func (s *Server) routes() http.Handler {
 
 	mux.HandleFunc("/api/ds/query", s.api(s.query))
 	mux.HandleFunc("GET /api/dashboards/uid/{uid}", s.api(s.dashboardAPI))
+	mux.HandleFunc("GET /api/panelcast-test/dashboards/{uid}", s.api(s.pageModel))
+	mux.HandleFunc("GET /apis/dashboard.grafana.app/{$}", s.api(s.apiGroup))
+	mux.HandleFunc("GET /apis/dashboard.grafana.app/{version}/namespaces/{namespace}/dashboards/{uid}", s.api(s.dashboardResource))
+	mux.HandleFunc("GET /api/frontend/settings", s.api(s.frontendSettings))
+	mux.HandleFunc("GET /api/folders/{uid}", s.api(s.folder))
 	mux.HandleFunc("GET /api/dashboards/uid/{uid}/permissions", s.api(s.dashboardPermissions))
 	mux.HandleFunc("GET /api/teams/{id}/members", s.api(s.teamMembers))
 	mux.HandleFunc("GET /api/org", s.api(currentOrg))
 	mux.HandleFunc("POST /api/panelcast-test/report", s.api(s.report))
 	mux.HandleFunc("GET /api/panelcast-test/data.csv", s.api(serveCSV))
-	mux.HandleFunc("/api/", s.api(func(w http.ResponseWriter, _ *http.Request) {
+	notFound := s.api(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, message("Not found"))
-	}))
+	})
+	mux.HandleFunc("/api/", notFound)
+	mux.HandleFunc("/apis/", notFound)
 
 	for _, prefix := range []string{"/d/", "/d-solo/"} {
 		mux.HandleFunc("GET "+prefix+"{uid}", s.page(s.shell))
@@ -320,8 +327,33 @@ func serveCSS(css []byte) http.HandlerFunc {
 }
 
 // dashboardAPI is GET /api/dashboards/uid/<uid>, with Grafana's 403 for a
-// caller whose role may not view the dashboard's folder.
+// caller whose role may not view the dashboard's folder, and Grafana 13's
+// 406 for a dashboard stored in schema v2.
 func (s *Server) dashboardAPI(w http.ResponseWriter, r *http.Request) {
+	uid := r.PathValue("uid")
+	if _, ok := dashboardFor(uid); !ok {
+		writeJSON(w, http.StatusNotFound, message("Dashboard not found"))
+		return
+	}
+	if s.fault(w, uid, false) {
+		return
+	}
+	if !s.mayView(s.role(r), uid) {
+		writeJSON(w, http.StatusForbidden, message("Access denied to this dashboard"))
+		return
+	}
+	if stored := s.generation.storedVersion(); strings.HasPrefix(stored, "v2") {
+		writeJSON(w, http.StatusNotAcceptable, message("dashboard api version not supported, use /apis/dashboard.grafana.app/"+
+			stored+"/namespaces/"+Namespace+"/dashboards/"+uid+" instead"))
+		return
+	}
+	s.pageModel(w, r)
+}
+
+// pageModel is what the pages' script reads of its dashboard, in the
+// legacy API's shape with the scenario under meta.panelcast: a stand-in
+// route, so that pages work whatever API the generation serves.
+func (s *Server) pageModel(w http.ResponseWriter, r *http.Request) {
 	uid := r.PathValue("uid")
 	d, ok := dashboardFor(uid)
 	if !ok {
@@ -334,8 +366,7 @@ func (s *Server) dashboardAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	f := s.access.folderOf(uid)
 	writeJSON(w, http.StatusOK, map[string]any{
-		"dashboard": map[string]any{"uid": uid, "title": d.Title, "panels": d.Panels,
-			"templating": map[string]any{"list": templatingFor(uid)}},
+		"dashboard": classicSpec(uid, d),
 		"meta": map[string]any{"slug": strings.ToLower(d.Title), "panelcast": d.Scenario,
 			"folderUid": f.UID, "folderTitle": f.Title},
 	})

@@ -333,3 +333,23 @@ func shown(provider, text string) string {
 
 var markdownUnescape = strings.NewReplacer(`\\`, `\`, `\*`, "*", `\_`, "_", `\~`, "~", "\\`", "`", `\|`, "|",
 	`\[`, "[", `\]`, "]", `\<`, "<", `\>`, ">", `\#`, "#", "@\u200b", "@")
+
+func TestNote(t *testing.T) {
+	cases := []struct {
+		provider string
+		markup   bool
+		want     string
+	}{
+		{"slack", true, "_a &lt;b&gt; &amp; c_"},
+		{"mattermost", true, `_a \<b\> & c_`},
+		{"telegram", true, "<i>a &lt;b&gt; &amp; c</i>"},
+		{"telegram", false, "a <b> & c"},
+		{"inbox", true, "a <b> & c"},
+		{"unknown", true, "a <b> & c"},
+	}
+	for _, c := range cases {
+		if got := Note(c.provider, c.markup, "a <b> & c"); got != c.want {
+			t.Errorf("Note(%s, %v) = %q, want %q", c.provider, c.markup, got, c.want)
+		}
+	}
+}

@@ -34,6 +34,17 @@ var markups = map[string]markup{
 	"inbox":      plainMarkup{},
 }
 
+// Note is a remark Panelcast adds below an alert's text (why its picture
+// is missing or drawn without the dashboard's variables), in italics and
+// escaped when the text is in the provider's markup.
+func Note(provider string, isMarkup bool, s string) string {
+	mk, ok := markups[provider]
+	if !isMarkup || !ok {
+		return s
+	}
+	return mk.italic(mk.text(s))
+}
+
 // slackMarkup is Slack's mrkdwn: only &, < and > need escaping, and a link
 // is <url|label>.
 type slackMarkup struct{}

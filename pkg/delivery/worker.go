@@ -31,14 +31,19 @@ func Permanent(err error) error { return &permanentError{err} }
 
 type permanentError struct{ err error }
 
+// IsPermanent reports whether err was marked Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
 func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
 // retryable reports whether err is worth another attempt, and the wait the
 // provider asked for.
 func retryable(err error) (bool, time.Duration) {
-	var p *permanentError
-	if errors.As(err, &p) {
+	if IsPermanent(err) {
 		return false, 0
 	}
 	return chat.IsTemporary(err)

@@ -12,8 +12,16 @@ import (
 
 // MayView decides as Grafana's guardian from what its API shows: Admins see
 // everything, others need an entry for their exact role, their login or a
-// team of theirs, on the dashboard or its folder.
+// team of theirs, on the dashboard or its folder. Schema v2 dashboards
+// (Grafana 13) are checked alike: their permissions do not depend on the
+// schema.
 func TestMayView(t *testing.T) {
+	for _, gen := range grafanatest.Generations {
+		t.Run(gen.String(), func(t *testing.T) { testMayView(t, gen) })
+	}
+}
+
+func testMayView(t *testing.T, gen grafanatest.Generation) {
 	access := grafanatest.Access{
 		Folders: []grafanatest.Folder{
 			{UID: "fin", Title: "Finance", Dashboards: []string{grafanatest.ScenarioSlow}, Permissions: []grafanatest.Permission{
@@ -23,7 +31,7 @@ func TestMayView(t *testing.T) {
 		},
 		Teams: []grafanatest.Team{{ID: 7, Name: "Money", Members: []string{"ann"}}},
 	}
-	g, err := grafanatest.Start(grafanatest.Options{ServiceAccountToken: testToken, Access: access})
+	g, err := grafanatest.Start(grafanatest.Options{ServiceAccountToken: testToken, Access: access, Generation: gen})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +72,7 @@ func TestMayView(t *testing.T) {
 
 	// A service account short of Admin cannot tell, and says why.
 	access.ServiceAccountRole = "Editor"
-	weak, err := grafanatest.Start(grafanatest.Options{ServiceAccountToken: testToken, Access: access})
+	weak, err := grafanatest.Start(grafanatest.Options{ServiceAccountToken: testToken, Access: access, Generation: gen})
 	if err != nil {
 		t.Fatal(err)
 	}

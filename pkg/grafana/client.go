@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/secret"
@@ -20,7 +21,9 @@ import (
 // kilobytes to a few hundred.
 const maxDashboardJSON = 4 << 20
 
-// Client reads dashboards through Grafana's HTTP API.
+// Client reads dashboards through Grafana's HTTP API. It learns which
+// dashboard API its Grafana serves on first use, so keep one per Grafana
+// and token; it is safe for concurrent use and must not be copied.
 type Client struct {
 	// BaseURL is Grafana's URL as Panelcast reaches it (grafana_url), with
 	// or without a trailing slash.
@@ -31,16 +34,19 @@ type Client struct {
 	// HTTP carries the requests, with the TLS policy for Grafana's origin;
 	// nil is http.DefaultClient.
 	HTTP *http.Client
+
+	// mu guards api, which dashboard API this Grafana serves, once known.
+	mu  sync.Mutex
+	api *dashboardAPI
 }
 
 // Dashboard is what Panelcast needs of a dashboard.
 type Dashboard struct {
 	UID   string
 	Title string
-	// Slug is the URL name Grafana gives the dashboard (meta.slug).
-	Slug string
-	// FolderUID and FolderTitle name its folder (meta.folderUid, "" for
-	// General, and meta.folderTitle).
+	// FolderUID and FolderTitle name its folder (the legacy API's
+	// meta.folderUid and meta.folderTitle; the resource's grafana.app/folder
+	// annotation and that folder's title): "" and "General" for the root.
 	FolderUID, FolderTitle string
 	Variables              []Variable
 	// Panels are every panel, those inside rows included, rows excluded.
@@ -107,6 +113,28 @@ func (d Dashboard) AlertVars(labels, mapping map[string]string) (vars map[string
 	return vars, unmapped
 }
 
+// GuessVars are the dashboard variables an alert's labels may set when the
+// dashboard's own variables are unknown: each variable of mapping (as for
+// AlertVars) and each label named like a variable. Grafana takes
+// var-<name> only for a variable the dashboard has, so the guesses that
+// miss change nothing.
+func GuessVars(labels, mapping map[string]string) map[string][]string {
+	vars := map[string][]string{}
+	mapped := map[string]bool{}
+	for name, label := range mapping {
+		mapped[name] = true
+		if value := labels[label]; value != "" {
+			vars[name] = []string{value}
+		}
+	}
+	for name, value := range labels {
+		if !mapped[name] && value != "" && varNamePattern.MatchString(name) && !strings.HasPrefix(name, "__") {
+			vars[name] = []string{value}
+		}
+	}
+	return vars
+}
+
 // Panel finds the dashboard's panel by id.
 func (d Dashboard) Panel(id int64) (Panel, bool) {
 	for _, p := range d.Panels {
@@ -118,8 +146,9 @@ func (d Dashboard) Panel(id int64) (Panel, bool) {
 }
 
 // ErrV2Dashboard is wrapped by the APIError for a dashboard stored in
-// Grafana's v2 schema, which /api/dashboards/uid does not serve (406): the
-// dashboard exists and the token may see it, but its details are not read.
+// Grafana's v2 schema that /api/dashboards/uid refuses (406) without naming
+// the resource to read instead: the dashboard exists and the token may see
+// it, but its details are not read.
 var ErrV2Dashboard = errors.New("dashboard is in Grafana's v2 schema")
 
 // APIError is a failed dashboard request, with a sentence that says what to
@@ -140,23 +169,45 @@ func (e *APIError) Unwrap() error { return e.err }
 // dashboards.
 func (e *APIError) Temporary() bool { return e.temporary }
 
-// Dashboard fetches the dashboard with the given UID
-// (GET /api/dashboards/uid/<uid>). Errors are *APIError.
+// Dashboard fetches the dashboard with the given UID through the API the
+// Grafana serves: the resource API of Grafana 12.2+ (both schemas), else
+// GET /api/dashboards/uid/<uid>, following its 406 for a schema v2
+// dashboard to the resource it names. Errors are *APIError.
 func (c *Client) Dashboard(ctx context.Context, uid string) (Dashboard, error) {
 	if !ValidUID(uid) {
 		return Dashboard{}, &APIError{msg: fmt.Sprintf("%q is not a Grafana dashboard UID (1 to 40 letters, digits, - and _)", quote.Clip(uid))}
 	}
+	a, err := c.discover(ctx)
+	if err != nil {
+		return Dashboard{}, err
+	}
+	if a.resource() {
+		return c.resourceDashboard(ctx, a, uid)
+	}
+	var refusal []byte
 	body, err := c.get(ctx, "/api/dashboards/uid/"+url.PathEscape(uid), "dashboard "+uid, func(code int, body []byte) *APIError {
+		if code == http.StatusNotAcceptable {
+			refusal = body
+		}
 		return c.statusError(code, uid, body)
 	})
+	if m := v2Refusal.FindSubmatch(refusal); m != nil {
+		return c.resourceDashboard(ctx, dashboardAPI{v2: string(m[1]), namespace: string(m[2])}, uid)
+	}
 	if err != nil {
 		return Dashboard{}, err
 	}
 	d, err := parseDashboard(body)
 	if err != nil {
-		return Dashboard{}, &APIError{Status: http.StatusOK, msg: fmt.Sprintf("Grafana's answer for dashboard %s is not a dashboard (%v): check that grafana_url is Grafana's address, not a proxy's login page", uid, err)}
+		return Dashboard{}, notDashboard(uid, err)
 	}
 	return d, nil
+}
+
+// notDashboard is the failure of an answer that does not read as a
+// dashboard.
+func notDashboard(uid string, err error) *APIError {
+	return &APIError{Status: http.StatusOK, msg: fmt.Sprintf("Grafana's answer for dashboard %s is not a dashboard (%v): check that grafana_url is Grafana's address, not a proxy's login page", uid, err)}
 }
 
 // get reads one JSON answer of Grafana's API as the service account; what
@@ -206,7 +257,7 @@ func (c *Client) statusError(code int, uid string, body []byte) *APIError {
 	case code == http.StatusNotFound:
 		e.msg = fmt.Sprintf("dashboard %s does not exist for the service account of grafana_token (404): check dashboardUid and that the account belongs to the dashboard's organisation", uid)
 	case code == http.StatusNotAcceptable && bytes.Contains(body, []byte("dashboard api version not supported")):
-		e.msg = fmt.Sprintf("dashboard %s is stored in Grafana's v2 schema, which /api/dashboards does not serve: its variables and panels cannot be read", uid)
+		e.msg = fmt.Sprintf("dashboard %s is stored in Grafana's v2 schema, which /api/dashboards does not serve, and Grafana names no resource API to read it from: its variables and panels cannot be read, so alert labels do not choose its variables; upgrade Grafana to 12.2 or later", uid)
 		e.err = ErrV2Dashboard
 	case code == http.StatusTooManyRequests || code >= 500:
 		e.msg = fmt.Sprintf("Grafana answered %d for dashboard %s: it will be retried", code, uid)
@@ -238,7 +289,6 @@ type dashboardJSON struct {
 		} `json:"templating"`
 	} `json:"dashboard"`
 	Meta struct {
-		Slug        string `json:"slug"`
 		FolderUID   string `json:"folderUid"`
 		FolderTitle string `json:"folderTitle"`
 	} `json:"meta"`
@@ -281,7 +331,7 @@ func parseDashboard(body []byte) (Dashboard, error) {
 	if j.Dashboard == nil {
 		return Dashboard{}, errors.New(`no "dashboard" object`)
 	}
-	d := Dashboard{UID: j.Dashboard.UID, Title: j.Dashboard.Title, Slug: j.Meta.Slug,
+	d := Dashboard{UID: j.Dashboard.UID, Title: j.Dashboard.Title,
 		FolderUID: j.Meta.FolderUID, FolderTitle: j.Meta.FolderTitle}
 	for _, v := range j.Dashboard.Templating.List {
 		d.Variables = append(d.Variables, Variable{Name: v.Name, Type: v.Type, Label: v.Label,

@@ -32,7 +32,7 @@ func TestClientDashboardFromStandIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Dashboard{UID: "scenes", Title: "Scenes", Slug: "scenes", FolderTitle: "General",
+	want := Dashboard{UID: "scenes", Title: "Scenes", FolderTitle: "General",
 		Variables: []Variable{
 			{Name: "instance", Type: "query", Label: "Instance", Current: []string{"web-1:9100"}},
 			{Name: "job", Type: "query", Label: "Job", Current: []string{"$__all"}},
@@ -80,7 +80,7 @@ func TestParseDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Dashboard{UID: "node", Title: "Node Exporter", Slug: "node-exporter", FolderUID: "f1", FolderTitle: "Servers",
+	want := Dashboard{UID: "node", Title: "Node Exporter", FolderUID: "f1", FolderTitle: "Servers",
 		Variables: []Variable{
 			{Name: "ds", Type: "datasource", Label: "Data source", Current: []string{"P1809F7CD0C75ACF3"}},
 			{Name: "instance", Type: "query", Current: []string{"a:9100", "b:9100"}},
@@ -113,7 +113,15 @@ func TestClientErrors(t *testing.T) {
 		"missing":   func(w http.ResponseWriter) { w.WriteHeader(http.StatusNotFound) },
 		"v2": func(w http.ResponseWriter) {
 			w.WriteHeader(http.StatusNotAcceptable)
-			_, _ = w.Write([]byte(`{"message":"dashboard api version not supported, use /apis/dashboard.grafana.app/v2beta1/namespaces/default/dashboards/v2 instead"}`))
+			_, _ = w.Write([]byte(`{"message":"dashboard api version not supported, use /apis/dashboard.grafana.app/v2beta1/namespaces/org-3/dashboards/v2 instead"}`))
+		},
+		"v2gone": func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusNotAcceptable)
+			_, _ = w.Write([]byte(`{"message":"dashboard api version not supported, use /apis/dashboard.grafana.app/v2/namespaces/default/dashboards/v2gone instead"}`))
+		},
+		"v2nopath": func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusNotAcceptable)
+			_, _ = w.Write([]byte(`{"message":"dashboard api version not supported"}`))
 		},
 		"other406": func(w http.ResponseWriter) { w.WriteHeader(http.StatusNotAcceptable) },
 		"busy":     func(w http.ResponseWriter) { w.WriteHeader(http.StatusTooManyRequests) },
@@ -133,6 +141,19 @@ func TestClientErrors(t *testing.T) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
+		// A Grafana 12 whose resource API is hidden: the legacy API's 406
+		// names the resource to read.
+		switch r.URL.Path {
+		case "/grafana/apis/dashboard.grafana.app/":
+			w.WriteHeader(http.StatusNotFound)
+			return
+		case "/grafana/apis/dashboard.grafana.app/v2beta1/namespaces/org-3/dashboards/v2":
+			_, _ = w.Write([]byte(v2ResourceJSON))
+			return
+		case "/grafana/apis/dashboard.grafana.app/v2/namespaces/default/dashboards/v2gone":
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
 		if f := answers[uid]; f != nil {
 			f(w)
 			return
@@ -147,6 +168,9 @@ func TestClientErrors(t *testing.T) {
 	if got := lastAuth.Load(); got != "Bearer "+testToken {
 		t.Errorf("Authorization %q", got)
 	}
+	if d, err := c.Dashboard(context.Background(), "v2"); err != nil || d.Title != "Node Exporter" || len(d.Panels) != 4 {
+		t.Errorf("a v2 dashboard through the 406's resource: %+v %v", d, err)
+	}
 	cases := []struct {
 		uid       string
 		token     string
@@ -158,7 +182,8 @@ func TestClientErrors(t *testing.T) {
 		{"ok", "glsa_wrong-token-5678", 401, false, "Grafana refused grafana_token (401)"},
 		{"forbidden", testToken, 403, false, "may not view dashboard forbidden (403)"},
 		{"missing", testToken, 404, false, "dashboard missing does not exist"},
-		{"v2", testToken, 406, false, "stored in Grafana's v2 schema"},
+		{"v2gone", testToken, 404, false, "dashboard v2gone does not exist"},
+		{"v2nopath", testToken, 406, false, "stored in Grafana's v2 schema"},
 		{"other406", testToken, 406, false, "Grafana answered 406 for dashboard other406: check grafana_url"},
 		{"busy", testToken, 429, true, "Grafana answered 429 for dashboard busy: it will be retried"},
 		{"broken", testToken, 502, true, "it will be retried"},
@@ -179,7 +204,7 @@ func TestClientErrors(t *testing.T) {
 		if tc.token != "" && strings.Contains(err.Error(), tc.token) {
 			t.Errorf("%s: the token is in the error: %v", tc.uid, err)
 		}
-		if errors.Is(err, ErrV2Dashboard) != (tc.uid == "v2") {
+		if errors.Is(err, ErrV2Dashboard) != (tc.uid == "v2nopath") {
 			t.Errorf("%s: ErrV2Dashboard %v", tc.uid, err)
 		}
 	}
@@ -200,8 +225,12 @@ func TestDashboardCache(t *testing.T) {
 	var calls atomic.Int32
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		uid, found := strings.CutPrefix(r.URL.Path, "/api/dashboards/uid/")
+		if !found { // a Grafana before the resource API
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
 		calls.Add(1)
-		uid := strings.TrimPrefix(r.URL.Path, "/api/dashboards/uid/")
 		switch uid {
 		case "slow":
 			<-release

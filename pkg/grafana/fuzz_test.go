@@ -1,6 +1,7 @@
 package grafana
 
 import (
+	"encoding/json"
 	"errors"
 	"net/url"
 	"os"
@@ -146,6 +147,36 @@ func FuzzPromExpr(f *testing.F) {
 		link := "http://prometheus.example.com:9090/graph?g0.expr=" + url.QueryEscape(expr) + "&g0.tab=1"
 		if back, ok := PromExpr(link); !ok || back != expr {
 			t.Fatalf("%q → %q → %s → %q", s, expr, link, back)
+		}
+	})
+}
+
+// FuzzResourceDashboard reads dashboard resources as Grafana's resource API
+// may send them: what it reads has only real panels, and a schema v2
+// dashboard's panels come in id order.
+func FuzzResourceDashboard(f *testing.F) {
+	f.Add([]byte(v2ResourceJSON))
+	f.Add([]byte(`{"kind":"Dashboard","apiVersion":"dashboard.grafana.app/v1beta1","spec":` + grafanaJSON[strings.Index(grafanaJSON, `"dashboard": {`)+len(`"dashboard": `):len(grafanaJSON)-1] + `}`))
+	f.Add([]byte(`{"kind":"Dashboard","apiVersion":"dashboard.grafana.app/v2","spec":{"elements":{"panel-0":{"spec":{"id":-1}},"panel-9":{}}}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var r resourceJSON
+		if json.Unmarshal(raw, &r) != nil {
+			return
+		}
+		d, err := r.dashboard()
+		if err != nil {
+			return
+		}
+		for i, p := range d.Panels {
+			if p.ID <= 0 {
+				t.Fatalf("panel %d has id %d", i, p.ID)
+			}
+			if strings.HasPrefix(strings.TrimPrefix(r.APIVersion, dashboardGroup+"/"), "v2") && i > 0 && d.Panels[i-1].ID > p.ID {
+				t.Fatalf("panels out of order: %+v", d.Panels)
+			}
+		}
+		if d.UID != r.Metadata.Name || d.FolderUID != r.Metadata.Annotations[folderAnnotation] {
+			t.Fatalf("dashboard %q in folder %q from %+v", d.UID, d.FolderUID, r.Metadata)
 		}
 	})
 }

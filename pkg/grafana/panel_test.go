@@ -19,6 +19,9 @@ func TestParsePanelRef(t *testing.T) {
 		{"https://grafana.example.com/d/uid1/my-dash?orgId=1&viewPanel=panel-5", PanelRef{DashboardUID: "uid1", PanelID: 5, OrgID: 1}},
 		{"http://g:3000/grafana/d-solo/uid1/x?panelId=6&var-host=a&var-host=b&var-env=prod&from=now-1h",
 			PanelRef{DashboardUID: "uid1", PanelID: 6, Vars: map[string][]string{"host": {"a", "b"}, "env": {"prod"}}}},
+		// Grafana 13's "direct link rendered image" names a schema v2
+		// panel by its key (ShareLinkTab: panelId = panel.getPathId()).
+		{"https://grafana.example.com/render/d-solo/v2dash/x?orgId=1&panelId=panel-7&hideLogo=true", PanelRef{DashboardUID: "v2dash", PanelID: 7, OrgID: 1}},
 		{"/d/uid1?viewPanel=7&panelId=8", PanelRef{DashboardUID: "uid1", PanelID: 7}},
 		{"/grafana/d/uid1/slug?viewPanel=7&var-=x", PanelRef{DashboardUID: "uid1", PanelID: 7}},
 		{"https://grafana.example.com/d/uid%2D9/x?viewPanel=1", PanelRef{DashboardUID: "uid-9", PanelID: 1}},

@@ -28,9 +28,17 @@ func user(login, role string) pluginhost.User {
 // A push goes out as the service account, which sees every folder; the
 // plugin asks Grafana whether the caller may view the dashboard before
 // anything is queued, and answers 403 with the reason when not. An alert's
-// picture of such a dashboard is left out, its text still goes.
+// picture of such a dashboard is left out, its text still goes. The check
+// is the same on every generation of Grafana's dashboard API, schema v2
+// dashboards included.
 func TestPluginChecksWhoMayPush(t *testing.T) {
-	g, slack, h, logs := startWithSlack(t, grafanatest.Options{ServiceAccountToken: "glsa_access", Access: finance},
+	for _, gen := range grafanatest.Generations {
+		t.Run(gen.String(), func(t *testing.T) { testPluginChecksWhoMayPush(t, gen) })
+	}
+}
+
+func testPluginChecksWhoMayPush(t *testing.T, gen grafanatest.Generation) {
+	g, slack, h, logs := startWithSlack(t, grafanatest.Options{ServiceAccountToken: "glsa_access", Access: finance, Generation: gen},
 		map[string]string{"push_min_role": "Viewer"})
 	ctx := context.Background()
 	headers := map[string][]string{"Content-Type": {"application/json"}}

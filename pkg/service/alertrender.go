@@ -5,15 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/panelcast/panelcast/pkg/alerttext"
 	"github.com/panelcast/panelcast/pkg/chat"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/grafana"
@@ -22,7 +26,10 @@ import (
 )
 
 // prepareAlert renders the pictures of an alert job: each panel with the
-// dashboard variables its alert's labels name.
+// dashboard variables its alert's labels name. An alert is never lost for
+// its picture: what cannot be read or drawn is retried while attempts are
+// left, then the message goes with the pictures that could be drawn, or as
+// text, with a note saying why.
 func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Message, error) {
 	var p alertPayload
 	if err := json.Unmarshal(j.Payload, &p); err != nil {
@@ -33,12 +40,20 @@ func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Messag
 	if err != nil {
 		return chat.Message{}, delivery.Permanent(fmt.Errorf("the stored Grafana URL of alert message %s is unreadable: %v", j.ID, err))
 	}
+	// The last attempt sends what it has rather than fail the message.
+	last := j.Attempts+1 >= s.push.opts.MaxAttempts
 	type picture struct {
 		url           string
 		width, height int
 	}
 	seen := map[string]bool{}
 	var pictures []picture
+	var notes []string
+	note := func(n string) {
+		if !slices.Contains(notes, n) {
+			notes = append(notes, n)
+		}
+	}
 	for _, panel := range p.Panels {
 		// A resolve sent right after the alert ended is drawn up to the
 		// first attempt, not into empty minutes after it; each retry, on
@@ -46,30 +61,44 @@ func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Messag
 		if panel.To != 0 && !j.FirstClaimedAt.IsZero() {
 			panel.To = min(panel.To, j.FirstClaimedAt.UnixMilli())
 		}
-		u, err := s.alertURL(ctx, base, panel)
+		u, why, err := s.alertURL(ctx, base, panel, last)
 		if err != nil {
 			return chat.Message{}, err
 		}
-		if !seen[u] {
+		if why != "" {
+			note(why)
+			s.Log.WarnContext(ctx, "an alert picture is drawn without the dashboard's details, or not at all", "job", j.ID, "reason", why)
+		}
+		if u != "" && !seen[u] {
 			seen[u] = true
 			pictures = append(pictures, picture{u, panel.Width, panel.Height})
 		}
 	}
 	maxImages := 1
+	provider := ""
 	if addr, err := chat.ParseAddress(j.Address); err == nil {
 		maxImages = max(s.limits(addr.Provider).MaxImages, 1)
+		provider = addr.Provider
 	}
 	if len(pictures) > maxImages {
 		s.Log.Warn("the chat takes fewer pictures in one message than the alert group has panels; the rest are left out",
 			"job", j.ID, "address", j.Address, "panels", len(pictures), "max", maxImages)
 		pictures = pictures[:maxImages]
 	}
-	for i, pic := range pictures {
+	for _, pic := range pictures {
 		img, err := s.renderShared(ctx, pic.url, pic.width, pic.height)
 		if err != nil {
-			return chat.Message{}, err
+			if ctx.Err() != nil || (!last && !delivery.IsPermanent(err)) {
+				return chat.Message{}, err
+			}
+			note(fmt.Sprintf("the panel could not be drawn (%v)", s.push.scrub(err)))
+			s.Log.WarnContext(ctx, "an alert goes without its picture", "job", j.ID, "error", s.push.scrub(err))
+			continue
 		}
-		msg.Images = append(msg.Images, chat.Image{Data: img, Filename: fmt.Sprintf("panel-%d.png", i+1)})
+		msg.Images = append(msg.Images, chat.Image{Data: img, Filename: fmt.Sprintf("panel-%d.png", len(msg.Images)+1)})
+	}
+	if len(notes) > 0 {
+		msg.Text = j.Text + "\n\n" + alerttext.Note(provider, p.Markup, "Panelcast: "+strings.Join(notes, "; ")+".")
 	}
 	return msg, nil
 }
@@ -78,25 +107,38 @@ func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Messag
 // read (through the cache, one request per dashboard in a storm) to check
 // the token's access and to know its variables: each alert label named like
 // a variable, or mapped to one by panelcast_vars, becomes var-<name>.
-func (s *Service) alertURL(ctx context.Context, base *url.URL, p alertPanel) (string, error) {
+//
+// A dashboard that cannot be read does not stop the picture: a temporary
+// failure is retried unless this is the last attempt; a refusal of the
+// token (401, 403, 404) leaves the picture out, since it would show
+// Grafana's error page; any other failure draws the panel with the labels
+// guessed as variables. why says so, for the message and the log; an error
+// is only a failure worth another attempt.
+func (s *Service) alertURL(ctx context.Context, base *url.URL, p alertPanel, last bool) (pageURL, why string, err error) {
 	d, err := s.dashboard(ctx, base.String(), p.DashboardUID)
-	if err != nil {
-		return "", s.push.scrub(grafanaError(err))
-	}
-	if _, ok := d.Panel(p.PanelID); !ok && len(d.Panels) > 0 {
-		return "", delivery.Permanent(fmt.Errorf("dashboard %s (%s) has no panel %d: fix the alert's panel reference", p.DashboardUID, d.Title, p.PanelID))
-	}
-	vars := map[string][]string{}
-	for name, v := range p.Vars {
-		vars[name] = v
-	}
-	for _, v := range d.Variables {
-		label := v.Name
-		if mapped, ok := p.VarMap[v.Name]; ok {
-			label = mapped
+	var apiErr *grafana.APIError
+	var vars map[string][]string
+	switch {
+	case err == nil:
+		if _, ok := d.Panel(p.PanelID); !ok && len(d.Panels) > 0 {
+			return "", fmt.Sprintf("dashboard %s (%s) has no panel %d, so the alert goes without a picture: fix the alert's panel reference", p.DashboardUID, d.Title, p.PanelID), nil
 		}
-		if value, ok := p.Labels[label]; ok {
-			vars[v.Name] = []string{value}
+		var unmapped []string
+		vars, unmapped = d.AlertVars(p.Labels, p.VarMap)
+		if len(unmapped) > 0 {
+			s.Log.WarnContext(ctx, "panelcast_vars names variables the dashboard does not have", "dashboard", p.DashboardUID, "variables", unmapped)
+		}
+	case ctx.Err() != nil, !last && (!errors.As(err, &apiErr) || apiErr.Temporary()):
+		return "", "", s.push.scrub(err)
+	case errors.As(err, &apiErr) && (apiErr.Status == http.StatusUnauthorized || apiErr.Status == http.StatusForbidden || apiErr.Status == http.StatusNotFound):
+		return "", "no picture, because " + s.push.scrub(err).Error(), nil
+	default:
+		why = "the picture is drawn with the alert's labels guessed as dashboard variables, because " + s.push.scrub(err).Error()
+		vars = grafana.GuessVars(p.Labels, p.VarMap)
+	}
+	for name, v := range p.Vars {
+		if _, set := vars[name]; !set {
+			vars[name] = v
 		}
 	}
 	if p.Expr != "" {
@@ -109,19 +151,9 @@ func (s *Service) alertURL(ctx context.Context, base *url.URL, p alertPanel) (st
 	u, err := grafana.SoloURL(base, grafana.SoloPanel{DashboardUID: p.DashboardUID, PanelID: p.PanelID, OrgID: p.OrgID,
 		From: strconv.FormatInt(p.From, 10), To: to, Vars: vars, Theme: p.Theme, Timezone: p.Timezone})
 	if err != nil {
-		return "", delivery.Permanent(fmt.Errorf("the alert's panel cannot be drawn: %v", err))
+		return "", fmt.Sprintf("the alert's panel cannot be drawn: %v", err), nil
 	}
-	return u.String(), nil
-}
-
-// grafanaError keeps Grafana's refusals that will not go away from being
-// retried.
-func grafanaError(err error) error {
-	var apiErr *grafana.APIError
-	if errors.As(err, &apiErr) && !apiErr.Temporary() {
-		return delivery.Permanent(err)
-	}
-	return err
+	return u.String(), why, nil
 }
 
 // renderShared renders a panel for an alert message, once for every message

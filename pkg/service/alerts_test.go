@@ -31,7 +31,12 @@ func fixture(t *testing.T, name string) []byte {
 
 // alertEnv is the push environment with alert pictures at a small size.
 func alertEnv(t *testing.T, tweak func(*config.Config)) (*pushEnv, *Service) {
-	e := newPushEnv(t)
+	return alertEnvOn(t, grafanatest.Options{}, tweak)
+}
+
+// alertEnvOn is alertEnv with a stand-in Grafana of those options.
+func alertEnvOn(t *testing.T, opts grafanatest.Options, tweak func(*config.Config)) (*pushEnv, *Service) {
+	e := newPushEnvWith(t, opts)
 	e.cfg.AlertWidth, e.cfg.AlertHeight = 600, 300
 	if tweak != nil {
 		tweak(&e.cfg)
@@ -66,12 +71,26 @@ func waitJobs(t *testing.T, s *Service, res AlertsResult, within time.Duration) 
 // A Grafana webhook contact point's firing notification becomes a Slack
 // message with the rule's panel, drawn for the alert's instance and window,
 // and its resolve lands in the firing message's thread, which is marked
-// resolved. Repeats of either are not posted again.
+// resolved. Repeats of either are not posted again. So it goes with every
+// Grafana generation: 9 to 12.1 (legacy API), 12.2 (resource API, schema
+// v1) and 13 (schema v2, whose links name panels panel-<id>).
 func TestAlertsGrafanaFiringThenResolved(t *testing.T) {
-	e, s := alertEnv(t, nil)
+	for _, gen := range grafanatest.Generations {
+		t.Run(gen.String(), func(t *testing.T) { testAlertsFiringThenResolved(t, gen) })
+	}
+}
+
+func testAlertsFiringThenResolved(t *testing.T, gen grafanatest.Generation) {
+	e, s := alertEnvOn(t, grafanatest.Options{Generation: gen}, nil)
 	ctx := context.Background()
 
-	firing := fixture(t, "grafana-firing-panel.json")
+	asLinked := func(body []byte) []byte {
+		if gen == grafanatest.Grafana13 {
+			return []byte(strings.ReplaceAll(string(body), "viewPanel=2", "viewPanel=panel-2"))
+		}
+		return body
+	}
+	firing := asLinked(fixture(t, "grafana-firing-panel.json"))
 	res, err := s.HandleAlerts(ctx, firing, "slack:#alerts", "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +139,10 @@ func TestAlertsGrafanaFiringThenResolved(t *testing.T) {
 		t.Fatalf("repeat: %+v, %v", again, err)
 	}
 
-	resolved := fixture(t, "grafana-resolved.json")
+	if strings.Contains(fire.text, "Panelcast:") {
+		t.Errorf("a readable dashboard got a note:\n%s", fire.text)
+	}
+	resolved := asLinked(fixture(t, "grafana-resolved.json"))
 	res2, err := s.HandleAlerts(ctx, resolved, "slack:#alerts", "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +159,7 @@ func TestAlertsGrafanaFiringThenResolved(t *testing.T) {
 	if reply.replyTo != fire.id {
 		t.Errorf("the resolve replies to %q, want the firing message %q", reply.replyTo, fire.id)
 	}
-	if !strings.Contains(reply.text, "*RESOLVED*") || !strings.Contains(reply.text, "after ") {
+	if !strings.Contains(reply.text, "*RESOLVED*") || !strings.Contains(reply.text, "after ") || strings.Contains(reply.text, "Panelcast:") {
 		t.Errorf("resolve text:\n%s", reply.text)
 	}
 	checkPanelPicture(t, "resolve picture", reply.image, 600, 300)
@@ -304,6 +326,103 @@ func TestAlertsVarMapping(t *testing.T) {
 	}
 	if q := visits[0].Query; q.Get("var-instance") != "web-9" || q.Get("var-job") != "api" || q.Has("var-host") || q.Has("var-service") {
 		t.Errorf("rendered with %v; want var-instance=web-9 (from host) and var-job=api (from service)", q)
+	}
+}
+
+// Whatever cannot be read about a dashboard, the alert is posted: with the
+// picture, its variables guessed from the labels, when the dashboard's
+// answer is unusable (500 past the last attempt, no JSON, a 406 naming no
+// resource), as text when Grafana refuses the token or the panel is not on
+// the dashboard; each time saying why.
+func TestAlertsUnreadableDashboard(t *testing.T) {
+	hidden := grafanatest.Access{ServiceAccountRole: "Viewer", Folders: []grafanatest.Folder{{UID: "fin", Title: "Finance",
+		Dashboards: []string{grafanatest.ScenarioFailing}, Permissions: []grafanatest.Permission{{Role: "Admin", Level: grafanatest.Admin}}}}}
+	cases := []struct {
+		name    string
+		gen     grafanatest.Generation
+		uid     string
+		panel   string
+		fault   grafanatest.APIFault
+		access  grafanatest.Access
+		picture bool
+		note    string
+	}{
+		{"server error", grafanatest.Grafana13, grafanatest.ScenarioSlow, "panel-2", grafanatest.FaultServerError, grafanatest.Access{}, true,
+			"Panelcast: the picture is drawn with the alert's labels guessed as dashboard variables, because Grafana answered 500 for dashboard slow"},
+		{"garbage", grafanatest.Grafana12, grafanatest.ScenarioSlow, "2", grafanatest.FaultGarbage, grafanatest.Access{}, true,
+			"because Grafana's answer for dashboard slow is not a dashboard"},
+		{"406 naming nothing", grafanatest.Grafana9, grafanatest.ScenarioSlow, "2", grafanatest.FaultNotAcceptable, grafanatest.Access{}, true,
+			"because dashboard slow is stored in Grafana's v2 schema"},
+		{"forbidden", grafanatest.Grafana13, grafanatest.ScenarioFailing, "panel-2", 0, hidden, false,
+			"Panelcast: no picture, because the service account of grafana_token may not view dashboard failing (403)"},
+		{"no such panel", grafanatest.Grafana13, grafanatest.ScenarioScenes, "panel-9", 0, grafanatest.Access{}, false,
+			"Panelcast: dashboard scenes (Scenes) has no panel 9, so the alert goes without a picture"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			opts := grafanatest.Options{Generation: c.gen, Access: c.access}
+			if c.fault != 0 {
+				opts.Faults = map[string]grafanatest.APIFault{c.uid: c.fault}
+			}
+			e, s := alertEnvOn(t, opts, nil)
+			body := strings.ReplaceAll(string(fixture(t, "grafana-firing-panel.json")), "/d/scenes?", "/d/"+c.uid+"?")
+			body = strings.ReplaceAll(body, "viewPanel=2", "viewPanel="+c.panel)
+			res, err := s.HandleAlerts(context.Background(), []byte(body), "slack:#alerts", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jobs := waitJobs(t, s, res, 90*time.Second)
+			if jobs[0].State != delivery.StateSent {
+				t.Fatalf("the alert was not posted: %s %s", jobs[0].State, jobs[0].LastError)
+			}
+			got := e.landed("slack")
+			if len(got) > 0 {
+				t.Logf("posted:\n%s", got[0].text)
+			}
+			if len(got) != 1 || !strings.Contains(got[0].text, "*HighCPU*") || !strings.Contains(got[0].text, c.note) {
+				t.Fatalf("Slack got %+v, want the alert saying %q", got, c.note)
+			}
+			if c.picture {
+				checkPanelPicture(t, "picture", got[0].image, 600, 300)
+				var rendered bool
+				for _, v := range e.g.Visits() {
+					if strings.HasPrefix(v.Path, "/d-solo/"+c.uid+"/") {
+						rendered = true
+						if v.Query.Get("var-instance") != "web-1" || v.Query.Get("panelId") != "2" {
+							t.Errorf("rendered %v: want the instance label as a guessed variable", v.Query)
+						}
+					}
+				}
+				if !rendered {
+					t.Error("the panel was not rendered")
+				}
+			} else if got[0].image != nil {
+				t.Error("a picture went with an alert whose panel cannot be drawn")
+			}
+			if c.fault == grafanatest.FaultServerError && jobs[0].Attempts != e.cfg.MaxAttempts {
+				t.Errorf("%d attempts: a 500 is retried until the last attempt (%d)", jobs[0].Attempts, e.cfg.MaxAttempts)
+			}
+		})
+	}
+}
+
+// A panel that cannot be drawn (here its query never answers) does not
+// drop the alert either: after the retries it is posted as text saying why.
+func TestAlertsRenderFailureGoesAsText(t *testing.T) {
+	e, s := alertEnv(t, func(c *config.Config) { c.Timeout = 2 * time.Second })
+	body := strings.ReplaceAll(string(fixture(t, "grafana-firing-panel.json")), "/d/scenes?", "/d/"+grafanatest.ScenarioNever+"?")
+	res, err := s.HandleAlerts(context.Background(), []byte(body), "slack:#alerts", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := waitJobs(t, s, res, 90*time.Second)
+	if jobs[0].State != delivery.StateSent || jobs[0].Attempts != e.cfg.MaxAttempts {
+		t.Fatalf("the alert was not posted after %d attempts: %s %s", jobs[0].Attempts, jobs[0].State, jobs[0].LastError)
+	}
+	got := e.landed("slack")
+	if len(got) != 1 || got[0].image != nil || !strings.Contains(got[0].text, "*HighCPU*") ||
+		!strings.Contains(got[0].text, "Panelcast: the panel could not be drawn (") {
+		t.Fatalf("Slack got %+v", got)
 	}
 }
 

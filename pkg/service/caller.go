@@ -25,15 +25,9 @@ type Caller = grafana.User
 // ErrForbidden (refused, or Grafana cannot tell), ErrBadPush (no such
 // dashboard) or ErrDeliveryUnavailable (Grafana unreachable).
 func (s *Service) mayView(ctx context.Context, c *Caller, base, uid string) error {
-	// s.push.grafana is set by StartDelivery, before any push is taken.
 	// The question needs Admin rights, which the browser's token should
 	// not have: grafana_admin_token asks when it is set.
-	token := s.Config.GrafanaAdminToken
-	if !token.IsSet() {
-		token = s.Config.GrafanaToken
-	}
-	client := &grafana.Client{BaseURL: base, Token: token, HTTP: s.push.grafana}
-	a, err := client.MayView(ctx, uid, *c)
+	a, err := s.grafanaClient(base, true).MayView(ctx, uid, *c)
 	var apiErr *grafana.APIError
 	switch {
 	case err == nil && a.Allowed:

@@ -61,10 +61,13 @@ type pushState struct {
 	// alerts is what alert messages need; alertsErr why there is none.
 	alerts    *alertDelivery
 	alertsErr error
-	// dashboards keeps Grafana's dashboards for a minute, per Grafana URL,
-	// so a storm asks once. It has its own lock: the worker's attempts use
-	// it, and StopDelivery holds mu while it waits for them.
+	// clients are one grafana.Client per Grafana URL and token, so that
+	// which API each Grafana serves is learnt once for both doors, and
+	// dashboards keep each Grafana's dashboards for a minute, so a storm
+	// asks once. They have their own lock: the worker's attempts use them,
+	// and StopDelivery holds mu while it waits for them.
 	dashMu     sync.Mutex
+	clients    map[grafanaKey]*grafana.Client
 	dashboards map[string]*grafana.DashboardCache
 	renders    *sharedRenders
 }
@@ -76,7 +79,42 @@ const deliveryConcurrency = 8
 // enough for an alert storm, short enough to see an edited dashboard soon.
 const dashboardTTL = time.Minute
 
-// dashboard reads a dashboard of the Grafana at baseURL through its cache.
+// grafanaKey names a Grafana client: the Grafana's URL, and whether it asks
+// with grafana_admin_token rather than grafana_token.
+type grafanaKey struct {
+	baseURL string
+	admin   bool
+}
+
+// grafanaClient is the client of the Grafana at baseURL, asking with
+// grafana_admin_token when admin and it is set, else grafana_token.
+func (s *Service) grafanaClient(baseURL string, admin bool) *grafana.Client {
+	st := &s.push
+	st.dashMu.Lock()
+	defer st.dashMu.Unlock()
+	return st.client(grafanaKey{baseURL, admin && s.Config.GrafanaAdminToken.IsSet()}, s.Config)
+}
+
+// client is grafanaClient with dashMu held.
+func (st *pushState) client(key grafanaKey, cfg config.Config) *grafana.Client {
+	c := st.clients[key]
+	if c == nil {
+		token := cfg.GrafanaToken
+		if key.admin {
+			token = cfg.GrafanaAdminToken
+		}
+		// st.grafana is set by StartDelivery, before any push is taken.
+		c = &grafana.Client{BaseURL: key.baseURL, Token: token, HTTP: st.grafana}
+		if st.clients == nil {
+			st.clients = map[grafanaKey]*grafana.Client{}
+		}
+		st.clients[key] = c
+	}
+	return c
+}
+
+// dashboard reads a dashboard of the Grafana at baseURL as grafana_token's
+// account, through its cache.
 func (s *Service) dashboard(ctx context.Context, baseURL, uid string) (grafana.Dashboard, error) {
 	st := &s.push
 	st.dashMu.Lock()
@@ -85,7 +123,7 @@ func (s *Service) dashboard(ctx context.Context, baseURL, uid string) (grafana.D
 		if st.dashboards == nil {
 			st.dashboards = map[string]*grafana.DashboardCache{}
 		}
-		c = grafana.NewDashboardCache(&grafana.Client{BaseURL: baseURL, Token: s.Config.GrafanaToken, HTTP: st.grafana}, dashboardTTL)
+		c = grafana.NewDashboardCache(st.client(grafanaKey{baseURL: baseURL}, s.Config), dashboardTTL)
 		st.dashboards[baseURL] = c
 	}
 	st.dashMu.Unlock()

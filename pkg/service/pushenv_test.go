@@ -145,8 +145,16 @@ type pushEnv struct {
 
 func newPushEnv(t *testing.T) *pushEnv {
 	t.Helper()
+	return newPushEnvWith(t, grafanatest.Options{})
+}
+
+// newPushEnvWith is newPushEnv with a stand-in Grafana of those options
+// (TLS and the token are always set).
+func newPushEnvWith(t *testing.T, opts grafanatest.Options) *pushEnv {
+	t.Helper()
 	testenv.NeedChromium(t, render.FindChromium)
-	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: grafanaToken})
+	opts.TLS, opts.ServiceAccountToken = true, grafanaToken
+	g, err := grafanatest.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,16 +140,7 @@ func Sanitize(content []byte) ([]byte, error) {
 // url(...) to another document. normalize already balanced the tags; an
 // end tag that closes nothing open is dropped all the same.
 func restore(clean []byte) ([]byte, error) {
-	var out bytes.Buffer
-	var open []string // elements not closed yet, the root first
-	pending := ""     // the last start tag, "<x a=..." without ">" yet
-	flush := func() {
-		if pending != "" {
-			out.WriteString(pending + ">")
-			pending = ""
-		}
-	}
-	rooted := false
+	var r restorer
 	z := html.NewTokenizer(bytes.NewReader(clean))
 	for {
 		tt := z.Next()
@@ -162,58 +153,94 @@ func restore(clean []byte) ([]byte, error) {
 		t := z.Token()
 		switch tt {
 		case html.StartTagToken, html.SelfClosingTagToken:
-			if !rooted {
-				if t.Data != "svg" {
-					return nil, errNoSVG
-				}
-				rooted = true
-			} else if len(open) == 0 {
-				continue // after the root
+			if err := r.start(t, tt == html.SelfClosingTagToken); err != nil {
+				return nil, err
 			}
-			flush()
-			t.Type, t.Data, t.Attr = html.StartTagToken, name(t.Data), safeAttrs(t.Attr)
-			tag := t.String()
-			if tt == html.SelfClosingTagToken {
-				out.WriteString(tag[:len(tag)-1] + "/>")
-				continue
-			}
-			if open = append(open, t.Data); len(open) > maxDepth {
-				return nil, errTooDeep
-			}
-			pending = tag[:len(tag)-1]
 		case html.EndTagToken:
-			i := len(open) - 1
-			for i >= 0 && open[i] != name(t.Data) {
-				i--
-			}
-			if i < 0 {
-				continue
-			}
-			if pending != "" && i == len(open)-1 {
-				out.WriteString(pending + "/>")
-				pending, open = "", open[:i]
-				continue
-			}
-			flush()
-			for len(open) > i {
-				out.WriteString("</" + open[len(open)-1] + ">")
-				open = open[:len(open)-1]
-			}
+			r.end(t)
 		case html.TextToken:
-			if len(open) > 0 { // XML has no text outside the root
-				flush()
-				out.WriteString(t.String())
-			}
+			r.text(t)
 		}
 	}
-	if !rooted {
+	if !r.rooted {
 		return nil, errNoSVG
 	}
-	flush()
-	for i := len(open) - 1; i >= 0; i-- {
-		out.WriteString("</" + open[i] + ">")
+	r.flush()
+	for i := len(r.open) - 1; i >= 0; i-- {
+		r.out.WriteString("</" + r.open[i] + ">")
 	}
-	return out.Bytes(), nil
+	return r.out.Bytes(), nil
+}
+
+// restorer is what restore knows between tokens.
+type restorer struct {
+	out     bytes.Buffer
+	open    []string // elements not closed yet, the root first
+	pending string   // the last start tag, "<x a=..." without ">" yet
+	rooted  bool     // the root <svg> has been read
+}
+
+// flush ends the pending start tag with ">": its element has content.
+func (r *restorer) flush() {
+	if r.pending != "" {
+		r.out.WriteString(r.pending + ">")
+		r.pending = ""
+	}
+}
+
+// start writes a start tag with SVG's name and only safe attributes, held
+// pending until it is known whether the element has content. What follows
+// the root is dropped.
+func (r *restorer) start(t html.Token, selfClosing bool) error {
+	if !r.rooted {
+		if t.Data != "svg" {
+			return errNoSVG
+		}
+		r.rooted = true
+	} else if len(r.open) == 0 {
+		return nil // after the root
+	}
+	r.flush()
+	t.Type, t.Data, t.Attr = html.StartTagToken, name(t.Data), safeAttrs(t.Attr)
+	tag := t.String()
+	if selfClosing {
+		r.out.WriteString(tag[:len(tag)-1] + "/>")
+		return nil
+	}
+	if r.open = append(r.open, t.Data); len(r.open) > maxDepth {
+		return errTooDeep
+	}
+	r.pending = tag[:len(tag)-1]
+	return nil
+}
+
+// end closes the innermost open element of t's name and those still open
+// inside it; an element without content becomes <x/>.
+func (r *restorer) end(t html.Token) {
+	i := len(r.open) - 1
+	for i >= 0 && r.open[i] != name(t.Data) {
+		i--
+	}
+	if i < 0 {
+		return
+	}
+	if r.pending != "" && i == len(r.open)-1 {
+		r.out.WriteString(r.pending + "/>")
+		r.pending, r.open = "", r.open[:i]
+		return
+	}
+	r.flush()
+	for len(r.open) > i {
+		r.out.WriteString("</" + r.open[len(r.open)-1] + ">")
+		r.open = r.open[:len(r.open)-1]
+	}
+}
+
+func (r *restorer) text(t html.Token) {
+	if len(r.open) > 0 { // XML has no text outside the root
+		r.flush()
+		r.out.WriteString(t.String())
+	}
 }
 
 const (
@@ -240,9 +267,7 @@ func normalize(content []byte) ([]byte, error) {
 	d.Strict = false
 	d.Entity = xml.HTMLEntity
 	d.CharsetReader = charset.NewReaderLabel
-	var out bytes.Buffer
-	depth, skip, title := 0, 0, 0 // open elements; a dropped subtree's and a title's depth
-	rooted := false
+	var n normalizer
 	for {
 		tok, err := d.Token()
 		if errors.Is(err, io.EOF) {
@@ -253,72 +278,105 @@ func normalize(content []byte) ([]byte, error) {
 		}
 		switch tok := tok.(type) {
 		case xml.StartElement:
-			depth++
-			if depth > maxDepth {
-				return nil, errTooDeep
-			}
-			if skip > 0 || title > 0 {
-				continue
-			}
-			local := strings.ToLower(tok.Name.Local)
-			if !rooted {
-				if local != "svg" {
-					return nil, errNoSVG
-				}
-				rooted = true
-			}
-			if (tok.Name.Space != nsSVG && tok.Name.Space != "") || rawText[local] {
-				skip = depth
-				continue
-			}
-			out.WriteString("<" + local)
-			if depth == 1 {
-				out.WriteString(` xmlns="` + nsSVG + `" xmlns:xlink="` + nsXLink + `"`)
-			}
-			for _, a := range tok.Attr {
-				key := a.Name.Local
-				switch a.Name.Space {
-				case "":
-				case nsXLink, "xlink":
-					key = "xlink:" + key
-				case nsXML, "xml":
-					key = "xml:" + key
-				default:
-					continue
-				}
-				if key == "xmlns" || strings.HasPrefix(key, "xmlns:") {
-					continue // the root declares the two namespaces kept
-				}
-				out.WriteString(" " + key + `="`)
-				_ = xml.EscapeText(&out, []byte(xmlChars(a.Value))) // into a strings.Builder: cannot fail
-				out.WriteString(`"`)
-			}
-			out.WriteString(">")
-			if local == "title" {
-				title = depth
+			if err := n.start(tok); err != nil {
+				return nil, err
 			}
 		case xml.EndElement:
-			if skip == depth {
-				skip = 0
-			} else if skip == 0 {
-				if title == depth {
-					title = 0
-				}
-				if title == 0 {
-					out.WriteString("</" + strings.ToLower(tok.Name.Local) + ">")
-				}
-			}
-			depth--
+			n.end(tok)
 		case xml.CharData:
-			if skip == 0 && depth > 0 {
-				_ = xml.EscapeText(&out, []byte(xmlChars(string(tok))))
-			}
+			n.text(tok)
 		}
 	}
-	if !rooted {
+	if !n.rooted {
 		return nil, errNoSVG
 	}
-	return out.Bytes(), nil
+	return n.out.Bytes(), nil
+}
+
+// normalizer is what normalize knows between tokens.
+type normalizer struct {
+	out    bytes.Buffer
+	depth  int  // open elements
+	skip   int  // depth of the subtree being dropped; 0 for none
+	title  int  // depth of the <title> written as text alone; 0 for none
+	rooted bool // the root <svg> has been read
+}
+
+// start writes an element's start tag, or starts dropping its subtree
+// when it is of another namespace or one HTML reads as raw text.
+func (n *normalizer) start(tok xml.StartElement) error {
+	n.depth++
+	if n.depth > maxDepth {
+		return errTooDeep
+	}
+	if n.skip > 0 || n.title > 0 {
+		return nil
+	}
+	local := strings.ToLower(tok.Name.Local)
+	if !n.rooted {
+		if local != "svg" {
+			return errNoSVG
+		}
+		n.rooted = true
+	}
+	if (tok.Name.Space != nsSVG && tok.Name.Space != "") || rawText[local] {
+		n.skip = n.depth
+		return nil
+	}
+	n.out.WriteString("<" + local)
+	if n.depth == 1 {
+		n.out.WriteString(` xmlns="` + nsSVG + `" xmlns:xlink="` + nsXLink + `"`)
+	}
+	n.attributes(tok.Attr)
+	n.out.WriteString(">")
+	if local == "title" {
+		n.title = n.depth
+	}
+	return nil
+}
+
+// attributes writes those of no namespace, xlink: or xml:.
+func (n *normalizer) attributes(attrs []xml.Attr) {
+	for _, a := range attrs {
+		key := a.Name.Local
+		switch a.Name.Space {
+		case "":
+		case nsXLink, "xlink":
+			key = "xlink:" + key
+		case nsXML, "xml":
+			key = "xml:" + key
+		default:
+			continue
+		}
+		if key == "xmlns" || strings.HasPrefix(key, "xmlns:") {
+			continue // the root declares the two namespaces kept
+		}
+		n.out.WriteString(" " + key + `="`)
+		_ = xml.EscapeText(&n.out, []byte(xmlChars(a.Value))) // into a bytes.Buffer: cannot fail
+		n.out.WriteString(`"`)
+	}
+}
+
+// end writes an end tag unless its element is dropped or inside a title.
+func (n *normalizer) end(tok xml.EndElement) {
+	if n.skip == n.depth {
+		n.skip = 0
+	} else if n.skip == 0 {
+		if n.title == n.depth {
+			n.title = 0
+		}
+		if n.title == 0 {
+			n.out.WriteString("</" + strings.ToLower(tok.Name.Local) + ">")
+		}
+	}
+	n.depth--
+}
+
+// text writes text, escaped, unless it is dropped or outside the root.
+func (n *normalizer) text(tok xml.CharData) {
+	if n.skip == 0 && n.depth > 0 {
+		_ = xml.EscapeText(&n.out, []byte(xmlChars(string(tok))))
+	}
 }
 
 // xmlChars is text as XML can hold it: valid UTF-8 without the control

@@ -148,14 +148,29 @@ func (d pluginDoor) render(ctx context.Context, pageURL, renderKey string) error
 func (d pluginDoor) pid() int { return d.h.Pid() }
 func (d pluginDoor) stop()    { d.h.Kill() }
 
-// suite runs every measurement through the bench's door.
+// suite runs every measurement through the bench's door: after a warm-up,
+// the overhead of sequential renders, rounds of concurrent ones and the
+// memory soak.
 func (b *bench) suite(sequential, soak int) error {
 	for i := 0; i < 5; i++ { // warm up
 		if _, err := b.render(grafanatest.ScenarioScenes, nil); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("\n%s: %d renders each, 1000x500 PNG\n\n", b.door.describe(), sequential)
+	if err := b.sequentialRenders(sequential); err != nil {
+		return err
+	}
+	if err := b.concurrentRounds(); err != nil {
+		return err
+	}
+	b.memorySoak(soak)
+	return nil
+}
+
+// sequentialRenders prints, per page, the page's own time and what
+// Panelcast adds to it, over n renders one after another.
+func (b *bench) sequentialRenders(n int) error {
+	fmt.Printf("\n%s: %d renders each, 1000x500 PNG\n\n", b.door.describe(), n)
 	fmt.Printf("%-34s %8s %8s %8s %8s\n", "page", "own p50", "total", "ovh p50", "ovh p95")
 	for _, c := range []struct {
 		name, scenario string
@@ -167,7 +182,7 @@ func (b *bench) suite(sequential, soak int) error {
 		{"scenes, 1 s page", grafanatest.ScenarioScenes, url.Values{"query": {"500"}}, 0},
 	} {
 		var own, total, over []time.Duration
-		for i := 0; i < sequential; i++ {
+		for i := 0; i < n; i++ {
 			m, err := b.render(c.scenario, c.params)
 			if err != nil {
 				return err
@@ -177,7 +192,12 @@ func (b *bench) suite(sequential, soak int) error {
 		}
 		fmt.Printf("%-34s %8s %8s %8s %8s\n", c.name, ms(pct(own, 50)), ms(pct(total, 50)), ms(pct(over, 50)), ms(pct(over, 95)))
 	}
+	return nil
+}
 
+// concurrentRounds prints the wall time of three rounds of 8 renders at
+// once of a page that needs 1 s.
+func (b *bench) concurrentRounds() error {
 	fmt.Printf("\n8 concurrent renders of a page that needs 1 s (boot 300 + gap 200 + query 500 ms):\n")
 	for round := 1; round <= 3; round++ {
 		start := time.Now()
@@ -199,45 +219,54 @@ func (b *bench) suite(sequential, soak int) error {
 		}
 		fmt.Printf("  round %d: %s wall\n", round, ms(time.Since(start)))
 	}
+	return nil
+}
 
-	fmt.Printf("\nmemory of the process tree (Panelcast + Chromium) over %d renders, %d at a time:\n", soak, b.soakAt)
+// memorySoak renders n quick panels, b.soakAt at a time, and prints the
+// process tree's memory every 50, with the peaks since the last line.
+func (b *bench) memorySoak(n int) {
+	fmt.Printf("\nmemory of the process tree (Panelcast + Chromium) over %d renders, %d at a time:\n", n, b.soakAt)
 	fmt.Printf("  %8s %12s %12s %6s %16s %16s\n", "renders", "RSS sum", "PSS", "procs", "peak RSS sum", "peak PSS")
 	var peakRSS, peakPSS int64
-	report := func(n int) {
+	report := func(done int) {
 		rss, pss, procs := treeMemory(b.door.pid())
-		fmt.Printf("  %8d %10.0f MiB %8.0f MiB %6d %12.0f MiB %12.0f MiB\n", n, mib(rss), mib(pss), procs, mib(peakRSS), mib(peakPSS))
+		fmt.Printf("  %8d %10.0f MiB %8.0f MiB %6d %12.0f MiB %12.0f MiB\n", done, mib(rss), mib(pss), procs, mib(peakRSS), mib(peakPSS))
 		peakRSS, peakPSS = 0, 0
 	}
 	report(0)
-	done := 0
-	for done < soak {
-		var wg sync.WaitGroup
-		for i := 0; i < b.soakAt && done < soak; i++ {
-			done++
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				// The soak measures memory; a failed render shows in the next figures.
-				_, _ = b.render(grafanatest.ScenarioScenes, url.Values{"boot": {"50"}, "querystart": {"20"}, "query": {"50"}})
-			}()
-		}
-		// The peak columns sample the tree while those renders run.
-		sampled := make(chan struct{})
-		go func() { wg.Wait(); close(sampled) }()
-		for waiting := true; waiting; {
-			rss, pss, _ := treeMemory(b.door.pid())
-			peakRSS, peakPSS = max(peakRSS, rss), max(peakPSS, pss)
-			select {
-			case <-sampled:
-				waiting = false
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		if done%50 == 0 {
+	for done := 0; done < n; {
+		batch := min(b.soakAt, n-done)
+		rss, pss := b.soakBatch(batch)
+		peakRSS, peakPSS = max(peakRSS, rss), max(peakPSS, pss)
+		if done += batch; done%50 == 0 {
 			report(done)
 		}
 	}
-	return nil
+}
+
+// soakBatch runs n quick renders at once and returns the tree's peak
+// memory, sampled while they run.
+func (b *bench) soakBatch(n int) (peakRSS, peakPSS int64) {
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The soak measures memory; a failed render shows in the next figures.
+			_, _ = b.render(grafanatest.ScenarioScenes, url.Values{"boot": {"50"}, "querystart": {"20"}, "query": {"50"}})
+		}()
+	}
+	sampled := make(chan struct{})
+	go func() { wg.Wait(); close(sampled) }()
+	for {
+		rss, pss, _ := treeMemory(b.door.pid())
+		peakRSS, peakPSS = max(peakRSS, rss), max(peakPSS, pss)
+		select {
+		case <-sampled:
+			return peakRSS, peakPSS
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 type bench struct {

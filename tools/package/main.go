@@ -135,46 +135,86 @@ type entry struct {
 	symlink string // target, for links
 }
 
-// build writes the archive and returns its path.
+// build writes the archive and returns its path: the manifest filled in
+// with the version, the files it names, and a check that its logos are
+// among them.
 func build(o options) (string, error) {
-	if o.Version == "" {
-		return "", errors.New("-version is required")
-	}
-	// Grafana compares plugin.json's version with semver constraints
-	// (full height >= 3.4.0, PDF >= 3.10.0) that no pre-release passes, so
-	// the manifest gets the plain MAJOR.MINOR.PATCH; the archive's name
-	// keeps the build details.
-	core, err := buildinfo.Core(o.Version)
-	if err != nil || strings.HasPrefix(o.Version, "v") {
-		return "", fmt.Errorf("version %q is not MAJOR.MINOR.PATCH[-pre][+build]: Grafana gates renderer features on it", o.Version)
-	}
-	plain := core.String()
-	if plain != buildinfo.GrafanaVersion(plain) {
-		return "", fmt.Errorf("version %s is below %s: Grafana would switch off full-height pictures, scaling and PDF for it; Panelcast's versions start at %s", o.Version, buildinfo.ProtocolFloor, buildinfo.ProtocolFloor)
-	}
-	raw, err := os.ReadFile(o.PluginJSON)
+	plain, err := manifestVersion(o.Version)
 	if err != nil {
 		return "", err
 	}
+	filled, m, err := readManifest(o, plain)
+	if err != nil {
+		return "", err
+	}
+	entries, err := archiveEntries(o, m, filled)
+	if err != nil {
+		return "", err
+	}
+	if err := checkLogos(o.PluginJSON, m, entries); err != nil {
+		return "", err
+	}
+	out := o.Out
+	if out == "" {
+		out = filepath.Join(o.Dist, fmt.Sprintf("%s-%s.%s-%s.zip", m.ID, o.Version, o.OS, o.Arch))
+	}
+	if err := writeZip(out, m.ID, o.Date, entries); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// manifestVersion is the version plugin.json gets. Grafana compares it
+// with semver constraints (full height >= 3.4.0, PDF >= 3.10.0) that no
+// pre-release passes, so the manifest gets the plain MAJOR.MINOR.PATCH;
+// the archive's name keeps the build details.
+func manifestVersion(version string) (string, error) {
+	if version == "" {
+		return "", errors.New("-version is required")
+	}
+	core, err := buildinfo.Core(version)
+	if err != nil || strings.HasPrefix(version, "v") {
+		return "", fmt.Errorf("version %q is not MAJOR.MINOR.PATCH[-pre][+build]: Grafana gates renderer features on it", version)
+	}
+	plain := core.String()
+	if plain != buildinfo.GrafanaVersion(plain) {
+		return "", fmt.Errorf("version %s is below %s: Grafana would switch off full-height pictures, scaling and PDF for it; Panelcast's versions start at %s", version, buildinfo.ProtocolFloor, buildinfo.ProtocolFloor)
+	}
+	return plain, nil
+}
+
+// readManifest fills o.PluginJSON's placeholders and checks it is a
+// backend plugin's manifest with the version in it.
+func readManifest(o options, plain string) ([]byte, manifest, error) {
+	var m manifest
+	raw, err := os.ReadFile(o.PluginJSON)
+	if err != nil {
+		return nil, m, err
+	}
 	filled := bytes.ReplaceAll(raw, []byte("%VERSION%"), []byte(plain))
 	filled = bytes.ReplaceAll(filled, []byte("%TODAY%"), []byte(o.Date.Format("2006-01-02")))
-	var m manifest
 	if err := json.Unmarshal(filled, &m); err != nil {
-		return "", fmt.Errorf("%s: %w", o.PluginJSON, err)
+		return nil, m, fmt.Errorf("%s: %w", o.PluginJSON, err)
 	}
 	switch {
 	case m.ID == "":
-		return "", fmt.Errorf("%s: no id", o.PluginJSON)
+		return nil, m, fmt.Errorf("%s: no id", o.PluginJSON)
 	case !m.Backend || m.Executable == "":
-		return "", fmt.Errorf("%s: a backend plugin needs \"backend\": true and \"executable\"", o.PluginJSON)
+		return nil, m, fmt.Errorf("%s: a backend plugin needs \"backend\": true and \"executable\"", o.PluginJSON)
 	case m.Info.Version != plain:
-		return "", fmt.Errorf("%s: info.version is %q, want the %%VERSION%% placeholder", o.PluginJSON, m.Info.Version)
+		return nil, m, fmt.Errorf("%s: info.version is %q, want the %%VERSION%% placeholder", o.PluginJSON, m.Info.Version)
 	}
+	return filled, m, nil
+}
 
+// archiveEntries are the archive's files: the filled manifest, the
+// executable (and a renderer's launcher link to it), README, LICENSE and
+// the images.
+func archiveEntries(o options, m manifest, filled []byte) ([]entry, error) {
 	exeName := executableName(m.Executable, o.OS, o.Arch)
 	exe, err := os.ReadFile(filepath.Join(o.Dist, exeName))
 	if err != nil {
-		return "", fmt.Errorf("executable: %w (build it first: make build)", err)
+		return nil, fmt.Errorf("executable: %w (build it first: make build)", err)
 	}
 	entries := []entry{
 		{name: "plugin.json", data: filled, mode: 0o644},
@@ -188,35 +228,30 @@ func build(o options) (string, error) {
 	for _, f := range []struct{ src, name string }{{o.Readme, "README.md"}, {o.License, "LICENSE"}} {
 		b, err := os.ReadFile(f.src)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		entries = append(entries, entry{name: f.name, data: b, mode: 0o644})
 	}
 	imgs, err := readTree(o.ImgDir, "img")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	entries = append(entries, imgs...)
+	return append(entries, imgs...), nil
+}
 
-	// A logo Grafana cannot find shows as a broken image on the plugin page.
+// checkLogos refuses a manifest whose logo is not in the archive: Grafana
+// would show a broken image on the plugin page.
+func checkLogos(pluginJSON string, m manifest, entries []entry) error {
 	have := map[string]bool{}
 	for _, e := range entries {
 		have[e.name] = true
 	}
 	for _, logo := range []string{m.Info.Logos.Small, m.Info.Logos.Large} {
 		if logo != "" && !have[path.Clean(logo)] {
-			return "", fmt.Errorf("%s names logo %q, which is not in the archive", o.PluginJSON, logo)
+			return fmt.Errorf("%s names logo %q, which is not in the archive", pluginJSON, logo)
 		}
 	}
-
-	out := o.Out
-	if out == "" {
-		out = filepath.Join(o.Dist, fmt.Sprintf("%s-%s.%s-%s.zip", m.ID, o.Version, o.OS, o.Arch))
-	}
-	if err := writeZip(out, m.ID, o.Date, entries); err != nil {
-		return "", err
-	}
-	return out, nil
+	return nil
 }
 
 // executableName follows Grafana's rule: <name>_<os>_<arch>, .exe on Windows.
@@ -269,22 +304,25 @@ func writeZip(out, root string, mtime time.Time, entries []entry) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
+	if err := writeMembers(tmp, root, mtime, entries); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	// CreateTemp makes the file 0600; a release archive is for everyone.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), out)
+}
 
+// writeMembers writes the archive to w: the directories first, then the
+// entries, both sorted.
+func writeMembers(w io.Writer, root string, mtime time.Time, entries []entry) error {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
-	dirs := map[string]bool{root + "/": true}
-	for _, e := range entries {
-		for d := path.Dir(e.name); d != "."; d = path.Dir(d) {
-			dirs[root+"/"+d+"/"] = true
-		}
-	}
-	dirList := make([]string, 0, len(dirs))
-	for d := range dirs {
-		dirList = append(dirList, d)
-	}
-	sort.Strings(dirList)
-
-	zw := zip.NewWriter(tmp)
-	for _, d := range dirList {
+	zw := zip.NewWriter(w)
+	for _, d := range zipDirs(root, entries) {
 		h := &zip.FileHeader{Name: d, Method: zip.Store, Modified: mtime}
 		h.SetMode(fs.ModeDir | 0o755)
 		if _, err := zw.CreateHeader(h); err != nil {
@@ -300,23 +338,30 @@ func writeZip(out, root string, mtime time.Time, entries []entry) (err error) {
 			h.Method = zip.Store
 			data = []byte(e.symlink)
 		}
-		w, err := zw.CreateHeader(h)
+		fw, err := zw.CreateHeader(h)
 		if err != nil {
 			return err
 		}
-		if _, err := w.Write(data); err != nil {
+		if _, err := fw.Write(data); err != nil {
 			return err
 		}
 	}
-	if err := zw.Close(); err != nil {
-		return err
+	return zw.Close()
+}
+
+// zipDirs are the directory members the entries need, root/ among them,
+// sorted.
+func zipDirs(root string, entries []entry) []string {
+	dirs := map[string]bool{root + "/": true}
+	for _, e := range entries {
+		for d := path.Dir(e.name); d != "."; d = path.Dir(d) {
+			dirs[root+"/"+d+"/"] = true
+		}
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	list := make([]string, 0, len(dirs))
+	for d := range dirs {
+		list = append(list, d)
 	}
-	// CreateTemp makes the file 0600; a release archive is for everyone.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), out)
+	sort.Strings(list)
+	return list
 }

@@ -27,6 +27,7 @@ import (
 	"io"
 	"math"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -401,69 +402,22 @@ type payload struct {
 
 var filesField = regexp.MustCompile(`^files\[(\d+)\]$`)
 
+// createMessage applies POST /channels/{id}/messages in Discord's order:
+// the channel and the bot's right to post there, the body and its limits,
+// then, holding the lock, the message replied to and the nonce.
 func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, channelID string) {
-	if !isSnowflake(channelID) {
-		invalidForm(w, "channel_id", "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", channelID))
-		return
-	}
-	s.mu.Lock()
-	c, ok := s.channels[channelID]
-	s.mu.Unlock()
+	c, ok := s.postableChannel(w, channelID)
 	if !ok {
-		writeError(w, http.StatusNotFound, 10003, "Unknown Channel", nil)
 		return
 	}
 	dm := c.GuildID == ""
-	if !dm && c.Perms&PermView == 0 {
-		writeError(w, http.StatusForbidden, 50001, "Missing Access", nil)
-		return
-	}
-	if !dm && c.Perms&PermSend == 0 {
-		writeError(w, http.StatusForbidden, 50013, "Missing Permissions", nil)
-		return
-	}
-
 	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
 	p, files, status := parseBody(w, r)
 	if status != 0 {
 		return
 	}
-
-	if utf16Len(p.Content) > MaxContent {
-		invalidForm(w, "content", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("Must be %d or fewer in length.", MaxContent))
-		return
-	}
-	nonce, ok := nonceString(p.Nonce)
+	nonce, ok := checkMessage(w, p, files)
 	if !ok {
-		invalidForm(w, "nonce", "BASE_TYPE_BAD_TYPE", "Must be an integer or a string.")
-		return
-	}
-	if len(nonce) > MaxNonce {
-		invalidForm(w, "nonce", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("Must be %d or fewer in length.", MaxNonce))
-		return
-	}
-	if len(files) > MaxFiles || len(p.Attachments) > MaxFiles {
-		invalidForm(w, "attachments", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("Must be %d or fewer in length.", MaxFiles))
-		return
-	}
-	for _, f := range files {
-		if len(f.Data) > MaxFileBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, 40005, "Request entity too large", nil)
-			return
-		}
-	}
-	for _, a := range p.Attachments {
-		if utf16Len(a.Description) > MaxDescription {
-			invalidForm(w, "attachments", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("description: Must be %d or fewer in length.", MaxDescription))
-			return
-		}
-	}
-	if err := matchAttachments(p, files); err != "" {
-		invalidForm(w, "attachments", "ATTACHMENT_NOT_FOUND", err)
-		return
-	}
-	if strings.TrimSpace(p.Content) == "" && len(files) == 0 && len(p.Embeds) == 0 {
-		writeError(w, http.StatusBadRequest, 50006, "Cannot send an empty message", nil)
 		return
 	}
 	if !dm && len(files) > 0 && c.Perms&PermAttach == 0 {
@@ -473,21 +427,9 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, channelID
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	replyTo := ""
-	if p.Reference != nil {
-		if !dm && c.Perms&PermReadHistory == 0 {
-			writeError(w, http.StatusForbidden, 50013, "Missing Permissions", nil)
-			return
-		}
-		i, found := s.byID[p.Reference.MessageID]
-		found = found && s.messages[i].ChannelID == channelID
-		switch {
-		case found:
-			replyTo = p.Reference.MessageID
-		case p.Reference.FailIfNotExists == nil || *p.Reference.FailIfNotExists:
-			invalidForm(w, "message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message")
-			return
-		}
+	replyTo, ok := s.replyTarget(w, p, c)
+	if !ok {
+		return
 	}
 	if p.Enforce && nonce != "" {
 		if id, seen := s.nonces[nonce]; seen {
@@ -502,6 +444,98 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, channelID
 		s.nonces[nonce] = m.ID
 	}
 	writeJSON(w, http.StatusOK, s.messageJSON(m))
+}
+
+// postableChannel is the channel a message is posted to, if the bot may
+// see it and send there (a DM always); otherwise it answers why not.
+func (s *Server) postableChannel(w http.ResponseWriter, channelID string) (Channel, bool) {
+	if !isSnowflake(channelID) {
+		invalidForm(w, "channel_id", "NUMBER_TYPE_COERCE", fmt.Sprintf("Value %q is not snowflake.", channelID))
+		return Channel{}, false
+	}
+	s.mu.Lock()
+	c, ok := s.channels[channelID]
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, 10003, "Unknown Channel", nil)
+		return Channel{}, false
+	}
+	dm := c.GuildID == ""
+	if !dm && c.Perms&PermView == 0 {
+		writeError(w, http.StatusForbidden, 50001, "Missing Access", nil)
+		return Channel{}, false
+	}
+	if !dm && c.Perms&PermSend == 0 {
+		writeError(w, http.StatusForbidden, 50013, "Missing Permissions", nil)
+		return Channel{}, false
+	}
+	return c, true
+}
+
+// checkMessage holds a new message to Discord's limits and returns its
+// nonce as text; on a breach it answers as Discord does.
+func checkMessage(w http.ResponseWriter, p payload, files []File) (string, bool) {
+	if utf16Len(p.Content) > MaxContent {
+		invalidForm(w, "content", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("Must be %d or fewer in length.", MaxContent))
+		return "", false
+	}
+	nonce, ok := nonceString(p.Nonce)
+	if !ok {
+		invalidForm(w, "nonce", "BASE_TYPE_BAD_TYPE", "Must be an integer or a string.")
+		return "", false
+	}
+	if len(nonce) > MaxNonce {
+		invalidForm(w, "nonce", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("Must be %d or fewer in length.", MaxNonce))
+		return "", false
+	}
+	if len(files) > MaxFiles || len(p.Attachments) > MaxFiles {
+		invalidForm(w, "attachments", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("Must be %d or fewer in length.", MaxFiles))
+		return "", false
+	}
+	for _, f := range files {
+		if len(f.Data) > MaxFileBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, 40005, "Request entity too large", nil)
+			return "", false
+		}
+	}
+	for _, a := range p.Attachments {
+		if utf16Len(a.Description) > MaxDescription {
+			invalidForm(w, "attachments", "BASE_TYPE_MAX_LENGTH", fmt.Sprintf("description: Must be %d or fewer in length.", MaxDescription))
+			return "", false
+		}
+	}
+	if err := matchAttachments(p, files); err != "" {
+		invalidForm(w, "attachments", "ATTACHMENT_NOT_FOUND", err)
+		return "", false
+	}
+	if strings.TrimSpace(p.Content) == "" && len(files) == 0 && len(p.Embeds) == 0 {
+		writeError(w, http.StatusBadRequest, 50006, "Cannot send an empty message", nil)
+		return "", false
+	}
+	return nonce, true
+}
+
+// replyTarget is the ID of the message p replies to in c, "" for none or
+// for a missing one that fail_if_not_exists=false lets go; it answers when
+// the reply is refused. s.mu is held.
+func (s *Server) replyTarget(w http.ResponseWriter, p payload, c Channel) (string, bool) {
+	if p.Reference == nil {
+		return "", true
+	}
+	if c.GuildID != "" && c.Perms&PermReadHistory == 0 {
+		writeError(w, http.StatusForbidden, 50013, "Missing Permissions", nil)
+		return "", false
+	}
+	i, found := s.byID[p.Reference.MessageID]
+	found = found && s.messages[i].ChannelID == c.ID
+	switch {
+	case found:
+		return p.Reference.MessageID, true
+	case p.Reference.FailIfNotExists == nil || *p.Reference.FailIfNotExists:
+		invalidForm(w, "message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message")
+		return "", false
+	}
+	return "", true
 }
 
 // editMessage applies PATCH /channels/{id}/messages/{id} with JSON
@@ -566,24 +600,35 @@ const codeUnknownMessage = 10008
 // parseBody reads a JSON or multipart body. On a bad body it answers and
 // returns a non-zero status.
 func parseBody(w http.ResponseWriter, r *http.Request) (payload, []File, int) {
-	var p payload
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
 	case "application/json":
-		raw, err := io.ReadAll(r.Body)
-		if tooLarge(w, err) {
-			return p, nil, http.StatusRequestEntityTooLarge
-		}
-		if err != nil || json.Unmarshal(raw, &p) != nil {
-			writeError(w, http.StatusBadRequest, 50109, "The request body contains invalid JSON.", nil)
-			return p, nil, http.StatusBadRequest
-		}
-		return p, nil, 0
+		p, status := parseJSONBody(w, r)
+		return p, nil, status
 	case "multipart/form-data":
-	default:
-		invalidForm(w, "_content_type", "CONTENT_TYPE_INVALID", "Expected application/json or multipart/form-data.")
-		return p, nil, http.StatusBadRequest
+		return parseMultipartBody(w, r)
 	}
+	invalidForm(w, "_content_type", "CONTENT_TYPE_INVALID", "Expected application/json or multipart/form-data.")
+	return payload{}, nil, http.StatusBadRequest
+}
+
+func parseJSONBody(w http.ResponseWriter, r *http.Request) (payload, int) {
+	var p payload
+	raw, err := io.ReadAll(r.Body)
+	if tooLarge(w, err) {
+		return p, http.StatusRequestEntityTooLarge
+	}
+	if err != nil || json.Unmarshal(raw, &p) != nil {
+		writeError(w, http.StatusBadRequest, 50109, "The request body contains invalid JSON.", nil)
+		return p, http.StatusBadRequest
+	}
+	return p, 0
+}
+
+// parseMultipartBody reads a payload_json part, required, and files[n]
+// parts, each name once.
+func parseMultipartBody(w http.ResponseWriter, r *http.Request) (payload, []File, int) {
+	var p payload
 	mr, err := r.MultipartReader()
 	if err != nil {
 		invalidForm(w, "_body", "MULTIPART_INVALID", "The multipart body could not be read.")
@@ -593,7 +638,7 @@ func parseBody(w http.ResponseWriter, r *http.Request) (payload, []File, int) {
 	seen := map[string]bool{}
 	havePayload := false
 	for {
-		part, err := mr.NextPart()
+		part, data, err := nextPart(mr)
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -605,14 +650,6 @@ func parseBody(w http.ResponseWriter, r *http.Request) (payload, []File, int) {
 			return p, nil, http.StatusBadRequest
 		}
 		name := part.FormName()
-		data, err := io.ReadAll(part)
-		if tooLarge(w, err) {
-			return p, nil, http.StatusRequestEntityTooLarge
-		}
-		if err != nil {
-			invalidForm(w, "_body", "MULTIPART_INVALID", "The multipart body could not be read.")
-			return p, nil, http.StatusBadRequest
-		}
 		if seen[name] {
 			invalidForm(w, name, "DUPLICATE_FIELD", "Each part must have a unique name.")
 			return p, nil, http.StatusBadRequest
@@ -641,6 +678,16 @@ func parseBody(w http.ResponseWriter, r *http.Request) (payload, []File, int) {
 		return p, nil, http.StatusBadRequest
 	}
 	return p, files, 0
+}
+
+// nextPart reads the next part whole; io.EOF after the last.
+func nextPart(mr *multipart.Reader) (*multipart.Part, []byte, error) {
+	part, err := mr.NextPart()
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := io.ReadAll(part)
+	return part, data, err
 }
 
 func tooLarge(w http.ResponseWriter, err error) bool {

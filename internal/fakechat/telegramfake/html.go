@@ -28,103 +28,21 @@ func parseHTML(s string) (string, string) {
 			i++
 			continue
 		}
-		begin := i
-		i++
-		if i < len(s) && s[i] == '/' {
-			if len(open) == 0 {
-				return "", fmt.Sprintf("Unexpected end tag at byte offset %d", begin)
-			}
-			j := i + 1
-			for j < len(s) && !space(s[j]) && s[j] != '>' {
-				j++
-			}
-			name := strings.ToLower(s[i+1 : j])
-			for j < len(s) && space(s[j]) {
-				j++
-			}
-			if j >= len(s) || s[j] != '>' {
-				return "", fmt.Sprintf("Unclosed end tag at byte offset %d", begin)
-			}
-			if want := open[len(open)-1]; name != "" && name != want {
-				return "", fmt.Sprintf(`Unmatched end tag at byte offset %d, expected "</%s>", found "</%s>"`, begin, want, name)
+		if i+1 < len(s) && s[i+1] == '/' {
+			end, desc := endTag(s, i, open)
+			if desc != "" {
+				return "", desc
 			}
 			open = open[:len(open)-1]
-			i = j + 1
+			i = end
 			continue
 		}
-		j := i
-		for j < len(s) && !space(s[j]) && s[j] != '>' {
-			j++
-		}
-		if j >= len(s) {
-			return "", fmt.Sprintf("Unclosed start tag at byte offset %d", begin)
-		}
-		name := strings.ToLower(s[i:j])
-		if !supportedTags[name] {
-			return "", fmt.Sprintf(`Unsupported start tag "%s" at byte offset %d`, name, begin)
-		}
-		class := ""
-		for j < len(s) && s[j] != '>' {
-			for j < len(s) && space(s[j]) {
-				j++
-			}
-			if j < len(s) && s[j] == '>' {
-				break
-			}
-			a := j
-			for j < len(s) && !space(s[j]) && !strings.ContainsRune("=>/\"'", rune(s[j])) {
-				j++
-			}
-			attr := s[a:j]
-			if attr == "" {
-				return "", fmt.Sprintf(`Empty attribute name in the tag "%s" at byte offset %d`, name, begin)
-			}
-			for j < len(s) && space(s[j]) {
-				j++
-			}
-			if j >= len(s) {
-				return "", fmt.Sprintf(`Unclosed start tag "%s" at byte offset %d`, name, begin)
-			}
-			if s[j] != '=' {
-				continue
-			}
-			j++
-			for j < len(s) && space(s[j]) {
-				j++
-			}
-			if j >= len(s) {
-				return "", fmt.Sprintf(`Unclosed start tag "%s" at byte offset %d`, name, begin)
-			}
-			var value string
-			if q := s[j]; q == '"' || q == '\'' {
-				end := strings.IndexByte(s[j+1:], q)
-				if end < 0 {
-					return "", fmt.Sprintf("Unclosed start tag at byte offset %d", begin)
-				}
-				value = s[j+1 : j+1+end]
-				j += end + 2
-			} else {
-				v := j
-				for j < len(s) && (isAlnum(s[j]) || s[j] == '.' || s[j] == '-') {
-					j++
-				}
-				if j < len(s) && !space(s[j]) && s[j] != '>' {
-					return "", fmt.Sprintf("Unexpected end of name token at byte offset %d", v)
-				}
-				value = strings.ToLower(s[v:j])
-			}
-			if name == "span" && attr == "class" {
-				class = value
-			}
-		}
-		if j >= len(s) {
-			return "", fmt.Sprintf("Unclosed start tag at byte offset %d", begin)
-		}
-		if name == "span" && class != "tg-spoiler" {
-			return "", fmt.Sprintf(`Tag "span" must have class "tg-spoiler" at byte offset %d`, begin)
+		name, end, desc := startTag(s, i)
+		if desc != "" {
+			return "", desc
 		}
 		open = append(open, name)
-		i = j + 1
+		i = end
 	}
 	if len(open) > 0 {
 		return "", fmt.Sprintf(`Can't find end tag corresponding to start tag "%s"`, open[len(open)-1])
@@ -133,6 +51,124 @@ func parseHTML(s string) (string, string) {
 		return "", "Strings must be encoded in UTF-8"
 	}
 	return out.String(), ""
+}
+
+// endTag reads the end tag at s[begin] ("</"), which must close the last
+// of the open tags; a bare "</>" closes it whatever it is. end is just
+// past its '>'.
+func endTag(s string, begin int, open []string) (end int, desc string) {
+	if len(open) == 0 {
+		return 0, fmt.Sprintf("Unexpected end tag at byte offset %d", begin)
+	}
+	j := begin + 2
+	for j < len(s) && !space(s[j]) && s[j] != '>' {
+		j++
+	}
+	name := strings.ToLower(s[begin+2 : j])
+	for j < len(s) && space(s[j]) {
+		j++
+	}
+	if j >= len(s) || s[j] != '>' {
+		return 0, fmt.Sprintf("Unclosed end tag at byte offset %d", begin)
+	}
+	if want := open[len(open)-1]; name != "" && name != want {
+		return 0, fmt.Sprintf(`Unmatched end tag at byte offset %d, expected "</%s>", found "</%s>"`, begin, want, name)
+	}
+	return j + 1, ""
+}
+
+// startTag reads the start tag at s[begin] ('<'): a supported name, then
+// attributes, of which only span's class matters. end is just past its
+// '>'.
+func startTag(s string, begin int) (name string, end int, desc string) {
+	j := begin + 1
+	for j < len(s) && !space(s[j]) && s[j] != '>' {
+		j++
+	}
+	if j >= len(s) {
+		return "", 0, fmt.Sprintf("Unclosed start tag at byte offset %d", begin)
+	}
+	name = strings.ToLower(s[begin+1 : j])
+	if !supportedTags[name] {
+		return "", 0, fmt.Sprintf(`Unsupported start tag "%s" at byte offset %d`, name, begin)
+	}
+	class, j, desc := attributes(s, j, name, begin)
+	if desc != "" {
+		return "", 0, desc
+	}
+	if j >= len(s) {
+		return "", 0, fmt.Sprintf("Unclosed start tag at byte offset %d", begin)
+	}
+	if name == "span" && class != "tg-spoiler" {
+		return "", 0, fmt.Sprintf(`Tag "span" must have class "tg-spoiler" at byte offset %d`, begin)
+	}
+	return name, j + 1, ""
+}
+
+// attributes reads the attributes of the start tag name (at begin) from
+// s[j] up to its '>' or the end of s, and returns span's class. An
+// attribute may have no value.
+func attributes(s string, j int, name string, begin int) (class string, end int, desc string) {
+	for j < len(s) && s[j] != '>' {
+		for j < len(s) && space(s[j]) {
+			j++
+		}
+		if j < len(s) && s[j] == '>' {
+			break
+		}
+		a := j
+		for j < len(s) && !space(s[j]) && !strings.ContainsRune("=>/\"'", rune(s[j])) {
+			j++
+		}
+		attr := s[a:j]
+		if attr == "" {
+			return "", 0, fmt.Sprintf(`Empty attribute name in the tag "%s" at byte offset %d`, name, begin)
+		}
+		for j < len(s) && space(s[j]) {
+			j++
+		}
+		if j >= len(s) {
+			return "", 0, fmt.Sprintf(`Unclosed start tag "%s" at byte offset %d`, name, begin)
+		}
+		if s[j] != '=' {
+			continue
+		}
+		j++
+		for j < len(s) && space(s[j]) {
+			j++
+		}
+		if j >= len(s) {
+			return "", 0, fmt.Sprintf(`Unclosed start tag "%s" at byte offset %d`, name, begin)
+		}
+		var value string
+		if value, j, desc = attributeValue(s, j, begin); desc != "" {
+			return "", 0, desc
+		}
+		if name == "span" && attr == "class" {
+			class = value
+		}
+	}
+	return class, j, ""
+}
+
+// attributeValue reads the value at s[j]: quoted as written, or a bare
+// name token, lowercased.
+func attributeValue(s string, j, begin int) (value string, end int, desc string) {
+	if q := s[j]; q == '"' || q == '\'' {
+		n := strings.IndexByte(s[j+1:], q)
+		if n < 0 {
+			return "", 0, fmt.Sprintf("Unclosed start tag at byte offset %d", begin)
+		}
+		return s[j+1 : j+1+n], j + n + 2, ""
+	}
+	v := j
+	for j < len(s) && (isAlnum(s[j]) || s[j] == '.' || s[j] == '-') {
+		j++
+	}
+	if j < len(s) && !space(s[j]) && s[j] != '>' {
+		return "", 0, fmt.Sprintf("Unexpected end of name token at byte offset %d", v)
+	}
+	return strings.ToLower(s[v:j]), j, ""
 }
 
 var supportedTags = map[string]bool{

@@ -59,7 +59,7 @@
   var timeLabel = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' })
     .format(instant) + ' ' + timeZone;
 
-  getJSON('/api/dashboards/uid/' + encodeURIComponent(uid)).then(function (r) {
+  getJSON('/api/panelcast-test/dashboards/' + encodeURIComponent(uid)).then(function (r) {
     if (!r.ok) {
       showMessage(r.body.message || 'Failed to load dashboard');
       return;
@@ -74,7 +74,8 @@
     var queryMs = ms('query', cfg.queryMs);
     var panels = model.dashboard.panels;
     if (solo) {
-      var id = Number(params.get('panelId'));
+      // Scenes' solo page takes the panel's id or its key, panel-<id>.
+      var id = Number(String(params.get('panelId')).replace(/^panel-/, ''));
       panels = panels.filter(function (p) { return p.id === id; });
       if (panels.length === 0) {
         showMessage('Panel not found');
