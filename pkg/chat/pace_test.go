@@ -80,7 +80,7 @@ func TestPacerGivesUpBeforeTheDeadline(t *testing.T) {
 		t.Fatal("waited although the wait could not end in time")
 	}
 	// A cancelled context ends a wait that would have fitted.
-	p.Block(time.Hour)
+	p.Block(context.Background(), time.Hour)
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel2)
 	if _, err := p.Wait(ctx2, Rule{Key: "other"}); !errors.Is(err, context.Canceled) {
@@ -90,8 +90,8 @@ func TestPacerGivesUpBeforeTheDeadline(t *testing.T) {
 
 func TestPacerBlock(t *testing.T) {
 	p := &Pacer{}
-	p.Block(80 * time.Millisecond)
-	p.Block(10 * time.Millisecond) // a shorter block does not shorten it
+	p.Block(context.Background(), 80*time.Millisecond)
+	p.Block(context.Background(), 10*time.Millisecond) // a shorter block does not shorten it
 	start := time.Now()
 	if _, err := p.Wait(context.Background()); err != nil {
 		t.Fatal(err)
