@@ -287,6 +287,30 @@ var migrations = []string{
 		id         text PRIMARY KEY,
 		expires_at timestamptz NOT NULL
 	);`,
+	// The chats' rate limits, shared by the replicas (pace.go).
+	`CREATE TABLE panelcast_pace_slots (
+		key     text NOT NULL,
+		id      bigint NOT NULL,
+		at      timestamptz NOT NULL,
+		done    boolean NOT NULL DEFAULT false,
+		expires timestamptz NOT NULL,
+		per     interval NOT NULL,
+		PRIMARY KEY (key, id)
+	);
+	CREATE TABLE panelcast_pace_buckets (
+		key        text PRIMARY KEY,
+		known      boolean NOT NULL DEFAULT false,
+		unlimited  boolean NOT NULL DEFAULT false,
+		remaining  integer NOT NULL DEFAULT 0,
+		reset_at   timestamptz,
+		holder     bigint,
+		held_until timestamptz,
+		used_at    timestamptz NOT NULL
+	);
+	CREATE TABLE panelcast_pace_blocks (
+		bot   text PRIMARY KEY,
+		until timestamptz NOT NULL
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
