@@ -167,50 +167,87 @@ func (p *pace) Take(ctx context.Context, bot string, rules []chat.Rule) (func(),
 	}, 0, nil
 }
 
+// bucketRow is a bucket's row, the bot's block and the database's clock.
+type bucketRow struct {
+	known, unlimited       bool
+	remaining              int
+	reset, heldUntil, till *time.Time
+	holder                 *int64
+	now                    time.Time
+}
+
+const bucketSelect = `SELECT known, unlimited, remaining, reset_at, holder, held_until,
+		(SELECT until FROM panelcast_pace_blocks WHERE bot = $2), clock_timestamp()
+	FROM panelcast_pace_buckets WHERE key = $1`
+
+func scanBucket(row pgx.Row) (b bucketRow, found bool, err error) {
+	err = row.Scan(&b.known, &b.unlimited, &b.remaining, &b.reset, &b.holder, &b.heldUntil, &b.till, &b.now)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return bucketRow{}, false, nil
+	}
+	return b, err == nil, err
+}
+
+// wait is how long until the bucket may take a request; 0 for now.
+func (b bucketRow) wait() time.Duration {
+	switch {
+	case b.till != nil && b.till.After(b.now):
+		return b.till.Sub(b.now)
+	case b.unlimited:
+		return 0
+	case b.holder != nil && b.heldUntil.After(b.now):
+		// Its answer usually comes sooner than the hold ends.
+		return min(b.heldUntil.Sub(b.now), busyPoll)
+	case b.known && b.remaining <= 0 && b.reset != nil && b.reset.After(b.now):
+		return b.reset.Sub(b.now)
+	}
+	return 0
+}
+
 // TakeBucket takes the announced bucket key: one request at a time while
-// it is limited, any number once an answer showed it is not.
+// it is limited, any number once an answer showed it is not. Waiting for a
+// held bucket asks again every busyPoll, with a plain read; only a bucket
+// that looks free is locked and taken.
 func (p *pace) TakeBucket(ctx context.Context, bot, key string) (func(*chat.Announced), time.Duration, <-chan struct{}, error) {
 	p.prune(ctx)
 	key = bot + " " + key
+	fail := func(err error) (func(*chat.Announced), time.Duration, <-chan struct{}, error) {
+		return nil, 0, nil, p.fail("taking a chat's rate-limit bucket", err)
+	}
+	b, found, err := scanBucket(p.pool.QueryRow(ctx, bucketSelect, key, bot))
+	if err != nil {
+		return fail(err)
+	}
 	id := newRequestID()
-	var wait time.Duration
-	var held bool
-	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO panelcast_pace_buckets (key, used_at) VALUES ($1, clock_timestamp())
-			ON CONFLICT (key) DO UPDATE SET used_at = excluded.used_at`, key); err != nil {
-			return err
+	if wait := b.wait(); wait > 0 || b.unlimited {
+		if wait > 0 {
+			return nil, wait, nil, nil
 		}
-		var known, unlimited bool
-		var remaining int
-		var now time.Time
-		var reset, heldUntil, blocked *time.Time
-		var holder *int64
-		err := tx.QueryRow(ctx, `SELECT known, unlimited, remaining, reset_at, holder, held_until, clock_timestamp(),
-				(SELECT until FROM panelcast_pace_blocks WHERE bot = $2)
-			FROM panelcast_pace_buckets WHERE key = $1 FOR UPDATE`, key, bot).
-			Scan(&known, &unlimited, &remaining, &reset, &holder, &heldUntil, &now, &blocked)
+		return func(a *chat.Announced) { p.release(ctx, key, id, false, a) }, 0, nil, nil
+	}
+	var wait time.Duration
+	held := false
+	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		if !found {
+			if _, err := tx.Exec(ctx, `INSERT INTO panelcast_pace_buckets (key, used_at) VALUES ($1, clock_timestamp())
+				ON CONFLICT (key) DO NOTHING`, key); err != nil {
+				return err
+			}
+		}
+		b, _, err := scanBucket(tx.QueryRow(ctx, bucketSelect+" FOR UPDATE OF panelcast_pace_buckets", key, bot))
 		if err != nil {
 			return err
 		}
-		switch {
-		case blocked != nil && blocked.After(now):
-			wait = blocked.Sub(now)
-		case unlimited:
-		case holder != nil && heldUntil.After(now):
-			wait = min(heldUntil.Sub(now), busyPoll)
-		case known && remaining <= 0 && reset != nil && reset.After(now):
-			wait = reset.Sub(now)
-		}
-		if wait > 0 || unlimited {
+		if wait = b.wait(); wait > 0 || b.unlimited {
 			return nil
 		}
-		held = true
-		_, err = tx.Exec(ctx, `UPDATE panelcast_pace_buckets SET holder = $2, held_until = $3::timestamptz + $4::interval WHERE key = $1`,
-			key, id, now, hold(ctx))
+		_, err = tx.Exec(ctx, `UPDATE panelcast_pace_buckets SET holder = $2, held_until = $3::timestamptz + $4::interval, used_at = $3
+			WHERE key = $1`, key, id, b.now, hold(ctx))
+		held = err == nil
 		return err
 	})
 	if err != nil {
-		return nil, 0, nil, p.fail("taking a chat's rate-limit bucket", err)
+		return fail(err)
 	}
 	if wait > 0 {
 		return nil, wait, nil, nil

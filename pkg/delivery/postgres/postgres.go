@@ -24,6 +24,9 @@
 //   - Wake-ups cross replicas with LISTEN/NOTIFY on channel
 //     panelcast_outbox (a trigger notifies when a job becomes due); if the
 //     listening connection drops, the worker's poll still finds the jobs.
+//   - The chats' rate limits are shared too (Pace, panelcast_pace_*): the
+//     replicas posting as one bot keep together to what the service allows
+//     that bot, as one process would.
 //   - The schema is versioned in panelcast_schema; Open migrates it inside
 //     one transaction holding an advisory lock, so replicas starting
 //     together migrate once.
