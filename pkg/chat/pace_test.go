@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -165,5 +166,21 @@ func TestLimitOr(t *testing.T) {
 	}
 	if l := (Limit{N: 5, Per: time.Minute}).Or(def); l.N != 5 {
 		t.Errorf("a set Limit was replaced: %+v", l)
+	}
+}
+
+func TestBotID(t *testing.T) {
+	const token = "xoxb-1234-secret"
+	id := BotID("https://slack.com/api/", token)
+	if id != BotID("https://slack.com/api/", token) || len(id) != 24 {
+		t.Fatalf("BotID %q is not a stable 24-digit hash", id)
+	}
+	if strings.Contains(id, "secret") || strings.Contains(id, "1234") {
+		t.Fatalf("BotID %q shows the token", id)
+	}
+	for _, other := range []string{BotID("https://slack.com/api/", token+"x"), BotID("https://other.example/api/", token), BotID("https://slack.com/api/" + token)} {
+		if other == id {
+			t.Fatalf("another bot has the same id %q", id)
+		}
 	}
 }
