@@ -94,6 +94,18 @@ func newRequestID() int64 {
 // or the bot is blocked; then it says how long to wait.
 func (p *pace) Take(ctx context.Context, bot string, rules []chat.Rule) (func(), time.Duration, error) {
 	p.prune(ctx)
+	if len(rules) == 0 {
+		// Nothing to count: only a block holds the request.
+		var now time.Time
+		var blocked *time.Time
+		if err := p.pool.QueryRow(ctx, "SELECT clock_timestamp(), (SELECT until FROM panelcast_pace_blocks WHERE bot = $1)", bot).Scan(&now, &blocked); err != nil {
+			return nil, 0, p.fail("reading a chat's Retry-After", err)
+		}
+		if blocked != nil && blocked.After(now) {
+			return nil, blocked.Sub(now), nil
+		}
+		return func() {}, 0, nil
+	}
 	keys := make([]string, len(rules))
 	for i, r := range rules {
 		keys[i] = bot + " " + r.Key
