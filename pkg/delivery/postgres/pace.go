@@ -39,9 +39,10 @@ import (
 // agree on every window.
 
 // paceHold bounds how long a request in flight may hold its slot or bucket
-// when its context has no earlier deadline: longer than any chat client's
-// timeout.
-const paceHold = 2 * time.Minute
+// when its context has no earlier deadline: the longest chat client's
+// timeout (Discord's and Telegram's, whose uploads go in the request). A
+// replica that dies mid-request holds its keys no longer.
+const paceHold = time.Minute
 
 // busyPoll is how often a request waiting for a bucket another request
 // holds asks again; the holder's answer usually comes within it.
