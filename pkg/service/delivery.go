@@ -22,6 +22,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/chat/telegram"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/delivery/postgres"
 	"github.com/panelcast/panelcast/pkg/grafana"
 )
 
@@ -148,9 +149,10 @@ func (st *pushState) alertsReady() (*alertDelivery, error) {
 }
 
 // newSenders builds a sender for every chat provider whose credentials are
-// configured. Providers whose settings are wrong are returned in broken,
-// with the reason.
-func newSenders(cfg config.Config, log *slog.Logger) (senders map[string]chat.Sender, broken map[string]error) {
+// configured, counting their rate limits in pace (nil: each in its own
+// memory). Providers whose settings are wrong are returned in broken, with
+// the reason.
+func newSenders(cfg config.Config, log *slog.Logger, pace chat.PaceState) (senders map[string]chat.Sender, broken map[string]error) {
 	senders, broken = map[string]chat.Sender{}, map[string]error{}
 	add := func(name string, s chat.Sender, err error) {
 		if err != nil {
@@ -160,19 +162,19 @@ func newSenders(cfg config.Config, log *slog.Logger) (senders map[string]chat.Se
 		senders[name] = s
 	}
 	if cfg.SlackBotToken.IsSet() {
-		s, err := slack.New(slack.Config{Token: cfg.SlackBotToken.Reveal(), APIURL: cfg.SlackAPIURL, Logger: log})
+		s, err := slack.New(slack.Config{Token: cfg.SlackBotToken.Reveal(), APIURL: cfg.SlackAPIURL, Logger: log, Pace: pace})
 		add("slack", s, err)
 	}
 	if cfg.MattermostURL != "" || cfg.MattermostToken.IsSet() {
-		s, err := mattermost.New(mattermost.Config{URL: cfg.MattermostURL, Token: cfg.MattermostToken.Reveal(), Team: cfg.MattermostTeam, Logger: log})
+		s, err := mattermost.New(mattermost.Config{URL: cfg.MattermostURL, Token: cfg.MattermostToken.Reveal(), Team: cfg.MattermostTeam, Logger: log, Pace: pace})
 		add("mattermost", s, err)
 	}
 	if cfg.DiscordBotToken.IsSet() {
-		s, err := discord.New(discord.Config{Token: cfg.DiscordBotToken.Reveal(), APIURL: cfg.DiscordAPIURL})
+		s, err := discord.New(discord.Config{Token: cfg.DiscordBotToken.Reveal(), APIURL: cfg.DiscordAPIURL, Pace: pace})
 		add("discord", s, err)
 	}
 	if cfg.TelegramBotToken.IsSet() {
-		s, err := telegram.New(telegram.Config{Token: cfg.TelegramBotToken.Reveal(), APIURL: cfg.TelegramAPIURL})
+		s, err := telegram.New(telegram.Config{Token: cfg.TelegramBotToken.Reveal(), APIURL: cfg.TelegramAPIURL, Pace: pace})
 		add("telegram", s, err)
 	}
 	return senders, broken
@@ -207,7 +209,19 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	if st.alertsErr != nil {
 		s.Log.Error("alert messages are refused until the setting is fixed", "error", st.alertsErr)
 	}
-	senders, broken := newSenders(s.Config, s.Log)
+	// With PostgreSQL the outbox also holds the chats' rate limits, shared
+	// by every replica that posts as the same bot: it opens first, so that
+	// the senders count in it.
+	var o delivery.Store
+	var openErr error
+	if s.Config.OutboxURL.IsSet() {
+		o, openErr = s.openOutbox()
+	}
+	var pace chat.PaceState
+	if pg, ok := o.(*postgres.Store); ok {
+		pace = pg.Pace()
+	}
+	senders, broken := newSenders(s.Config, s.Log, pace)
 	st.senders, st.broken = map[string]chat.Sender{}, map[string]error{}
 	for name, snd := range senders {
 		st.senders[name] = scrubbedSender{snd, st.scrub}
@@ -220,6 +234,9 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 	// opens nothing, and leaves Grafana's data folder alone.
 	if len(senders)+len(broken) == 0 && s.Config.Grafana != nil {
 		st.off = true
+		if o != nil {
+			return o.Close()
+		}
 		return nil
 	}
 	st.inbox = &openedOutbox{}
@@ -248,10 +265,12 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 		opts.Redact = st.secrets.Replace
 	}
 	st.opts = opts
-	o, err := s.openOutbox()
-	if err != nil {
-		st.openErr = err
-		return err
+	if o == nil && openErr == nil {
+		o, openErr = s.openOutbox()
+	}
+	if openErr != nil {
+		st.openErr = openErr
+		return openErr
 	}
 	s.startWorker(o)
 	return nil
