@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
@@ -112,6 +113,25 @@ func TestPipeConnSendsTerminatedMessagesConcurrently(t *testing.T) {
 		if !want[m] {
 			t.Errorf("message %.60q… was mangled", m)
 		}
+	}
+}
+
+// refusing is a pipe whose reader has gone.
+type refusing struct{}
+
+func (refusing) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// TestPipeConnReportsAFailedWrite: a write the browser's end refuses marks
+// the connection broken, as the end of the stream does, so the browser's
+// other calls end too.
+func TestPipeConnReportsAFailedWrite(t *testing.T) {
+	broken := false
+	p := newPipeConn(refusing{}, strings.NewReader(""), func() { broken = true })
+	if err := p.Send([]byte(`{"id":1}`)); !errors.Is(err, syscall.EPIPE) {
+		t.Errorf("err = %v, want EPIPE", err)
+	}
+	if !broken {
+		t.Error("the failed write was not reported as a broken connection")
 	}
 }
 
