@@ -165,9 +165,9 @@ func launch(ctx context.Context, bin string, extra []string, log *slog.Logger) (
 	b := &browser{cmd: cmd, dataDir: dataDir, exited: make(chan struct{}), log: log}
 	b.life, b.end = context.WithCancelCause(context.Background())
 	go func() {
-		err := cmd.Wait()
+		_ = cmd.Wait()
 		close(b.exited)
-		b.lost("the browser exited", "status", err)
+		b.lost("the browser exited")
 		// Ends go-rod's reader, should the pipe outlive the process.
 		cmdW.Close()
 		outR.Close()
@@ -209,18 +209,28 @@ func launch(ctx context.Context, bin string, extra []string, log *slog.Logger) (
 }
 
 // lost ends b's life, once: every CDP call on it fails at once. Unless b
-// was killed on purpose, it says why and kills b's helper processes now:
-// they would hold memory and CPU the new browser needs.
-func (b *browser) lost(why string, attrs ...any) {
+// was killed on purpose, it kills b's helper processes now (they hold
+// memory and CPU the new browser needs) and says why, with the exit status
+// ("signal: killed" is what the OOM killer leaves).
+func (b *browser) lost(why string) {
 	b.gone.Do(func() {
 		b.mu.Lock()
 		crashed := b.started && !b.closed
 		b.mu.Unlock()
 		b.end(errBrowserGone)
-		if crashed {
-			b.log.Warn(why+"; the renders on it are retried on a new one", append([]any{"pid", b.pid()}, attrs...)...)
-			go b.kill()
+		if !crashed {
+			return
 		}
+		go func() {
+			b.kill()
+			status := "still running"
+			select {
+			case <-b.exited:
+				status = b.cmd.ProcessState.String()
+			default:
+			}
+			b.log.Warn(why+"; the renders on it are retried on a new one", "pid", b.pid(), "exit", status)
+		}()
 	})
 }
 
