@@ -417,9 +417,9 @@ func TestBrowserCrashIsRecovered(t *testing.T) {
 		out, err := r.Render(context.Background(), panelRequest(g, scenario, 400, 200, 1))
 		results <- result{name, out, err}
 	}
-	go render("the render in flight", grafanatest.ScenarioSlow)
-	// Its page has been asked for: it waits for its 1 s query when the browser dies.
-	for deadline := time.Now().Add(10 * time.Second); !visited(g, "/d-solo/"+grafanatest.ScenarioSlow+"/"); time.Sleep(5 * time.Millisecond) {
+	go render("the render in flight", grafanatest.ScenarioScenes)
+	// Its page has been asked for: it is loading it when the browser dies.
+	for deadline := time.Now().Add(10 * time.Second); !visited(g, "/d-solo/"+grafanatest.ScenarioScenes+"/"); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the first render never loaded its page")
 		}
