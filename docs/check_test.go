@@ -131,6 +131,10 @@ func (t *truth) gatherGo() error {
 					if regexp.MustCompile(`^panelcast_[a-z0-9_]+$`).MatchString(s) {
 						t.names[s] = true
 					}
+					// The PostgreSQL outbox's tables, which the pages name too.
+					for _, m := range createdTable.FindAllStringSubmatch(s, -1) {
+						t.names[m[1]] = true
+					}
 				}
 			}
 			return true
@@ -230,6 +234,7 @@ var (
 	inlineCode   = regexp.MustCompile("`([^`]+)`")
 	fence        = regexp.MustCompile("^\\s*(```|~~~)")
 	keyLike      = regexp.MustCompile(`^([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?:\s*[=:].*)?$|^([a-z][a-z0-9]*) = `)
+	createdTable = regexp.MustCompile(`CREATE TABLE (?:IF NOT EXISTS )?(panelcast_[a-z0-9_]+)`)
 	metricLike   = regexp.MustCompile(`^(panelcast_[a-z0-9_]+)(?:\{[^}]*\}|\s*=.*)?$`)
 	envLike      = regexp.MustCompile(`\bPANELCAST_[A-Z0-9][A-Z0-9_]*\b`)
 	envExpansion = regexp.MustCompile(`\$__(?:env|file)\{[^}]*\}`)
