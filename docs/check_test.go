@@ -131,6 +131,10 @@ func (t *truth) gatherGo() error {
 					if regexp.MustCompile(`^panelcast_[a-z0-9_]+$`).MatchString(s) {
 						t.names[s] = true
 					}
+					// The PostgreSQL outbox's tables, which the pages name too.
+					for _, m := range createdTable.FindAllStringSubmatch(s, -1) {
+						t.names[m[1]] = true
+					}
 				}
 			}
 			return true
@@ -219,7 +223,7 @@ var notKeys = map[string]bool{
 // that Panelcast calls or that serves the plugin, Grafana's URL paths,
 // chat commands and the Telegram Bot API.
 var externalPaths = []string{
-	"/api/dashboards/", "/api/teams/", "/api/org", "/api/plugins/panelcast-renderer/metrics",
+	"/api/dashboards/", "/api/teams/", "/api/org", "/api/folders/", "/api/frontend/settings", "/apis/dashboard.grafana.app/", "/api/plugins/panelcast-renderer/metrics",
 	"/d/", "/d-solo/", "/invite", "/newbot", "/bot", "/graph",
 }
 
@@ -230,6 +234,7 @@ var (
 	inlineCode   = regexp.MustCompile("`([^`]+)`")
 	fence        = regexp.MustCompile("^\\s*(```|~~~)")
 	keyLike      = regexp.MustCompile(`^([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?:\s*[=:].*)?$|^([a-z][a-z0-9]*) = `)
+	createdTable = regexp.MustCompile(`CREATE TABLE (?:IF NOT EXISTS )?(panelcast_[a-z0-9_]+)`)
 	metricLike   = regexp.MustCompile(`^(panelcast_[a-z0-9_]+)(?:\{[^}]*\}|\s*=.*)?$`)
 	envLike      = regexp.MustCompile(`\bPANELCAST_[A-Z0-9][A-Z0-9_]*\b`)
 	envExpansion = regexp.MustCompile(`\$__(?:env|file)\{[^}]*\}`)

@@ -563,6 +563,24 @@ func TestBrowserDemoCheckFailsWithoutEachPart(t *testing.T) {
 	}
 }
 
+// The demo page honours var-instance as Grafana does: the query carries
+// the variable's value and the panel draws that series alone.
+func TestBrowserDemoInstance(t *testing.T) {
+	b := browser(t)
+	s := start(t, Options{})
+	tb := open(t, b, s, 800, 400, 1)
+	tb.must(tb.page.Navigate(s.PanelURL(ScenarioDemo, url.Values{"query": {"50"}, "var-instance": {Demo[0].Name}})))
+	tb.waitFor(15*time.Second, func(tl timeline) bool { return tl.has("count=1") && tl.last("count=0") > tl.first("count=1") })
+	time.Sleep(300 * time.Millisecond)
+	img := tb.screenshot()
+	if _, err := CheckDemoPictureOf(img, Demo[:1]); err != nil {
+		t.Errorf("with var-instance=%s: %v", Demo[0].Name, err)
+	}
+	if _, err := CheckDemoPicture(img); err == nil || !strings.Contains(err.Error(), "series "+Demo[1].Name) {
+		t.Errorf("the picture of %s alone passes as every series' (err = %v)", Demo[0].Name, err)
+	}
+}
+
 // A failing query ends the count too, and Grafana's panel shows its error.
 func TestBrowserDemoFailing(t *testing.T) {
 	b := browser(t)

@@ -12,22 +12,16 @@ import (
 	"math/big"
 	"net"
 	"time"
+
+	"github.com/panelcast/panelcast/pkg/demo"
 )
 
-// newCertificate makes a self-signed server certificate naming only
-// CertificateName: no localhost, no IP address, so a browser reaching the
-// server as localhost fails exactly as it does with a real Grafana whose
-// certificate was issued for its public name. A fresh key each time, so
-// trusting one server's key (an SPKI list) trusts no other.
-func newCertificate() (tls.Certificate, error) {
-	return issue(nil, nil, CertificateName)
-}
-
 // serverCertificate is the given certificate, with its parsed leaf, or
-// else a new self-signed one.
+// else the demo's: self-signed for CertificateName only, with a fresh key
+// each time, so trusting one server's key (an SPKI list) trusts no other.
 func serverCertificate(given *tls.Certificate) (tls.Certificate, error) {
 	if given == nil {
-		return newCertificate()
+		return demo.NewCertificate()
 	}
 	c := *given
 	if c.Leaf == nil && len(c.Certificate) > 0 {
@@ -80,8 +74,8 @@ func (ca *CA) PEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
 }
 
-// issue makes a leaf for names with a fresh key, signed by parent, or
-// self-signed when parent is nil. The first name is the common name.
+// issue makes a leaf for names with a fresh key, signed by parent. The
+// first name is the common name.
 func issue(parent *x509.Certificate, parentKey *ecdsa.PrivateKey, names ...string) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -97,9 +91,6 @@ func issue(parent *x509.Certificate, parentKey *ecdsa.PrivateKey, names ...strin
 		} else {
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
-	}
-	if parent == nil {
-		parent, parentKey = tmpl, key
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {

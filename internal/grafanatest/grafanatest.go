@@ -6,8 +6,8 @@
 // a missing renderKey, a certificate issued for another name).
 //
 // Integration tests point the renderer at it and check the pixels the pages
-// paint; the binary's demo command serves it too, so nothing here imports
-// testing.
+// paint; the binary's built-in demo is package demo, whose dashboard and
+// assets the demo scenarios serve here with the stand-in's traps.
 //
 // Scenarios are chosen by the dashboard UID in the path (/d-solo/<scenario>/…
 // or /d/<scenario>/…); see the Scenario* constants. Page query parameters
@@ -15,9 +15,9 @@
 // between boot and the first query, default 200), query (query duration,
 // default 300, 1000 for "slow"); csv pages also take download=link.
 //
-// The demo scenarios are pages built from Grafana's own frontend libraries
-// (frontend/, committed built as assets/grafana.js), drawn as Grafana draws
-// them; CheckDemoPicture recognises their pictures.
+// The demo scenarios are package demo's pages, built from Grafana's own
+// frontend libraries and drawn as Grafana draws them; CheckDemoPicture
+// recognises their pictures.
 //
 // Layout of the other scenarios, so tests can check pixels at fractions of
 // the picture whatever its size and device scale factor: a page is
@@ -46,6 +46,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/panelcast/panelcast/pkg/demo"
 )
 
 // Scenarios, chosen by the dashboard UID in the page's path.
@@ -95,11 +97,11 @@ const (
 	// <a download> pointing at /api/panelcast-test/data.csv, which answers
 	// with Content-Disposition: attachment.
 	ScenarioCSV = "csv"
-	// ScenarioDemo is a dashboard built from Grafana's own frontend
-	// libraries (frontend/, bundled into assets/grafana.js): @grafana/scenes
+	// ScenarioDemo is package demo's dashboard, built from Grafana's own
+	// frontend libraries (demo/frontend, bundled into grafana.js): @grafana/scenes
 	// runs the query and keeps window.__grafanaSceneContext and
 	// window.__grafanaRunningQueryCount, @grafana/ui draws two time series
-	// panels (see demo.go) with title, axes, grid, legend, the Demo series
+	// panels with title, axes, grid, legend, the Demo series
 	// in Grafana's palette and a dashed threshold, on Grafana's dark theme.
 	// The count is unset until the first query starts, querystart ms after
 	// boot (the data source's loading), as on Grafana's own pages. Its
@@ -130,7 +132,7 @@ const (
 	// QueryError is the message of the "failing" scenario's query error.
 	QueryError = "datasource error"
 	// CertificateName is the only name in the TLS certificate.
-	CertificateName = "grafana.example.internal"
+	CertificateName = demo.CertificateName
 )
 
 // ReportInstant is the fixed instant pages format in local time for
@@ -140,9 +142,10 @@ var ReportInstant = time.Date(2024, time.January, 1, 12, 0, 0, 0, time.UTC)
 // Colours the pages paint, exported so tests can check pixels.
 var (
 	// Background is Grafana's dark page background.
-	Background = color.RGBA{0x11, 0x12, 0x17, 0xff}
-	// SeriesColor is Grafana's first classic palette colour (green).
-	SeriesColor = color.RGBA{0x73, 0xbf, 0x69, 0xff}
+	Background = demo.Background
+	// SeriesColor is Grafana's first classic palette colour (green), that
+	// of the demo's first series.
+	SeriesColor = demo.All[0].Color
 	// ErrorColor is Grafana's error red.
 	ErrorColor = color.RGBA{0xf2, 0x49, 0x5c, 0xff}
 	// LoginColor is the login page's background, unlike anything else.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image/color"
 	"io"
 	"net/http"
 	"net/url"
@@ -564,35 +563,6 @@ func TestDemoQuery(t *testing.T) {
 
 	if r := do(t, s, "POST", "/api/ds/query", s.RenderKey, strings.NewReader(`{"queries":[{"refId":"A","scenario":"demo-failing","queryMs":0}]}`), nil); r.status != http.StatusInternalServerError {
 		t.Errorf("demo-failing query: %d %s", r.status, r.body)
-	}
-}
-
-// The demo's data is fixed by time alone, and shows what a reader should
-// see: series apart from each other, one of them above the threshold for
-// a while in the default range.
-func TestDemoSeries(t *testing.T) {
-	var above int
-	for m := 0; m <= 120; m++ {
-		at := ReportInstant.Add(time.Duration(m-120) * time.Minute)
-		for _, s := range Demo {
-			v := s.Value(at)
-			if v != s.Value(at) || v < s.Low || v > s.High || v < DemoMin || v > DemoMax {
-				t.Fatalf("%s at %v = %v, want a fixed value within [%v, %v]", s.Name, at, v, s.Low, s.High)
-			}
-		}
-		if Demo[len(Demo)-1].Value(at) > DemoThreshold {
-			above++
-		}
-	}
-	if above < 5 || above > 60 {
-		t.Errorf("%s is above the threshold for %d of 121 minutes, want a visible stretch", Demo[len(Demo)-1].Name, above)
-	}
-	seen := map[color.RGBA]bool{}
-	for _, s := range Demo {
-		if seen[s.Color] {
-			t.Errorf("colour %v used twice", s.Color)
-		}
-		seen[s.Color] = true
 	}
 }
 

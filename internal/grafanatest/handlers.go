@@ -3,7 +3,7 @@ package grafanatest
 import (
 	"context"
 	"crypto/subtle"
-	"embed"
+	_ "embed" // the pages' assets
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -13,20 +13,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/panelcast/panelcast/pkg/demo"
 )
 
 var (
 	//go:embed assets/app.js
 	appJS []byte
-	// grafanaJS is built from frontend/ (npm run build) and committed.
-	//go:embed assets/grafana.js
-	grafanaJS []byte
-	//go:embed assets/grafana.css
-	grafanaCSS []byte
-	// publicFS holds what Grafana's frontend asks for under public/ (fonts,
-	// icons), copied there by frontend/build.mjs.
-	//go:embed assets/public
-	publicFS embed.FS
+	// grafanaJS is package demo's build of Grafana's frontend.
+	grafanaJS = mustRead(demo.Assets(), "grafana.js")
 	//go:embed assets/app.css
 	appCSSTemplate string
 	//go:embed assets/index.html
@@ -136,7 +131,11 @@ func dashboardFor(uid string) (dashboardModel, bool) {
 		csv.Download = &downloadModel{URL: "/api/panelcast-test/data.csv", FileName: CSVFileName}
 		return dashboardModel{Title: "CSV", Panels: one("Table", "table"), Scenario: csv}, true
 	case ScenarioDemo, ScenarioDemoFailing:
-		return dashboardModel{Title: "Demo", Panels: demoPanels(), Scenario: scenes, Frontend: true}, true
+		var panels []panelModel
+		for _, p := range demo.Panels() {
+			panels = append(panels, panelModel{ID: p.ID, Title: p.Title, Type: p.Type, Height: p.Height, FieldConfig: p.FieldConfig, Options: p.Options})
+		}
+		return dashboardModel{Title: demo.Title, Panels: panels, Scenario: scenes, Frontend: true}, true
 	}
 	return dashboardModel{}, false
 }
@@ -147,14 +146,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /public/build/app.js", s.bundle(appJS))
 	mux.HandleFunc("GET /public/build/grafana.js", s.bundle(grafanaJS))
 	mux.HandleFunc("GET /public/build/app.css", serveCSS([]byte(appCSS)))
-	mux.HandleFunc("GET /public/build/grafana.css", serveCSS(grafanaCSS))
-	public, err := fs.Sub(publicFS, "assets/public")
-	if err != nil {
-		panic(err) // fs.Sub fails only for an invalid path name
-	}
-	publicFiles := http.StripPrefix("/public/", http.FileServerFS(public))
-	mux.Handle("GET /public/fonts/", publicFiles)
-	mux.Handle("GET /public/build/img/", publicFiles)
+	demoFiles := http.FileServerFS(demo.Assets())
+	mux.Handle("GET /public/build/grafana.css", http.StripPrefix("/public/build/", demoFiles))
+	mux.Handle("GET /public/fonts/", http.StripPrefix("/", demoFiles))
+	mux.Handle("GET /public/build/img/", http.StripPrefix("/", demoFiles))
 	mux.HandleFunc("/public/", http.NotFound)
 
 	mux.HandleFunc("/api/ds/query", s.api(s.query))
@@ -260,27 +255,28 @@ func (s *Server) shell(w http.ResponseWriter, r *http.Request) {
 	if title == "" {
 		title = "Dashboard"
 	}
-	bundle := "app"
-	if d.Frontend {
-		bundle = "grafana"
+	boot := msParam(r, "boot", defaultBootMs).Milliseconds()
+	settings := map[string]any{
+		"panelcast": map[string]any{
+			"series":        hexColor(SeriesColor),
+			"error":         hexColor(ErrorColor),
+			"reportInstant": ReportInstant.UnixMilli(),
+		},
 	}
+	if d.Frontend {
+		demo.WritePage(w, demo.PageData{Title: title, ScriptQuery: "?boot=" + strconv.FormatInt(boot, 10), Settings: settings})
+		return
+	}
+	settings["appUrl"] = "/"
 	s.renderHTML(w, indexTemplate, map[string]any{
 		"Title":      title,
 		"Background": template.CSS(hexColor(Background)),
-		"Boot":       msParam(r, "boot", defaultBootMs).Milliseconds(),
+		"Boot":       boot,
 		"Binding":    uid == ScenarioBinding,
-		"Bundle":     bundle,
+		// What Grafana's frontend reads at start-up (config.bootData).
 		"BootData": map[string]any{
-			// What Grafana's frontend reads at start-up (config.bootData).
-			"user": map[string]any{"theme": "dark", "timezone": "browser", "locale": "en-US"},
-			"settings": map[string]any{
-				"appUrl": "/",
-				"panelcast": map[string]any{
-					"series":        hexColor(SeriesColor),
-					"error":         hexColor(ErrorColor),
-					"reportInstant": ReportInstant.UnixMilli(),
-				},
-			},
+			"user":     map[string]any{"theme": "dark", "timezone": "browser", "locale": "en-US"},
+			"settings": settings,
 		},
 	})
 }
@@ -313,6 +309,14 @@ func (s *Server) bundle(js []byte) http.HandlerFunc {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		_, _ = w.Write(js)
 	}
+}
+
+func mustRead(fsys fs.FS, name string) []byte {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		panic(err) // the file is embedded in package demo
+	}
+	return b
 }
 
 func serveCSS(css []byte) http.HandlerFunc {
@@ -371,8 +375,12 @@ func (s *Server) pageModel(w http.ResponseWriter, r *http.Request) {
 // templatingFor is a dashboard's template variables in Grafana's JSON model
 // (dashboard.templating.list): the scenes dashboard has a single-value
 // query variable instance and a multi-value job with All selected, so
-// alert labels of those names can become var-instance and var-job.
+// alert labels of those names can become var-instance and var-job; the
+// demo dashboard has demo's.
 func templatingFor(uid string) []any {
+	if uid == ScenarioDemo || uid == ScenarioDemoFailing {
+		return demo.Variables()
+	}
 	if uid != ScenarioScenes {
 		return []any{}
 	}
@@ -408,16 +416,18 @@ func templatingFor(uid string) []any {
 // in the URL (scenario, ms), Grafana's frontend in the query, as TestData
 // reads its scenarioId from it.
 type dsQuery struct {
-	scenario string
-	delay    time.Duration
-	from, to time.Time
+	scenario  string
+	delay     time.Duration
+	from, to  time.Time
+	instances []string
 }
 
 func readQuery(r *http.Request) dsQuery {
 	var body struct {
 		Queries []struct {
-			Scenario string `json:"scenario"`
-			QueryMs  *int   `json:"queryMs"`
+			Scenario string   `json:"scenario"`
+			QueryMs  *int     `json:"queryMs"`
+			Instance []string `json:"instance"`
 		} `json:"queries"`
 		From string `json:"from"`
 		To   string `json:"to"`
@@ -431,7 +441,7 @@ func readQuery(r *http.Request) dsQuery {
 		to:       ReportInstant,
 	}
 	if q.scenario == "" && len(body.Queries) > 0 {
-		q.scenario = body.Queries[0].Scenario
+		q.scenario, q.instances = body.Queries[0].Scenario, body.Queries[0].Instance
 		if ms := body.Queries[0].QueryMs; ms != nil && *ms >= 0 && *ms <= maxDelayMs {
 			q.delay = time.Duration(*ms) * time.Millisecond
 		}
@@ -465,7 +475,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, message(QueryError))
 		return
 	case ScenarioDemo:
-		frames = demoFrames(q.from, q.to)
+		frames = demo.Frames(q.from, q.to, q.instances)
 	default:
 		end := ReportInstant.UnixMilli()
 		frames = []any{map[string]any{

@@ -6,6 +6,9 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"slices"
+
+	"github.com/panelcast/panelcast/pkg/demo"
 )
 
 // Colours of a Grafana time series panel on the dark theme, blended as
@@ -31,30 +34,79 @@ type DemoPicture struct {
 }
 
 // CheckDemoPicture checks that img is a picture of a demo panel (a solo
-// panel of ScenarioDemo at any size and scale) as Grafana draws it: the
-// panel background, horizontal grid lines, every Demo series in its
-// palette colour inside the plot and in the legend below it, text in the
+// panel of ScenarioDemo at any size and scale) as Grafana draws it, with
+// every Demo series; see CheckDemoPictureOf.
+func CheckDemoPicture(img image.Image) (DemoPicture, error) {
+	return CheckDemoPictureOf(img, Demo)
+}
+
+// CheckDemoPictureOf checks that img is a picture of a demo panel whose
+// instance variable selects shown: the panel background, horizontal grid
+// lines, each shown series in its palette colour inside the plot and in
+// the legend below it and no other Demo series in either, text in the
 // title, y-axis and x-axis label areas (pixels on the way from the
 // background to TextColor, spread along the axis), and a dashed line of
 // ThresholdLineColor where DemoThreshold lies. The error lists everything
 // missing.
-func CheckDemoPicture(img image.Image) (DemoPicture, error) {
-	var p DemoPicture
+func CheckDemoPictureOf(img image.Image, shown []demo.Series) (DemoPicture, error) {
+	var c pictureCheck
 	b := img.Bounds()
-	var problems []error
-	fail := func(format string, args ...any) { problems = append(problems, fmt.Errorf(format, args...)) }
-
 	if bg := countIn(img, b, func(c color.RGBA) bool { return closeTo(c, PanelBackground, 3) }); bg < b.Dx()*b.Dy()/2 {
-		fail("%d of %d pixels are the panel background %s, want at least half", bg, b.Dx()*b.Dy(), hexColor(PanelBackground))
+		c.fail("%d of %d pixels are the panel background %s, want at least half", bg, b.Dx()*b.Dy(), hexColor(PanelBackground))
 	}
+	axes, ok := c.findAxes(img)
+	if !ok {
+		return DemoPicture{}, c.err()
+	}
+	p := DemoPicture{Plot: axes.plot}
+	below := (b.Max.Y - p.Plot.Max.Y) / 2 // x-axis labels above, the legend below
+	legend := image.Rect(b.Min.X, p.Plot.Max.Y+below, b.Max.X, b.Max.Y)
+	for _, s := range Demo {
+		inPlot := countIn(img, p.Plot, func(c color.RGBA) bool { return closeTo(c, s.Color, 8) })
+		inLegend := countIn(img, legend, func(c color.RGBA) bool { return closeTo(c, s.Color, 8) })
+		if !slices.ContainsFunc(shown, func(x demo.Series) bool { return x.Name == s.Name }) {
+			if inPlot+inLegend > 10 {
+				c.fail("series %s: %d pixels of %s in the plot and legend, want none: it is not selected", s.Name, inPlot+inLegend, hexColor(s.Color))
+			}
+			continue
+		}
+		if inPlot < p.Plot.Dx()/2 {
+			c.fail("series %s: %d pixels of %s in the plot, want at least %d", s.Name, inPlot, hexColor(s.Color), p.Plot.Dx()/2)
+		}
+		if inLegend < 10 {
+			c.fail("legend: %d pixels of %s's colour %s in %v, want at least 10", inLegend, s.Name, hexColor(s.Color), legend)
+		}
+	}
+	p.ThresholdY, p.WantThresholdY = c.checkThreshold(img, axes)
+	c.checkText(img, p.Plot, below)
+	return p, c.err()
+}
 
-	// Horizontal grid lines: rows that are mostly tinted towards the grid
-	// colour. A line a fraction of a device pixel off the pixel grid (at
-	// scale 1.5, say) tints two rows, each part way. Those under a series
-	// are tinted by its fill too and missed; the ones at DemoMax, above every
-	// series, and DemoMin, where the fill fades out, are found. The panel's
-	// border, rgba(204, 204, 220, 0.12), is a tint alike, so the rows at the
-	// picture's edges are not searched.
+// pictureCheck gathers what a picture check found missing.
+type pictureCheck struct{ problems []error }
+
+func (c *pictureCheck) fail(format string, args ...any) {
+	c.problems = append(c.problems, fmt.Errorf(format, args...))
+}
+
+func (c *pictureCheck) err() error { return errors.Join(c.problems...) }
+
+// axes is where a picture's y axis runs: the plot, and the rows (centres,
+// in fractional pixels) of its grid lines at DemoMax and DemoMin.
+type axes struct {
+	plot        image.Rectangle
+	top, bottom float64
+}
+
+// findAxes finds the plot by its horizontal grid lines: rows that are
+// mostly tinted towards the grid colour. A line a fraction of a device
+// pixel off the pixel grid (at scale 1.5, say) tints two rows, each part
+// way. Those under a series are tinted by its fill too and missed; the
+// ones at DemoMax, above every series, and DemoMin, where the fill fades
+// out, are found. The panel's border, rgba(204, 204, 220, 0.12), is a tint
+// alike, so the rows at the picture's edges are not searched.
+func (c *pictureCheck) findAxes(img image.Image) (axes, bool) {
+	b := img.Bounds()
 	grid := func(c color.RGBA) bool { return gridTint(c) >= 0.3 }
 	type line struct{ first, last int }
 	var lines []line
@@ -69,8 +121,8 @@ func CheckDemoPicture(img image.Image) (DemoPicture, error) {
 		}
 	}
 	if len(lines) < 2 || lines[len(lines)-1].first-lines[0].last < b.Dy()/4 {
-		fail("found horizontal grid lines of %s at rows %v, want two at least a quarter of the height apart", hexColor(GridColor), lines)
-		return p, errors.Join(problems...)
+		c.fail("found horizontal grid lines of %s at rows %v, want two at least a quarter of the height apart", hexColor(GridColor), lines)
+		return axes{}, false
 	}
 	// Each line's centre, weighted by its rows' tint.
 	centre := func(l line) float64 {
@@ -84,72 +136,68 @@ func CheckDemoPicture(img image.Image) (DemoPicture, error) {
 		}
 		return sum / weight
 	}
-	top, bottom := centre(lines[0]), centre(lines[len(lines)-1])
 	bottomRow := lines[len(lines)-1]
 	left, right := b.Max.X, b.Min.X
 	for y := bottomRow.first; y <= bottomRow.last; y++ {
 		l, r := extent(img, y, 4, grid)
 		left, right = min(left, l), max(right, r)
 	}
-	p.Plot = image.Rect(left, lines[0].first, right, bottomRow.last+1)
-	plotW, plotH := p.Plot.Dx(), p.Plot.Dy()
+	return axes{
+		plot: image.Rect(left, lines[0].first, right, bottomRow.last+1),
+		top:  centre(lines[0]), bottom: centre(bottomRow),
+	}, true
+}
 
-	for _, s := range Demo {
-		if n := countIn(img, p.Plot, func(c color.RGBA) bool { return closeTo(c, s.Color, 8) }); n < plotW/2 {
-			fail("series %s: %d pixels of %s in the plot, want at least %d", s.Name, n, hexColor(s.Color), plotW/2)
-		}
-	}
-
-	// The threshold: rows inside the plot with many short runs of its
-	// colour (Grafana dashes 10 on, 10 off), loosely: where a grid line lies
-	// under it, it is a little lighter.
+// checkThreshold finds the threshold: rows inside the plot with many short
+// runs of its colour (Grafana dashes 10 on, 10 off), loosely: where a grid
+// line lies under it, it is a little lighter. It returns the row found and
+// the row wanted.
+func (c *pictureCheck) checkThreshold(img image.Image, a axes) (got, want int) {
 	var rows []int
-	for y := p.Plot.Min.Y; y < p.Plot.Max.Y; y++ {
-		n, runs := runsIn(img, y, p.Plot.Min.X, p.Plot.Max.X, func(c color.RGBA) bool { return closeTo(c, ThresholdLineColor, 12) })
-		if n >= plotW/4 && runs >= 8 {
+	for y := a.plot.Min.Y; y < a.plot.Max.Y; y++ {
+		n, runs := runsIn(img, y, a.plot.Min.X, a.plot.Max.X, func(c color.RGBA) bool { return closeTo(c, ThresholdLineColor, 12) })
+		if n >= a.plot.Dx()/4 && runs >= 8 {
 			rows = append(rows, y)
 		}
 	}
 	frac := float64(DemoThreshold-DemoMin) / float64(DemoMax-DemoMin)
-	p.WantThresholdY = int(math.Round(bottom - frac*(bottom-top)))
+	want = int(math.Round(a.bottom - frac*(a.bottom-a.top)))
 	if len(rows) == 0 {
-		fail("no dashed line of %s in the plot (want one at y=%d)", hexColor(ThresholdLineColor), p.WantThresholdY)
-	} else {
-		p.ThresholdY = rows[len(rows)/2]
-		if tolerance := max(2, plotH/100); abs(p.ThresholdY-p.WantThresholdY) > tolerance || rows[len(rows)-1]-rows[0] > 2*tolerance {
-			fail("dashed threshold line at rows %v, want y=%d±%d", rows, p.WantThresholdY, tolerance)
-		}
+		c.fail("no dashed line of %s in the plot (want one at y=%d)", hexColor(ThresholdLineColor), want)
+		return 0, want
 	}
+	got = rows[len(rows)/2]
+	if tolerance := max(2, a.plot.Dy()/100); abs(got-want) > tolerance || rows[len(rows)-1]-rows[0] > 2*tolerance {
+		c.fail("dashed threshold line at rows %v, want y=%d±%d", rows, want, tolerance)
+	}
+	return got, want
+}
 
+// checkText looks for text in the title, y-axis and x-axis label areas
+// around plot; below is the height of the x-axis labels' band.
+func (c *pictureCheck) checkText(img image.Image, plot image.Rectangle, below int) {
+	b := img.Bounds()
+	plotW, plotH := plot.Dx(), plot.Dy()
 	text := func(c color.RGBA) bool { return textInk(c) >= 0.5 }
-	below := (b.Max.Y - p.Plot.Max.Y) / 2 // x-axis labels above, the legend below
 	areas := []struct {
 		what   string
 		r      image.Rectangle
 		spread func(image.Rectangle) bool
 	}{
-		{"title", image.Rect(b.Min.X, b.Min.Y, b.Max.X, p.Plot.Min.Y-plotH/40), nil},
-		{"y-axis labels", image.Rect(b.Min.X, p.Plot.Min.Y-plotH/20, p.Plot.Min.X, p.Plot.Max.Y+plotH/20),
+		{"title", image.Rect(b.Min.X, b.Min.Y, b.Max.X, plot.Min.Y-plotH/40), nil},
+		{"y-axis labels", image.Rect(b.Min.X, plot.Min.Y-plotH/20, plot.Min.X, plot.Max.Y+plotH/20),
 			func(ink image.Rectangle) bool { return ink.Dy() >= plotH/2 }},
-		{"x-axis labels", image.Rect(p.Plot.Min.X, p.Plot.Max.Y+2, b.Max.X, p.Plot.Max.Y+below),
+		{"x-axis labels", image.Rect(plot.Min.X, plot.Max.Y+2, b.Max.X, plot.Max.Y+below),
 			func(ink image.Rectangle) bool { return ink.Dx() >= plotW/2 }},
 	}
 	for _, a := range areas {
 		n, ink := inkIn(img, a.r, text)
 		if n < 40 {
-			fail("%s: %d pixels of text in %v, want at least 40", a.what, n, a.r)
+			c.fail("%s: %d pixels of text in %v, want at least 40", a.what, n, a.r)
 		} else if a.spread != nil && !a.spread(ink) {
-			fail("%s: text only in %v of %v, want it spread along the axis", a.what, ink, a.r)
+			c.fail("%s: text only in %v of %v, want it spread along the axis", a.what, ink, a.r)
 		}
 	}
-
-	legend := image.Rect(b.Min.X, p.Plot.Max.Y+below, b.Max.X, b.Max.Y)
-	for _, s := range Demo {
-		if n := countIn(img, legend, func(c color.RGBA) bool { return closeTo(c, s.Color, 8) }); n < 10 {
-			fail("legend: %d pixels of %s's colour %s in %v, want at least 10", n, s.Name, hexColor(s.Color), legend)
-		}
-	}
-	return p, errors.Join(problems...)
 }
 
 // gridTint says how far c lies on the way from PanelBackground to

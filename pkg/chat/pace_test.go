@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ func TestPacerGivesUpBeforeTheDeadline(t *testing.T) {
 		t.Fatal("waited although the wait could not end in time")
 	}
 	// A cancelled context ends a wait that would have fitted.
-	p.Block(time.Hour)
+	p.Block(context.Background(), time.Hour)
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel2)
 	if _, err := p.Wait(ctx2, Rule{Key: "other"}); !errors.Is(err, context.Canceled) {
@@ -90,8 +91,8 @@ func TestPacerGivesUpBeforeTheDeadline(t *testing.T) {
 
 func TestPacerBlock(t *testing.T) {
 	p := &Pacer{}
-	p.Block(80 * time.Millisecond)
-	p.Block(10 * time.Millisecond) // a shorter block does not shorten it
+	p.Block(context.Background(), 80*time.Millisecond)
+	p.Block(context.Background(), 10*time.Millisecond) // a shorter block does not shorten it
 	start := time.Now()
 	if _, err := p.Wait(context.Background()); err != nil {
 		t.Fatal(err)
@@ -165,5 +166,21 @@ func TestLimitOr(t *testing.T) {
 	}
 	if l := (Limit{N: 5, Per: time.Minute}).Or(def); l.N != 5 {
 		t.Errorf("a set Limit was replaced: %+v", l)
+	}
+}
+
+func TestBotID(t *testing.T) {
+	const token = "xoxb-1234-secret"
+	id := BotID("https://slack.com/api/", token)
+	if id != BotID("https://slack.com/api/", token) || len(id) != 24 {
+		t.Fatalf("BotID %q is not a stable 24-digit hash", id)
+	}
+	if strings.Contains(id, "secret") || strings.Contains(id, "1234") {
+		t.Fatalf("BotID %q shows the token", id)
+	}
+	for _, other := range []string{BotID("https://slack.com/api/", token+"x"), BotID("https://other.example/api/", token), BotID("https://slack.com/api/" + token)} {
+		if other == id {
+			t.Fatalf("another bot has the same id %q", id)
+		}
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/demo"
 	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
 )
@@ -24,12 +24,11 @@ func runDemo(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	g, err := grafanatest.Start(grafanatest.Options{TLS: true})
+	g, err := demo.Start(jsonLogger(stderr, cfg.LogLevel))
 	if err != nil {
 		return fmt.Errorf("start the demo Grafana page: %w", err)
 	}
 	defer g.Close()
-	u := g.PanelURL(grafanatest.ScenarioDemo, nil)
 	fmt.Fprintf(stdout, "rendering the demo panel from %s (self-signed certificate for another name)\n", g.URL)
-	return renderTo(ctx, cfg, service.GrafanaRender{URL: u, RenderKey: secret.New(g.RenderKey)}, out, stdout, stderr)
+	return renderTo(ctx, cfg, service.GrafanaRender{URL: g.PanelURL(), RenderKey: secret.New(g.Key)}, out, stdout, stderr)
 }

@@ -80,9 +80,9 @@ func TestFleetOnPostgres(t *testing.T) {
 	t.Cleanup(g.Close)
 	discord := discordfake.New(fleetDiscordToken)
 	t.Cleanup(discord.Close)
-	// A channel per message stream: Discord's per-channel bucket (5 posts
-	// in 5 s) is then never emptied, so the replicas, which each pace
-	// themselves, stay within it without knowing of each other.
+	// A channel per message stream, so that a message's channel tells
+	// which stream it belongs to. The replicas share each channel's bucket
+	// through the outbox (TestFleetSharesChatLimits fills one channel).
 	for i := range fleetPushes + fleetAlerts + 6 {
 		discord.AddChannel(discordfake.Channel{ID: fleetChannel(i), GuildID: fleetGuild, Perms: discordfake.PermAll})
 	}
@@ -101,8 +101,7 @@ func TestFleetOnPostgres(t *testing.T) {
 		"PANELCAST_DISCORD_BOT_TOKEN="+fleetDiscordToken, "PANELCAST_DISCORD_API_URL="+discord.URL(),
 		"PANELCAST_OUTBOX_URL="+dbURL, "PANELCAST_OUTBOX_LEASE="+fleetLease.String(),
 		// Three renders at once per replica: each stand-in page takes at
-		// least 0.8 s, so the fleet stays far below Discord's global limit
-		// (50 requests a second), which every replica paces on its own.
+		// least 0.8 s.
 		"PANELCAST_CONCURRENCY=3", "PANELCAST_ALERT_WIDTH=300", "PANELCAST_ALERT_HEIGHT=150",
 		"PANELCAST_LOG_LEVEL=debug")}
 	for i := range 3 {

@@ -2,17 +2,15 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
 
-	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/pkg/buildinfo"
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/demo"
 	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/server"
 	"github.com/panelcast/panelcast/pkg/service"
@@ -86,30 +84,26 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	return srv.Serve(ctx, ln)
 }
 
-// demoGrafana is the stand-in Grafana serve renders when none is
-// configured: the demo dashboard of internal/grafanatest, drawn by
-// Grafana's own frontend, over https with a certificate for another name
-// (the case the old renderer failed on), accepting a random
-// service-account token as Grafana does.
+// demoGrafana is the Grafana serve renders when none is configured:
+// package demo's dashboard, drawn by Grafana's own frontend, over https
+// with a certificate for another name (the case the old renderer failed
+// on), accepting a random service-account token as Grafana does.
 type demoGrafana struct {
-	*grafanatest.Server
+	*demo.Server
 	panel service.DemoPanel
 }
 
 // startDemoGrafana starts the demo on a free loopback port and points cfg
 // at it.
 func startDemoGrafana(cfg *config.Config, log *slog.Logger) (*demoGrafana, error) {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	token := "glsa_demo_" + hex.EncodeToString(b)
-	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: token})
+	g, err := demo.Start(log)
 	if err != nil {
 		return nil, fmt.Errorf("start the built-in demo dashboard: %w", err)
 	}
-	cfg.GrafanaURL, cfg.GrafanaToken = g.URL, secret.New(token)
+	cfg.GrafanaURL, cfg.GrafanaToken = g.URL, secret.New(g.Key)
 	log.Info("no grafana_url set: serving the built-in demo dashboard", "grafana_url", g.URL)
-	return &demoGrafana{Server: g, panel: service.DemoPanel{DashboardUID: grafanatest.ScenarioDemo,
-		PanelID: grafanatest.DemoPanelID, From: "now-6h", To: "now"}}, nil
+	return &demoGrafana{Server: g, panel: service.DemoPanel{DashboardUID: demo.DashboardUID,
+		PanelID: demo.PanelID, From: "now-6h", To: "now"}}, nil
 }
 
 // curl is a command line that pushes the demo panel to inbox:demo, as it

@@ -71,21 +71,34 @@ var baseFlags = []string{
 	"--remote-debugging-pipe",
 }
 
+// errBrowserGone ends every CDP call of a browser that crashed or was
+// killed (see browser.life).
+var errBrowserGone = errors.New("the browser died (it crashed, or was killed, e.g. by the out-of-memory killer)")
+
 // browser is one running Chromium process and its CDP connection.
 type browser struct {
 	cmd     *exec.Cmd
 	rod     *rod.Browser
 	dataDir string
-	pipe    []io.Closer // our ends of the DevTools pipe
 	version string
-	keys    []string // certificate keys it accepts whatever their names
-	exited  chan struct{}
+	keys    []string      // certificate keys it accepts whatever their names
+	exited  chan struct{} // closed once the main process has exited
+	// life ends, with errBrowserGone, the moment the browser cannot answer
+	// any more: its process exited, its DevTools pipe broke, or it was
+	// killed. Every CDP call is bound to it (see bind): go-rod fails only
+	// the calls pending when its reader sees the pipe end, and a call made
+	// just after can wait for an answer that never comes.
+	life context.Context
+	end  context.CancelCauseFunc
+	gone sync.Once
+	log  *slog.Logger
 
 	mu       sync.Mutex
-	active   int  // renders using it now
-	renders  int  // renders started on it
-	retiring bool // no new renders; closed when active drops to 0
-	closed   bool
+	active   int             // renders using it now
+	renders  int             // renders started on it
+	retiring bool            // no new renders; closed when active drops to 0
+	started  bool            // launch returned it
+	closed   bool            // killed on purpose
 	spares   []chan *session // sessions for the next renders, being made or ready
 }
 
@@ -111,36 +124,69 @@ func launch(ctx context.Context, bin string, extra []string, log *slog.Logger) (
 		os.RemoveAll(dataDir)
 		return nil, fmt.Errorf("create the DevTools pipe: %w", err)
 	}
+	// Its output goes to a pipe of ours, not to one exec.Cmd copies from:
+	// Wait would then also wait for the browser's helper processes, which
+	// share the output and outlive a killed browser, and the exit would be
+	// noticed late.
+	logR, logW, err := os.Pipe()
+	if err != nil {
+		cmdR.Close()
+		cmdW.Close()
+		outR.Close()
+		outW.Close()
+		os.RemoveAll(dataDir)
+		return nil, fmt.Errorf("create the browser's output pipe: %w", err)
+	}
 	args := append(append([]string{}, baseFlags...), extra...)
 	args = append(args, "--user-data-dir="+dataDir, "about:blank")
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.ExtraFiles = []*os.File{cmdR, outW}
-	out := &tailWriter{max: 4096}
-	cmd.Stderr, cmd.Stdout = out, out
+	cmd.Stderr, cmd.Stdout = logW, logW
 	err = cmd.Start()
-	// The child has its copies; ours would keep the pipe open after it dies.
+	// The child has its copies; ours would keep the pipes open after it dies.
 	cmdR.Close()
 	outW.Close()
+	logW.Close()
 	if err != nil {
 		cmdW.Close()
 		outR.Close()
+		logR.Close()
 		os.RemoveAll(dataDir)
 		return nil, fmt.Errorf("start %s: %w: check that the file is a Chromium binary", bin, err)
 	}
-	b := &browser{cmd: cmd, dataDir: dataDir, exited: make(chan struct{}), pipe: []io.Closer{cmdW, outR}}
+	out := &tailWriter{max: 4096}
+	logged := make(chan struct{})
+	go func() {
+		defer close(logged)
+		_, _ = io.Copy(out, logR)
+		logR.Close()
+	}()
+	b := &browser{cmd: cmd, dataDir: dataDir, exited: make(chan struct{}), log: log}
+	b.life, b.end = context.WithCancelCause(context.Background())
 	go func() {
 		_ = cmd.Wait()
 		close(b.exited)
+		b.lost("the browser exited")
+		// Ends go-rod's reader, should the pipe outlive the process.
+		cmdW.Close()
+		outR.Close()
 	}()
-	// The connection's context must outlive the launch: go-rod's event loop
+	// The connection's context is the browser's life: go-rod's event loop
 	// stops when it ends. The first call is bounded by the launch's ctx.
-	rb := rod.New().Client(cdp.New().Start(newPipeConn(cmdW, outR))).NoDefaultDevice()
-	v, err := proto.BrowserGetVersion{}.Call(rb.Context(ctx))
+	rb := rod.New().Client(cdp.New().Start(newPipeConn(cmdW, outR, func() { b.lost("the browser's DevTools pipe broke") }))).
+		NoDefaultDevice().Context(b.life)
+	vctx, unbind := b.bind(ctx)
+	v, err := proto.BrowserGetVersion{}.Call(rb.Context(vctx))
+	unbind()
 	if err != nil {
 		b.kill()
 		select {
 		case <-b.exited:
+			select { // the tail, once the helpers the kill ended have let go of it
+			case <-logged:
+			case <-time.After(time.Second):
+			}
 			return nil, fmt.Errorf("chromium exited at start: %s", strings.TrimSpace(out.String()))
 		default:
 		}
@@ -155,8 +201,47 @@ func launch(ctx context.Context, bin string, extra []string, log *slog.Logger) (
 	}
 	unlinkSingleton(dataDir)
 	b.rod, b.version = rb, v.Product
+	b.mu.Lock()
+	b.started = true
+	b.mu.Unlock()
 	log.Info("browser started", "pid", cmd.Process.Pid, "version", b.version)
 	return b, nil
+}
+
+// lost ends b's life, once: every CDP call on it fails at once. Unless b
+// was killed on purpose, it kills b's helper processes now (they hold
+// memory and CPU the new browser needs) and says why, with the exit status
+// ("signal: killed" is what the OOM killer leaves).
+func (b *browser) lost(why string) {
+	b.gone.Do(func() {
+		b.mu.Lock()
+		crashed := b.started && !b.closed
+		b.mu.Unlock()
+		b.end(errBrowserGone)
+		if !crashed {
+			return
+		}
+		go func() {
+			b.kill()
+			status := "still running"
+			select {
+			case <-b.exited:
+				status = b.cmd.ProcessState.String()
+			default:
+			}
+			b.log.Warn(why+"; the renders on it are retried on a new one", "pid", b.pid(), "exit", status)
+		}()
+	})
+}
+
+// dead reports whether b's life has ended.
+func (b *browser) dead() bool { return b.life.Err() != nil }
+
+// bind returns ctx, ended also when b dies, and its release.
+func (b *browser) bind(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(b.life, func() { cancel(errBrowserGone) })
+	return ctx, func() { stop(); cancel(nil) }
 }
 
 // take counts a render on b, unless b is on its way out; the render that
@@ -164,7 +249,7 @@ func launch(ctx context.Context, bin string, extra []string, log *slog.Logger) (
 func (b *browser) take(recycleAfter int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.retiring || b.closed || !b.alive() {
+	if b.retiring || b.closed || b.dead() {
 		return false
 	}
 	b.active++
@@ -202,15 +287,6 @@ func unlinkSingleton(dataDir string) {
 	os.Remove(link)
 }
 
-func (b *browser) alive() bool {
-	select {
-	case <-b.exited:
-		return false
-	default:
-		return true
-	}
-}
-
 // kill ends the whole process group at once: a graceful Browser.close buys
 // nothing for a throwaway profile, and it can hang on a wedged browser.
 func (b *browser) kill() {
@@ -223,6 +299,7 @@ func (b *browser) kill() {
 	spares := b.spares
 	b.spares = nil
 	b.mu.Unlock()
+	b.lost("")
 	for _, ch := range spares {
 		go func() { // their event loops end with their contexts
 			if s := <-ch; s != nil {
@@ -234,12 +311,9 @@ func (b *browser) kill() {
 		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
 		_ = b.cmd.Process.Kill()
 	}
-	select {
+	select { // its exit closes our ends of the pipes
 	case <-b.exited:
 	case <-time.After(5 * time.Second):
-	}
-	for _, c := range b.pipe {
-		c.Close()
 	}
 	os.RemoveAll(b.dataDir)
 }
@@ -317,7 +391,7 @@ func (b *browser) prepareSpares(opts Options) {
 		ch := make(chan *session, 1)
 		b.spares = append(b.spares, ch)
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(b.life, 30*time.Second)
 			defer cancel()
 			s, err := newSession(ctx, b, opts)
 			if err != nil {

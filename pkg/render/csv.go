@@ -60,7 +60,7 @@ func (s *session) prepareDownload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("allow downloads: %w", err)
 	}
-	evCtx, cancel := context.WithCancel(context.Background())
+	evCtx, cancel := context.WithCancel(s.b.life)
 	d.stop = cancel
 	frame := proto.PageFrameID(s.page.TargetID)
 	wait := s.b.rod.Context(evCtx).EachEvent(

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -399,20 +400,56 @@ func TestQueueFull(t *testing.T) {
 	wg.Wait()
 }
 
+// TestBrowserCrashIsRecovered: the OOM killer takes Chromium's main process
+// while a render is under way, and two more renders arrive at that moment.
+// Each is retried on one new browser and gets its picture.
 func TestBrowserCrashIsRecovered(t *testing.T) {
-	r := newRenderer(t, Options{})
+	r := newRenderer(t, Options{Concurrency: 3})
 	g := standIn(t)
 	pid := r.Stats().BrowserPID
-	p, _ := os.FindProcess(pid)
-	p.Kill()
-	out, err := r.Render(context.Background(), panelRequest(g, grafanatest.ScenarioScenes, 400, 200, 1))
-	if err != nil {
-		t.Fatalf("render after the browser died: %v", err)
+	type result struct {
+		name string
+		out  []byte
+		err  error
 	}
-	wantColor(t, decode(t, out), 0.5, 0.75, grafanatest.SeriesColor, "panel body")
+	results := make(chan result, 3)
+	render := func(name, scenario string) {
+		out, err := r.Render(context.Background(), panelRequest(g, scenario, 400, 200, 1))
+		results <- result{name, out, err}
+	}
+	go render("the render in flight", grafanatest.ScenarioScenes)
+	// Its page has been asked for: it is loading it when the browser dies.
+	for deadline := time.Now().Add(10 * time.Second); !visited(g, "/d-solo/"+grafanatest.ScenarioScenes+"/"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first render never loaded its page")
+		}
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	go render("the first render after the kill", grafanatest.ScenarioScenes)
+	go render("the second render after the kill", grafanatest.ScenarioScenes)
+	for range 3 {
+		res := <-results
+		if res.err != nil {
+			t.Errorf("%s: %v", res.name, res.err)
+			continue
+		}
+		wantColor(t, decode(t, res.out), 0.5, 0.75, grafanatest.SeriesColor, res.name)
+	}
 	if s := r.Stats(); s.BrowserPID == pid || s.Restarts != 1 {
 		t.Errorf("browser pid %d (was %d), restarts %d; want a new browser and one restart", s.BrowserPID, pid, s.Restarts)
 	}
+}
+
+// visited reports whether the stand-in served a path starting with prefix.
+func visited(g *grafanatest.Server, prefix string) bool {
+	for _, v := range g.Visits() {
+		if strings.HasPrefix(v.Path, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestRecycleAfterLeavesNoProcess(t *testing.T) {

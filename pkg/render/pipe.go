@@ -18,10 +18,14 @@ type pipeConn struct {
 	mu sync.Mutex // go-rod sends from many goroutines
 	w  io.Writer
 	r  *bufio.Reader
+	// broken is called, before the error is returned, when a read or write
+	// fails: the browser is gone, and go-rod fails only the calls it is
+	// waiting for at that moment, so the owner must end the others.
+	broken func()
 }
 
-func newPipeConn(toBrowser io.Writer, fromBrowser io.Reader) *pipeConn {
-	return &pipeConn{w: toBrowser, r: bufio.NewReaderSize(fromBrowser, 64<<10)}
+func newPipeConn(toBrowser io.Writer, fromBrowser io.Reader, broken func()) *pipeConn {
+	return &pipeConn{w: toBrowser, r: bufio.NewReaderSize(fromBrowser, 64<<10), broken: broken}
 }
 
 // Send writes one message and its terminator in one write, so messages from
@@ -32,6 +36,7 @@ func (p *pipeConn) Send(msg []byte) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, err := p.w.Write(buf); err != nil {
+		p.broken()
 		return fmt.Errorf("write to the browser's DevTools pipe: %w", err)
 	}
 	return nil
@@ -46,6 +51,7 @@ var errPipeClosed = errors.New("the browser closed its DevTools pipe")
 func (p *pipeConn) Read() ([]byte, error) {
 	msg, err := p.r.ReadBytes(0)
 	if err != nil {
+		p.broken()
 		if errors.Is(err, io.EOF) {
 			return nil, errPipeClosed
 		}

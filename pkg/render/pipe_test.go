@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
@@ -47,7 +48,8 @@ func TestPipeConnReadsWholeMessages(t *testing.T) {
 		{"nothing", "", 1, nil, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := newPipeConn(io.Discard, &chunked{data: []byte(c.stream), n: c.chunk})
+			broken := 0
+			p := newPipeConn(io.Discard, &chunked{data: []byte(c.stream), n: c.chunk}, func() { broken++ })
 			var got []string
 			for {
 				m, err := p.Read()
@@ -57,7 +59,13 @@ func TestPipeConnReadsWholeMessages(t *testing.T) {
 					}
 					break
 				}
+				if broken > 0 {
+					t.Fatal("the connection was reported broken before the stream ended")
+				}
 				got = append(got, string(m))
+			}
+			if broken == 0 {
+				t.Error("the end of the stream was not reported as a broken connection")
 			}
 			if strings.Join(got, "|") != strings.Join(c.want, "|") || len(got) != len(c.want) {
 				t.Errorf("read %q, want %q", got, c.want)
@@ -80,7 +88,7 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 
 func TestPipeConnSendsTerminatedMessagesConcurrently(t *testing.T) {
 	var out lockedBuffer
-	p := newPipeConn(&out, strings.NewReader(""))
+	p := newPipeConn(&out, strings.NewReader(""), func() {})
 	var wg sync.WaitGroup
 	want := map[string]bool{}
 	for i := 0; i < 50; i++ {
@@ -108,13 +116,32 @@ func TestPipeConnSendsTerminatedMessagesConcurrently(t *testing.T) {
 	}
 }
 
+// refusing is a pipe whose reader has gone.
+type refusing struct{}
+
+func (refusing) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// TestPipeConnReportsAFailedWrite: a write the browser's end refuses marks
+// the connection broken, as the end of the stream does, so the browser's
+// other calls end too.
+func TestPipeConnReportsAFailedWrite(t *testing.T) {
+	broken := false
+	p := newPipeConn(refusing{}, strings.NewReader(""), func() { broken = true })
+	if err := p.Send([]byte(`{"id":1}`)); !errors.Is(err, syscall.EPIPE) {
+		t.Errorf("err = %v, want EPIPE", err)
+	}
+	if !broken {
+		t.Error("the failed write was not reported as a broken connection")
+	}
+}
+
 // FuzzPipeConnRead: whatever the browser writes, Read returns exactly the
 // NUL-separated messages of the stream, never a cut-off one.
 func FuzzPipeConnRead(f *testing.F) {
 	f.Add([]byte(`{"id":1}`+"\x00"+`{"id":2`), uint8(3))
 	f.Add([]byte("\x00\x00"), uint8(1))
 	f.Fuzz(func(t *testing.T, stream []byte, chunk uint8) {
-		p := newPipeConn(io.Discard, &chunked{data: bytes.Clone(stream), n: int(chunk%16) + 1})
+		p := newPipeConn(io.Discard, &chunked{data: bytes.Clone(stream), n: int(chunk%16) + 1}, func() {})
 		want := bytes.Split(stream, []byte{0})
 		want = want[:len(want)-1] // after the last terminator: cut off or empty
 		for i := 0; ; i++ {

@@ -29,14 +29,16 @@ func (r *Renderer) Probe(ctx context.Context) (string, error) {
 		return "", err
 	}
 	broken := false
-	defer func() { r.release(b, broken || !b.alive()) }()
+	defer func() { r.release(b, broken || b.dead()) }()
+	ctx, unbind := b.bind(ctx)
+	defer unbind()
 	inc, err := b.rod.Context(ctx).Incognito()
 	if err != nil {
 		broken = true
 		return "", fmt.Errorf("open a browser context: %w", err)
 	}
 	defer func() {
-		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cctx, ccancel := context.WithTimeout(b.life, 5*time.Second)
 		defer ccancel()
 		if inc.Context(cctx).Close() != nil {
 			broken = true

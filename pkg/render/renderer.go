@@ -299,19 +299,23 @@ func (r *Renderer) retire(b *browser) {
 }
 
 // release ends a render's use of b; broken means the browser hung or died
-// during the render and must be replaced now.
+// during the render and must be replaced now. Only the first render to
+// report b broken replaces it: the others find another browser current.
 func (r *Renderer) release(b *browser, broken bool) {
 	b.mu.Lock()
 	b.active--
 	retiring := b.retiring
 	b.mu.Unlock()
 	if broken {
-		r.log.Warn("browser is unresponsive; restarting it", "pid", b.pid())
 		r.mu.Lock()
-		if r.cur == b {
+		replaced := r.cur == b
+		if replaced {
 			r.cur = nil
 		}
 		r.mu.Unlock()
+		if replaced && !b.dead() {
+			r.log.Warn("browser is unresponsive; restarting it", "pid", b.pid())
+		}
 		go b.kill()
 		return
 	}
@@ -322,35 +326,6 @@ func (r *Renderer) release(b *browser, broken bool) {
 
 // spareDelay is how long after a render its replacement session is made.
 const spareDelay = 400 * time.Millisecond
-
-// startSession returns a browser and a session on it. A browser that died
-// since its last render (crash, OOM kill) is noticed here: the session
-// cannot be opened, so it is replaced and the session opened again once.
-func (r *Renderer) startSession(ctx context.Context) (*browser, *session, error) {
-	for attempt := 0; ; attempt++ {
-		b, err := r.acquire(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		s, err := b.takeSession(ctx, r.opts)
-		if err == nil {
-			return b, s, nil
-		}
-		dead := !b.alive()
-		if !dead {
-			select { // a killed browser's exit can lag its broken connection
-			case <-b.exited:
-				dead = true
-			case <-time.After(500 * time.Millisecond):
-			}
-		}
-		r.release(b, dead)
-		if !dead || attempt > 0 || ctx.Err() != nil {
-			return nil, nil, err
-		}
-		r.log.Warn("browser died; starting a new one", "pid", b.pid(), "error", err)
-	}
-}
 
 // Render produces the picture. Errors wrap ErrBadRequest, ErrTimeout,
 // ErrQueueFull, ErrNoChromium or ErrClosed where they apply.
@@ -372,20 +347,52 @@ func (r *Renderer) Render(ctx context.Context, req Request) ([]byte, error) {
 
 // run does the common part of every render: a slot, a browser, an isolated
 // context, the page set up (with downloads caught when csv) and navigated;
-// then the caller's step, then cleanup. When the browser refused a
-// certificate that the TLS policy trusts (a CA of grafana_ca_file vouches
-// for it), it learns the key and tries once more on a browser that
-// accepts it; other refusals are explained.
+// then the caller's step, then cleanup. A render whose browser died under
+// it (a crash, the OOM killer) is tried once more on the new browser,
+// within its own deadline. When the browser refused a certificate that the
+// TLS policy trusts (a CA of grafana_ca_file vouches for it), it learns the
+// key and tries once more on a browser that accepts it; other refusals are
+// explained.
 func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(context.Context, *session) error) error {
 	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
 	defer cancel()
-	for try := 0; ; try++ {
-		res, err := r.attempt(ctx, req, csv, step)
-		if err == nil || len(res.refused) == 0 {
+	if err := r.begin(); err != nil {
+		return err
+	}
+	free, err := r.slot(ctx)
+	if err != nil {
+		r.wg.Done()
+		return err
+	}
+	r.inFlight.Add(1)
+	r.renders.Add(1)
+	// The slot is kept across tries, so a retry never queues behind others,
+	// and until the last try's context is disposed of, so the browser never
+	// holds more contexts than the concurrency. Close waits for it.
+	cleaned := cleanedUp
+	defer func() {
+		go func() { <-cleaned; r.inFlight.Add(-1); free(); r.wg.Done() }()
+	}()
+	var retried, learned bool
+	for {
+		<-cleaned
+		var res attempted
+		res, err = r.attempt(ctx, req, csv, step)
+		cleaned = res.cleaned
+		switch {
+		case err == nil:
+			return nil
+		case res.died && !retried && ctx.Err() == nil:
+			retried = true
+			continue
+		case res.died:
+			return fmt.Errorf("%w %s: a new browser is started for the next render; if this repeats, give the machine more memory or lower concurrency", errBrowserGone, res.stage)
+		case len(res.refused) == 0:
 			return err
 		}
-		learned, why := r.judge(res)
-		if learned && try == 0 && ctx.Err() == nil {
+		ok, why := r.judge(res)
+		if ok && !learned && ctx.Err() == nil {
+			learned = true
 			continue
 		}
 		if why != "" {
@@ -397,43 +404,42 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 
 // attempted is what run needs to know about an attempt besides its error.
 type attempted struct {
-	refused []string // origins whose certificate the browser refused
-	keys    []string // the keys that browser accepts
+	cleaned <-chan struct{} // closed once its context is disposed of
+	died    bool            // the browser died under it
+	stage   string          // what it was doing then
+	refused []string        // origins whose certificate the browser refused
+	keys    []string        // the keys that browser accepts
 }
 
+// cleanedUp is the cleanup of an attempt that opened no context.
+var cleanedUp = func() <-chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 func (r *Renderer) attempt(ctx context.Context, req Request, csv bool, step func(context.Context, *session) error) (attempted, error) {
-	if err := r.begin(); err != nil {
-		return attempted{}, err
-	}
-	free, err := r.slot(ctx)
+	b, err := r.acquire(ctx)
 	if err != nil {
-		r.wg.Done()
-		return attempted{}, err
+		return attempted{cleaned: cleanedUp}, r.startFailed(ctx, req, err)
 	}
-	r.inFlight.Add(1)
-	r.renders.Add(1)
-	// done gives the slot back; the renderer's Close waits for it.
-	done := func() { r.inFlight.Add(-1); free(); r.wg.Done() }
-	b, s, err := r.startSession(ctx)
+	// Every call of this attempt ends the moment the browser dies.
+	bctx, unbind := b.bind(ctx)
+	defer unbind()
+	s, err := b.takeSession(bctx, r.opts)
 	if err != nil {
-		done()
-		if ctx.Err() != nil {
-			return attempted{}, fmt.Errorf("%w after %s while starting the browser: %v", ErrTimeout, req.Timeout, err)
-		}
-		return attempted{}, err
+		dead := b.dead()
+		r.release(b, dead)
+		return attempted{cleaned: cleanedUp, died: dead, stage: "while opening the page"}, r.startFailed(ctx, req, err)
 	}
 	t0 := time.Now()
-	err = s.prepare(ctx, req)
+	err = s.prepare(bctx, req)
 	if err == nil && csv {
-		err = s.prepareDownload(ctx)
+		err = s.prepareDownload(bctx)
 	}
 	t1 := time.Now()
 	if err == nil {
-		err = s.navigate(ctx, req)
+		err = s.navigate(bctx, req)
 	}
 	t2 := time.Now()
 	if err == nil {
-		err = step(ctx, s)
+		err = step(bctx, s)
 	}
 	r.log.Debug("render phases", "prepare", t1.Sub(t0), "navigate", t2.Sub(t1), "wait+capture", time.Since(t2))
 	// A refused navigation is the cause of whatever failed after it, and a
@@ -442,17 +448,22 @@ func (r *Renderer) attempt(ctx context.Context, req Request, csv bool, step func
 		err = nav
 	}
 	timedOut := err != nil && ctx.Err() != nil && !errors.Is(err, ErrBadRequest)
+	res := attempted{died: err != nil && !timedOut && b.dead(), refused: s.refusedCertificates(), keys: b.keys}
 	var stage string
 	if timedOut {
 		stage = describeWait(s)
 	}
-	res := attempted{refused: s.refusedCertificates(), keys: b.keys}
+	if res.died {
+		res.stage = "while " + s.currentStage()
+	}
 	// The picture is ready: disposing of the context is cleanup that the
 	// caller need not wait for, but the slot stays taken until it is done
-	// so the browser never holds more contexts than the concurrency.
+	// (see run).
+	cleaned := make(chan struct{})
+	res.cleaned = cleaned
 	go func() {
-		defer done()
-		broken := !s.close() || !b.alive()
+		defer close(cleaned)
+		broken := !s.close() || b.dead()
 		r.release(b, broken)
 		if !broken {
 			// Later, not now: a render that starts right after this one
@@ -465,6 +476,14 @@ func (r *Renderer) attempt(ctx context.Context, req Request, csv bool, step func
 		return res, fmt.Errorf("%w after %s: %s: raise the timeout if the dashboard is slow", ErrTimeout, req.Timeout, stage)
 	}
 	return res, err
+}
+
+// startFailed words an error of getting a browser and a context.
+func (r *Renderer) startFailed(ctx context.Context, req Request, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w after %s while starting the browser: %v", ErrTimeout, req.Timeout, err)
+	}
+	return err
 }
 
 // judge looks at the certificates the browser refused, from Go: those the

@@ -59,7 +59,7 @@ func newSession(ctx context.Context, b *browser, opts Options) (*session, error)
 	if err != nil {
 		return nil, fmt.Errorf("open a browser context: %w", err)
 	}
-	evCtx, cancel := context.WithCancel(context.Background())
+	evCtx, cancel := context.WithCancel(b.life)
 	s := &session{b: b, opts: opts, ctx: inc, cancel: cancel, stage: "opening the page"}
 	page, err := inc.Page(proto.TargetCreateTarget{})
 	if err != nil {
@@ -156,7 +156,7 @@ func (s *session) prepare(ctx context.Context, req Request) error {
 			if err := (proto.FetchEnable{Patterns: patterns}).Call(p); err != nil {
 				return err
 			}
-			evCtx, cancel := context.WithCancel(context.Background())
+			evCtx, cancel := context.WithCancel(s.b.life)
 			prev := s.cancel
 			s.cancel = func() { cancel(); prev() }
 			go p.Context(evCtx).EachEvent(func(e *proto.FetchRequestPaused) { s.onRequestPaused(p, e, req.OriginHeaders) })()
@@ -294,6 +294,13 @@ func (s *session) setStage(st string) {
 	s.mu.Unlock()
 }
 
+// currentStage is what the render is doing.
+func (s *session) currentStage() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stage
+}
+
 // describeWait says what the render was waiting for, for timeout errors.
 func describeWait(s *session) string {
 	if s == nil {
@@ -366,7 +373,7 @@ func (s *session) pdf(p *rod.Page, req Request) ([]byte, error) {
 // which means it hung and must be replaced.
 func (s *session) close() bool {
 	defer func() { s.cancel() }()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(s.b.life, 5*time.Second)
 	defer cancel()
 	if s.download != nil {
 		s.download.cleanup()

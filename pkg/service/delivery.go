@@ -22,6 +22,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/chat/telegram"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/delivery/postgres"
 	"github.com/panelcast/panelcast/pkg/grafana"
 )
 
@@ -145,9 +146,10 @@ func (st *pushState) alertsReady() (*alertDelivery, error) {
 }
 
 // newSenders builds a sender for every chat provider whose credentials are
-// configured. Providers whose settings are wrong are returned in broken,
-// with the reason.
-func newSenders(cfg config.Config, log *slog.Logger) (senders map[string]chat.Sender, broken map[string]error) {
+// configured, counting their rate limits in pace (nil: each in its own
+// memory). Providers whose settings are wrong are returned in broken, with
+// the reason.
+func newSenders(cfg config.Config, log *slog.Logger, pace chat.PaceState) (senders map[string]chat.Sender, broken map[string]error) {
 	senders, broken = map[string]chat.Sender{}, map[string]error{}
 	add := func(name string, s chat.Sender, err error) {
 		if err != nil {
@@ -157,19 +159,19 @@ func newSenders(cfg config.Config, log *slog.Logger) (senders map[string]chat.Se
 		senders[name] = s
 	}
 	if cfg.SlackBotToken.IsSet() {
-		s, err := slack.New(slack.Config{Token: cfg.SlackBotToken.Reveal(), APIURL: cfg.SlackAPIURL, Logger: log})
+		s, err := slack.New(slack.Config{Token: cfg.SlackBotToken.Reveal(), APIURL: cfg.SlackAPIURL, Logger: log, Pace: pace})
 		add("slack", s, err)
 	}
 	if cfg.MattermostURL != "" || cfg.MattermostToken.IsSet() {
-		s, err := mattermost.New(mattermost.Config{URL: cfg.MattermostURL, Token: cfg.MattermostToken.Reveal(), Team: cfg.MattermostTeam, Logger: log})
+		s, err := mattermost.New(mattermost.Config{URL: cfg.MattermostURL, Token: cfg.MattermostToken.Reveal(), Team: cfg.MattermostTeam, Logger: log, Pace: pace})
 		add("mattermost", s, err)
 	}
 	if cfg.DiscordBotToken.IsSet() {
-		s, err := discord.New(discord.Config{Token: cfg.DiscordBotToken.Reveal(), APIURL: cfg.DiscordAPIURL})
+		s, err := discord.New(discord.Config{Token: cfg.DiscordBotToken.Reveal(), APIURL: cfg.DiscordAPIURL, Pace: pace})
 		add("discord", s, err)
 	}
 	if cfg.TelegramBotToken.IsSet() {
-		s, err := telegram.New(telegram.Config{Token: cfg.TelegramBotToken.Reveal(), APIURL: cfg.TelegramAPIURL})
+		s, err := telegram.New(telegram.Config{Token: cfg.TelegramBotToken.Reveal(), APIURL: cfg.TelegramAPIURL, Pace: pace})
 		add("telegram", s, err)
 	}
 	return senders, broken
@@ -197,7 +199,19 @@ func (s *Service) startDelivery(opts delivery.WorkerOptions) error {
 	if st.alertsErr != nil {
 		s.log.Error("alert messages are refused until the setting is fixed", "error", st.alertsErr)
 	}
-	senders, broken := newSenders(s.cfg, s.log)
+	// With PostgreSQL the outbox also holds the chats' rate limits, shared
+	// by every replica that posts as the same bot: it opens first, so that
+	// the senders count in it.
+	var o delivery.Store
+	var openErr error
+	if s.cfg.OutboxURL.IsSet() {
+		o, openErr = s.openOutbox()
+	}
+	var pace chat.PaceState
+	if pg, ok := o.(*postgres.Store); ok {
+		pace = pg.Pace()
+	}
+	senders, broken := newSenders(s.cfg, s.log, pace)
 	st.senders, st.broken = map[string]chat.Sender{}, map[string]error{}
 	for name, snd := range senders {
 		st.senders[name] = scrubbedSender{snd, st.scrub}
@@ -210,6 +224,9 @@ func (s *Service) startDelivery(opts delivery.WorkerOptions) error {
 	// opens nothing, and leaves Grafana's data folder alone.
 	if len(senders)+len(broken) == 0 && s.cfg.Grafana != nil {
 		st.off = true
+		if o != nil {
+			return o.Close()
+		}
 		return nil
 	}
 	st.inbox = &openedOutbox{}
@@ -233,10 +250,12 @@ func (s *Service) startDelivery(opts delivery.WorkerOptions) error {
 		opts.Redact = st.secrets.Replace
 	}
 	st.opts = opts
-	o, err := s.openOutbox()
-	if err != nil {
-		st.openErr = err
-		return err
+	if o == nil && openErr == nil {
+		o, openErr = s.openOutbox()
+	}
+	if openErr != nil {
+		st.openErr = openErr
+		return openErr
 	}
 	s.startWorker(o)
 	return nil

@@ -8,7 +8,7 @@
 //   - docs/console.png: the console at 1280×960 after rendering the demo
 //     panel;
 //   - docs/alert.png: the alert's message in the console's inbox, with its
-//     panel's picture.
+//     panel's picture, which it checks shows the alert's instance alone.
 //
 // It prints the console's page weight (the bytes of the page and its
 // assets, and on the wire with gzip) and the medians of five cold loads'
@@ -43,6 +43,7 @@ import (
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/internal/pluginhost"
 	"github.com/panelcast/panelcast/internal/rodlaunch"
+	"github.com/panelcast/panelcast/pkg/demo"
 	"github.com/panelcast/panelcast/pkg/render"
 )
 
@@ -73,7 +74,7 @@ func run(out, payload string) error {
 	if err := s.post("/push", `{"panel": {"dashboardUid": "demo", "panelId": 2, "from": "now-6h", "to": "now"}, "to": "inbox:demo", "text": "CPU of the web tier this afternoon"}`); err != nil {
 		return err
 	}
-	body, err := alertBody(payload, s.demoURL)
+	body, instance, err := alertBody(payload, s.demoURL)
 	if err != nil {
 		return err
 	}
@@ -102,6 +103,40 @@ func run(out, payload string) error {
 	if err := alertShot(b, s.base, filepath.Join(out, "alert.png")); err != nil {
 		return fmt.Errorf("alert: %w", err)
 	}
+	return checkAlertPicture(s.base, instance)
+}
+
+// checkAlertPicture checks that the alert's picture in the inbox is the
+// demo panel with the alert's instance alone: the alert's labels became
+// var-instance through the demo dashboard's instance variable.
+func checkAlertPicture(base, instance string) error {
+	i := slices.IndexFunc(demo.All, func(s demo.Series) bool { return s.Name == instance })
+	if i < 0 {
+		return fmt.Errorf("the alert's instance %q is no series of the demo", instance)
+	}
+	res, err := http.Get(base + "/api/inbox?channel=alerts")
+	if err != nil {
+		return err
+	}
+	var inbox struct{ Messages []struct{ Images []string } }
+	err = json.NewDecoder(res.Body).Decode(&inbox)
+	res.Body.Close()
+	if err != nil || len(inbox.Messages) != 1 || len(inbox.Messages[0].Images) != 1 {
+		return fmt.Errorf("inbox:alerts holds %+v (%v), want one message with one picture", inbox, err)
+	}
+	res, err = http.Get(base + "/" + inbox.Messages[0].Images[0])
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	img, err := png.Decode(res.Body)
+	if err != nil {
+		return fmt.Errorf("the alert's picture: %w", err)
+	}
+	if _, err := grafanatest.CheckDemoPictureOf(img, demo.All[i:i+1]); err != nil {
+		return fmt.Errorf("the alert's picture is not the demo panel with %s alone: %w", instance, err)
+	}
+	fmt.Printf("alert picture: the demo panel with %s alone\n", instance)
 	return nil
 }
 
@@ -125,7 +160,7 @@ func startServe(bin, dir string) (*serve, error) {
 	}
 	s := &serve{cmd: cmd}
 	console := regexp.MustCompile(`^console: (http://\S+)/$`)
-	demo := regexp.MustCompile(`demo dashboard on (https://localhost:\d+)`)
+	demoLine := regexp.MustCompile(`demo dashboard on (https://localhost:\d+)`)
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -145,7 +180,7 @@ func startServe(bin, dir string) (*serve, error) {
 			if m := console.FindStringSubmatch(line); m != nil {
 				s.base = m[1]
 			}
-			if m := demo.FindStringSubmatch(line); m != nil {
+			if m := demoLine.FindStringSubmatch(line); m != nil {
 				s.demoURL = m[1]
 			}
 		case <-timeout:
@@ -187,29 +222,33 @@ func (s *serve) post(path, body string) error {
 // alertBody is the recorded notification with its panel on the demo
 // dashboard and its alert started 40 minutes ago, so the picture shows the
 // last hour and a half as a fresh alert's would.
-func alertBody(path, demoURL string) ([]byte, error) {
+func alertBody(path, demoURL string) (body []byte, instance string, err error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var n map[string]any
 	if err := json.Unmarshal(raw, &n); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	alerts, _ := n["alerts"].([]any)
 	if len(alerts) == 0 {
-		return nil, fmt.Errorf("%s holds no alert", path)
+		return nil, "", fmt.Errorf("%s holds no alert", path)
 	}
 	for _, a := range alerts {
 		a := a.(map[string]any)
+		if labels, ok := a["labels"].(map[string]any); ok && instance == "" {
+			instance, _ = labels["instance"].(string)
+		}
 		a["startsAt"] = time.Now().Add(-40 * time.Minute).Format(time.RFC3339)
 		for _, k := range []string{"dashboardURL", "panelURL"} {
 			if v, ok := a[k].(string); ok {
-				a[k] = regexp.MustCompile(`^https://[^/]+/d/[^?]+`).ReplaceAllString(v, demoURL+"/d/"+grafanatest.ScenarioDemo)
+				a[k] = regexp.MustCompile(`^https://[^/]+/d/[^?]+`).ReplaceAllString(v, demoURL+"/d/"+demo.DashboardUID)
 			}
 		}
 	}
-	return json.Marshal(n)
+	body, err = json.Marshal(n)
+	return body, instance, err
 }
 
 func open(b *rod.Browser, base string, width, height int) (*rod.Page, error) {

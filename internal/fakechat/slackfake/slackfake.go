@@ -162,6 +162,7 @@ type Server struct {
 	faults     faults.Injector
 	limits     Limits
 	limiter    faults.Limiter
+	limited    int
 }
 
 // New starts a fake Slack that accepts token as its only valid bot token,
@@ -284,6 +285,13 @@ func (s *Server) SetLimits(l Limits) {
 // wait by a 429.
 func (s *Server) Violations() []faults.Violation { return s.limiter.Violations() }
 
+// RateLimited counts the calls answered 429, injected ones included.
+func (s *Server) RateLimited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limited
+}
+
 // MarkForeign makes the message with ts look written by another user: the
 // bot may no longer update it.
 func (s *Server) MarkForeign(ts string) {
@@ -383,10 +391,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 	}
 	if limited {
 		s.limiter.Tell("*", wait)
+		s.limited++
 		tooMany(w, wait)
 		return
 	}
 	if wait := s.limiter.Take(s.rules(method, args)...); wait > 0 {
+		s.limited++
 		tooMany(w, wait)
 		return
 	}

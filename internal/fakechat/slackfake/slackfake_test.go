@@ -256,6 +256,9 @@ func TestRateLimitAndFailures(t *testing.T) {
 	if n := s.Calls("auth.test"); n != 4 {
 		t.Fatalf("Calls = %d, want 4", n)
 	}
+	if n := s.RateLimited(); n != 2 {
+		t.Fatalf("RateLimited = %d, want the 2 injected", n)
+	}
 }
 
 func TestPostMessageAndPermalink(t *testing.T) {
@@ -409,5 +412,8 @@ func TestRateLimits(t *testing.T) {
 	}
 	if _, out := c.form("auth.test", withToken()); out["ok"] != true {
 		t.Fatalf("another method is not limited: %v", out)
+	}
+	if n := s.RateLimited(); n != 3 {
+		t.Fatalf("RateLimited = %d, want the 3 answers 429", n)
 	}
 }

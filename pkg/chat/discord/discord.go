@@ -58,6 +58,10 @@ type Config struct {
 	// N < 0 turns it off. Per-route limits need no setting: Discord
 	// announces them on every answer.
 	GlobalLimit chat.Limit
+	// Pace holds the counts of the limits and buckets; nil keeps them in
+	// this Sender. Replicas posting as one bot share one (Discord limits
+	// the bot, not the process).
+	Pace chat.PaceState
 }
 
 // DefaultGlobalLimit is Discord's documented global rate limit for bots.
@@ -100,7 +104,7 @@ func New(c Config) (*Sender, error) {
 		hc = &http.Client{Timeout: defaultTimeout}
 	}
 	return &Sender{auth: "Bot " + token, api: api, hc: hc, userAgent: userAgent(), global: c.GlobalLimit.Or(DefaultGlobalLimit),
-		pacer: chat.Pacer{Provider: provider}}, nil
+		pacer: chat.Pacer{Provider: provider, Bot: chat.BotID(api, token), State: c.Pace}}, nil
 }
 
 // userAgent follows the form Discord requires of HTTP API clients,
@@ -347,7 +351,7 @@ func (s *Sender) do(ctx context.Context, method, path, route, contentType string
 		// The bucket waits what Discord asked; a global limit stops all.
 		announced = &chat.Announced{Known: true, Remaining: 0, ResetAfter: e.RetryAfter}
 		if isGlobal(resp.Header, raw) {
-			s.pacer.Block(e.RetryAfter)
+			s.pacer.Block(ctx, e.RetryAfter)
 		}
 	}
 	return nil, e

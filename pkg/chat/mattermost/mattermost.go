@@ -50,6 +50,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives debug lines and warnings; default slog.Default().
 	Logger *slog.Logger
+	// Pace holds what the server announced about its limiter; nil keeps
+	// it in this Sender. Replicas posting with one token share one.
+	Pace chat.PaceState
 }
 
 // Sender posts to Mattermost. It is safe for concurrent use.
@@ -88,7 +91,7 @@ func New(cfg Config) (*Sender, error) {
 	}
 	return &Sender{
 		base: base, token: token, team: strings.TrimSpace(cfg.Team), client: client,
-		log: log.With("provider", "mattermost"), channels: map[string]string{}, pacer: chat.Pacer{Provider: "mattermost"},
+		log: log.With("provider", "mattermost"), channels: map[string]string{}, pacer: chat.Pacer{Provider: "mattermost", Bot: chat.BotID(base, token), State: cfg.Pace},
 	}, nil
 }
 
@@ -351,7 +354,7 @@ func (s *Sender) do(ctx context.Context, op operation, method, path, contentType
 		return transportError(err, s.token)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
-		s.pacer.Block(retryAfter(resp.Header, time.Now()))
+		s.pacer.Block(ctx, retryAfter(resp.Header, time.Now()))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if (resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound) && op.channel.name != "" {

@@ -39,7 +39,7 @@ func (s *Sender) fail(ctx context.Context, err error, ref channelRef, channelID 
 	e := classify(err, ref, bot, s.token)
 	if e.Code == "ratelimited" {
 		// A 429 does not say which limit it was: every call waits.
-		s.pacer.Block(e.RetryAfter)
+		s.pacer.Block(ctx, e.RetryAfter)
 	}
 	return e
 }

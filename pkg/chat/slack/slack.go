@@ -89,6 +89,10 @@ type Config struct {
 	ChannelLimit chat.Limit
 	// MethodLimits replace entries of DefaultMethodLimits.
 	MethodLimits map[string]chat.Limit
+	// Pace holds the counts of the limits; nil keeps them in this
+	// Sender. Replicas posting as one bot share one (Slack limits the
+	// app's token, not the process).
+	Pace chat.PaceState
 }
 
 // Sender posts to Slack. It is safe for concurrent use.
@@ -149,7 +153,7 @@ func New(cfg Config) (*Sender, error) {
 		shareWait: wait,
 		channel:   cfg.ChannelLimit.Or(DefaultChannelLimit),
 		methods:   methods,
-		pacer:     chat.Pacer{Provider: "slack"},
+		pacer:     chat.Pacer{Provider: "slack", Bot: chat.BotID(apiURL, token), State: cfg.Pace},
 		channels:  map[string]string{},
 	}, nil
 }

@@ -550,3 +550,36 @@ func TestAfterA429EverythingWaits(t *testing.T) {
 		t.Fatalf("the next call went %v after a 429 asking for 1s", d)
 	}
 }
+
+// Replicas posting as one bot share its limits through Pace: together
+// they keep to the channel's rate, as one Sender would.
+func TestSendersOfOneBotShareItsLimits(t *testing.T) {
+	f := newFake(t)
+	f.AddChannel("C0000OPS1", "ops", true)
+	shared := &chat.MemoryPace{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 15)
+	for range 3 {
+		s, err := New(Config{Token: testToken, APIURL: f.APIURL(), ChannelLimit: testChannelLimit, Pace: shared,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			wg.Go(func() {
+				_, err := s.Send(context.Background(), chat.Message{Channel: "C0000OPS1", Text: fmt.Sprint(i)})
+				errs <- err
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, limited := len(f.Messages()), f.RateLimited(); n != 15 || limited != 0 {
+		t.Fatalf("%d messages and %d answers 429, want 15 and none", n, limited)
+	}
+}

@@ -67,6 +67,10 @@ type Config struct {
 	// values take DefaultChatLimit, DefaultGroupLimit and
 	// DefaultGlobalLimit, and a Limit with N < 0 turns one off.
 	ChatLimit, GroupLimit, GlobalLimit chat.Limit
+	// Pace holds the counts of the limits; nil keeps them in this
+	// Sender. Replicas posting as one bot share one (Telegram limits the
+	// bot, not the process).
+	Pace chat.PaceState
 }
 
 // Telegram's documented limits (Bots FAQ, "My bot is hitting limits"):
@@ -118,7 +122,7 @@ func New(c Config) (*Sender, error) {
 		hc = &http.Client{Timeout: defaultTimeout}
 	}
 	_, secret, _ := strings.Cut(token, ":")
-	return &Sender{token: token, secret: secret, api: api, hc: hc, pacer: chat.Pacer{Provider: provider},
+	return &Sender{token: token, secret: secret, api: api, hc: hc, pacer: chat.Pacer{Provider: provider, Bot: chat.BotID(api, token), State: c.Pace},
 		limits: limits{
 			chat:   c.ChatLimit.Or(DefaultChatLimit),
 			group:  c.GroupLimit.Or(DefaultGroupLimit),
@@ -533,7 +537,7 @@ func (s *Sender) call(ctx context.Context, method, contentType string, body []by
 	e := apiError(resp.StatusCode, resp.Header, raw)
 	// A 429 does not say which limit it was: nothing goes out until the
 	// wait is over.
-	s.pacer.Block(e.RetryAfter)
+	s.pacer.Block(ctx, e.RetryAfter)
 	return nil, &refusal{err: e, description: a.Description}
 }
 

@@ -24,6 +24,9 @@
 //   - Wake-ups cross replicas with LISTEN/NOTIFY on channel
 //     panelcast_outbox (a trigger notifies when a job becomes due); if the
 //     listening connection drops, the worker's poll still finds the jobs.
+//   - The chats' rate limits are shared too (Pace, panelcast_pace_*): the
+//     replicas posting as one bot keep together to what the service allows
+//     that bot, as one process would.
 //   - The schema is versioned in panelcast_schema; Open migrates it inside
 //     one transaction holding an advisory lock, so replicas starting
 //     together migrate once.
@@ -286,6 +289,30 @@ var migrations = []string{
 	CREATE TABLE panelcast_session_revocations (
 		id         text PRIMARY KEY,
 		expires_at timestamptz NOT NULL
+	);`,
+	// The chats' rate limits, shared by the replicas (pace.go).
+	`CREATE TABLE panelcast_pace_slots (
+		key     text NOT NULL,
+		id      bigint NOT NULL,
+		at      timestamptz NOT NULL,
+		done    boolean NOT NULL DEFAULT false,
+		expires timestamptz NOT NULL,
+		per     interval NOT NULL,
+		PRIMARY KEY (key, id)
+	);
+	CREATE TABLE panelcast_pace_buckets (
+		key        text PRIMARY KEY,
+		known      boolean NOT NULL DEFAULT false,
+		unlimited  boolean NOT NULL DEFAULT false,
+		remaining  integer NOT NULL DEFAULT 0,
+		reset_at   timestamptz,
+		holder     bigint,
+		held_until timestamptz,
+		used_at    timestamptz NOT NULL
+	);
+	CREATE TABLE panelcast_pace_blocks (
+		bot   text PRIMARY KEY,
+		until timestamptz NOT NULL
 	);`,
 }
 

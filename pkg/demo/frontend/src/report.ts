@@ -1,6 +1,8 @@
 // The stand-in's test report (grafanatest.Report): what the browser looked
 // like from inside the page, sent once the page has booted. The same fields
 // as assets/app.js sends.
+import { standIn } from './runtime';
+
 function pad(n: number) {
   return (n < 10 ? '0' : '') + n;
 }
@@ -17,8 +19,12 @@ function localISO(d: Date) {
   );
 }
 
+// sendReport sends the report to the stand-in; the built-in demo takes none.
 export function sendReport(scenario: string) {
-  const settings = (window as any).grafanaBootData?.settings?.panelcast ?? {};
+  const settings = standIn;
+  if (!settings) {
+    return;
+  }
   const w = window as any;
   fetch('/api/panelcast-test/report', {
     method: 'POST',

@@ -32,9 +32,17 @@ interface PanelModel {
   options?: Record<string, unknown>;
 }
 
+// VariableModel is a template variable (dashboard.templating.list[]).
+interface VariableModel {
+  name: string;
+  skipUrlSync?: boolean;
+  current?: { value?: string | string[] };
+}
+
 interface DashboardAnswer {
-  dashboard: { uid: string; title: string; panels: PanelModel[] };
-  meta: { panelcast: { queryMs: number } };
+  dashboard: { uid: string; title: string; panels: PanelModel[]; templating?: { list?: VariableModel[] } };
+  // The stand-in of package grafanatest says how late its queries answer.
+  meta: { panelcast?: { queryMs: number } };
 }
 
 export function route(loc: Location): Route | undefined {
@@ -59,6 +67,19 @@ function delayParam(params: URLSearchParams, name: string, def: number) {
   return Number.isFinite(n) && n >= 0 ? n : def;
 }
 
+// variableValues is each template variable's selection, as Grafana's URL
+// sync gives it: the page's var-<name> values, else the saved current
+// value.
+function variableValues(list: VariableModel[], params: URLSearchParams) {
+  const values: Record<string, string[]> = {};
+  for (const v of list) {
+    const fromURL = v.skipUrlSync ? [] : params.getAll('var-' + v.name);
+    const current = v.current?.value ?? [];
+    values[v.name] = fromURL.length > 0 ? fromURL : typeof current === 'string' ? [current] : current;
+  }
+  return values;
+}
+
 export async function loadDashboard(r: Route): Promise<Page> {
   const res = await fetch('/api/dashboards/uid/' + encodeURIComponent(r.uid), { credentials: 'same-origin' });
   const body = await res.json().catch(() => ({ message: `HTTP ${res.status}` }));
@@ -74,7 +95,9 @@ export async function loadDashboard(r: Route): Promise<Page> {
       throw new Error('Panel not found');
     }
   }
-  const queryMs = delayParam(r.params, 'query', model.meta.panelcast.queryMs);
+  const standIn = model.meta.panelcast;
+  const queryMs = standIn ? delayParam(r.params, 'query', standIn.queryMs) : 0;
+  const vars = variableValues(model.dashboard.templating?.list ?? [], r.params);
 
   const children = panels.map(
     (p) =>
@@ -88,9 +111,11 @@ export async function loadDashboard(r: Route): Promise<Page> {
           fieldConfig: p.fieldConfig ?? { defaults: {}, overrides: [] },
           $data: new SceneQueryRunner({
             datasource: { type: 'grafana-testdata-datasource', uid: 'testdata' },
-            // The stand-in's /api/ds/query reads which answer to give, and
-            // how late, from the query, as TestData reads its scenarioId.
-            queries: [{ refId: 'A', scenario: r.uid, queryMs, panelId: p.id }],
+            // /api/ds/query reads which answer to give, and how late, from
+            // the query, as TestData reads its scenarioId, and filters the
+            // series by the variables' values, as $instance would in a
+            // Prometheus query.
+            queries: [{ refId: 'A', scenario: r.uid, queryMs, panelId: p.id, ...vars }],
             maxDataPoints: 500,
           }),
         }),
