@@ -65,13 +65,13 @@ func TestDocsArchitectureHolds(t *testing.T) {
 		for _, b := range []string{"pkg/service", "pkg/render", "pkg/delivery", "pkg/grafana", "pkg/chat/", "pkg/config", "pkg/alerttext"} {
 			below = below || pkg == strings.TrimSuffix(b, "/") || strings.HasPrefix(pkg, strings.TrimSuffix(b, "/")+"/")
 		}
-		for _, door := range []string{"pkg/chatapi", "pkg/cli", "pkg/plugin", "pkg/server"} {
+		for _, door := range []string{"pkg/httpapi", "pkg/cli", "pkg/plugin", "pkg/server"} {
 			if below && ims[door] {
 				t.Errorf("architecture.md says nothing below pkg/service imports a door, but %s imports %s", pkg, door)
 			}
 		}
 	}
-	for _, door := range append(doors, "pkg/chatapi") {
+	for _, door := range append(doors, "pkg/httpapi") {
 		if !g[door]["pkg/service"] {
 			t.Errorf("architecture.md says %s calls pkg/service, but it does not import it", door)
 		}

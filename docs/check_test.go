@@ -164,8 +164,8 @@ func (t *truth) call(dir string, c *ast.CallExpr) {
 			muxes = []*http.ServeMux{t.server}
 		case strings.HasSuffix(dir, "pkg/plugin"):
 			muxes = []*http.ServeMux{t.plugin}
-		case strings.HasSuffix(dir, "pkg/chatapi"):
-			// Both doors mount chatapi's handler (chatapi.Mount).
+		case strings.HasSuffix(dir, "pkg/httpapi"):
+			// Both doors mount httpapi's handler (httpapi.Mount).
 			muxes = []*http.ServeMux{t.server, t.plugin}
 		default:
 			return
@@ -437,9 +437,9 @@ func (t *truth) endpoint(ref string) string {
 			return ""
 		}
 	}
-	door := "pkg/server or pkg/chatapi"
+	door := "pkg/server or pkg/httpapi"
 	if mux == t.plugin {
-		door = "the plugin's resources (pkg/plugin, pkg/chatapi)"
+		door = "the plugin's resources (pkg/plugin, pkg/httpapi)"
 	}
 	return "no route of " + door
 }

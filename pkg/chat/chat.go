@@ -198,3 +198,12 @@ func EditFailed(provider, messageID string, err error) error {
 	return &Error{Provider: provider, Code: code,
 		Hint: fmt.Sprintf("the reply was posted as message %s, but editing the thread's first message failed, and the reply is not sent again: %s", messageID, why)}
 }
+
+// Redact is s without token: for the texts a chat's answer puts into an
+// error (a hint quoting the request, an echoed URL).
+func Redact(s, token string) string {
+	if token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, token, "[redacted]")
+}

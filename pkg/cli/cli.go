@@ -105,13 +105,7 @@ func runPlugin(environ []string, stderr io.Writer) error {
 	for _, name := range others {
 		log.Debug("left alone: another plugin's setting in Grafana's environment", "variable", name)
 	}
-	svc := service.New(context.Background(), cfg, log)
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = svc.Renderer.Close(ctx)
-	}()
-	return plugin.Serve(svc)
+	return plugin.Serve(service.New(context.Background(), service.Options{Config: cfg, Log: log}))
 }
 
 type renderFlags struct {
@@ -140,10 +134,10 @@ func runRender(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 
 func renderTo(ctx context.Context, cfg config.Config, g service.GrafanaRender, out string, stdout, stderr io.Writer) error {
 	log := newLogger(stderr, cfg.LogLevel)
-	svc := service.New(ctx, cfg, log)
-	defer svc.Renderer.Close(context.Background())
-	if svc.StartErr != nil {
-		return svc.StartErr
+	svc := service.New(ctx, service.Options{Config: cfg, Log: log})
+	defer svc.Shutdown(context.Background(), nil) //nolint:errcheck // nothing runs after the render
+	if svc.StartErr() != nil {
+		return svc.StartErr()
 	}
 	start := time.Now()
 	data, err := svc.Render(ctx, g)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/config"
-	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -89,19 +88,18 @@ func runPush(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	svc := service.New(ctx, cfg, newLogger(stderr, cfg.LogLevel))
-	defer svc.Renderer.Close(context.Background())
+	svc := service.New(ctx, service.Options{Config: cfg, Log: newLogger(stderr, cfg.LogLevel)})
+	defer svc.Shutdown(context.Background(), nil) //nolint:errcheck // the push's outcome is what the command reports
 	// A push that can never be sent is refused before the outbox is opened.
 	if _, err := svc.PlanPush(req, doorURL); err != nil {
 		return errors.New(strings.TrimPrefix(err.Error(), service.ErrBadPush.Error()+": "))
 	}
-	if svc.StartErr != nil {
-		return svc.StartErr
+	if svc.StartErr() != nil {
+		return svc.StartErr()
 	}
-	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
+	if err := svc.Start(); err != nil {
 		return err
 	}
-	defer svc.StopDelivery()
 	st, err := svc.Push(ctx, req, doorURL)
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 
 	"github.com/panelcast/panelcast/pkg/buildinfo"
 	"github.com/panelcast/panelcast/pkg/config"
-	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/demo"
 	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/server"
@@ -49,28 +48,28 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w: choose another addr or stop what uses the port", cfg.Addr, err)
 	}
-	svc := service.New(ctx, cfg, log)
+	opts := service.Options{Config: cfg, Log: log, InboxPermalink: server.InboxPermalink}
+	if demo != nil {
+		opts.DemoPanel = &demo.panel
+	}
+	svc := service.New(ctx, opts)
 	// Without a browser binary nothing can ever render: better a clear
 	// exit than a service that answers 503 forever. A browser that is
 	// found but failed to start is retried by the next render.
-	if svc.Renderer.Stats().ChromiumPath == "" {
+	if svc.RendererStats().ChromiumPath == "" {
 		ln.Close()
-		return svc.StartErr
-	}
-	svc.InboxPermalink = server.InboxPermalink
-	if demo != nil {
-		svc.DemoPanel = &demo.panel
+		return svc.StartErr()
 	}
 	srv, err := server.New(svc)
 	if err != nil {
 		ln.Close()
-		_ = svc.Renderer.Close(context.Background())
+		_ = svc.Shutdown(context.Background(), nil)
 		return err
 	}
 	// Chat delivery runs beside the render API; without it pushes get 503
 	// with the reason, renders still work.
 	// Serve stops it again at shutdown, before the renderer closes.
-	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
+	if err := svc.Start(); err != nil {
 		log.Error("chat delivery did not start; pushes are refused until it is fixed", "error", err)
 	}
 	base := "http://" + ln.Addr().String()

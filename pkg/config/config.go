@@ -7,6 +7,7 @@ package config
 import (
 	"time"
 
+	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/tlspolicy"
 )
@@ -133,9 +134,9 @@ func Default() Config {
 		Addr:            "127.0.0.1:8081",
 		ShutdownTimeout: 60 * time.Second,
 		PushMinRole:     "Editor",
-		OutboxRetention: 7 * 24 * time.Hour,
-		OutboxLease:     time.Minute,
-		MaxAttempts:     8,
+		OutboxRetention: delivery.DefaultRetention,
+		OutboxLease:     delivery.DefaultLease,
+		MaxAttempts:     delivery.DefaultMaxAttempts,
 		SlackAPIURL:     "https://slack.com/api/",
 		DiscordAPIURL:   "https://discord.com/api/v10",
 		TelegramAPIURL:  "https://api.telegram.org",

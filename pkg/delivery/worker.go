@@ -94,9 +94,19 @@ type WorkerOptions struct {
 	Logger *slog.Logger
 }
 
-// DefaultConcurrency is how many jobs a worker prepares and sends at once
-// unless told otherwise.
-const DefaultConcurrency = 2
+// Defaults of WorkerOptions, which the configuration's defaults are too
+// (pkg/config), so a worker behaves the same whoever builds it.
+const (
+	// DefaultConcurrency is how many jobs a worker prepares and sends at
+	// once. Attempts mostly wait (for a render slot, for a chat's rate
+	// limit); enough of them keep a storm to several chats moving.
+	DefaultConcurrency = 8
+	// DefaultMaxAttempts is how many finished attempts a job gets.
+	DefaultMaxAttempts = 8
+	// DefaultLease is how long a claimed job stays claimed without a
+	// heartbeat before another worker may take it.
+	DefaultLease = time.Minute
+)
 
 // DefaultShutdownGrace is how long attempts in flight may finish at
 // shutdown unless told otherwise; supervisors' stop timeouts must allow
@@ -131,7 +141,7 @@ type Worker struct {
 // provider name ("slack", ...). A nil prepare sends each job's Text alone.
 func NewWorker(s Store, senders map[string]chat.Sender, prepare PrepareFunc, opts WorkerOptions) *Worker {
 	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = 10
+		opts.MaxAttempts = DefaultMaxAttempts
 	}
 	if opts.BaseBackoff <= 0 {
 		opts.BaseBackoff = 2 * time.Second
@@ -152,7 +162,7 @@ func NewWorker(s Store, senders map[string]chat.Sender, prepare PrepareFunc, opt
 		opts.ShutdownGrace = DefaultShutdownGrace
 	}
 	if opts.Lease <= 0 {
-		opts.Lease = 60 * time.Second
+		opts.Lease = DefaultLease
 	}
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention

@@ -128,7 +128,7 @@ func GuessVars(labels, mapping map[string]string) map[string][]string {
 		}
 	}
 	for name, value := range labels {
-		if !mapped[name] && value != "" && varNamePattern.MatchString(name) && !strings.HasPrefix(name, "__") {
+		if !mapped[name] && value != "" && IsVariableName(name) {
 			vars[name] = []string{value}
 		}
 	}

@@ -1,3 +1,6 @@
+// Package grafana holds Grafana's side of Panelcast: panel references and
+// solo-panel URLs, Grafana's HTTP API for dashboards (the legacy one and
+// the resource API of 12.2+), and who may view a dashboard.
 package grafana
 
 import (

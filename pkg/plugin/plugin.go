@@ -7,6 +7,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,8 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
-	"github.com/panelcast/panelcast/pkg/chatapi"
-	"github.com/panelcast/panelcast/pkg/delivery"
+	"github.com/panelcast/panelcast/pkg/httpapi"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
 	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
@@ -34,38 +34,40 @@ func Detected() bool {
 	return os.Getenv("grafana_plugin_type") == "datasource"
 }
 
-// Serve serves the plugin until Grafana stops it. Chat delivery runs
-// alongside; if its outbox cannot open, renders still work and pushes are
-// refused with the reason.
+// Serve serves the plugin until Grafana stops it, then shuts the service
+// down (service.Shutdown: go-plugin has stopped the door by then). Chat
+// delivery runs alongside; if its outbox cannot open, renders still work
+// and pushes are refused with the reason.
 func Serve(svc *service.Service) error {
-	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
-		svc.Log.Error("chat delivery did not start; pushes are refused until it is fixed", "error", err)
+	if err := svc.Start(); err != nil {
+		svc.Logger().Error("chat delivery did not start; pushes are refused until it is fixed", "error", err)
 	}
-	defer svc.StopDelivery()
 	// Grafana collects a plugin's metrics from the default registry
 	// (/api/plugins/panelcast-renderer/metrics).
 	for _, c := range svc.Collectors() {
 		if err := prometheus.Register(c); err != nil {
-			svc.Log.Warn("a metric is not exported", "error", err)
+			svc.Logger().Warn("a metric is not exported", "error", err)
 		}
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /health", &healthResource{svc: svc})
-	chatapi.Mount(mux, chatapi.New(svc, chatapi.Options{
-		Authorize:  chatapi.MinGrafanaRole(svc.Config.PushMinRole),
-		GrafanaURL: chatapi.GrafanaAppURL,
-		Caller:     chatapi.GrafanaCaller,
+	mux.Handle("GET /health", healthResource{svc: svc})
+	httpapi.Mount(mux, httpapi.New(svc, httpapi.Options{
+		Authorize:  minGrafanaRole(svc.Config().PushMinRole),
+		GrafanaURL: grafanaAppURL,
+		Caller:     grafanaCaller,
 	}))
 	// Manage serves through go-plugin as Serve did, with the SDK's standard
 	// middlewares (request logs and metrics Grafana scrapes, tracing) and
 	// its standalone debugging mode (GF_PLUGIN_GRPC_ADDRESS_<ID>).
-	return backend.Manage(ID, backend.ServeOpts{
-
+	err := backend.Manage(ID, backend.ServeOpts{
 		CheckHealthHandler:  health{svc},
 		CallResourceHandler: httpadapter.New(mux),
 		ExtraPlugins: goplugin.PluginSet{"renderer": &RendererPlugin{
 			Impl: &renderer{svc: svc}, Sanitizer: &sanitizer{svc: svc}}},
 	})
+	ctx, cancel := context.WithTimeout(context.Background(), svc.Config().ShutdownTimeout)
+	defer cancel()
+	return errors.Join(err, svc.Shutdown(ctx, nil))
 }
 
 // RendererPlugin is the go-plugin plugin that carries Grafana's renderer
@@ -98,45 +100,42 @@ type renderer struct {
 // Render answers with an error text rather than a gRPC error: that is how
 // Grafana expects failures, and it shows the text to the user.
 func (r *renderer) Render(ctx context.Context, req *pluginextensionv2.RenderRequest) (*pluginextensionv2.RenderResponse, error) {
-	if err := r.svc.CheckRendererToken(req.AuthToken); err != nil {
-		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
-	}
-	ext := "png" // Grafana 9 sends no encoding
+	kind := service.KindPNG // Grafana 9 sends no encoding
 	if req.Encoding == "pdf" {
-		ext = "pdf"
+		kind = service.KindPDF
 	}
-	if err := checkOutputPath(req.FilePath, ext, r.svc.Config.OutputDirs); err != nil {
+	g := grafanaRender(req.Url, req.Width, req.Height, req.DeviceScaleFactor, req.Timeout,
+		req.Timezone, req.RenderKey, req.Domain, req.Headers, req.Encoding)
+	if _, err := r.render(ctx, kind, req.AuthToken, req.FilePath, g); err != nil {
 		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
 	}
-	out, err := r.svc.Render(ctx, grafanaRender(req.Url, req.Width, req.Height, req.DeviceScaleFactor, req.Timeout,
-		req.Timezone, req.RenderKey, req.Domain, req.Headers, req.Encoding))
-	if err == nil {
-		err = writeOutput(req.FilePath, out)
-	}
-	if err != nil {
-		return &pluginextensionv2.RenderResponse{Error: err.Error()}, nil
-	}
-	r.svc.NoteGrafanaFile(req.FilePath)
 	return &pluginextensionv2.RenderResponse{}, nil
 }
 
 func (r *renderer) RenderCSV(ctx context.Context, req *pluginextensionv2.RenderCSVRequest) (*pluginextensionv2.RenderCSVResponse, error) {
-	if err := r.svc.CheckRendererToken(req.AuthToken); err != nil {
-		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
-	}
-	if err := checkOutputPath(req.FilePath, "csv", r.svc.Config.OutputDirs); err != nil {
-		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
-	}
-	out, name, err := r.svc.RenderCSV(ctx, grafanaRender(req.Url, 0, 0, 0, req.Timeout, req.Timezone, req.RenderKey,
-		req.Domain, req.Headers, ""))
-	if err == nil {
-		err = writeOutput(req.FilePath, out)
-	}
+	g := grafanaRender(req.Url, 0, 0, 0, req.Timeout, req.Timezone, req.RenderKey, req.Domain, req.Headers, "")
+	name, err := r.render(ctx, service.KindCSV, req.AuthToken, req.FilePath, g)
 	if err != nil {
 		return &pluginextensionv2.RenderCSVResponse{Error: err.Error()}, nil
 	}
-	r.svc.NoteGrafanaFile(req.FilePath)
 	return &pluginextensionv2.RenderCSVResponse{FileName: name}, nil
+}
+
+// render runs one of Grafana's renders into the file Grafana named: a
+// path Panelcast may not write is a bad request. It returns a CSV's file
+// name.
+func (r *renderer) render(ctx context.Context, kind service.RenderKind, token, path string, g service.GrafanaRender) (string, error) {
+	var name string
+	err := r.svc.HandleRender(ctx, service.RenderCall{Kind: kind, AuthToken: token, Request: g,
+		Invalid: checkOutputPath(path, string(kind), r.svc.Config().OutputDirs),
+		Deliver: func(body []byte, filename string) error {
+			name = filename
+			return writeOutput(path, body)
+		}})
+	if err == nil {
+		r.svc.NoteGrafanaFile(path)
+	}
+	return name, err
 }
 
 func grafanaRender(url string, width, height int32, scale float32, timeout int32, tz, renderKey, domain string,

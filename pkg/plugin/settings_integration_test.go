@@ -24,8 +24,8 @@ func TestPluginLogLevel(t *testing.T) {
 		level      string
 		want, deny []string
 	}{
-		{"debug", []string{"render phases", "rendered"}, nil},
-		{"warn", nil, []string{"rendered", "browser started", "render phases"}},
+		{"debug", []string{"render phases", "render request"}, nil},
+		{"warn", nil, []string{"render request", "browser started", "render phases"}},
 	} {
 		t.Run(c.level, func(t *testing.T) {
 			h, logs := startHost(t, g, map[string]string{"log_level": c.level})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/secret"
 )
 
@@ -73,7 +74,9 @@ type Limits struct {
 // ErrBadRequest marks a request that can never succeed as asked.
 var ErrBadRequest = errors.New("bad render request")
 
-func badRequest(format string, a ...any) error {
+// BadRequest is an ErrBadRequest with a sentence, for every check of a
+// request, in this package and the service's.
+func BadRequest(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, a...))
 }
 
@@ -90,43 +93,43 @@ func (r *Request) Validate(l Limits) error {
 		return err
 	}
 	if r.Width < 1 || r.Width > l.MaxWidth {
-		return badRequest("width must be 1..%d, got %d", l.MaxWidth, r.Width)
+		return BadRequest("width must be 1..%d, got %d", l.MaxWidth, r.Width)
 	}
 	if r.Height != FullPage && (r.Height < 1 || r.Height > l.MaxHeight) {
-		return badRequest("height must be 1..%d (or -1 for the full page), got %d", l.MaxHeight, r.Height)
+		return BadRequest("height must be 1..%d (or -1 for the full page), got %d", l.MaxHeight, r.Height)
 	}
 	if !(r.Scale > 0 && r.Scale <= l.MaxScale) { // also refuses NaN
-		return badRequest("device scale factor must be above 0 and at most %g, got %g", l.MaxScale, r.Scale)
+		return BadRequest("device scale factor must be above 0 and at most %g, got %g", l.MaxScale, r.Scale)
 	}
 	if r.Timeout < time.Second || r.Timeout > l.MaxTimeout {
-		return badRequest("timeout must be between 1s and %s, got %s", l.MaxTimeout, r.Timeout)
+		return BadRequest("timeout must be between 1s and %s, got %s", l.MaxTimeout, r.Timeout)
 	}
 	switch r.Encoding {
 	case PNG, PDF:
 	default:
-		return badRequest("encoding must be png or pdf, got %q", r.Encoding)
+		return BadRequest("encoding must be png or pdf, got %q", r.Encoding)
 	}
 	if r.Encoding == PDF && r.PDF.Format != "" {
 		if _, ok := paperSizes[strings.ToLower(r.PDF.Format)]; !ok {
-			return badRequest("pdf.format must be one of a3, a4, a5, letter, legal, tabloid, got %q", r.PDF.Format)
+			return BadRequest("pdf.format must be one of a3, a4, a5, letter, legal, tabloid, got %q", r.PDF.Format)
 		}
 	}
 	if r.Timezone != "" && !validTimezone(r.Timezone) {
-		return badRequest("timezone %q is not an IANA name such as Europe/Berlin nor an offset such as UTC+05:30", r.Timezone)
+		return BadRequest("timezone %q is not an IANA name such as Europe/Berlin nor an offset such as UTC+05:30", r.Timezone)
 	}
 	for k, v := range r.Headers {
 		if !validHeader(k, v) {
-			return badRequest("header %q has characters HTTP does not allow", k)
+			return BadRequest("header %q has characters HTTP does not allow", k)
 		}
 	}
 	for k, v := range r.OriginHeaders {
 		if !validHeader(k, v.Reveal()) {
-			return badRequest("header %q has characters HTTP does not allow", k)
+			return BadRequest("header %q has characters HTTP does not allow", k)
 		}
 	}
 	for _, c := range r.Cookies {
 		if c.Name == "" || strings.ContainsAny(c.Name+c.Value.Reveal(), ";\r\n\x00") {
-			return badRequest("cookie %q is not a valid cookie", c.Name)
+			return BadRequest("cookie %q is not a valid cookie", c.Name)
 		}
 	}
 	return nil
@@ -135,16 +138,16 @@ func (r *Request) Validate(l Limits) error {
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return badRequest("url %q does not parse: %v", truncate(raw), err)
+		return BadRequest("url %q does not parse: %v", quote.Clip(raw), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return badRequest("only http and https URLs are rendered, not %q", u.Scheme+":")
+		return BadRequest("only http and https URLs are rendered, not %q", u.Scheme+":")
 	}
 	if u.Host == "" || u.Hostname() == "" {
-		return badRequest("url %q has no host", truncate(raw))
+		return BadRequest("url %q has no host", quote.Clip(raw))
 	}
 	if u.User != nil {
-		return badRequest("url must not carry a user name or password")
+		return BadRequest("url must not carry a user name or password")
 	}
 	return nil
 }
@@ -179,13 +182,6 @@ func validHeader(k, v string) bool {
 	return !strings.ContainsAny(v, "\r\n\x00")
 }
 
-func truncate(s string) string {
-	if len(s) > 200 {
-		return s[:200] + "…"
-	}
-	return s
-}
-
 // Origin returns scheme://host:port of an http(s) URL, lower-cased, with the
 // default port made explicit so "https://g" and "https://g:443" match.
 func Origin(raw string) (string, error) {
@@ -194,7 +190,7 @@ func Origin(raw string) (string, error) {
 		return "", err
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return "", fmt.Errorf("%q is not an http(s) URL", truncate(raw))
+		return "", fmt.Errorf("%q is not an http(s) URL", quote.Clip(raw))
 	}
 	port := u.Port()
 	if port == "" {
@@ -232,7 +228,7 @@ func (g *Guard) Check(raw string) error {
 	}
 	o, _ := Origin(raw)
 	if !g.origins[o] {
-		return badRequest("url is on %s, which is not an allowed Grafana origin: add it to allowed_origins or grafana_url", o)
+		return BadRequest("url is on %s, which is not an allowed Grafana origin: add it to allowed_origins or grafana_url", o)
 	}
 	return nil
 }

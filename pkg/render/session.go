@@ -14,6 +14,7 @@ import (
 	"github.com/go-rod/rod/lib/proto"
 	"github.com/ysmood/gson"
 
+	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/secret"
 )
 
@@ -110,7 +111,7 @@ func newSession(ctx context.Context, b *browser, opts Options) (*session, error)
 func (s *session) prepare(ctx context.Context, req Request) error {
 	origin, err := Origin(req.URL)
 	if err != nil {
-		return badRequest("%v", err)
+		return BadRequest("%v", err)
 	}
 	s.mu.Lock()
 	s.origin = origin
@@ -243,7 +244,7 @@ func (s *session) onRequestPaused(page *rod.Page, e *proto.FetchRequestPaused, e
 
 func (s *session) refuseNavigation(rawURL, o, own string) {
 	if o == "" {
-		o = truncate(rawURL)
+		o = quote.Clip(rawURL)
 	}
 	allowed := append([]string{own}, s.opts.AllowedOrigins...)
 	err := fmt.Errorf("the page navigated to %s, which is not an allowed origin: a render may only show %s; "+

@@ -11,6 +11,7 @@
 package secret
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -85,3 +86,23 @@ func (s Value) MarshalText() ([]byte, error) { return []byte(s.text()), nil }
 
 // LogValue is what slog logs.
 func (s Value) LogValue() slog.Value { return slog.StringValue(s.text()) }
+
+// OneOf reports whether presented equals one of values; see IndexOf.
+func OneOf(presented string, values []Value) bool { return IndexOf(presented, values) >= 0 }
+
+// IndexOf is the index of the value presented equals, or -1, found in time
+// that does not depend on which one or on how much of it matched, so that
+// a caller cannot guess a token byte by byte: the one compare of presented
+// tokens. An empty presented value matches none.
+func IndexOf(presented string, values []Value) int {
+	match := -1
+	if presented == "" {
+		return match
+	}
+	for i, v := range values {
+		if subtle.ConstantTimeCompare([]byte(presented), []byte(v.v)) == 1 {
+			match = i
+		}
+	}
+	return match
+}

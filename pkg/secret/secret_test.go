@@ -111,3 +111,28 @@ func TestEmptyValue(t *testing.T) {
 		t.Error("List")
 	}
 }
+
+func TestOneOf(t *testing.T) {
+	tokens := List("alpha-token", "beta-token")
+	for _, c := range []struct {
+		presented string
+		want      bool
+	}{
+		{"alpha-token", true},
+		{"beta-token", true},
+		{"alpha-toke", false},
+		{"alpha-token ", false},
+		{"gamma-token", false},
+		{"", false},
+	} {
+		if got := OneOf(c.presented, tokens); got != c.want {
+			t.Errorf("OneOf(%q) = %v, want %v", c.presented, got, c.want)
+		}
+	}
+	if i := IndexOf("beta-token", tokens); i != 1 {
+		t.Errorf("IndexOf(beta-token) = %d, want 1", i)
+	}
+	if OneOf("", List("")) {
+		t.Error("an empty token matched an empty configured one")
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/httpapi"
 	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
@@ -66,7 +65,7 @@ var (
 )
 
 func newAccess(cfg config.Config, revoked revocations) *access {
-	a := &access{tokens: cfg.APITokens, open: len(cfg.APITokens) == 0 && loopback(cfg.Addr), addr: cfg.Addr,
+	a := &access{tokens: cfg.APITokens, open: len(cfg.APITokens) == 0 && loopbackHost(cfg.Addr), addr: cfg.Addr,
 		revoked: revoked}
 	for _, t := range a.tokens {
 		m := hmac.New(sha256.New, []byte(t.Reveal()))
@@ -77,10 +76,10 @@ func newAccess(cfg config.Config, revoked revocations) *access {
 }
 
 // authorize admits r or says why not; the error wraps
-// chatapi.ErrUnauthorized.
+// service.ErrUnauthorized.
 func (a *access) authorize(r *http.Request) error {
 	if len(a.tokens) > 0 && r.Header.Get("Authorization") != "" {
-		return chatapi.BearerToken(a.tokens)(r)
+		return bearerToken(a.tokens)(r)
 	}
 	_, _, err := a.session(r)
 	if err == nil {
@@ -90,16 +89,16 @@ func (a *access) authorize(r *http.Request) error {
 	case a.open && loopbackHost(r.Host):
 		return nil
 	case a.open:
-		return fmt.Errorf("%w: no api_token is set, so Panelcast answers only requests to a loopback name (127.0.0.1, localhost) and this one was for %q: set api_token to reach it through a proxy or another name", chatapi.ErrUnauthorized, quote.Clip(r.Host))
+		return fmt.Errorf("%w: no api_token is set, so Panelcast answers only requests to a loopback name (127.0.0.1, localhost) and this one was for %q: set api_token to reach it through a proxy or another name", service.ErrUnauthorized, quote.Clip(r.Host))
 	case len(a.tokens) == 0:
-		return fmt.Errorf("%w: the console, /push and /alerts are off because Panelcast listens on %s, which other machines reach, and no api_token is set: set api_token", chatapi.ErrUnauthorized, a.addr)
+		return fmt.Errorf("%w: the console, /push and /alerts are off because Panelcast listens on %s, which other machines reach, and no api_token is set: set api_token", service.ErrUnauthorized, a.addr)
 	case !errors.Is(err, errNoSession) && !errors.Is(err, errSignedOut):
-		return fmt.Errorf("%w: the console session could not be checked: %s", chatapi.ErrUnauthorized, chatapi.Sentence(err))
+		return fmt.Errorf("%w: the console session could not be checked: %s", service.ErrUnauthorized, httpapi.Sentence(err))
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		return fmt.Errorf("%w: the console session ended: sign in again with an api_token", chatapi.ErrUnauthorized)
+		return fmt.Errorf("%w: the console session ended: sign in again with an api_token", service.ErrUnauthorized)
 	}
-	return fmt.Errorf("%w: sign in with an api_token, or send Authorization: Bearer <api_token>", chatapi.ErrUnauthorized)
+	return fmt.Errorf("%w: sign in with an api_token, or send Authorization: Bearer <api_token>", service.ErrUnauthorized)
 }
 
 // required says whether r needs credentials at all.
@@ -108,7 +107,7 @@ func (a *access) required(r *http.Request) bool { return !(a.open && loopbackHos
 // authenticated says r carries a valid bearer token or session.
 func (a *access) authenticated(r *http.Request) bool {
 	if len(a.tokens) > 0 && r.Header.Get("Authorization") != "" {
-		return chatapi.BearerToken(a.tokens)(r) == nil
+		return bearerToken(a.tokens)(r) == nil
 	}
 	_, _, err := a.session(r)
 	return err == nil
@@ -120,16 +119,11 @@ func (a *access) signIn(token string, secure bool) (*http.Cookie, error) {
 		if a.open {
 			return nil, errors.New("no api_token is set, so there is no token to sign in with: open the console by a loopback name (127.0.0.1 or localhost), where it needs none, or set api_token")
 		}
-		return nil, fmt.Errorf("%w: no api_token is set, so no one can sign in: set api_token", chatapi.ErrUnauthorized)
+		return nil, fmt.Errorf("%w: no api_token is set, so no one can sign in: set api_token", service.ErrUnauthorized)
 	}
-	match := -1
-	for i, t := range a.tokens {
-		if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(t.Reveal())) == 1 {
-			match = i
-		}
-	}
+	match := secret.IndexOf(strings.TrimSpace(token), a.tokens)
 	if match < 0 {
-		return nil, fmt.Errorf("%w: the token is not one of api_token: check it and try again", chatapi.ErrUnauthorized)
+		return nil, fmt.Errorf("%w: the token is not one of api_token: check it and try again", service.ErrUnauthorized)
 	}
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
@@ -152,7 +146,7 @@ func (a *access) signOut(r *http.Request, secure bool) (*http.Cookie, error) {
 	}
 	if err != nil {
 		return c, fmt.Errorf("%w: signing out failed, so the session stays valid until %s: %s, then sign out again",
-			service.ErrDeliveryUnavailable, expires.UTC().Format(time.RFC3339), chatapi.Sentence(err))
+			service.ErrDeliveryUnavailable, expires.UTC().Format(time.RFC3339), httpapi.Sentence(err))
 	}
 	return c, nil
 }
@@ -182,7 +176,9 @@ func (a *access) session(r *http.Request) (string, time.Time, error) {
 	payload, mac := c.Value[:i], c.Value[i+1:]
 	valid := 0
 	for k := range a.keys {
-		valid |= subtle.ConstantTimeCompare([]byte(a.sign(k, payload)), []byte(mac))
+		if hmac.Equal([]byte(a.sign(k, payload)), []byte(mac)) {
+			valid = 1
+		}
 	}
 	parts := strings.Split(payload, ".")
 	if valid != 1 || len(parts) != 3 || parts[0] != "v1" {

@@ -11,10 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/panelcast/panelcast/pkg/chatapi"
 	"github.com/panelcast/panelcast/pkg/console"
 	"github.com/panelcast/panelcast/pkg/delivery"
-	"github.com/panelcast/panelcast/pkg/grafana"
+	"github.com/panelcast/panelcast/pkg/httpapi"
 	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/service"
 )
@@ -28,7 +27,7 @@ const InboxPermalink = "#inbox/"
 const healthMaxAge = time.Minute
 
 // maxAPIBody bounds the console's JSON bodies (a sign-in, a render), as
-// chatapi bounds a push's.
+// httpapi bounds a push's.
 const maxAPIBody = 1 << 20
 
 // mountConsole serves the console (/ and /console/), its API (/api/...)
@@ -49,7 +48,7 @@ func (s *Server) mountConsole(mux *http.ServeMux, a *access) {
 		return cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := a.authorize(r); err != nil {
 				w.Header().Set("WWW-Authenticate", "Bearer")
-				writeAPIError(w, http.StatusUnauthorized, chatapi.Sentence(err))
+				writeAPIError(w, http.StatusUnauthorized, httpapi.Sentence(err))
 				return
 			}
 			h.ServeHTTP(w, r)
@@ -69,9 +68,9 @@ func (s *Server) mountConsole(mux *http.ServeMux, a *access) {
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusNotFound, fmt.Sprintf("%s is no route of Panelcast's API: see the API table in docs/console.md", r.URL.Path))
 	}))
-	// chatapi checks access itself (the same check), so that its refusals
+	// httpapi checks access itself (the same check), so that its refusals
 	// read as its other answers.
-	chatapi.Mount(mux, cop.Handler(chatapi.New(s.svc, chatapi.Options{Authorize: a.authorize})))
+	httpapi.Mount(mux, cop.Handler(httpapi.New(s.svc, httpapi.Options{Authorize: a.authorize})))
 }
 
 // methods routes a path's requests by method; others get 405 with Allow.
@@ -102,7 +101,7 @@ type sessionJSON struct {
 
 func (s *Server) session(a *access) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, sessionJSON{Authenticated: a.authenticated(r), Required: a.required(r)})
+		httpapi.WriteJSON(w, http.StatusOK, sessionJSON{Authenticated: a.authenticated(r), Required: a.required(r)})
 	}
 }
 
@@ -120,16 +119,16 @@ func (s *Server) signIn(a *access) http.HandlerFunc {
 		c, err := a.signIn(body.Token, secureRequest(r))
 		if err != nil {
 			code := http.StatusBadRequest
-			if errors.Is(err, chatapi.ErrUnauthorized) {
+			if errors.Is(err, service.ErrUnauthorized) {
 				code = http.StatusUnauthorized
 			}
 			s.log.WarnContext(r.Context(), "console sign-in refused", "error", err)
-			writeAPIError(w, code, chatapi.Sentence(err))
+			writeAPIError(w, code, httpapi.Sentence(err))
 			return
 		}
 		http.SetCookie(w, c)
 		s.log.InfoContext(r.Context(), "console signed in")
-		writeJSON(w, http.StatusOK, sessionJSON{Authenticated: true, Required: true})
+		httpapi.WriteJSON(w, http.StatusOK, sessionJSON{Authenticated: true, Required: true})
 	}
 }
 
@@ -139,21 +138,21 @@ func (s *Server) signOut(a *access) http.HandlerFunc {
 		http.SetCookie(w, c)
 		if err != nil {
 			s.log.ErrorContext(r.Context(), "console sign-out failed", "error", err)
-			writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
+			writeAPIError(w, httpapi.StatusFor(err), httpapi.Sentence(err))
 			return
 		}
-		writeJSON(w, http.StatusOK, sessionJSON{Required: a.required(r)})
+		httpapi.WriteJSON(w, http.StatusOK, sessionJSON{Required: a.required(r)})
 	}
 }
 
 func (s *Server) consoleHealth(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.svc.RecentHealth(r.Context(), healthMaxAge))
+	httpapi.WriteJSON(w, http.StatusOK, s.svc.RecentHealth(r.Context(), healthMaxAge))
 }
 
 // renderPanel is POST /api/render {"panel": {...}}: the picture, and how
 // long the render took in X-Render-Duration-Ms.
 func (s *Server) renderPanel(w http.ResponseWriter, r *http.Request) {
-	p, err := chatapi.DecodeRender(http.MaxBytesReader(w, r.Body, maxAPIBody))
+	p, err := httpapi.DecodeRender(http.MaxBytesReader(w, r.Body, maxAPIBody))
 	if err != nil {
 		writeAPIError(w, http.StatusBadRequest, err.Error())
 		return
@@ -161,7 +160,7 @@ func (s *Server) renderPanel(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	img, err := s.svc.RenderPanel(r.Context(), p, "")
 	if err != nil {
-		writeAPIError(w, renderStatus(err), chatapi.Sentence(err))
+		writeAPIError(w, httpapi.StatusFor(err), httpapi.Sentence(err))
 		return
 	}
 	h := w.Header()
@@ -170,25 +169,6 @@ func (s *Server) renderPanel(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(img)))
 	h.Set("X-Render-Duration-Ms", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
 	_, _ = w.Write(img)
-}
-
-// renderStatus maps a console render's failure: the panel as asked (400),
-// Grafana's refusal (404 for a dashboard it does not have, else 502: a
-// 401 would sign the console out for Grafana's token), else as /render.
-func renderStatus(err error) int {
-	var apiErr *grafana.APIError
-	switch {
-	case errors.Is(err, service.ErrBadPush):
-		return http.StatusBadRequest
-	case errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound:
-		return http.StatusNotFound
-	case errors.As(err, &apiErr):
-		return http.StatusBadGateway
-	}
-	if st := failure(err).status; st != http.StatusUnauthorized {
-		return st
-	}
-	return http.StatusInternalServerError
 }
 
 type jobsJSON struct {
@@ -202,19 +182,19 @@ func (s *Server) outbox(w http.ResponseWriter, r *http.Request) {
 	}
 	jobs, err := s.svc.Messages(r.Context(), limit)
 	if err != nil {
-		writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
+		writeAPIError(w, httpapi.StatusFor(err), httpapi.Sentence(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, jobsJSON{Jobs: jobs})
+	httpapi.WriteJSON(w, http.StatusOK, jobsJSON{Jobs: jobs})
 }
 
 func (s *Server) retry(w http.ResponseWriter, r *http.Request) {
 	st, err := s.svc.RetryMessage(r.Context(), r.PathValue("id"))
 	if err != nil {
-		writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
+		writeAPIError(w, httpapi.StatusFor(err), httpapi.Sentence(err))
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": st.ID, "state": st.State})
+	httpapi.WriteJSON(w, http.StatusAccepted, map[string]string{"id": st.ID, "state": st.State})
 }
 
 type inboxMessageJSON struct {
@@ -234,7 +214,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 	}
 	msgs, err := s.svc.Inbox(r.Context(), r.URL.Query().Get("channel"), limit)
 	if err != nil {
-		writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
+		writeAPIError(w, httpapi.StatusFor(err), httpapi.Sentence(err))
 		return
 	}
 	out := make([]inboxMessageJSON, 0, len(msgs))
@@ -245,7 +225,7 @@ func (s *Server) inbox(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, j)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": out})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"messages": out})
 }
 
 func (s *Server) inboxImage(w http.ResponseWriter, r *http.Request) {
@@ -256,7 +236,7 @@ func (s *Server) inboxImage(w http.ResponseWriter, r *http.Request) {
 	}
 	img, err := s.svc.InboxImage(r.Context(), r.PathValue("id"), n)
 	if err != nil {
-		writeAPIError(w, chatapi.StatusFor(err), chatapi.Sentence(err))
+		writeAPIError(w, httpapi.StatusFor(err), httpapi.Sentence(err))
 		return
 	}
 	h := w.Header()
@@ -285,5 +265,5 @@ func listLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
 
 // writeAPIError answers the API's way: {"error": "<sentence>"}.
 func writeAPIError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	httpapi.WriteJSON(w, status, map[string]string{"error": msg})
 }

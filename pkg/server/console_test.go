@@ -39,6 +39,12 @@ type consoleEnv struct {
 
 func newConsole(t *testing.T, change func(*config.Config)) *consoleEnv {
 	t.Helper()
+	return newConsoleWithDemo(t, change, nil)
+}
+
+// newConsoleWithDemo is newConsole with a demo panel for health to offer.
+func newConsoleWithDemo(t *testing.T, change func(*config.Config), demo *service.DemoPanel) *consoleEnv {
+	t.Helper()
 	// A Grafana that has no dashboard: pushes fail at once, for good.
 	grafana := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -53,9 +59,9 @@ func newConsole(t *testing.T, change func(*config.Config)) *consoleEnv {
 	if change != nil {
 		change(&cfg)
 	}
-	svc := service.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	svc.InboxPermalink = InboxPermalink
-	if err := svc.StartDelivery(delivery.WorkerOptions{BaseBackoff: 10 * time.Millisecond}); err != nil {
+	svc := service.New(context.Background(), service.Options{Config: cfg, Log: slog.New(slog.DiscardHandler),
+		InboxPermalink: InboxPermalink, Delivery: delivery.WorkerOptions{BaseBackoff: 10 * time.Millisecond}, DemoPanel: demo})
+	if err := svc.Start(); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := New(svc)
@@ -65,7 +71,7 @@ func newConsole(t *testing.T, change func(*config.Config)) *consoleEnv {
 	c := &consoleEnv{t: t, ts: httptest.NewServer(srv), svc: svc, outbox: cfg.OutboxPath}
 	t.Cleanup(func() {
 		c.ts.Close()
-		_ = svc.Close(context.Background())
+		_ = svc.Shutdown(context.Background(), nil)
 	})
 	return c
 }
@@ -331,7 +337,7 @@ func TestConsoleSessionWithoutOutbox(t *testing.T) {
 		t.Fatal("no session")
 	}
 	session := ck.Name + "=" + ck.Value
-	if err := c.svc.StopDelivery(); err != nil {
+	if err := c.svc.Shutdown(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if a := c.do("GET", "/api/health", "", "Cookie", session); a.status != 401 ||
@@ -355,7 +361,7 @@ func TestConsoleRouteErrors(t *testing.T) {
 	if push.status != 202 || json.Unmarshal(push.body, &queued) != nil {
 		t.Fatalf("push: %s", push)
 	}
-	alert, err := os.ReadFile("../grafana/testdata/grafana-no-panel.json")
+	alert, err := os.ReadFile("../notification/testdata/grafana-no-panel.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +458,7 @@ func TestConsoleRouteErrors(t *testing.T) {
 	}
 
 	// Stopped delivery: 503 with the reason.
-	_ = c.svc.StopDelivery()
+	_ = c.svc.Shutdown(context.Background(), nil)
 	for _, path := range []string{"/api/outbox", "/api/inbox", "/api/inbox/" + m.ID + "/images/0"} {
 		if a := c.do("GET", path, ""); a.status != 503 || !strings.Contains(apiError(a), "shutting down") {
 			t.Errorf("GET %s after delivery stopped: %s", path, a)
@@ -504,8 +510,8 @@ func TestConsolePage(t *testing.T) {
 // The console's health is service.Health with the demo panel, and its slow
 // checks are reused for a minute.
 func TestConsoleHealth(t *testing.T) {
-	c := newConsole(t, nil)
-	c.svc.DemoPanel = &service.DemoPanel{DashboardUID: "demo", PanelID: 2, From: "now-6h", To: "now"}
+	demo := &service.DemoPanel{DashboardUID: "demo", PanelID: 2, From: "now-6h", To: "now"}
+	c := newConsoleWithDemo(t, nil, demo)
 	var first, second struct {
 		OK        bool
 		Chat      []service.ChatHealth
@@ -517,7 +523,7 @@ func TestConsoleHealth(t *testing.T) {
 		t.Fatalf("health: %s", a)
 	}
 	if first.OK || first.Chat == nil || len(first.Chat) != 0 || first.Outbox == nil || first.Outbox.Path != c.outbox ||
-		first.DemoPanel == nil || *first.DemoPanel != *c.svc.DemoPanel || !strings.Contains(string(c.do("GET", "/api/health", "").body), `"oldestPendingSeconds"`) {
+		first.DemoPanel == nil || *first.DemoPanel != *demo || !strings.Contains(string(c.do("GET", "/api/health", "").body), `"oldestPendingSeconds"`) {
 		t.Errorf("health without a browser or chat: %+v", first)
 	}
 	if a := c.do("GET", "/api/health", ""); json.Unmarshal(a.body, &second) != nil || !second.CheckedAt.Equal(first.CheckedAt) {
@@ -529,15 +535,11 @@ func TestConsoleHealth(t *testing.T) {
 // by Grafana's frontend, with the render's duration.
 func TestConsoleRender(t *testing.T) {
 	testenv.NeedChromium(t, render.FindChromium)
-	f := newFixture(t, func(c *config.Config) {
-		c.GrafanaToken, c.OutboxPath = secret.New(testGrafanaToken), filepath.Join(t.TempDir(), "outbox.db")
-	})
 	// The dashboard check before the render has the TLS policy of chat
 	// delivery, which serve always starts.
-	if err := f.svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = f.svc.StopDelivery() })
+	f := newDeliveringFixture(t, func(c *config.Config) {
+		c.GrafanaToken, c.OutboxPath = secret.New(testGrafanaToken), filepath.Join(t.TempDir(), "outbox.db")
+	}, &delivery.WorkerOptions{})
 	post := func(body string) response {
 		t.Helper()
 		res, err := http.Post(f.ts.URL+"/api/render", "application/json", strings.NewReader(body))

@@ -17,7 +17,7 @@ import (
 func TestRendersRightAfterTheBrowserIsKilled(t *testing.T) {
 	testenv.NeedChromium(t, render.FindChromium)
 	f := newFixture(t, nil) // its own browser: the shared one stays alive
-	pid := f.svc.Renderer.Stats().BrowserPID
+	pid := f.svc.RendererStats().BrowserPID
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestRendersRightAfterTheBrowserIsKilled(t *testing.T) {
 		}
 		wantColor(t, decodePNG(t, a.res.body), 0.5, 0.75, grafanatest.SeriesColor, "panel body")
 	}
-	if s := f.svc.Renderer.Stats(); s.BrowserPID == pid || s.Restarts != 1 {
+	if s := f.svc.RendererStats(); s.BrowserPID == pid || s.Restarts != 1 {
 		t.Errorf("browser pid %d (was %d), restarts %d; want a new browser and one restart", s.BrowserPID, pid, s.Restarts)
 	}
 }

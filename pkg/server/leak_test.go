@@ -54,12 +54,13 @@ func startHTTPDoor(t *testing.T, settings map[string]string) leaktest.Door {
 	}
 	d := &httpDoor{logs: &testenv.LogBuffer{}}
 	log := slog.New(LogHandler(slog.NewJSONHandler(d.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	d.svc = service.New(context.Background(), cfg, log)
+	d.svc = service.New(context.Background(), service.Options{Config: cfg, Log: log,
+		Delivery: delivery.WorkerOptions{BaseBackoff: 50 * time.Millisecond, Poll: 100 * time.Millisecond}})
 	srv, err := New(d.svc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.svc.StartDelivery(delivery.WorkerOptions{BaseBackoff: 50 * time.Millisecond, Poll: 100 * time.Millisecond}); err != nil {
+	if err := d.svc.Start(); err != nil {
 		t.Logf("chat delivery did not start: %v", err)
 	}
 	door := srv.handler
@@ -73,7 +74,7 @@ func startHTTPDoor(t *testing.T, settings map[string]string) leaktest.Door {
 			Config  config.Config
 			Request render.Request
 			Err     error
-		}{d.svc.Config, req, err})
+		}{d.svc.Config(), req, err})
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

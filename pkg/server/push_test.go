@@ -31,15 +31,11 @@ func TestPushThroughTheServer(t *testing.T) {
 	slack.AddChannel("C0PANELCAST", "ops", true)
 	slack.SetShareDelay(0)
 	outbox := filepath.Join(t.TempDir(), "outbox.db")
-	f := newFixture(t, func(c *config.Config) {
+	f := newDeliveringFixture(t, func(c *config.Config) {
 		c.APITokens = secret.List("push-api-token-0123456789")
 		c.SlackBotToken, c.SlackAPIURL = secret.New("xoxb-test-token"), slack.APIURL()
 		c.OutboxPath, c.GrafanaToken = outbox, secret.New(testGrafanaToken)
-	})
-	if err := f.svc.StartDelivery(delivery.WorkerOptions{BaseBackoff: 50 * time.Millisecond}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.svc.StopDelivery() })
+	}, &delivery.WorkerOptions{BaseBackoff: 50 * time.Millisecond})
 	body := fmt.Sprintf(`{"panel":{"url":%q},"to":"slack:#ops","text":"disk almost full"}`, f.g.PanelURL(grafanatest.ScenarioScenes, nil))
 
 	post := func(token string) *http.Response {

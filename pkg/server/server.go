@@ -8,20 +8,18 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/buildinfo"
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/httpapi"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/service"
 )
@@ -31,7 +29,6 @@ import (
 type Server struct {
 	svc          *service.Service
 	log          *slog.Logger
-	metrics      *metrics
 	handler      http.Handler
 	shuttingDown atomic.Bool
 }
@@ -39,19 +36,19 @@ type Server struct {
 // New builds the door on a service. It fails when the configuration names
 // no origin that may be rendered (see service.AllowedOrigins).
 func New(svc *service.Service) (*Server, error) {
-	if _, err := service.AllowedOrigins(svc.Config); err != nil {
+	if _, err := service.AllowedOrigins(svc.Config()); err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, log: svc.Log, metrics: newMetrics(svc.Renderer, svc.Collectors()...)}
+	s := &Server{svc: svc, log: svc.Logger()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /render", s.render(false))
 	mux.HandleFunc("GET /render/csv", s.render(true))
 	mux.HandleFunc("GET /render/version", s.version)
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET /metrics", metricsHandler(svc))
 	// The console, its API and the push and alert routes (the handler the
 	// plugin door mounts too) share one access check: api_token.
-	s.mountConsole(mux, newAccess(svc.Config, svc))
+	s.mountConsole(mux, newAccess(svc.Config(), svc))
 	s.handler = withRequestID(mux)
 	return s, nil
 }
@@ -67,31 +64,18 @@ func CheckConfig(cfg config.Config) error {
 	if _, err := service.AllowedOrigins(cfg); err != nil {
 		return err
 	}
-	if len(cfg.AuthTokens) > 0 || loopback(cfg.Addr) {
+	if len(cfg.AuthTokens) > 0 || loopbackHost(cfg.Addr) {
 		return nil
 	}
 	return fmt.Errorf("no auth_token is set and addr %s is reachable from other machines: set auth_token (Grafana's [rendering] renderer_token) or listen on 127.0.0.1", cfg.Addr)
 }
 
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// Serve answers on ln until ctx ends, then shuts down gracefully: it stops
-// accepting connections, lets renders in flight finish within
-// shutdown_timeout, stops chat delivery (attempts in flight finish) and
-// closes the renderer (killing the browser and any render still running
-// after that); see service.Close.
+// Serve answers on ln until ctx ends, then shuts down gracefully in the
+// service's order (service.Shutdown): it stops accepting connections and
+// lets renders in flight finish within shutdown_timeout while chat
+// delivery stops, then the browser closes.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	cfg := s.svc.Config
+	cfg := s.svc.Config()
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -109,30 +93,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.shuttingDown.Store(true)
-	st := s.svc.Renderer.Stats()
+	st := s.svc.RendererStats()
 	s.log.Info("shutting down: refusing new connections, finishing renders in flight",
 		"in_flight", st.InFlight, "queued", st.Queued, "shutdown_timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	// Chat delivery stops claiming jobs at once, while the HTTP door drains:
-	// it finishes the attempts in flight (within its grace) and hands the
-	// rest back to the other replicas, instead of taking new ones for as
-	// long as the slowest render of a caller takes.
-	delivered := make(chan struct{})
-	go func() {
-		defer close(delivered)
-		if err := s.svc.StopDelivery(); err != nil {
-			s.log.Warn("closing the outbox failed", "error", err)
+	err := s.svc.Shutdown(sctx, func(ctx context.Context) error {
+		if hs.Shutdown(ctx) != nil {
+			return fmt.Errorf("renders were still running after shutdown_timeout (%s) and were cut off: raise shutdown_timeout (and the supervisor's stop timeout) above your longest render", cfg.ShutdownTimeout)
 		}
-	}()
-	var err error
-	if shutErr := hs.Shutdown(sctx); shutErr != nil {
-		err = fmt.Errorf("renders were still running after shutdown_timeout (%s) and were cut off: raise shutdown_timeout (and the supervisor's stop timeout) above your longest render", cfg.ShutdownTimeout)
-	}
-	<-delivered
-	// The renderer closes last, so the pushes being rendered finished; with
-	// the deadline gone, the browser is killed at once.
-	_ = s.svc.Close(sctx)
+		return nil
+	})
 	_ = hs.Close()
 	if serveErr == nil {
 		<-served //nolint:errcheck // http.ErrServerClosed, after Shutdown
@@ -145,7 +116,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // compares it with semver constraints, so it gets buildinfo.GrafanaVersion,
 // as plugin.json does.
 func (s *Server) version(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"version": buildinfo.GrafanaVersion(buildinfo.Version)})
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"version": buildinfo.GrafanaVersion(buildinfo.Version)})
 }
 
 // healthz is the cheap liveness and readiness answer: 200 while the browser
@@ -163,10 +134,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		if !h.OK || s.shuttingDown.Load() {
 			status = http.StatusServiceUnavailable
 		}
-		writeJSON(w, status, h)
+		httpapi.WriteJSON(w, status, h)
 		return
 	}
-	st := s.svc.Renderer.Stats()
+	st := s.svc.RendererStats()
 	body := map[string]any{"ok": true, "version": buildinfo.Version, "chromium": st.ChromiumPath,
 		"browser": st.BrowserVersion, "inFlight": st.InFlight, "queued": st.Queued}
 	if a := s.svc.AlertsHealth(); a != nil {
@@ -179,29 +150,14 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	case s.shuttingDown.Load():
 		status, body["ok"], body["message"] = http.StatusServiceUnavailable, false, "shutting down"
 	}
-	writeJSON(w, status, body)
+	httpapi.WriteJSON(w, status, body)
 }
 
 func startError(svc *service.Service) string {
-	if svc.StartErr != nil {
-		return svc.StartErr.Error()
+	if svc.StartErr() != nil {
+		return svc.StartErr().Error()
 	}
 	return render.ErrNoChromium.Error()
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	// Sentences like "Bearer <api_token>" stay readable.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		writeError(w, http.StatusInternalServerError, "encode the answer: "+err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(b.Bytes())
 }
 
 // writeError answers with a sentence, as Grafana shows a renderer's text.

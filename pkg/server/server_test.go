@@ -24,6 +24,7 @@ import (
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
@@ -43,7 +44,14 @@ type fixture struct {
 
 func newFixture(t testing.TB, change func(*config.Config)) *fixture {
 	t.Helper()
-	f, err := startFixture(change)
+	return newDeliveringFixture(t, change, nil)
+}
+
+// newDeliveringFixture is newFixture with chat delivery started with
+// worker's options, when worker is not nil.
+func newDeliveringFixture(t testing.TB, change func(*config.Config), worker *delivery.WorkerOptions) *fixture {
+	t.Helper()
+	f, err := startFixture(change, worker)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +59,7 @@ func newFixture(t testing.TB, change func(*config.Config)) *fixture {
 	return f
 }
 
-func startFixture(change func(*config.Config)) (*fixture, error) {
+func startFixture(change func(*config.Config), worker *delivery.WorkerOptions) (*fixture, error) {
 	// The stand-in also accepts a service-account token, as Grafana does,
 	// for pushes; renders use the render key.
 	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: testGrafanaToken})
@@ -77,10 +85,20 @@ func startFixture(change func(*config.Config)) (*fixture, error) {
 		out = io.MultiWriter(f.log, os.Stderr)
 	}
 	log := slog.New(LogHandler(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level})))
-	f.svc = service.New(context.Background(), cfg, log)
+	opts := service.Options{Config: cfg, Log: log}
+	if worker != nil {
+		opts.Delivery = *worker
+	}
+	f.svc = service.New(context.Background(), opts)
 	if f.srv, err = New(f.svc); err != nil {
 		f.close()
 		return nil, err
+	}
+	if worker != nil {
+		if err := f.svc.Start(); err != nil {
+			f.close()
+			return nil, err
+		}
 	}
 	f.ts = httptest.NewServer(f.srv)
 	return f, nil
@@ -91,7 +109,7 @@ func (f *fixture) close() {
 		f.ts.Close()
 	}
 	if f.svc != nil {
-		_ = f.svc.Renderer.Close(context.Background())
+		_ = f.svc.Shutdown(context.Background(), nil)
 	}
 	f.g.Close()
 }
@@ -106,7 +124,7 @@ var (
 // a browser start per test would dominate the run on a small machine.
 func shared(t testing.TB) *fixture {
 	t.Helper()
-	sharedOnce.Do(func() { sharedFix, sharedErr = startFixture(nil) })
+	sharedOnce.Do(func() { sharedFix, sharedErr = startFixture(nil, nil) })
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
 	}
@@ -305,7 +323,7 @@ func TestAuth(t *testing.T) {
 		header http.Header
 		want   string
 	}{
-		{"missing", nil, "missing X-Auth-Token"},
+		{"missing", nil, "no renderer token was sent"},
 		{"wrong", http.Header{"X-Auth-Token": {"-"}}, "renderer_token"},
 		{"prefix of a good one", http.Header{"X-Auth-Token": {testToken[:10]}}, "renderer_token"},
 	} {
@@ -434,7 +452,7 @@ func TestQueueFullIs429WithRetryAfter(t *testing.T) {
 	first := make(chan response, 1)
 	go func() { first <- get(t, f.ts.URL, "/render", q, authorized()) }()
 	deadline := time.Now().Add(3 * time.Second)
-	for f.svc.Renderer.Stats().InFlight < 1 && time.Now().Before(deadline) {
+	for f.svc.RendererStats().InFlight < 1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	res := get(t, f.ts.URL, "/render", f.query(grafanatest.ScenarioScenes, 200, 100, 1), authorized())
@@ -572,10 +590,10 @@ func TestGracefulShutdownFinishesRenderInFlight(t *testing.T) {
 	done := make(chan response, 1)
 	go func() { done <- get(t, base, "/render", q, authorized()) }()
 	deadline := time.Now().Add(5 * time.Second)
-	for f.svc.Renderer.Stats().InFlight < 1 && time.Now().Before(deadline) {
+	for f.svc.RendererStats().InFlight < 1 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if f.svc.Renderer.Stats().InFlight < 1 {
+	if f.svc.RendererStats().InFlight < 1 {
 		t.Fatal("the render never started")
 	}
 	stop() // as SIGTERM does
@@ -601,7 +619,7 @@ func TestGracefulShutdownFinishesRenderInFlight(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after the render finished")
 	}
-	if pid := f.svc.Renderer.Stats().BrowserPID; pid != 0 {
+	if pid := f.svc.RendererStats().BrowserPID; pid != 0 {
 		t.Errorf("browser %d still attached after shutdown", pid)
 	}
 }

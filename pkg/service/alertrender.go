@@ -67,7 +67,7 @@ func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Messag
 		}
 		if why != "" {
 			note(why)
-			s.Log.WarnContext(ctx, "an alert picture is drawn without the dashboard's details, or not at all", "job", j.ID, "reason", why)
+			s.log.WarnContext(ctx, "an alert picture is drawn without the dashboard's details, or not at all", "job", j.ID, "reason", why)
 		}
 		if u != "" && !seen[u] {
 			seen[u] = true
@@ -81,7 +81,7 @@ func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Messag
 		provider = addr.Provider
 	}
 	if len(pictures) > maxImages {
-		s.Log.Warn("the chat takes fewer pictures in one message than the alert group has panels; the rest are left out",
+		s.log.Warn("the chat takes fewer pictures in one message than the alert group has panels; the rest are left out",
 			"job", j.ID, "address", j.Address, "panels", len(pictures), "max", maxImages)
 		pictures = pictures[:maxImages]
 	}
@@ -92,7 +92,7 @@ func (s *Service) prepareAlert(ctx context.Context, j delivery.Job) (chat.Messag
 				return chat.Message{}, err
 			}
 			note(fmt.Sprintf("the panel could not be drawn (%v)", s.push.scrub(err)))
-			s.Log.WarnContext(ctx, "an alert goes without its picture", "job", j.ID, "error", s.push.scrub(err))
+			s.log.WarnContext(ctx, "an alert goes without its picture", "job", j.ID, "error", s.push.scrub(err))
 			continue
 		}
 		msg.Images = append(msg.Images, chat.Image{Data: img, Filename: fmt.Sprintf("panel-%d.png", len(msg.Images)+1)})
@@ -126,7 +126,7 @@ func (s *Service) alertURL(ctx context.Context, base *url.URL, p alertPanel, las
 		var unmapped []string
 		vars, unmapped = d.AlertVars(p.Labels, p.VarMap)
 		if len(unmapped) > 0 {
-			s.Log.WarnContext(ctx, "panelcast_vars names variables the dashboard does not have", "dashboard", p.DashboardUID, "variables", unmapped)
+			s.log.WarnContext(ctx, "panelcast_vars names variables the dashboard does not have", "dashboard", p.DashboardUID, "variables", unmapped)
 		}
 	case ctx.Err() != nil, !last && (!errors.As(err, &apiErr) || apiErr.Temporary()):
 		return "", "", s.push.scrub(err)
@@ -180,12 +180,12 @@ func (s *Service) renderForChat(ctx context.Context, kind, pageURL string, width
 	req, err := s.Request(g)
 	var img []byte
 	if err == nil {
-		if s.Config.GrafanaToken.IsSet() {
-			req.OriginHeaders = map[string]secret.Value{"Authorization": secret.New("Bearer " + s.Config.GrafanaToken.Reveal())}
+		if s.cfg.GrafanaToken.IsSet() {
+			req.OriginHeaders = map[string]secret.Value{"Authorization": secret.New("Bearer " + s.cfg.GrafanaToken.Reveal())}
 		}
-		img, err = s.Renderer.Render(ctx, req)
+		img, err = s.renderer.Render(ctx, req)
 	}
-	s.logRender(ctx, kind, g, start, err)
+	s.logRender(ctx, kind, KindPNG, g, time.Since(start), len(img), err)
 	if errors.Is(err, render.ErrBadRequest) || errors.Is(err, render.ErrNoChromium) {
 		err = delivery.Permanent(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/grafana"
+	"github.com/panelcast/panelcast/pkg/notification"
 	"github.com/panelcast/panelcast/pkg/quote"
 )
 
@@ -102,7 +103,7 @@ type alertPanel struct {
 }
 
 // alertDelivery is what HandleAlerts needs beyond the configuration,
-// prepared once by StartDelivery.
+// prepared once by Start.
 type alertDelivery struct {
 	templates  *alerttext.Templates
 	expression *grafana.PanelRef
@@ -211,9 +212,9 @@ func (s *Service) AlertsHealth() *AlertsHealth {
 // so only the picture needs the permission, and an alert is not lost for
 // a folder permission.
 func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, doorURL string, caller *Caller) (AlertsResult, error) {
-	n, err := grafana.ParseWebhook(body)
+	n, err := notification.ParseWebhook(body)
 	if err != nil {
-		return AlertsResult{}, badAlerts("%s", strings.TrimPrefix(err.Error(), grafana.ErrBadPayload.Error()+": "))
+		return AlertsResult{}, badAlerts("%s", strings.TrimPrefix(err.Error(), notification.ErrBadPayload.Error()+": "))
 	}
 	for _, a := range n.Alerts {
 		s.metrics.alertReceived(n.Source, a.Status)
@@ -241,11 +242,11 @@ func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, door
 	var perRoute [][]delivery.Job
 	var perRouteMsgs [][]AlertMessage
 	for _, r := range routes {
-		groups := [][]grafana.Alert{r.alerts}
-		if s.Config.AlertGrouping == config.GroupPerAlert {
+		groups := [][]notification.Alert{r.alerts}
+		if s.cfg.AlertGrouping == config.GroupPerAlert {
 			groups = groups[:0]
 			for _, a := range r.alerts {
-				groups = append(groups, []grafana.Alert{a})
+				groups = append(groups, []notification.Alert{a})
 			}
 		}
 		var jobs []delivery.Job
@@ -279,7 +280,7 @@ func (s *Service) HandleAlerts(ctx context.Context, body []byte, to string, door
 	for i, e := range stored {
 		out[i].ID, out[i].State, out[i].Duplicate = e.Job.ID, e.Job.State, e.Existing
 	}
-	s.Log.InfoContext(ctx, "alerts queued", "source", n.Source, "status", n.Status, "alerts", len(n.Alerts),
+	s.log.InfoContext(ctx, "alerts queued", "source", n.Source, "status", n.Status, "alerts", len(n.Alerts),
 		"messages", len(out), "duplicates", countDuplicates(out))
 	return AlertsResult{Source: n.Source, Alerts: len(n.Alerts), Messages: out}, nil
 }
@@ -305,15 +306,15 @@ func countDuplicates(ms []AlertMessage) int {
 // route is the alerts of a notification that go to one address.
 type route struct {
 	addr   chat.Address
-	alerts []grafana.Alert
+	alerts []notification.Alert
 }
 
 // route sends each alert to ?to=, else to its panelcast_to label, else to
 // default_to, keeping the notification's order.
-func (s *Service) route(n grafana.Notification, to string) ([]route, error) {
+func (s *Service) route(n notification.Notification, to string) ([]route, error) {
 	var routes []route
 	byAddr := map[string]int{}
-	add := func(raw string, a grafana.Alert) error {
+	add := func(raw string, a notification.Alert) error {
 		addr, err := s.checkAddress(raw)
 		if err != nil {
 			return fmt.Errorf("%w: alert %s: %v", ErrBadAlerts, alertName(a), strings.TrimPrefix(err.Error(), ErrBadPush.Error()+": "))
@@ -333,7 +334,7 @@ func (s *Service) route(n grafana.Notification, to string) ([]route, error) {
 			addrs = splitAddresses(a.Labels[labelTo])
 		}
 		if len(addrs) == 0 {
-			addrs = s.Config.DefaultTo
+			addrs = s.cfg.DefaultTo
 		}
 		if len(addrs) == 0 {
 			return nil, badAlerts("alert %s has no address: add ?to=slack:%%23ops to the webhook URL, a %s label to the rule, or set default_to", alertName(a), labelTo)
@@ -357,7 +358,7 @@ func splitAddresses(s string) []string {
 	return out
 }
 
-func alertName(a grafana.Alert) string {
+func alertName(a notification.Alert) string {
 	if name := a.Labels["alertname"]; name != "" {
 		return strconv.Quote(quote.Clip(name))
 	}
@@ -366,15 +367,15 @@ func alertName(a grafana.Alert) string {
 
 // alertJob is the outbox job of one message: alerts (one, or a group) to
 // one address.
-func (s *Service) alertJob(ad *alertDelivery, n grafana.Notification, addr chat.Address, alerts []grafana.Alert,
+func (s *Service) alertJob(ad *alertDelivery, n notification.Notification, addr chat.Address, alerts []notification.Alert,
 	base *url.URL, now time.Time, view viewChecker) (delivery.Job, AlertMessage, error) {
-	status := grafana.StatusResolved
+	status := notification.StatusResolved
 	for _, a := range alerts {
-		if a.Status == grafana.StatusFiring {
-			status = grafana.StatusFiring
+		if a.Status == notification.StatusFiring {
+			status = notification.StatusFiring
 		}
 	}
-	grouped := s.Config.AlertGrouping == config.GroupPerNotification
+	grouped := s.cfg.AlertGrouping == config.GroupPerNotification
 	payload := alertPayload{GrafanaURL: base.String()}
 	msg := AlertMessage{To: addr.String(), Status: status, Alerts: len(alerts)}
 	text := alerttext.Message{Status: status, Grouped: grouped, Now: now}
@@ -409,7 +410,7 @@ func (s *Service) alertJob(ad *alertDelivery, n grafana.Notification, addr chat.
 	msg.Panels = len(payload.Panels)
 	if len(payload.Panels) == 0 && len(noPanel) > 0 {
 		msg.NoPanel = noPanel[0]
-		s.Log.Info("alert message goes without a picture", "to", addr.String(), "reason", msg.NoPanel)
+		s.log.Info("alert message goes without a picture", "to", addr.String(), "reason", msg.NoPanel)
 	}
 
 	budget := textBudget(addr.Provider, len(payload.Panels) > 0)
@@ -421,7 +422,7 @@ func (s *Service) alertJob(ad *alertDelivery, n grafana.Notification, addr chat.
 		return delivery.Job{}, AlertMessage{}, fmt.Errorf("writing the alert message: %w: fix alert_template", err)
 	}
 	payload.Markup = markup
-	if status == grafana.StatusResolved {
+	if status == notification.StatusResolved {
 		text.Edited = true
 		if root, rootMarkup, err := ad.templates.Render(addr.Provider, text, budget); err == nil && rootMarkup == markup {
 			payload.RootText = root
@@ -438,7 +439,7 @@ func (s *Service) alertJob(ad *alertDelivery, n grafana.Notification, addr chat.
 		// go: it ends once every alert of it resolved. A truncated list may
 		// hide alerts still firing, unless the notification says none is.
 		j.ThreadGroup = "group:" + digest([]string{n.GroupKey})
-		j.EndsThread = status == grafana.StatusResolved && (n.TruncatedAlerts == 0 || n.Status == grafana.StatusResolved)
+		j.EndsThread = status == notification.StatusResolved && (n.TruncatedAlerts == 0 || n.Status == notification.StatusResolved)
 	} else {
 		j.ThreadKey = alertThread(alerts[0])
 	}
@@ -466,7 +467,7 @@ func (s *Service) checkViews(ctx context.Context, caller *Caller, base string) v
 			return "", err
 		case err != nil:
 			seen[uid] = strings.TrimPrefix(strings.TrimPrefix(err.Error(), ErrForbidden.Error()+": "), ErrBadPush.Error()+": ")
-			s.Log.WarnContext(ctx, "an alert goes without its picture", "reason", seen[uid])
+			s.log.WarnContext(ctx, "an alert goes without its picture", "reason", seen[uid])
 		default:
 			seen[uid] = ""
 		}
@@ -477,11 +478,11 @@ func (s *Service) checkViews(ctx context.Context, caller *Caller, base string) v
 // alertPanel is the picture of one alert: the panel it names, or the
 // expression panel for a Prometheus alert that names none; nil with the
 // reason when it has none.
-func (s *Service) alertPanel(ad *alertDelivery, a grafana.Alert, now time.Time) (*alertPanel, string) {
+func (s *Service) alertPanel(ad *alertDelivery, a notification.Alert, now time.Time) (*alertPanel, string) {
 	ref, ok, problem := a.Panel()
 	expr := ""
 	if !ok {
-		e, isProm := grafana.PromExpr(a.GeneratorURL)
+		e, isProm := notification.PromExpr(a.GeneratorURL)
 		if !isProm || ad.expression == nil {
 			if isProm {
 				problem += "; set expression_panel to draw Prometheus alerts that name no panel"
@@ -490,15 +491,15 @@ func (s *Service) alertPanel(ad *alertDelivery, a grafana.Alert, now time.Time) 
 		}
 		ref, expr = *ad.expression, e
 	}
-	varMap, err := grafana.ParseVarMap(a.Annotations[grafana.AnnotationVars])
+	varMap, err := notification.ParseVarMap(a.Annotations[notification.AnnotationVars])
 	if err != nil {
-		s.Log.Warn("the panelcast_vars annotation is unusable; labels are matched to variables by name", "alert", alertName(a), "error", err)
+		s.log.Warn("the panelcast_vars annotation is unusable; labels are matched to variables by name", "alert", alertName(a), "error", err)
 		varMap = nil
 	}
-	from, to := alertWindow(a, s.Config.AlertLookback, now)
+	from, to := alertWindow(a, s.cfg.AlertLookback, now)
 	return &alertPanel{DashboardUID: ref.DashboardUID, PanelID: ref.PanelID, OrgID: ref.OrgID, Vars: ref.Vars,
 		Labels: a.Labels, VarMap: varMap, Expr: expr, From: from, To: to,
-		Width: s.Config.AlertWidth, Height: s.Config.AlertHeight, Theme: s.Config.AlertTheme}, ""
+		Width: s.cfg.AlertWidth, Height: s.cfg.AlertHeight, Theme: s.cfg.AlertTheme}, ""
 }
 
 // alertWindow is the picture's time range in epoch milliseconds: from
@@ -506,20 +507,20 @@ func (s *Service) alertPanel(ad *alertDelivery, a grafana.Alert, now time.Time) 
 // to resolvedMargin after its end once resolved, so the resolve shows the
 // whole incident. prepareAlert ends it by the job's first attempt, which
 // the outbox keeps, so every attempt draws the same picture.
-func alertWindow(a grafana.Alert, lookback time.Duration, now time.Time) (from, to int64) {
+func alertWindow(a notification.Alert, lookback time.Duration, now time.Time) (from, to int64) {
 	start := a.StartsAt
 	if start.IsZero() || start.After(now) {
 		start = now
 	}
 	from = start.Add(-lookback).UnixMilli()
-	if a.Status == grafana.StatusResolved && !a.EndsAt.IsZero() {
+	if a.Status == notification.StatusResolved && !a.EndsAt.IsZero() {
 		to = a.EndsAt.Add(resolvedMargin).UnixMilli()
 	}
 	return from, to
 }
 
 // textAlert is one alert as its message shows it.
-func (s *Service) textAlert(a grafana.Alert, n grafana.Notification, base *url.URL, p *alertPanel, grouped bool) alerttext.Alert {
+func (s *Service) textAlert(a notification.Alert, n notification.Notification, base *url.URL, p *alertPanel, grouped bool) alerttext.Alert {
 	t := alerttext.Alert{Status: a.Status, Name: a.Labels["alertname"], Summary: a.Annotations["summary"],
 		Description: a.Annotations["description"], StartsAt: a.StartsAt, EndsAt: a.EndsAt,
 		SilenceURL: a.SilenceURL, SourceURL: a.GeneratorURL}
@@ -553,7 +554,7 @@ func (s *Service) textAlert(a grafana.Alert, n grafana.Notification, base *url.U
 		u.RawQuery = q.Encode()
 		t.PanelURL = u.String()
 	}
-	if t.SilenceURL == "" && n.Source == grafana.SourceAlertmanager && n.ExternalURL != "" {
+	if t.SilenceURL == "" && n.Source == notification.SourceAlertmanager && n.ExternalURL != "" {
 		t.SilenceURL = alertmanagerSilence(n.ExternalURL, a.Labels)
 	}
 	return t
@@ -616,7 +617,7 @@ func textBudget(provider string, picture bool) int {
 // dedupeKey makes a repeated notification (repeat_interval, a retried
 // webhook, the other Alertmanager of a cluster) land on the stored job:
 // same address, same alerts in the same states since the same starts.
-func dedupeKey(addr chat.Address, alerts []grafana.Alert, grouped bool, groupKey string) string {
+func dedupeKey(addr chat.Address, alerts []notification.Alert, grouped bool, groupKey string) string {
 	parts := []string{"alert", addr.String()}
 	if grouped {
 		parts = append(parts, groupKey)
@@ -632,7 +633,7 @@ func dedupeKey(addr chat.Address, alerts []grafana.Alert, grouped bool, groupKey
 // alertThread keys the thread a firing message starts and its resolve
 // replies in: the alert's fingerprint and start, so a new incident starts a
 // new thread.
-func alertThread(a grafana.Alert) string {
+func alertThread(a notification.Alert) string {
 	return "alert:" + digest([]string{a.Fingerprint, a.StartsAt.UTC().Format(time.RFC3339Nano)})
 }
 

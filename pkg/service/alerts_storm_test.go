@@ -52,7 +52,7 @@ func TestAlertStorm(t *testing.T) {
 	e := newPushEnv(t)
 	e.cfg.AlertWidth, e.cfg.AlertHeight = 600, 300
 	opts := workerOptions()
-	opts.Concurrency = deliveryConcurrency
+	opts.Concurrency = delivery.DefaultConcurrency
 	s := e.startWith(t, opts)
 	e.telegram.AddChat(telegramfake.Chat{ID: private, Type: "private", Title: "oncall"})
 	to := "slack:#alerts,mattermost:town-square,discord:" + discordChannelID + ",telegram:" + strconv.Itoa(private)

@@ -16,7 +16,7 @@ import (
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
-	"github.com/panelcast/panelcast/pkg/grafana"
+	"github.com/panelcast/panelcast/pkg/notification"
 )
 
 // fixture is a recorded webhook body of pkg/grafana's test data.
@@ -168,7 +168,7 @@ func testAlertsFiringThenResolved(t *testing.T, gen grafanatest.Generation) {
 	if len(visits) != 2 {
 		t.Fatalf("%d renders, want 2", len(visits))
 	}
-	n, err := grafana.ParseWebhook(resolved)
+	n, err := notification.ParseWebhook(resolved)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,8 +268,8 @@ func TestAlertsRouting(t *testing.T) {
 		{"not configured", "mattermost:ops", "", nil, nil, "mattermost is not configured: set mattermost_url and mattermost_token"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s.Config.DefaultTo = c.def
-			n, err := grafana.ParseWebhook(body(c.label))
+			s.cfg.DefaultTo = c.def
+			n, err := notification.ParseWebhook(body(c.label))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,11 +24,11 @@ func TestPushChecksCaller(t *testing.T) {
 	c := pushConfig()
 	c.GrafanaURL, c.GrafanaToken = g.URL, secret.New("glsa_caller")
 	c.OutboxPath = filepath.Join(t.TempDir(), "outbox.db")
-	s := &Service{Config: c, Log: slog.New(slog.DiscardHandler)}
-	if err := s.StartDelivery(delivery.WorkerOptions{}); err != nil {
+	s := planService(c)
+	if err := s.startDelivery(delivery.WorkerOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.StopDelivery() })
+	t.Cleanup(func() { s.stopDelivery() })
 	kim := &Caller{Login: "kim", Role: "Editor", OrgID: 1}
 	push := func(uid string, who *Caller) error {
 		_, err := s.Push(context.Background(), PushRequest{To: "slack:#ops", Caller: who,

@@ -66,15 +66,12 @@ type pushState struct {
 	// which API each Grafana serves is learnt once for both doors, and
 	// dashboards keep each Grafana's dashboards for a minute, so a storm
 	// asks once. They have their own lock: the worker's attempts use them,
-	// and StopDelivery holds mu while it waits for them.
+	// and stopDelivery holds mu while it waits for them.
 	dashMu     sync.Mutex
 	clients    map[grafanaKey]*grafana.Client
 	dashboards map[string]*grafana.DashboardCache
 	renders    *sharedRenders
 }
-
-// deliveryConcurrency is how many messages are prepared and sent at once.
-const deliveryConcurrency = 8
 
 // dashboardTTL is how long a dashboard read from Grafana is trusted: long
 // enough for an alert storm, short enough to see an edited dashboard soon.
@@ -93,7 +90,7 @@ func (s *Service) grafanaClient(baseURL string, admin bool) *grafana.Client {
 	st := &s.push
 	st.dashMu.Lock()
 	defer st.dashMu.Unlock()
-	return st.client(grafanaKey{baseURL, admin && s.Config.GrafanaAdminToken.IsSet()}, s.Config)
+	return st.client(grafanaKey{baseURL, admin && s.cfg.GrafanaAdminToken.IsSet()}, s.cfg)
 }
 
 // client is grafanaClient with dashMu held.
@@ -104,7 +101,7 @@ func (st *pushState) client(key grafanaKey, cfg config.Config) *grafana.Client {
 		if key.admin {
 			token = cfg.GrafanaAdminToken
 		}
-		// st.grafana is set by StartDelivery, before any push is taken.
+		// st.grafana is set by Start, before any push is taken.
 		c = &grafana.Client{BaseURL: key.baseURL, Token: token, HTTP: st.grafana}
 		if st.clients == nil {
 			st.clients = map[grafanaKey]*grafana.Client{}
@@ -124,7 +121,7 @@ func (s *Service) dashboard(ctx context.Context, baseURL, uid string) (grafana.D
 		if st.dashboards == nil {
 			st.dashboards = map[string]*grafana.DashboardCache{}
 		}
-		c = grafana.NewDashboardCache(st.client(grafanaKey{baseURL: baseURL}, s.Config), dashboardTTL)
+		c = grafana.NewDashboardCache(st.client(grafanaKey{baseURL: baseURL}, s.cfg), dashboardTTL)
 		st.dashboards[baseURL] = c
 	}
 	st.dashMu.Unlock()
@@ -180,14 +177,14 @@ func newSenders(cfg config.Config, log *slog.Logger, pace chat.PaceState) (sende
 	return senders, broken
 }
 
-// StartDelivery opens the outbox and starts the worker that renders and
+// startDelivery opens the outbox and starts the worker that renders and
 // sends pushes, with senders for the configured chat providers and the
 // built-in inbox: (always there, it needs no credentials, so the outbox is
 // opened even when no chat is configured, except in a plugin, which has
 // no console to show it). Zero options take the worker's defaults and
 // max_attempts. The error is the outbox's: pushes are then
-// answered 503 with it, and health shows it. Stop it with StopDelivery.
-func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
+// answered 503 with it, and health shows it. Stop it with stopDelivery.
+func (s *Service) startDelivery(opts delivery.WorkerOptions) error {
 	st := &s.push
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -195,44 +192,37 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 		return errors.New("chat delivery is already started")
 	}
 	st.started = true
-	st.secrets = secretScrubber(s.Config)
-	if s.TLS == nil { // a Service made without New
-		p, err := s.Config.TLSPolicy()
-		if err != nil {
-			return err
-		}
-		s.TLS = p
-	}
-	st.grafana = s.TLS.Client(15 * time.Second)
+	st.secrets = secretScrubber(s.cfg)
+	st.grafana = s.tls.Client(15 * time.Second)
 	st.renders = newSharedRenders(2 * time.Minute)
-	st.alerts, st.alertsErr = newAlertDelivery(s.Config)
+	st.alerts, st.alertsErr = newAlertDelivery(s.cfg)
 	if st.alertsErr != nil {
-		s.Log.Error("alert messages are refused until the setting is fixed", "error", st.alertsErr)
+		s.log.Error("alert messages are refused until the setting is fixed", "error", st.alertsErr)
 	}
 	// With PostgreSQL the outbox also holds the chats' rate limits, shared
 	// by every replica that posts as the same bot: it opens first, so that
 	// the senders count in it.
 	var o delivery.Store
 	var openErr error
-	if s.Config.OutboxURL.IsSet() {
+	if s.cfg.OutboxURL.IsSet() {
 		o, openErr = s.openOutbox()
 	}
 	var pace chat.PaceState
 	if pg, ok := o.(*postgres.Store); ok {
 		pace = pg.Pace()
 	}
-	senders, broken := newSenders(s.Config, s.Log, pace)
+	senders, broken := newSenders(s.cfg, s.log, pace)
 	st.senders, st.broken = map[string]chat.Sender{}, map[string]error{}
 	for name, snd := range senders {
 		st.senders[name] = scrubbedSender{snd, st.scrub}
 	}
 	for name, err := range broken {
 		st.broken[name] = st.scrub(err)
-		s.Log.Error("chat provider is misconfigured; pushes to it are refused", "provider", name, "error", st.broken[name])
+		s.log.Error("chat provider is misconfigured; pushes to it are refused", "provider", name, "error", st.broken[name])
 	}
 	// A plugin has no console to show the inbox in: without a chat it
 	// opens nothing, and leaves Grafana's data folder alone.
-	if len(senders)+len(broken) == 0 && s.Config.Grafana != nil {
+	if len(senders)+len(broken) == 0 && s.cfg.Grafana != nil {
 		st.off = true
 		if o != nil {
 			return o.Close()
@@ -240,26 +230,21 @@ func (s *Service) StartDelivery(opts delivery.WorkerOptions) error {
 		return nil
 	}
 	st.inbox = &openedOutbox{}
-	st.senders[inboxProvider] = inbox.New(st.inbox, s.InboxPermalink)
+	st.senders[inboxProvider] = inbox.New(st.inbox, s.inboxPermalink)
 	if opts.MaxAttempts == 0 {
-		opts.MaxAttempts = s.Config.MaxAttempts
+		opts.MaxAttempts = s.cfg.MaxAttempts
 	}
 	if opts.Lease == 0 {
-		opts.Lease = s.Config.OutboxLease
+		opts.Lease = s.cfg.OutboxLease
 	}
 	if opts.Retention == 0 {
-		opts.Retention = s.Config.OutboxRetention
-	}
-	if opts.Concurrency == 0 {
-		// Attempts mostly wait: for a render slot, for a chat's rate limit.
-		// Enough of them keep a storm to several chats moving in parallel.
-		opts.Concurrency = deliveryConcurrency
+		opts.Retention = s.cfg.OutboxRetention
 	}
 	if opts.OnFinish == nil {
 		opts.OnFinish = s.countOutcome
 	}
 	if opts.Logger == nil {
-		opts.Logger = s.Log
+		opts.Logger = s.log
 	}
 	if opts.Redact == nil {
 		opts.Redact = st.secrets.Replace
@@ -288,13 +273,13 @@ func (s *Service) startWorker(o delivery.Store) {
 		defer close(st.done)
 		st.worker.Run(ctx)
 	}()
-	s.Log.Info("chat delivery started", "outbox", st.location, "store", st.kind, "providers", strings.Join(sortedKeys(st.senders), ","))
+	s.log.Info("chat delivery started", "outbox", st.location, "store", st.kind, "providers", strings.Join(sortedKeys(st.senders), ","))
 }
 
-// StopDelivery lets attempts in flight finish (within the worker's
+// stopDelivery lets attempts in flight finish (within the worker's
 // shutdown grace), releases the rest to other replicas, and closes the
 // outbox. Pushes are refused afterwards.
-func (s *Service) StopDelivery() error {
+func (s *Service) stopDelivery() error {
 	st := &s.push
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -312,19 +297,8 @@ func (s *Service) StopDelivery() error {
 	return err
 }
 
-// Close shuts the service down in the order that loses nothing: chat
-// delivery first (it takes no new job, and the attempts in flight finish
-// within the worker's shutdown grace, renders included), then the renderer,
-// which waits for the renders still running until ctx ends and then kills
-// the browser. Closing the renderer first would fail the pushes being
-// prepared and spend one of their attempts each.
-func (s *Service) Close(ctx context.Context) error {
-	derr := s.StopDelivery()
-	return errors.Join(derr, s.Renderer.Close(ctx))
-}
-
 // OutboxPath is where pushes are stored: the SQLite file, or outbox_url
-// without its password; "" before StartDelivery or while no outbox opened.
+// without its password; "" before Start or while no outbox opened.
 func (s *Service) OutboxPath() string {
 	s.push.mu.Lock()
 	defer s.push.mu.Unlock()
@@ -511,10 +485,10 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // limits are what one message to the provider carries; a provider without
-// a sender takes one picture. The senders are set once by StartDelivery,
+// a sender takes one picture. The senders are set once by Start,
 // before the worker starts and before any door calls, and never change:
 // reading them takes no lock, which the worker's attempts must not take
-// (StopDelivery holds it while it waits for them).
+// (stopDelivery holds it while it waits for them).
 func (s *Service) limits(provider string) chat.Limits {
 	snd := s.push.senders[provider]
 	if snd == nil {

@@ -38,6 +38,9 @@ type doorCase struct {
 	// wantPDF is the paper in points, width × height.
 	wantPDF [2]float64
 	wantErr string
+	// keyInURL puts the render key into a page URL that does not parse,
+	// so the refusal would quote it.
+	keyInURL bool
 }
 
 // doorCases are what Grafana 9–12 send the plugin and Grafana 13 the HTTP
@@ -62,18 +65,24 @@ var doorCases = []doorCase{
 	{name: "offset beyond any zone", tz: "UTC-15:00", wantErr: "no UTC offset in use"},
 	{name: "page on another origin", origin: "127.0.0.1", wantErr: "which is not an allowed Grafana origin"},
 	{name: "wider than max_width", width: 5000, wantErr: "width must be 1..3000"},
+	{name: "a refusal quoting the render key", keyInURL: true, wantErr: "does not parse"},
 }
 
 // door renders one case and returns the output or the sentence Grafana
-// would show.
+// would show; metrics is what the door exports as Grafana or Prometheus
+// scrapes it, logs what it logged.
 type door struct {
-	name   string
-	render func(t *testing.T, g *grafanatest.Server, c doorCase) ([]byte, error)
+	name    string
+	render  func(t *testing.T, g *grafanatest.Server, c doorCase) ([]byte, error)
+	metrics func(t *testing.T) string
+	logs    *testenv.LogBuffer
 }
 
 // Both doors are equally faithful: the same table goes through the plugin,
 // started by the Grafana stand-in host as Grafana starts it, and through
 // the HTTP door's /render, with a real Chromium on the stand-in pages.
+// Both export the same render metrics, log one line per render with the
+// same keys, and keep the render key out of every answer and log.
 func TestDoorsAreEquallyFaithful(t *testing.T) {
 	testenv.NeedChromium(t, render.FindChromium)
 	g, err := grafanatest.Start(grafanatest.Options{TLS: true})
@@ -89,6 +98,9 @@ func TestDoorsAreEquallyFaithful(t *testing.T) {
 				t.Run(c.name, func(t *testing.T) {
 					before := len(g.Reports())
 					out, err := d.render(t, g, c)
+					if err != nil && strings.Contains(err.Error(), g.RenderKey) {
+						t.Errorf("the answer shows the render key: %v", err)
+					}
 					if c.wantErr != "" {
 						if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 							t.Fatalf("err = %v, want one saying %q", err, c.wantErr)
@@ -110,11 +122,63 @@ func TestDoorsAreEquallyFaithful(t *testing.T) {
 					}
 				})
 			}
+			checkRenderMetrics(t, d.metrics(t))
+			checkRenderLogs(t, d.logs.String(), g.RenderKey)
 		})
 	}
 }
 
+// checkRenderMetrics wants the doorCases counted: 10 pictures (one a PDF)
+// and 5 refusals by their reasons, and the renderer's counters.
+func checkRenderMetrics(t *testing.T, text string) {
+	t.Helper()
+	for _, want := range []string{
+		`panelcast_render_duration_seconds_count{kind="png",result="ok"} 9`,
+		`panelcast_render_duration_seconds_count{kind="pdf",result="ok"} 1`,
+		`panelcast_render_duration_seconds_count{kind="png",result="bad_request"} 5`,
+		`panelcast_render_failures_total{reason="bad_request"} 3`,
+		`panelcast_render_failures_total{reason="forbidden_url"} 2`, // the guard refuses a URL it cannot read
+		`panelcast_renders_total 10`,
+		`panelcast_browser_restarts_total 0`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("the door's metrics lack %s", want)
+		}
+	}
+	// A finished render's page may still be closing: its slot's gauge is
+	// there, whatever it reads.
+	if !strings.Contains(text, "\npanelcast_renders_in_flight ") {
+		t.Error("the door's metrics lack panelcast_renders_in_flight")
+	}
+}
+
+// renderLine is a render's log line, in the text of either door's logger.
+var renderLine = regexp.MustCompile(`render request( failed)?\b.*`)
+
+// checkRenderLogs wants one line for each of the doorCases, each with the
+// same keys, and no render key.
+func checkRenderLogs(t *testing.T, logs, renderKey string) {
+	t.Helper()
+	lines := renderLine.FindAllString(logs, -1)
+	if len(lines) != len(doorCases) {
+		t.Errorf("%d render log lines for %d renders:\n%s", len(lines), len(doorCases), strings.Join(lines, "\n"))
+	}
+	for _, line := range lines {
+		for _, key := range []string{"source=grafana", "kind=", "page=", "duration=", "result="} {
+			if !strings.Contains(line, key) {
+				t.Errorf("render log line without %s: %s", key, line)
+			}
+		}
+	}
+	if strings.Contains(logs, renderKey) {
+		t.Error("the door's log shows the render key")
+	}
+}
+
 func (c doorCase) url(g *grafanatest.Server) string {
+	if c.keyInURL {
+		return "https://localhost:%zz/d-solo/scenes/panel?renderKey=" + g.RenderKey
+	}
 	u := g.PanelURL(grafanatest.ScenarioScenes, url.Values{"orgId": {"1"}, "panelId": {"2"}})
 	if c.page != "" {
 		u = g.URL + c.page
@@ -146,7 +210,13 @@ func pluginDoor(t *testing.T, g *grafanatest.Server, settings map[string]string)
 		t.Fatalf("start plugin: %v\n%s", err, logs)
 	}
 	t.Cleanup(h.Kill)
-	return door{name: "plugin", render: func(t *testing.T, g *grafanatest.Server, c doorCase) ([]byte, error) {
+	return door{name: "plugin", logs: logs, metrics: func(t *testing.T) string {
+		b, err := h.CollectMetrics(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}, render: func(t *testing.T, g *grafanatest.Server, c doorCase) ([]byte, error) {
 		w, ht := c.size()
 		path, err := h.Render(context.Background(), &pluginextensionv2.RenderRequest{
 			Url: c.url(g), Width: int32(w), Height: int32(ht), DeviceScaleFactor: 1, RenderKey: g.RenderKey,
@@ -166,7 +236,8 @@ func httpDoor(t *testing.T, settings map[string]string) door {
 			t.Fatal(err)
 		}
 	}
-	svc := service.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	logs := &testenv.LogBuffer{}
+	svc := service.New(context.Background(), service.Options{Config: cfg, Log: slog.New(slog.NewTextHandler(logs, nil))})
 	srv, err := server.New(svc)
 	if err != nil {
 		t.Fatal(err)
@@ -174,9 +245,17 @@ func httpDoor(t *testing.T, settings map[string]string) door {
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		ts.Close()
-		_ = svc.Close(context.Background())
+		_ = svc.Shutdown(context.Background(), nil)
 	})
-	return door{name: "http", render: func(t *testing.T, g *grafanatest.Server, c doorCase) ([]byte, error) {
+	return door{name: "http", logs: logs, metrics: func(t *testing.T) string {
+		res, err := http.Get(ts.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}, render: func(t *testing.T, g *grafanatest.Server, c doorCase) ([]byte, error) {
 		w, ht := c.size()
 		// What Grafana's renderViaHTTP sends.
 		q := url.Values{"url": {c.url(g)}, "width": {strconv.Itoa(w)}, "height": {strconv.Itoa(ht)},

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/panelcast/panelcast/pkg/buildinfo"
+	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/render"
 )
 
@@ -96,7 +97,7 @@ func (s *Service) RecentHealth(ctx context.Context, maxAge time.Duration) Health
 }
 
 // checkedEverySender says c holds a check of each chat delivery has now
-// (it may predate StartDelivery).
+// (it may predate Start).
 func (s *Service) checkedEverySender(c checks) bool {
 	s.push.mu.Lock()
 	defer s.push.mu.Unlock()
@@ -141,10 +142,10 @@ func (s *Service) runChecks(ctx context.Context) checks {
 		})
 	}
 	c.fonts = render.CheckFonts(ctx)
-	if s.Renderer.Stats().ChromiumPath != "" {
+	if s.renderer.Stats().ChromiumPath != "" {
 		start := time.Now()
 		c.probed = true
-		c.version, c.probeErr = s.Renderer.Probe(ctx)
+		c.version, c.probeErr = s.renderer.Probe(ctx)
 		c.probeMillis = time.Since(start).Milliseconds()
 	}
 	wg.Wait()
@@ -156,70 +157,28 @@ func (s *Service) runChecks(ctx context.Context) checks {
 // renderer's counters, the outbox, the alert counts.
 func (s *Service) health(ctx context.Context, c checks) Health {
 	h := s.browserHealth(c)
-	h.DemoPanel = s.DemoPanel
-	st := &s.push
-	st.mu.Lock()
-	started, kind, location, outbox, openErr := st.started, st.kind, st.location, st.outbox, st.openErr
-	results := make(map[string]error, len(st.senders)+len(st.broken))
-	for name := range st.senders {
-		if name != inboxProvider {
-			err, checked := c.chat[name]
-			if !checked {
-				err = fmt.Errorf("%s: not checked yet", name)
-			}
-			results[name] = err
-		}
-	}
-	for name, err := range st.broken {
-		results[name] = err
-	}
-	st.mu.Unlock()
-	if !started {
+	h.DemoPanel = s.demoPanel
+	d := s.deliveryState(c)
+	if !d.started {
 		return h
 	}
-
 	var problems []string
-	if kind != "" || openErr != nil {
-		h.Outbox = &OutboxHealth{Store: kind}
-		if kind == "postgres" {
-			h.Outbox.URL = location
-		} else {
-			h.Outbox.Path = location
-		}
-		switch {
-		case openErr != nil:
-			h.Outbox.Error = openErr.Error()
-		case outbox == nil:
-			h.Outbox.Error = "closed: Panelcast is shutting down"
-		default:
-			d, err := outbox.Depth(ctx)
-			h.Outbox.Queued, h.Outbox.Sending = d.Queued, d.Sending
-			if !d.OldestPending.IsZero() {
-				h.Outbox.OldestPendingSeconds = time.Since(d.OldestPending).Seconds()
-			}
-			if err != nil {
-				h.Outbox.Error = err.Error()
-			}
-		}
-		if h.Outbox.Error != "" {
-			problems = append(problems, "outbox: "+h.Outbox.Error)
-		}
+	if h.Outbox = d.outboxHealth(ctx); h.Outbox != nil && h.Outbox.Error != "" {
+		problems = append(problems, "outbox: "+h.Outbox.Error)
 	}
-
 	good := []string{inboxProvider}
 	h.Chat = []ChatHealth{}
-	for _, name := range sortedKeys(results) {
-		ch := ChatHealth{Provider: name, OK: results[name] == nil}
+	for _, name := range sortedKeys(d.results) {
+		ch := ChatHealth{Provider: name, OK: d.results[name] == nil}
 		if ch.OK {
 			good = append(good, name)
 		} else {
 			// The senders' errors are scrubbed of secrets already.
-			ch.Error = results[name].Error()
+			ch.Error = d.results[name].Error()
 			problems = append(problems, ch.Error)
 		}
 		h.Chat = append(h.Chat, ch)
 	}
-
 	h.Alerts = s.AlertsHealth()
 	if h.Alerts != nil && h.Alerts.Error != "" {
 		problems = append(problems, "alerts: "+h.Alerts.Error)
@@ -238,10 +197,70 @@ func (s *Service) health(ctx context.Context, c checks) Health {
 	return h
 }
 
+// deliveryNow is chat delivery's state, read at once under its lock, with
+// each chat's result from the checks c.
+type deliveryNow struct {
+	started        bool
+	kind, location string
+	outbox         delivery.Store
+	openErr        error
+	results        map[string]error
+}
+
+func (s *Service) deliveryState(c checks) deliveryNow {
+	st := &s.push
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	d := deliveryNow{started: st.started, kind: st.kind, location: st.location, outbox: st.outbox, openErr: st.openErr,
+		results: make(map[string]error, len(st.senders)+len(st.broken))}
+	for name := range st.senders {
+		if name != inboxProvider {
+			err, checked := c.chat[name]
+			if !checked {
+				err = fmt.Errorf("%s: not checked yet", name)
+			}
+			d.results[name] = err
+		}
+	}
+	for name, err := range st.broken {
+		d.results[name] = err
+	}
+	return d
+}
+
+// outboxHealth is the outbox's part, nil when delivery opens none.
+func (d deliveryNow) outboxHealth(ctx context.Context) *OutboxHealth {
+	if d.kind == "" && d.openErr == nil {
+		return nil
+	}
+	o := &OutboxHealth{Store: d.kind}
+	if d.kind == "postgres" {
+		o.URL = d.location
+	} else {
+		o.Path = d.location
+	}
+	switch {
+	case d.openErr != nil:
+		o.Error = d.openErr.Error()
+	case d.outbox == nil:
+		o.Error = "closed: Panelcast is shutting down"
+	default:
+		depth, err := d.outbox.Depth(ctx)
+		o.Queued, o.Sending = depth.Queued, depth.Sending
+		if !depth.OldestPending.IsZero() {
+			o.OldestPendingSeconds = time.Since(depth.OldestPending).Seconds()
+		}
+		if err != nil {
+			o.Error = err.Error()
+		}
+	}
+	return o
+}
+
 // browserHealth is the browser's part: found, its version and the probe.
 func (s *Service) browserHealth(c checks) Health {
-	h := Health{Version: buildinfo.Version, TLSMode: string(s.Config.TLSMode), Fonts: c.fonts, CheckedAt: c.at}
-	st := s.Renderer.Stats()
+	h := Health{Version: buildinfo.Version, TLSMode: string(s.cfg.TLSMode), Fonts: c.fonts, CheckedAt: c.at}
+	st := s.renderer.Stats()
 	h.ChromiumPath, h.BrowserVersion = st.ChromiumPath, st.BrowserVersion
 	if st.Sandbox != "" {
 		// The renderer says "on: <why>" or "off: <why>".
@@ -251,8 +270,8 @@ func (s *Service) browserHealth(c checks) Health {
 	h.InFlight, h.Queued, h.Renders, h.Restarts = st.InFlight, st.Queued, st.Renders, st.Restarts
 	if !c.probed {
 		h.Message = render.ErrNoChromium.Error()
-		if s.StartErr != nil {
-			h.Message = s.StartErr.Error()
+		if s.startErr != nil {
+			h.Message = s.startErr.Error()
 		}
 		return h
 	}

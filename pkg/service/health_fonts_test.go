@@ -16,7 +16,7 @@ import (
 func TestHealthReportsFonts(t *testing.T) {
 	cfg := config.Default()
 	cfg.ChromiumPath = filepath.Join(t.TempDir(), "no-chromium")
-	s := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	s := New(context.Background(), Options{Config: cfg, Log: slog.New(slog.DiscardHandler)})
 	h := s.Health(context.Background())
 	b, err := json.Marshal(h)
 	if err != nil {

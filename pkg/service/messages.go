@@ -83,7 +83,7 @@ func (s *Service) RetryMessage(ctx context.Context, id string) (PushStatus, erro
 	case err != nil:
 		return PushStatus{}, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, err)
 	}
-	s.Log.InfoContext(ctx, "message retried", "id", j.ID, "kind", j.Kind, "to", j.Address)
+	s.log.InfoContext(ctx, "message retried", "id", j.ID, "kind", j.Kind, "to", j.Address)
 	return statusOf(j), nil
 }
 

@@ -22,8 +22,8 @@ import (
 func noBrowserService(t *testing.T, c config.Config) *Service {
 	t.Helper()
 	c.ChromiumPath = filepath.Join(t.TempDir(), "no-chromium")
-	s := New(context.Background(), c, slog.New(slog.DiscardHandler))
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	s := New(context.Background(), Options{Config: c, Log: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() { _ = s.Shutdown(context.Background(), nil) })
 	return s
 }
 
@@ -35,11 +35,11 @@ func TestInboxWithoutAnyChat(t *testing.T) {
 	c.GrafanaURL = "https://grafana.example.com"
 	c.OutboxPath = filepath.Join(t.TempDir(), "outbox.db")
 	s := noBrowserService(t, c)
-	s.InboxPermalink = "#inbox/"
-	if err := s.StartDelivery(delivery.WorkerOptions{}); err != nil {
+	s.inboxPermalink = "#inbox/"
+	if err := s.startDelivery(delivery.WorkerOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	body, err := os.ReadFile("../grafana/testdata/grafana-no-panel.json")
+	body, err := os.ReadFile("../notification/testdata/grafana-no-panel.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,10 +88,10 @@ func TestPluginWithoutChatOpensNothing(t *testing.T) {
 	data := t.TempDir()
 	c.Grafana = &config.GrafanaEnv{DataDirs: []config.EnvDir{{Var: "GF_PATHS_DATA", Path: data}}}
 	s := planService(c)
-	if err := s.StartDelivery(delivery.WorkerOptions{}); err != nil {
+	if err := s.startDelivery(delivery.WorkerOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.StopDelivery() })
+	t.Cleanup(func() { _ = s.stopDelivery() })
 	if s.OutboxPath() != "" {
 		t.Errorf("outbox opened at %s", s.OutboxPath())
 	}
@@ -114,7 +114,7 @@ func TestRecentHealthChecksOnce(t *testing.T) {
 	c.OutboxPath = filepath.Join(t.TempDir(), "outbox.db")
 	c.SlackBotToken, c.SlackAPIURL = secret.New("xoxb-health"), slack.APIURL()
 	s := noBrowserService(t, c)
-	if err := s.StartDelivery(delivery.WorkerOptions{}); err != nil {
+	if err := s.startDelivery(delivery.WorkerOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/panelcast/panelcast/pkg/buildinfo"
 	"github.com/panelcast/panelcast/pkg/chat"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/grafana"
@@ -17,6 +18,8 @@ import (
 // that two in one process (tests) do not collide; the doors register them
 // (Collectors) where they expose metrics.
 type metrics struct {
+	renderDuration *prometheus.HistogramVec
+	renderFailures *prometheus.CounterVec
 	alertsReceived *prometheus.CounterVec
 	delivered      *prometheus.CounterVec
 	failed         *prometheus.CounterVec
@@ -25,6 +28,17 @@ type metrics struct {
 
 func newMetrics() *metrics {
 	return &metrics{
+		renderDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "panelcast_render_duration_seconds",
+			Help: "Time from receiving Grafana's render request to answering it, queueing included, by kind (png, pdf, csv) and result (ok, bad_request, timeout, queue_full, unauthorized, error).",
+			// A solo panel takes about a second; full dashboards and slow
+			// data sources run into Grafana's timeouts (tens of seconds).
+			Buckets: []float64{0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 300},
+		}, []string{"kind", "result"}),
+		renderFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "panelcast_render_failures_total",
+			Help: "Grafana's render requests that did not produce a picture, by reason: bad_request, unauthorized, forbidden_url, timeout, queue_full, no_chromium, shutting_down, render.",
+		}, []string{"reason"}),
 		alertsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "panelcast_alerts_received_total",
 			Help: "Alerts received in webhook notifications, by source (grafana, alertmanager) and status (firing, resolved).",
@@ -44,14 +58,47 @@ func newMetrics() *metrics {
 	}
 }
 
-// Collectors are the service's metrics, for a door's registry; none for a
-// Service not made by New.
+// Collectors are the service's metrics, the same for every door, for the
+// door's registry; none for a Service not made by New.
 func (s *Service) Collectors() []prometheus.Collector {
 	m := s.metrics
 	if m == nil {
 		return nil
 	}
-	return []prometheus.Collector{m.alertsReceived, m.delivered, m.failed, m.rendersShared, outboxCollector{s}}
+	return []prometheus.Collector{m.renderDuration, m.renderFailures, rendererCollector{s.renderer},
+		m.alertsReceived, m.delivered, m.failed, m.rendersShared, outboxCollector{s}}
+}
+
+// rendererCollector reads the renderer's own counters at scrape time, so
+// the numbers cannot drift from what the renderer does.
+type rendererCollector struct{ r *render.Renderer }
+
+var (
+	inFlightDesc = prometheus.NewDesc("panelcast_renders_in_flight",
+		"Renders holding a browser slot now.", nil, nil)
+	queueDesc = prometheus.NewDesc("panelcast_render_queue_depth",
+		"Renders waiting for a browser slot now.", nil, nil)
+	rendersDesc = prometheus.NewDesc("panelcast_renders_total",
+		"Renders that got a browser slot since start.", nil, nil)
+	restartsDesc = prometheus.NewDesc("panelcast_browser_restarts_total",
+		"Browser starts after the first: crashes, hangs and recycling (recycle_after).", nil, nil)
+	infoDesc = prometheus.NewDesc("panelcast_build_info",
+		"Always 1; labels name the Panelcast release and the browser it drives.", []string{"version", "browser"}, nil)
+)
+
+func (c rendererCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{inFlightDesc, queueDesc, rendersDesc, restartsDesc, infoDesc} {
+		ch <- d
+	}
+}
+
+func (c rendererCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.r.Stats()
+	ch <- prometheus.MustNewConstMetric(inFlightDesc, prometheus.GaugeValue, float64(st.InFlight))
+	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Queued))
+	ch <- prometheus.MustNewConstMetric(rendersDesc, prometheus.CounterValue, float64(st.Renders))
+	ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(st.Restarts))
+	ch <- prometheus.MustNewConstMetric(infoDesc, prometheus.GaugeValue, 1, buildinfo.Version, st.BrowserVersion)
 }
 
 // outboxCollector reads the outbox's depth at scrape time. With a shared

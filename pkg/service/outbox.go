@@ -30,17 +30,17 @@ var ErrNoDataFolder = errors.New("no writable folder for the outbox")
 // outbox_url is a PostgreSQL outbox instead, shared by a fleet. The store's
 // kind and location (never a password) are kept for health; st.mu is held.
 func (s *Service) openOutbox() (delivery.Store, error) {
-	c := s.Config
+	c := s.cfg
 	st := &s.push
 	if c.OutboxURL.IsSet() {
 		st.kind = "postgres"
 		st.location, _ = postgres.Location(c.OutboxURL.Reveal())
-		return postgres.Open(context.Background(), c.OutboxURL.Reveal(), postgres.Options{Logger: s.Log})
+		return postgres.Open(context.Background(), c.OutboxURL.Reveal(), postgres.Options{Logger: s.log})
 	}
 	st.kind = "sqlite"
 	if c.OutboxPath != "" {
 		st.location = c.OutboxPath
-		return sqlite.Open(c.OutboxPath, sqlite.Options{Logger: s.Log})
+		return sqlite.Open(c.OutboxPath, sqlite.Options{Logger: s.log})
 	}
 	var dirs []config.EnvDir
 	var tried []string
@@ -69,7 +69,7 @@ func (s *Service) openOutbox() (delivery.Store, error) {
 	}
 	for _, d := range dirs {
 		path := filepath.Join(d.Path, "panelcast", "outbox.db")
-		o, err := sqlite.Open(path, sqlite.Options{Logger: s.Log})
+		o, err := sqlite.Open(path, sqlite.Options{Logger: s.log})
 		if err == nil {
 			st.location = path
 			return o, nil
@@ -103,7 +103,7 @@ func (s *Service) NoteGrafanaFile(path string) {
 	o, err := s.openOutbox()
 	if err != nil {
 		st.openErr = err
-		s.Log.Error("chat delivery still has no outbox", "error", err)
+		s.log.Error("chat delivery still has no outbox", "error", err)
 		return
 	}
 	s.startWorker(o)

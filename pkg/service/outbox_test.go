@@ -27,8 +27,8 @@ func startOutbox(t *testing.T, c config.Config) (*Service, string, error) {
 	t.Helper()
 	c.SlackBotToken = secret.New("xoxb-outbox-test")
 	s := planService(c)
-	err := s.StartDelivery(delivery.WorkerOptions{})
-	t.Cleanup(func() { _ = s.StopDelivery() })
+	err := s.startDelivery(delivery.WorkerOptions{})
+	t.Cleanup(func() { _ = s.stopDelivery() })
 	return s, s.OutboxPath(), err
 }
 

@@ -172,7 +172,7 @@ func (s *Service) checkAddress(to string) (chat.Address, error) {
 // missingCredentials names the settings a provider still needs, "" when it
 // has them.
 func missingCredentials(s *Service, provider string) string {
-	c := s.Config
+	c := s.cfg
 	switch provider {
 	case "slack":
 		if !c.SlackBotToken.IsSet() {
@@ -201,16 +201,16 @@ func (s *Service) planRender(p Panel, doorURL string) (RenderSpec, error) {
 	}
 	spec := RenderSpec{GrafanaURL: base.String(), Width: p.Width, Height: p.Height, Timezone: strings.TrimSpace(p.Timezone)}
 	if spec.Width == 0 {
-		spec.Width = s.Config.Width
+		spec.Width = s.cfg.Width
 	}
 	if spec.Height == 0 {
-		spec.Height = s.Config.Height
+		spec.Height = s.cfg.Height
 	}
-	if spec.Width < 1 || spec.Width > s.Config.MaxWidth {
-		return RenderSpec{}, badPush("panel.width must be 1..%d, got %d", s.Config.MaxWidth, spec.Width)
+	if spec.Width < 1 || spec.Width > s.cfg.MaxWidth {
+		return RenderSpec{}, badPush("panel.width must be 1..%d, got %d", s.cfg.MaxWidth, spec.Width)
 	}
-	if spec.Height < 1 || spec.Height > s.Config.MaxHeight {
-		return RenderSpec{}, badPush("panel.height must be 1..%d, got %d", s.Config.MaxHeight, spec.Height)
+	if spec.Height < 1 || spec.Height > s.cfg.MaxHeight {
+		return RenderSpec{}, badPush("panel.height must be 1..%d, got %d", s.cfg.MaxHeight, spec.Height)
 	}
 	var page *url.URL
 	switch {
@@ -245,7 +245,7 @@ func (s *Service) planRender(p Panel, doorURL string) (RenderSpec, error) {
 // grafanaBase is Grafana's URL without query and trailing slash: grafana_url
 // when set, else what the door knows.
 func (s *Service) grafanaBase(doorURL string) (*url.URL, error) {
-	raw := s.Config.GrafanaURL
+	raw := s.cfg.GrafanaURL
 	if raw == "" {
 		raw = doorURL
 	}
@@ -300,7 +300,7 @@ func (s *Service) Push(ctx context.Context, p PushRequest, grafanaURL string) (P
 	if err != nil {
 		return PushStatus{}, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, err)
 	}
-	s.Log.Info("push queued", "id", j.ID, "to", j.Address, "panel", pathOnly(plan.Render.URL))
+	s.log.Info("push queued", "id", j.ID, "to", j.Address, "panel", pathOnly(plan.Render.URL))
 	return statusOf(j), nil
 }
 
@@ -314,8 +314,8 @@ func (s *Service) RenderPanel(ctx context.Context, p Panel, grafanaURL string) (
 	if err != nil {
 		return nil, err
 	}
-	if s.StartErr != nil && s.Renderer.Stats().ChromiumPath == "" {
-		return nil, noBrowser{s.StartErr}
+	if s.startErr != nil && s.renderer.Stats().ChromiumPath == "" {
+		return nil, noBrowser{s.startErr}
 	}
 	if err := s.checkDashboard(ctx, spec); err != nil {
 		return nil, s.push.scrub(err)

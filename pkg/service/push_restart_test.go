@@ -36,11 +36,11 @@ func TestPushRestartChild(t *testing.T) {
 	c := config.Default()
 	c.GrafanaURL, c.SlackAPIURL, c.OutboxPath = parts[0], parts[1], parts[2]
 	c.GrafanaToken, c.SlackBotToken = secret.New(grafanaToken), secret.New(slackToken)
-	s := New(context.Background(), c, slog.New(slog.NewTextHandler(os.Stderr, nil)))
-	if s.StartErr != nil {
-		t.Fatal(s.StartErr)
+	s := New(context.Background(), Options{Config: c, Log: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	if s.startErr != nil {
+		t.Fatal(s.startErr)
 	}
-	if err := s.StartDelivery(workerOptions()); err != nil {
+	if err := s.startDelivery(workerOptions()); err != nil {
 		t.Fatal(err)
 	}
 	for i := range restartPushes {

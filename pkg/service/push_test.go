@@ -21,8 +21,14 @@ func pushConfig() config.Config {
 	return c
 }
 
+// planService is a service without a browser, with the TLS policy of
+// its configuration (chat delivery's Grafana client needs it).
 func planService(c config.Config) *Service {
-	return &Service{Config: c, Log: slog.New(slog.DiscardHandler)}
+	policy, err := c.TLSPolicy()
+	if err != nil {
+		panic(err)
+	}
+	return &Service{cfg: c, log: slog.New(slog.DiscardHandler), tls: policy}
 }
 
 func TestPlanPushSoloURL(t *testing.T) {

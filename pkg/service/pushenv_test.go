@@ -207,16 +207,16 @@ func (e *pushEnv) start(t *testing.T) *Service {
 // startWith is start with other worker options.
 func (e *pushEnv) startWith(t *testing.T, opts delivery.WorkerOptions) *Service {
 	t.Helper()
-	s := New(context.Background(), e.cfg, slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if s.StartErr != nil {
-		t.Fatal(s.StartErr)
+	s := New(context.Background(), Options{Config: e.cfg, Log: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if s.startErr != nil {
+		t.Fatal(s.startErr)
 	}
-	if err := s.StartDelivery(opts); err != nil {
+	if err := s.startDelivery(opts); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		s.StopDelivery()
-		s.Renderer.Close(context.Background())
+		s.stopDelivery()
+		s.renderer.Close(context.Background())
 	})
 	return s
 }

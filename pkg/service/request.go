@@ -50,7 +50,7 @@ type GrafanaRender struct {
 // limits and the URL guard. Errors wrap render.ErrBadRequest, and
 // ErrForbiddenURL when the guard refused the page.
 func (s *Service) Request(g GrafanaRender) (render.Request, error) {
-	c := s.Config
+	c := s.cfg
 	req := render.Request{URL: strings.TrimSpace(g.URL), Width: g.Width, Height: g.Height, Scale: g.Scale, Timeout: g.Timeout,
 		Encoding: render.Encoding(strings.ToLower(strings.TrimSpace(g.Encoding))), Headers: map[string]string{}}
 	if req.Width == 0 {
@@ -107,7 +107,7 @@ var ErrForbiddenURL = errors.New("forbidden url")
 // origin: Grafana is its only caller, and its callback URL need not be the
 // app URL the plugin could learn.
 func (s *Service) checkOrigin(page string) error {
-	origins, err := AllowedOrigins(s.Config)
+	origins, err := AllowedOrigins(s.cfg)
 	if err != nil {
 		return nil //nolint:nilerr // no origin is configured: Validate still refuses anything but http(s) with a host
 	}
@@ -134,10 +134,6 @@ func AllowedOrigins(cfg config.Config) ([]string, error) {
 		return origins, nil
 	}
 	return nil, errors.New("no page may be rendered: set grafana_url to Grafana's [rendering] callback_url (e.g. PANELCAST_GRAFANA_URL=http://grafana:3000), or list origins in allowed_origins")
-}
-
-func badRequest(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", render.ErrBadRequest, fmt.Sprintf(format, a...))
 }
 
 // utcOffset is a fixed offset as Grafana spells it: UTC+05:00, UTC-5,
@@ -170,7 +166,7 @@ func GrafanaTimezone(raw string) (string, error) {
 	if strings.Contains(tz, "%") {
 		dec, err := url.PathUnescape(tz)
 		if err != nil {
-			return "", badRequest("timezone %q is not a time zone: send an IANA name such as Europe/Berlin or an offset such as UTC+05:30", quote.Clip(raw))
+			return "", render.BadRequest("timezone %q is not a time zone: send an IANA name such as Europe/Berlin or an offset such as UTC+05:30", quote.Clip(raw))
 		}
 		tz, iso = strings.TrimSpace(dec), true
 	}
@@ -190,7 +186,7 @@ func GrafanaTimezone(raw string) (string, error) {
 		minutes, _ = strconv.Atoi(m[3])
 	}
 	if hours*60+minutes > maxOffsetHours*60 || minutes > 59 {
-		return "", badRequest("timezone %q is no UTC offset in use (they run from UTC-12:00 to UTC+14:00): fix the dashboard's time zone", quote.Clip(raw))
+		return "", render.BadRequest("timezone %q is no UTC offset in use (they run from UTC-12:00 to UTC+14:00): fix the dashboard's time zone", quote.Clip(raw))
 	}
 	if hours == 0 && minutes == 0 {
 		return "UTC", nil
@@ -238,14 +234,14 @@ func pdfOptions(params url.Values, page string) (render.PDFOptions, error) {
 		if v := get(b.name); v != "" {
 			on, err := strconv.ParseBool(v)
 			if err != nil {
-				return o, badRequest("%s must be true or false, got %q", b.name, quote.Clip(v))
+				return o, render.BadRequest("%s must be true or false, got %q", b.name, quote.Clip(v))
 			}
 			*b.dst = on
 		}
 	}
 	o.PageRanges = get("pdf.pageRanges")
 	if len(o.PageRanges) > 200 || !pageRanges.MatchString(o.PageRanges) {
-		return o, badRequest("pdf.pageRanges must list pages such as 1-3,5, got %q", quote.Clip(o.PageRanges))
+		return o, render.BadRequest("pdf.pageRanges must list pages such as 1-3,5, got %q", quote.Clip(o.PageRanges))
 	}
 	return o, nil
 }

@@ -116,7 +116,7 @@ func FuzzGrafanaTimezone(f *testing.F) {
 func TestRequestPDFAndGuard(t *testing.T) {
 	cfg := config.Default()
 	cfg.GrafanaURL = "https://grafana.example:3000"
-	s := &Service{Config: cfg}
+	s := &Service{cfg: cfg}
 	pdf := func(page string, params url.Values) (render.PDFOptions, error) {
 		r, err := s.Request(GrafanaRender{URL: page, Encoding: "pdf", PDF: params})
 		return r.PDF, err
@@ -156,7 +156,7 @@ func TestRequestPDFAndGuard(t *testing.T) {
 	}
 	// Without grafana_url or allowed_origins (a plugin) any http(s) page
 	// Grafana asks for is rendered; other schemes are still refused.
-	open := &Service{Config: config.Default()}
+	open := &Service{cfg: config.Default()}
 	if _, err := open.Request(GrafanaRender{URL: "https://localhost:3000/d-solo/a"}); err != nil {
 		t.Errorf("plugin without origins: %v", err)
 	}

@@ -15,9 +15,9 @@ func (s *Service) SanitizeSVG(ctx context.Context, filename string, content []by
 	out, err := svg.Sanitize(content)
 	attrs := []any{"file", filename, "bytes", len(content), "duration", time.Since(start).Round(time.Microsecond)}
 	if err != nil {
-		s.Log.WarnContext(ctx, "svg not sanitised", append(attrs, "error", err)...)
+		s.log.WarnContext(ctx, "svg not sanitised", append(attrs, "error", err)...)
 		return nil, err
 	}
-	s.Log.InfoContext(ctx, "svg sanitised", append(attrs, "kept_bytes", len(out))...)
+	s.log.InfoContext(ctx, "svg sanitised", append(attrs, "kept_bytes", len(out))...)
 	return out, nil
 }

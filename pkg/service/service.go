@@ -4,40 +4,54 @@ package service
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/render"
 	"github.com/panelcast/panelcast/pkg/tlspolicy"
 )
 
-// Service is the core every door calls.
+// Service is the core every door calls. Make it with New, start what runs
+// beside the doors with Start, and stop it with Shutdown.
 type Service struct {
-	Config   config.Config
-	Renderer *render.Renderer
-	Log      *slog.Logger
-	// TLS decides Grafana's certificates for the browser and for every Go
+	cfg      config.Config
+	renderer *render.Renderer
+	log      *slog.Logger
+	// tls decides Grafana's certificates for the browser and for every Go
 	// client that talks to Grafana (Client builds one).
-	TLS *tlspolicy.Policy
-	// StartErr is why the renderer could not start (no Chromium), reported
+	tls *tlspolicy.Policy
+	// startErr is why the renderer could not start (no Chromium), reported
 	// by health checks and returned by renders.
-	StartErr error
-	// InboxPermalink, when set before StartDelivery, is the link to an
-	// inbox message without its id: the console's "#inbox/".
+	startErr       error
+	inboxPermalink string
+	demoPanel      *DemoPanel
+	deliveryOpts   delivery.WorkerOptions
+
+	push    pushState // chat delivery, see Start
+	metrics *metrics
+	alerts  alertCounts
+	checks  checkCache // RecentHealth's
+}
+
+// Options are what a door, or the command that starts it, decides.
+type Options struct {
+	Config config.Config
+	// Log is the one logger of the service and its door.
+	Log *slog.Logger
+	// Delivery tunes chat delivery's worker (tests); its zero values take
+	// max_attempts, outbox_lease, outbox_retention and the worker's
+	// defaults.
+	Delivery delivery.WorkerOptions
+	// InboxPermalink is the link to an inbox message without its id (the
+	// console's "#inbox/"); "" where no console shows the inbox.
 	InboxPermalink string
 	// DemoPanel, when set, is a panel health offers to try (the built-in
 	// demo dashboard's).
 	DemoPanel *DemoPanel
-
-	push    pushState // chat delivery, see StartDelivery
-	metrics *metrics
-	alerts  alertCounts
-	checks  checkCache // RecentHealth's
 }
 
 // DemoPanel is a panel of the built-in demo dashboard, as the push API
@@ -50,8 +64,13 @@ type DemoPanel struct {
 }
 
 // New starts the renderer from the configuration. A missing browser does
-// not fail New: the service still answers health checks with the reason.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) *Service {
+// not fail New: the service still answers health checks with the reason
+// (StartErr).
+func New(ctx context.Context, opts Options) *Service {
+	log, cfg := opts.Log, opts.Config
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	policy, err := cfg.TLSPolicy()
 	if err != nil {
 		// Validate passed, so a file changed since: trust less, not more.
@@ -62,7 +81,52 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) *Service {
 	if err != nil {
 		log.Error("renderer did not start", "error", err)
 	}
-	return &Service{Config: cfg, Renderer: r, Log: log, TLS: policy, StartErr: err, metrics: newMetrics()}
+	return &Service{cfg: cfg, renderer: r, log: log, tls: policy, startErr: err, inboxPermalink: opts.InboxPermalink,
+		demoPanel: opts.DemoPanel, deliveryOpts: opts.Delivery, metrics: newMetrics()}
+}
+
+// Config is the configuration the service runs with.
+func (s *Service) Config() config.Config { return s.cfg }
+
+// Logger is the service's logger, for its door.
+func (s *Service) Logger() *slog.Logger { return s.log }
+
+// StartErr is why the browser could not start, or nil.
+func (s *Service) StartErr() error { return s.startErr }
+
+// RendererStats are the renderer's counters and the browser it found.
+func (s *Service) RendererStats() render.Stats { return s.renderer.Stats() }
+
+// Start starts what runs beside the doors: chat delivery. Its error is the
+// outbox's, and leaves renders working: pushes are then answered 503 with
+// it, and health shows it.
+func (s *Service) Start() error { return s.startDelivery(s.deliveryOpts) }
+
+// Shutdown stops the service in the one order every door follows, so that
+// nothing is lost:
+//  1. stopDoor: the door stops taking requests and lets those in flight
+//     finish within ctx (shutdown_timeout);
+//  2. at the same time chat delivery stops claiming jobs, finishes the
+//     attempts in flight within the worker's shutdown grace
+//     (delivery.DefaultShutdownGrace) and hands the rest back to other
+//     replicas, instead of taking new ones while the slowest render of a
+//     caller runs;
+//  3. then the browser closes: the renders of the door and of delivery
+//     finished, or ctx ended and they are cut off.
+//
+// stopDoor may be nil (a command with no door).
+func (s *Service) Shutdown(ctx context.Context, stopDoor func(context.Context) error) error {
+	delivered := make(chan error, 1)
+	go func() { delivered <- s.stopDelivery() }()
+	var doorErr error
+	if stopDoor != nil {
+		doorErr = stopDoor(ctx)
+	}
+	derr := <-delivered
+	if derr != nil {
+		derr = fmt.Errorf("closing the outbox failed: %w", derr)
+	}
+	return errors.Join(doorErr, derr, s.renderer.Close(ctx))
 }
 
 // RenderOptions maps the configuration onto the renderer's options.
@@ -88,86 +152,6 @@ func RenderOptions(cfg config.Config, policy *tlspolicy.Policy, log *slog.Logger
 // Limits are the configured request bounds.
 func Limits(cfg config.Config) render.Limits {
 	return render.Limits{MaxWidth: cfg.MaxWidth, MaxHeight: cfg.MaxHeight, MaxScale: cfg.MaxScale, MaxTimeout: cfg.MaxTimeout}
-}
-
-// ErrUnauthorized is a wrong or missing renderer token.
-var ErrUnauthorized = errors.New("unauthorized")
-
-// CheckRendererToken compares a presented token with the configured ones in
-// constant time. With none configured every caller is accepted, as
-// Grafana's plugin host is the only one who can reach the plugin.
-func (s *Service) CheckRendererToken(token string) error {
-	if len(s.Config.AuthTokens) == 0 {
-		return nil
-	}
-	ok := 0
-	for _, t := range s.Config.AuthTokens {
-		ok |= subtle.ConstantTimeCompare([]byte(token), []byte(t.Reveal()))
-	}
-	if ok != 1 {
-		return fmt.Errorf("%w: the renderer token does not match: set [rendering] renderer_token in grafana.ini to one of auth_token", ErrUnauthorized)
-	}
-	return nil
-}
-
-// Render renders what Grafana asked for, through either door.
-func (s *Service) Render(ctx context.Context, g GrafanaRender) ([]byte, error) {
-	start := time.Now()
-	req, err := s.ready(g)
-	var out []byte
-	if err == nil {
-		out, err = s.Renderer.Render(ctx, req)
-	}
-	s.logRender(ctx, "render", g, start, err)
-	return out, err
-}
-
-// RenderCSV fetches the CSV a page offers.
-func (s *Service) RenderCSV(ctx context.Context, g GrafanaRender) ([]byte, string, error) {
-	start := time.Now()
-	req, err := s.ready(g)
-	var out []byte
-	var name string
-	if err == nil {
-		out, name, err = s.Renderer.RenderCSV(ctx, req)
-	}
-	s.logRender(ctx, "csv", g, start, err)
-	return out, name, err
-}
-
-// ready is the request, checked, and a renderer that can take it: a bad
-// request is refused before a missing browser is reported.
-func (s *Service) ready(g GrafanaRender) (render.Request, error) {
-	req, err := s.Request(g)
-	if err != nil {
-		return req, err
-	}
-	if s.StartErr != nil && s.Renderer.Stats().ChromiumPath == "" {
-		return req, noBrowser{s.StartErr}
-	}
-	return req, nil
-}
-
-// noBrowser is why no browser can ever start (none found, or
-// chromium_path is no executable); to the doors it is render.ErrNoChromium.
-type noBrowser struct{ err error }
-
-func (e noBrowser) Error() string   { return e.err.Error() }
-func (e noBrowser) Unwrap() []error { return []error{e.err, render.ErrNoChromium} }
-
-// logRender logs the path but never the query string (it can carry
-// variables) nor the render key.
-func (s *Service) logRender(ctx context.Context, kind string, g GrafanaRender, start time.Time, err error) {
-	path := g.URL
-	if i := strings.IndexAny(path, "?#"); i >= 0 {
-		path = path[:i]
-	}
-	attrs := []any{"kind", kind, "url", path, "width", g.Width, "height", g.Height, "duration", time.Since(start).Round(time.Millisecond)}
-	if err != nil {
-		s.Log.WarnContext(ctx, "render failed", append(attrs, "error", err)...)
-		return
-	}
-	s.Log.InfoContext(ctx, "rendered", attrs...)
 }
 
 // SandboxHealth is whether Chromium runs in its sandbox, and why (or why

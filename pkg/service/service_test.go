@@ -13,7 +13,7 @@ import (
 func TestRequestFillsDefaults(t *testing.T) {
 	cfg := config.Default()
 	cfg.Timezone, cfg.Language = "Europe/Berlin", "de-DE"
-	s := &Service{Config: cfg}
+	s := &Service{cfg: cfg}
 	cases := []struct {
 		name  string
 		in    GrafanaRender
@@ -49,11 +49,11 @@ func TestRequestFillsDefaults(t *testing.T) {
 }
 
 func TestCheckRendererToken(t *testing.T) {
-	open := &Service{Config: config.Config{}}
+	open := &Service{cfg: config.Config{}}
 	if err := open.CheckRendererToken("-"); err != nil {
 		t.Errorf("no tokens configured must accept Grafana's default '-': %v", err)
 	}
-	s := &Service{Config: config.Config{AuthTokens: secret.List("old", "new")}}
+	s := &Service{cfg: config.Config{AuthTokens: secret.List("old", "new")}}
 	for tok, ok := range map[string]bool{"old": true, "new": true, "": false, "-": false, "ne": false, "newer": false} {
 		err := s.CheckRendererToken(tok)
 		if (err == nil) != ok || (err != nil && !errors.Is(err, ErrUnauthorized)) {

@@ -49,7 +49,7 @@ import (
 
 func main() {
 	out := flag.String("out", "docs", "folder for console.png and alert.png")
-	payload := flag.String("alert", "pkg/grafana/testdata/grafana-firing-panel.json", "a recorded Grafana webhook notification whose panel is drawn")
+	payload := flag.String("alert", "pkg/notification/testdata/grafana-firing-panel.json", "a recorded Grafana webhook notification whose panel is drawn")
 	flag.Parse()
 	if err := run(*out, *payload); err != nil {
 		log.Fatal(err)

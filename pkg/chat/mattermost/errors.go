@@ -86,8 +86,8 @@ func classify(status int, h http.Header, body []byte, op operation, token string
 	default:
 		e.Hint = fmt.Sprintf("Mattermost answered %d %s; check mattermost_url", status, http.StatusText(status))
 	}
-	e.Code = redact(e.Code, token)
-	e.Hint = redact(e.Hint, token)
+	e.Code = chat.Redact(e.Code, token)
+	e.Hint = chat.Redact(e.Hint, token)
 	return e
 }
 
@@ -136,13 +136,6 @@ func transportError(err error, token string) *chat.Error {
 		e.Code = "unreachable"
 		e.Hint = fmt.Sprintf("could not reach Mattermost (%v); check the network and mattermost_url", err)
 	}
-	e.Hint = redact(e.Hint, token)
+	e.Hint = chat.Redact(e.Hint, token)
 	return e
-}
-
-func redact(s, token string) string {
-	if token == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, token, "[redacted]")
 }

@@ -86,8 +86,8 @@ func classify(err error, ref channelRef, bot, token string) *chat.Error {
 		e.Code, e.Temporary = "bad_response", true
 		e.Hint = fmt.Sprintf("unexpected answer from Slack (%v); check slack_api_url", err)
 	}
-	e.Code = redact(e.Code, token)
-	e.Hint = redact(e.Hint, token)
+	e.Code = chat.Redact(e.Code, token)
+	e.Hint = chat.Redact(e.Hint, token)
 	return e
 }
 
@@ -141,11 +141,4 @@ func missingScope(needed string) *chat.Error {
 		e.Hint = fmt.Sprintf("add the %s scopes to the Slack app and reinstall it", strings.Join(scopes, ", "))
 	}
 	return e
-}
-
-func redact(s, token string) string {
-	if token == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, token, "[redacted]")
 }

@@ -27,7 +27,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	svc := &service.Service{Config: cfg}
+	// It never renders: a browser path that does not exist keeps one from
+	// starting.
+	noBrowser := cfg
+	noBrowser.ChromiumPath = "/nonexistent/chromium"
+	svc := service.New(context.Background(), service.Options{Config: noBrowser})
 	err = backend.Manage("panelcast-renderer", backend.ServeOpts{
 		CallResourceHandler: backend.CallResourceHandlerFunc(func(_ context.Context, req *backend.CallResourceRequest, _ backend.CallResourceResponseSender) error {
 			_, query, _ := strings.Cut(req.URL, "?")

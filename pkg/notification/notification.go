@@ -1,7 +1,8 @@
-// Package grafana holds Grafana's side of Panelcast: solo-panel URLs,
-// alert webhook payloads (Grafana's contact point and Alertmanager's), which
-// panel an alert shows, and Grafana's HTTP API for dashboards.
-package grafana
+// Package notification reads the alert notifications Panelcast takes:
+// the webhook payloads of Grafana's contact point and of Alertmanager, and
+// what Panelcast reads from an alert (its panel, panelcast_vars, the
+// Prometheus expression of its graph link).
+package notification
 
 import (
 	"bytes"
@@ -14,8 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/prometheus/common/model"
+
+	"github.com/panelcast/panelcast/pkg/quote"
 )
 
 // Limits on a webhook body. Grafana and Alertmanager send far less; more is

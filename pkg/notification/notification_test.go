@@ -1,4 +1,4 @@
-package grafana
+package notification
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/panelcast/panelcast/pkg/grafana"
 )
 
 func fixture(t testing.TB, name string) []byte {
@@ -65,7 +67,7 @@ func TestGrafanaFiring(t *testing.T) {
 		t.Errorf("links %q %q %q", a.SilenceURL, a.GeneratorURL, a.PanelURL)
 	}
 	ref, ok, problem := a.Panel()
-	want := PanelRef{DashboardUID: "scenes", PanelID: 2, OrgID: 1, Source: "Grafana's panelURL"}
+	want := grafana.PanelRef{DashboardUID: "scenes", PanelID: 2, OrgID: 1, Source: "Grafana's panelURL"}
 	if !ok || problem != "" || !reflect.DeepEqual(ref, want) {
 		t.Errorf("panel %+v %v %q, want %+v", ref, ok, problem, want)
 	}
@@ -115,7 +117,7 @@ func TestGrafanaNoPanel(t *testing.T) {
 		t.Fatalf("%+v", a)
 	}
 	ref, ok, problem := a.Panel()
-	if ok || !reflect.DeepEqual(ref, PanelRef{}) || !strings.Contains(problem, "names no panel") {
+	if ok || !reflect.DeepEqual(ref, grafana.PanelRef{}) || !strings.Contains(problem, "names no panel") {
 		t.Errorf("panel %+v %v %q", ref, ok, problem)
 	}
 }
@@ -139,7 +141,7 @@ func TestAlertmanagerRecorded(t *testing.T) {
 		}
 	}
 	ref, ok, problem := firing.Panel()
-	want := PanelRef{DashboardUID: "scenes", PanelID: 2, OrgID: 1, Vars: map[string][]string{"env": {"prod"}},
+	want := grafana.PanelRef{DashboardUID: "scenes", PanelID: 2, OrgID: 1, Vars: map[string][]string{"env": {"prod"}},
 		Source: "the panelcast_panel annotation"}
 	if !ok || problem != "" || !reflect.DeepEqual(ref, want) {
 		t.Errorf("panel %+v %v %q, want %+v", ref, ok, problem, want)
@@ -217,7 +219,7 @@ func TestParseWebhookFields(t *testing.T) {
 		t.Errorf("reserved annotations: %+v", a)
 	}
 	ref, ok, problem := a.Panel()
-	want := PanelRef{DashboardUID: "d1", PanelID: 4, OrgID: 7, Source: "the rule's __dashboardUid__ and __panelId__ annotations"}
+	want := grafana.PanelRef{DashboardUID: "d1", PanelID: 4, OrgID: 7, Source: "the rule's __dashboardUid__ and __panelId__ annotations"}
 	if !ok || problem != "" || !reflect.DeepEqual(ref, want) {
 		t.Errorf("panel %+v %q", ref, problem)
 	}

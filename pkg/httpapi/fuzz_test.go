@@ -1,9 +1,9 @@
-package chatapi
+package httpapi
 
 import (
 	"bytes"
+	"context"
 	"errors"
-	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -75,7 +75,7 @@ func FuzzRenderBody(f *testing.F) {
 func planChecker() func(*testing.T, service.PushRequest) {
 	cfg := testConfig()
 	cfg.GrafanaURL = "https://grafana.example.com/sub/"
-	svc := &service.Service{Config: cfg, Log: slog.New(slog.DiscardHandler)}
+	svc := service.New(context.Background(), service.Options{Config: cfg})
 	grafana, _ := render.Origin(cfg.GrafanaURL)
 	return func(t *testing.T, req service.PushRequest) {
 		t.Helper()

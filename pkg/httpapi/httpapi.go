@@ -1,8 +1,10 @@
-// Package chatapi is the HTTP face of chat delivery, shared by both doors
-// so they behave the same: the plugin mounts it among its resources
-// (/api/plugins/panelcast-renderer/resources/push, …/alerts), the server on
-// its own mux (/push, /alerts). Who may call it is the door's business,
-// passed in as a hook.
+// Package httpapi is Panelcast's own HTTP API for pushes and alert
+// notifications, shared by both doors so they behave the same: the plugin
+// mounts it among its resources (/api/plugins/panelcast-renderer/resources/push,
+// …/alerts), the server on its own mux (/push, /alerts). Who may call it is
+// the door's business, passed in as a hook. It also holds the one mapping
+// of the service's failures onto HTTP statuses and the JSON writer, for
+// every HTTP route of either door.
 //
 //	POST /push       {"panel": {...}, "to": "slack:#ops", "text": "...", "thread": "..."}
 //	                 → 202 {"id": "...", "state": "queued"}
@@ -15,7 +17,7 @@
 // notification that can never be sent as asked, 401/403 from the hook, 403
 // for a dashboard the caller may not view, 404 for an unknown id, 503
 // while the outbox cannot take messages.
-package chatapi
+package httpapi
 
 import (
 	"bytes"
@@ -26,30 +28,23 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/panelcast/panelcast/pkg/grafana"
+	"github.com/panelcast/panelcast/pkg/notification"
 	"github.com/panelcast/panelcast/pkg/service"
-)
-
-// Errors an Authorize hook wraps to choose the answer.
-var (
-	// ErrUnauthorized: the caller did not prove who it is (401).
-	ErrUnauthorized = errors.New("unauthorized")
-	// ErrForbidden: the caller is known but may not push (403).
-	ErrForbidden = errors.New("forbidden")
 )
 
 // Options are what a door decides.
 type Options struct {
-	// Authorize admits or refuses a request before anything else happens;
-	// its error text is shown to the caller. Required: see BearerToken and
-	// MinGrafanaRole.
+	// Authorize admits or refuses a request before anything else happens,
+	// with service.ErrUnauthorized (401) or service.ErrForbidden (403); its
+	// error text is shown to the caller. Required: each door checks its own
+	// callers (the server's bearer token, the plugin's Grafana role).
 	Authorize func(*http.Request) error
 	// GrafanaURL returns Grafana's address as the request knows it, used
-	// when grafana_url is not set (plugin mode: GrafanaAppURL). Optional.
+	// when grafana_url is not set (plugin mode: Grafana's app URL). Optional.
 	GrafanaURL func(*http.Request) string
 	// Caller names the Grafana user behind a request, whose access to each
-	// dashboard is checked before anything is queued (plugin mode:
-	// GrafanaCaller). Without it callers may push any dashboard the service
+	// dashboard is checked before anything is queued (plugin mode: the
+	// plugin context's user). Without it callers may push any dashboard the service
 	// account sees (server mode, where api_token admits them).
 	Caller func(*http.Request) *service.Caller
 }
@@ -67,7 +62,7 @@ type handler struct {
 // each, e.g. with Mount.
 func New(svc *service.Service, opts Options) http.Handler {
 	if opts.Authorize == nil {
-		panic("chatapi: Options.Authorize is required: pass BearerToken or MinGrafanaRole")
+		panic("httpapi: Options.Authorize is required: pass BearerToken or MinGrafanaRole")
 	}
 	h := &handler{svc: svc, opts: opts, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /push", h.push)
@@ -85,10 +80,8 @@ func Mount(mux *http.ServeMux, h http.Handler) {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.opts.Authorize(r); err != nil {
-		code := http.StatusUnauthorized
-		if errors.Is(err, ErrForbidden) {
-			code = http.StatusForbidden
-		} else {
+		code := StatusFor(err)
+		if code == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", "Bearer")
 		}
 		writeError(w, code, err)
@@ -116,11 +109,11 @@ func (h *handler) push(w http.ResponseWriter, r *http.Request) {
 // sender's timeout (Alertmanager's webhook) is short, and the answer comes
 // as soon as the messages are stored.
 func (h *handler) alerts(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, grafana.MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, notification.MaxBody))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		writeError(w, http.StatusBadRequest, fmt.Errorf("the body is over %d MiB: a notification that large is a mistake; lower max_alerts in the webhook's settings", grafana.MaxBody>>20))
+		writeError(w, http.StatusBadRequest, fmt.Errorf("the body is over %d MiB: a notification that large is a mistake; lower max_alerts in the webhook's settings", notification.MaxBody>>20))
 		return
 	case err != nil:
 		writeError(w, http.StatusBadRequest, fmt.Errorf("reading the body failed: %v", err))
@@ -157,19 +150,33 @@ func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, st)
 }
 
-// StatusFor is the HTTP status of a service error, for every route that
-// answers the service's errors (these, and the console's).
-func StatusFor(err error) int {
-	switch {
-	case errors.Is(err, service.ErrBadPush), errors.Is(err, service.ErrBadAlerts):
+// StatusFor is the HTTP status of a service error, for every HTTP route of
+// either door (these, the console's and Grafana's /render).
+func StatusFor(err error) int { return Status(service.Classify(err)) }
+
+// Status is the HTTP status of a class of failure. Grafana's renderer
+// client reads 408 as a timeout (it shows its timeout picture) and 429 as
+// a full queue. A Grafana refusal is 502, not 401 or 403, so that a
+// console or script does not take Grafana's token trouble for its own.
+func Status(f service.Failure) int {
+	switch f {
+	case service.FailBadRequest, service.FailForbiddenURL:
 		return http.StatusBadRequest
-	case errors.Is(err, service.ErrForbidden):
+	case service.FailUnauthorized:
+		return http.StatusUnauthorized
+	case service.FailForbidden:
 		return http.StatusForbidden
-	case errors.Is(err, service.ErrPushNotFound), errors.Is(err, service.ErrMessageNotFound):
+	case service.FailNotFound:
 		return http.StatusNotFound
-	case errors.Is(err, service.ErrNotRetryable):
+	case service.FailTimeout:
+		return http.StatusRequestTimeout
+	case service.FailConflict:
 		return http.StatusConflict
-	case errors.Is(err, service.ErrDeliveryUnavailable):
+	case service.FailQueueFull:
+		return http.StatusTooManyRequests
+	case service.FailGrafana:
+		return http.StatusBadGateway
+	case service.FailNoChromium, service.FailShuttingDown, service.FailUnavailable:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -184,7 +191,7 @@ func writeError(w http.ResponseWriter, code int, err error) {
 func Sentence(err error) string {
 	msg := err.Error()
 	for _, marker := range []error{service.ErrBadPush, service.ErrBadAlerts, service.ErrForbidden,
-		service.ErrDeliveryUnavailable, ErrUnauthorized, ErrForbidden} {
+		service.ErrDeliveryUnavailable, service.ErrUnauthorized} {
 		msg = strings.TrimPrefix(msg, marker.Error()+": ")
 	}
 	return msg

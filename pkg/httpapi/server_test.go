@@ -1,11 +1,9 @@
-package chatapi
+package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"image/png"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -41,19 +39,17 @@ func TestServerModePush(t *testing.T) {
 	cfg.SlackBotToken, cfg.SlackAPIURL = secret.New("xoxb-server"), slack.APIURL()
 	cfg.APITokens = secret.List("api-secret")
 	cfg.OutboxPath = filepath.Join(t.TempDir(), "outbox.db")
-	svc := service.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if svc.StartErr != nil {
-		t.Fatal(svc.StartErr)
+	svc := newService(t, cfg, &delivery.WorkerOptions{})
+	if svc.StartErr() != nil {
+		t.Fatal(svc.StartErr())
 	}
-	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		svc.StopDelivery()
-		svc.Renderer.Close(context.Background())
-	})
 	mux := http.NewServeMux()
-	h := New(svc, Options{Authorize: BearerToken(cfg.APITokens)})
+	h := New(svc, Options{Authorize: func(r *http.Request) error {
+		if r.Header.Get("Authorization") != "Bearer api-secret" {
+			return service.ErrUnauthorized
+		}
+		return nil
+	}})
 	Mount(mux, h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

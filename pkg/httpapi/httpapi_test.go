@@ -1,9 +1,8 @@
-package chatapi
+package httpapi
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grafana/grafana-plugin-sdk-go/backend"
-	sdkconfig "github.com/grafana/grafana-plugin-sdk-go/config"
-
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/delivery/sqlite"
@@ -24,19 +20,39 @@ import (
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
+// testConfig names no browser that exists: these tests never render.
 func testConfig() config.Config {
 	c := config.Default()
 	c.GrafanaURL = "https://grafana.example.com"
-	c.SlackBotToken = secret.New("xoxb-chatapi-test")
+	c.SlackBotToken = secret.New("xoxb-httpapi-test")
+	c.ChromiumPath = "/nonexistent/chromium"
 	return c
+}
+
+// newService is a service on cfg; with worker, its chat delivery runs
+// until the test ends.
+func newService(t testing.TB, cfg config.Config, worker *delivery.WorkerOptions) *service.Service {
+	opts := service.Options{Config: cfg, Log: slog.New(slog.DiscardHandler)}
+	if worker != nil {
+		opts.Delivery = *worker
+	}
+	svc := service.New(context.Background(), opts)
+	if worker != nil {
+		if err := svc.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _ = svc.Shutdown(context.Background(), nil) })
+	return svc
 }
 
 func allow(*http.Request) error { return nil }
 
 type answer struct {
-	code int
-	body map[string]any
-	raw  string
+	code   int
+	body   map[string]any
+	raw    string
+	header http.Header
 }
 
 func call(t *testing.T, h http.Handler, method, path, body string, prepare ...func(*http.Request)) answer {
@@ -48,7 +64,7 @@ func call(t *testing.T, h http.Handler, method, path, body string, prepare ...fu
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	raw, _ := io.ReadAll(w.Result().Body)
-	a := answer{code: w.Code, raw: string(raw)}
+	a := answer{code: w.Code, raw: string(raw), header: w.Header()}
 	if err := json.Unmarshal(raw, &a.body); err != nil {
 		t.Fatalf("%s %s answered %d with non-JSON %q", method, path, w.Code, raw)
 	}
@@ -61,7 +77,7 @@ func call(t *testing.T, h http.Handler, method, path, body string, prepare ...fu
 const goodPush = `{"panel": {"dashboardUid": "abc", "panelId": 2}, "to": "slack:#ops", "text": "hi"}`
 
 func TestRefusals(t *testing.T) {
-	svc := &service.Service{Config: testConfig(), Log: slog.New(slog.DiscardHandler)}
+	svc := newService(t, testConfig(), nil)
 	h := New(svc, Options{Authorize: allow})
 	cases := []struct {
 		name, body string
@@ -107,12 +123,11 @@ func TestRefusals(t *testing.T) {
 func TestQueueAndStatus(t *testing.T) {
 	cfg := testConfig()
 	cfg.OutboxPath = filepath.Join(t.TempDir(), "outbox.db")
-	svc := &service.Service{Config: cfg, Log: slog.New(slog.DiscardHandler)}
+	svc := newService(t, cfg, &delivery.WorkerOptions{})
 	// The worker does not run: the push stays queued for this test to see.
-	if err := svc.StartDelivery(delivery.WorkerOptions{}); err != nil {
+	if err := svc.Shutdown(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	svc.StopDelivery()
 	t.Run("after stop", func(t *testing.T) {
 		a := call(t, New(svc, Options{Authorize: allow}), "POST", "/push", goodPush)
 		if a.code != 503 || !strings.Contains(a.raw, "shutting down") {
@@ -130,8 +145,7 @@ func TestQueueAndStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	svc = &service.Service{Config: cfg, Log: slog.New(slog.DiscardHandler)}
-	startIdle(t, svc)
+	svc = startIdle(t, cfg)
 	h := New(svc, Options{Authorize: allow})
 	a := call(t, h, "POST", "/push", goodPush)
 	id, _ := a.body["id"].(string)
@@ -162,99 +176,49 @@ func TestQueueAndStatus(t *testing.T) {
 // startIdle starts delivery whose first attempt fails at once (nothing
 // listens on 127.0.0.1:1) and whose retry waits an hour, so a push stays
 // pending while the test looks at it.
-func startIdle(t *testing.T, svc *service.Service) {
-	svc.Config.GrafanaURL = "http://127.0.0.1:1"
-	if err := svc.StartDelivery(delivery.WorkerOptions{BaseBackoff: time.Hour, MaxBackoff: time.Hour}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.StopDelivery() })
+func startIdle(t *testing.T, cfg config.Config) *service.Service {
+	cfg.GrafanaURL = "http://127.0.0.1:1"
+	return newService(t, cfg, &delivery.WorkerOptions{BaseBackoff: time.Hour, MaxBackoff: time.Hour})
 }
 
+// The door's hook decides who may call; its sentinel decides the answer:
+// 401 with a Bearer challenge, or 403, with the hook's sentence either way,
+// before anything else is read.
 func TestAuthorize(t *testing.T) {
-	svc := &service.Service{Config: testConfig(), Log: slog.New(slog.DiscardHandler)}
-	bearer := func(v string) func(*http.Request) { return func(r *http.Request) { r.Header.Set("Authorization", v) } }
-	user := func(role string) func(*http.Request) {
-		return func(r *http.Request) {
-			*r = *r.WithContext(backend.WithUser(r.Context(), &backend.User{Login: "ann", Role: role}))
-		}
+	svc := newService(t, testConfig(), nil)
+	refuse := func(err error) http.Handler {
+		return New(svc, Options{Authorize: func(*http.Request) error { return err }})
 	}
-	server := New(svc, Options{Authorize: BearerToken(secret.List("tok-1", "tok-2"))})
-	closed := New(svc, Options{Authorize: BearerToken(nil)})
-	plugin := New(svc, Options{Authorize: MinGrafanaRole("Editor")})
-	admins := New(svc, Options{Authorize: MinGrafanaRole("Admin")})
 	cases := []struct {
-		name    string
-		h       http.Handler
-		prepare func(*http.Request)
-		code    int
-		want    string
+		name      string
+		h         http.Handler
+		code      int
+		want      string
+		challenge bool
 	}{
-		{"no token", server, func(*http.Request) {}, 401, "send Authorization: Bearer <api_token>"},
-		{"wrong token", server, bearer("Bearer tok-3"), 401, "not one of api_token"},
-		{"basic auth", server, bearer("Basic dG9rLTE6"), 401, "send Authorization: Bearer"},
-		{"token prefix", server, bearer("Bearer tok-"), 401, "not one of api_token"},
-		{"second token", server, bearer("bearer tok-2"), 503, "not running"},
-		{"no tokens configured", closed, bearer("Bearer tok-1"), 401, "set api_token"},
-		{"no Grafana user", plugin, func(*http.Request) {}, 401, "carries no Grafana user"},
-		{"viewer", plugin, user("Viewer"), 403, "pushing needs the Editor role and ann has Viewer"},
-		{"no role", plugin, user(""), 403, "ann has None"},
-		{"editor", plugin, user("Editor"), 503, "not running"},
-		{"admin", plugin, user("Admin"), 503, "not running"},
-		{"editor below admin", admins, user("Editor"), 403, "needs the Admin role"},
+		{"unauthorized", refuse(fmt.Errorf("%w: send Authorization: Bearer <api_token>", service.ErrUnauthorized)), 401, `"send Authorization: Bearer <api_token>"`, true},
+		{"forbidden", refuse(fmt.Errorf("%w: pushing needs the Editor role", service.ErrForbidden)), 403, `"pushing needs the Editor role"`, false},
+		{"admitted", New(svc, Options{Authorize: allow}), 503, "not running", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, route := range []struct{ method, path, body string }{{"POST", "/push", goodPush}, {"GET", "/push/x", ""}} {
-				a := call(t, c.h, route.method, route.path, route.body, c.prepare)
+				a := call(t, c.h, route.method, route.path, route.body)
 				if a.code != c.code || !strings.Contains(a.raw, c.want) {
 					t.Errorf("%s %s: %d %s; want %d saying %q", route.method, route.path, a.code, a.raw, c.code, c.want)
 				}
+				if got := a.header.Get("WWW-Authenticate") != ""; got != c.challenge {
+					t.Errorf("%s %s: WWW-Authenticate %q", route.method, route.path, a.header.Get("WWW-Authenticate"))
+				}
 			}
 		})
-	}
-	for _, tok := range []string{"tok-1", "tok-2"} {
-		if err := BearerToken(secret.List("tok-1", "tok-2"))(withAuth("Bearer " + tok)); err != nil {
-			t.Errorf("%s refused: %v", tok, err)
-		}
-	}
-	if err := BearerToken(secret.List("tok-1"))(withAuth("Bearer tok-9")); !errors.Is(err, ErrUnauthorized) || strings.Contains(err.Error(), "tok-1") {
-		t.Errorf("wrong token: %v", err)
-	}
-}
-
-func withAuth(v string) *http.Request {
-	r := httptest.NewRequest("GET", "/push/x", nil)
-	r.Header.Set("Authorization", v)
-	return r
-}
-
-func TestGrafanaAppURL(t *testing.T) {
-	r := httptest.NewRequest("POST", "/push", nil)
-	ctx := sdkconfig.WithGrafanaConfig(r.Context(), sdkconfig.NewGrafanaCfg(map[string]string{sdkconfig.AppURL: "https://grafana.example.org/"}))
-	if got := GrafanaAppURL(r.WithContext(ctx)); got != "https://grafana.example.org/" {
-		t.Errorf("GrafanaAppURL = %q", got)
-	}
-	t.Setenv(sdkconfig.AppURL, "")
-	if got := GrafanaAppURL(r); got != "" {
-		t.Errorf("GrafanaAppURL without a plugin context = %q", got)
-	}
-	// The door's URL is used when grafana_url is not set.
-	cfg := testConfig()
-	cfg.GrafanaURL = ""
-	svc := &service.Service{Config: cfg, Log: slog.New(slog.DiscardHandler)}
-	h := New(svc, Options{Authorize: allow, GrafanaURL: GrafanaAppURL})
-	if a := call(t, h, "POST", "/push", goodPush); a.code != 400 || !strings.Contains(a.raw, "set grafana_url") {
-		t.Errorf("no URL anywhere: %d %s", a.code, a.raw)
-	}
-	if a := call(t, h, "POST", "/push", goodPush, func(r *http.Request) { *r = *r.WithContext(ctx) }); a.code != 503 {
-		t.Errorf("URL from the plugin context: %d %s", a.code, a.raw)
 	}
 }
 
 // Malformed and absurd notifications are refused with a sentence, before
 // anything is stored.
 func TestAlertRefusals(t *testing.T) {
-	svc := &service.Service{Config: testConfig(), Log: slog.New(slog.DiscardHandler)}
+	svc := newService(t, testConfig(), nil)
 	h := New(svc, Options{Authorize: allow})
 	alert := `{"status":"firing","labels":{"alertname":"A"},"annotations":{},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"f%d"}`
 	many := make([]string, 1001)

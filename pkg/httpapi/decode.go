@@ -1,4 +1,4 @@
-package chatapi
+package httpapi
 
 import (
 	"bytes"
