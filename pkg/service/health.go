@@ -270,14 +270,14 @@ func (d deliveryNow) outboxHealth(ctx context.Context) *OutboxHealth {
 // version, or why there is none.
 func (s *Service) grafanaRenderer(ctx context.Context) (string, error) {
 	if s.cfg.GrafanaURL == "" {
-		return "", errors.New("Grafana's URL is unknown: set grafana_url")
+		return "", errors.New("the address of Grafana is unknown: set grafana_url")
 	}
 	available, version, err := s.grafanaClient(strings.TrimRight(s.cfg.GrafanaURL, "/"), false).RendererStatus(ctx)
 	switch {
 	case err != nil:
 		return "", s.push.scrub(err)
 	case !available:
-		return "", errors.New("Grafana has no renderer, so /render cannot draw panels: install the Panelcast or grafana-image-renderer plugin, or set [rendering] server_url")
+		return "", errors.New("there is no renderer in Grafana, so its /render cannot draw panels: install the Panelcast or grafana-image-renderer plugin, or set [rendering] server_url")
 	case version == "":
 		version = "a renderer"
 	}

@@ -403,3 +403,59 @@ func pathOnly(u string) string {
 	}
 	return u
 }
+
+// Destinations are what a person picks a push's address from: the named
+// destinations, whether other addresses are allowed, where alerts go by
+// default and which chats are set up (never a token).
+type Destinations struct {
+	Destinations  []config.Destination `json:"destinations"`
+	FreeAddresses bool                 `json:"freeAddresses"`
+	DefaultTo     string               `json:"defaultTo"`
+	Chats         []ChatSetup          `json:"chats"`
+}
+
+// ChatSetup says whether a chat provider has its credentials.
+type ChatSetup struct {
+	Provider   string `json:"provider"`
+	Configured bool   `json:"configured"`
+}
+
+// Destinations reports the configured destinations and chats.
+func (s *Service) Destinations() Destinations {
+	d := Destinations{Destinations: s.cfg.Destinations, FreeAddresses: s.cfg.FreeAddresses,
+		DefaultTo: strings.Join(s.cfg.DefaultTo, ","), Chats: []ChatSetup{}}
+	if d.Destinations == nil {
+		d.Destinations = []config.Destination{}
+	}
+	for _, p := range knownProviders {
+		if p != inboxProvider {
+			d.Chats = append(d.Chats, ChatSetup{Provider: p, Configured: missingCredentials(s, p) == ""})
+		}
+	}
+	return d
+}
+
+// TestText is the message PushTest sends.
+const TestText = "Panelcast test message: this chat is set up to receive Grafana panels."
+
+// PushTest queues a short text message to the address to, checked as a
+// push's address is, so that an admin sees a chat is set up.
+func (s *Service) PushTest(ctx context.Context, to string) (PushStatus, error) {
+	addr, err := s.checkAddress(to)
+	if err != nil {
+		return PushStatus{}, err
+	}
+	if err := s.listedAddress(addr); err != nil {
+		return PushStatus{}, err
+	}
+	o, err := s.push.outboxFor(addr.Provider)
+	if err != nil {
+		return PushStatus{}, err
+	}
+	j, _, err := o.Enqueue(ctx, delivery.Job{Kind: "push", Address: addr.String(), Text: TestText})
+	if err != nil {
+		return PushStatus{}, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, err)
+	}
+	s.log.Info("test message queued", "id", j.ID, "to", j.Address)
+	return statusOf(j), nil
+}
