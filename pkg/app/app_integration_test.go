@@ -423,3 +423,18 @@ func TestAppSettingsChanged(t *testing.T) {
 		t.Errorf("the replaced delivery did not close cleanly\nlog:\n%s", w.logs)
 	}
 }
+
+// Without outbox_path the outbox is in Grafana's data folder, which the
+// app finds in Grafana's environment as the renderer plugin does.
+func TestAppOutboxInDataFolder(t *testing.T) {
+	data := t.TempDir()
+	t.Setenv("GF_PATHS_DATA", data)
+	w := start(t, map[string]any{"outbox_path": ""})
+	rsp, err := w.h.CheckHealth(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(data, "panelcast", "outbox.db"); !strings.Contains(string(rsp.GetJsonDetails()), want) {
+		t.Errorf("health names no outbox at %s: %s", want, rsp.GetJsonDetails())
+	}
+}

@@ -21,6 +21,11 @@ func TestFromAppSettings(t *testing.T) {
 	if c.Grafana == nil || len(c.Grafana.DataDirs) != 1 || c.Grafana.DataDirs[0].Path != "/var/lib/grafana" {
 		t.Errorf("data folder: %+v", c.Grafana)
 	}
+	c, err = FromAppSettings([]byte(`{"push_min_role": "", "alert_width": null, "destinations": "[{\"name\": \"Ops\", \"to\": \"slack:#ops\"}]", "free_addresses": "false"}`),
+		map[string]string{"slack_bot_token": ""}, nil)
+	if err != nil || c.PushMinRole != "Editor" || c.AlertWidth != 1000 || c.SlackBotToken.IsSet() || len(c.Destinations) != 1 || c.FreeAddresses {
+		t.Errorf("empty values must keep the defaults, text values be read as in grafana.ini: %+v %v", c, err)
+	}
 	if d := Default(); !d.FreeAddresses {
 		t.Error("free_addresses must default to true")
 	}

@@ -95,7 +95,9 @@ func grafanaEnv(env map[string]string) *GrafanaEnv {
 // browser again), by the same names as everywhere else. A key in the wrong
 // half, or no key at all, is an error naming it. A jsonData value may be
 // any JSON: a string is taken as it is, anything else as its JSON text
-// (destinations is a list, free_addresses a boolean).
+// (destinations is a list, free_addresses a boolean). An empty value keeps
+// the key's default, as an empty field of the settings page, or a
+// provisioning file's variable that is not set, means.
 func FromAppSettings(jsonData []byte, secure map[string]string, environ []string) (Config, error) {
 	c := Default()
 	var plain map[string]json.RawMessage
@@ -124,6 +126,9 @@ func FromAppSettings(jsonData []byte, secure map[string]string, environ []string
 		if json.Unmarshal(plain[name], &text) == nil {
 			v = text
 		}
+		if strings.TrimSpace(v) == "" || v == "null" {
+			continue
+		}
 		if err := c.Set(name, v); err != nil {
 			errs = append(errs, err)
 		}
@@ -131,6 +136,9 @@ func FromAppSettings(jsonData []byte, secure map[string]string, environ []string
 	for _, name := range slices.Sorted(maps.Keys(secure)) {
 		if isSecret, known := secretKeys[name]; !known || !isSecret {
 			errs = append(errs, fmt.Errorf("%s: is not a secret setting, so it is not read from secureJsonData: set it as a plain field", name))
+			continue
+		}
+		if strings.TrimSpace(secure[name]) == "" {
 			continue
 		}
 		if err := c.Set(name, secure[name]); err != nil {
