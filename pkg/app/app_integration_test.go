@@ -25,8 +25,9 @@ import (
 )
 
 const (
-	grafanaToken = "glsa_app_token"
-	slackToken   = "xoxb-app-token"
+	grafanaToken      = "glsa_app_token"
+	slackToken        = "xoxb-app-token"
+	wrongGrafanaToken = "glsa_app_wrong_token"
 )
 
 var (
@@ -57,6 +58,8 @@ type world struct {
 	h     *pluginhost.Host
 	logs  *testenv.LogBuffer
 	plain map[string]any
+	// secure overrides the tokens of secureJsonData.
+	secure map[string]string
 }
 
 // start starts a stand-in Grafana, a fake Slack with #ops (C0OPS00001)
@@ -64,6 +67,11 @@ type world struct {
 // with the app's settings: plain keys plus extra in jsonData, the tokens
 // in secureJsonData.
 func start(t *testing.T, extra map[string]any) *world {
+	t.Helper()
+	return startWith(t, extra, nil)
+}
+
+func startWith(t *testing.T, extra map[string]any, secure map[string]string) *world {
 	t.Helper()
 	g, err := grafanatest.Start(grafanatest.Options{ServiceAccountToken: grafanaToken})
 	if err != nil {
@@ -74,7 +82,7 @@ func start(t *testing.T, extra map[string]any) *world {
 	t.Cleanup(slack.Close)
 	slack.AddChannel("C0OPS00001", "ops", true)
 	slack.AddChannel("C0OTHER001", "other", true)
-	w := &world{g: g, slack: slack, logs: &testenv.LogBuffer{}, plain: map[string]any{
+	w := &world{g: g, slack: slack, logs: &testenv.LogBuffer{}, secure: secure, plain: map[string]any{
 		"grafana_url": g.URL, "slack_api_url": slack.APIURL(), "outbox_path": filepath.Join(t.TempDir(), "outbox.db"),
 		"destinations": []map[string]string{{"name": "Ops on Slack", "to": "slack:#ops"}}, "default_to": "slack:#ops",
 		"alert_width": 500, "alert_height": 250,
@@ -99,8 +107,11 @@ func (w *world) settings(t *testing.T, updated time.Time) *pluginhost.AppSetting
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pluginhost.AppSettings{JSONData: b, Updated: updated,
-		Secure: map[string]string{"grafana_token": grafanaToken, "slack_bot_token": slackToken}}
+	secure := map[string]string{"grafana_token": grafanaToken, "slack_bot_token": slackToken}
+	for k, v := range w.secure {
+		secure[k] = v
+	}
+	return &pluginhost.AppSettings{JSONData: b, Updated: updated, Secure: secure}
 }
 
 var jsonHeaders = map[string][]string{"Content-Type": {"application/json"}}
@@ -136,7 +147,7 @@ func (w *world) wait(t *testing.T, out []byte) service.PushStatus {
 
 func (w *world) noSecrets(t *testing.T, texts ...[]byte) {
 	t.Helper()
-	for _, secret := range []string{grafanaToken, slackToken} {
+	for _, secret := range []string{grafanaToken, slackToken, wrongGrafanaToken} {
 		if strings.Contains(w.logs.String(), secret) {
 			t.Errorf("%s is in the app's log", secret)
 		}
@@ -294,6 +305,7 @@ func TestAppPushRefusals(t *testing.T) {
 	if n := len(w.slack.Messages()); n != 0 {
 		t.Errorf("%d messages sent for refused pushes", n)
 	}
+	w.noSecrets(t)
 }
 
 // With free_addresses off, only the destinations can be pushed to.
@@ -312,6 +324,7 @@ func TestAppClosedDestinations(t *testing.T) {
 	if st := w.wait(t, out); st.State != "sent" {
 		t.Errorf("listed push %+v", st)
 	}
+	w.noSecrets(t, out)
 }
 
 // Grafana's webhook contact point: the alert's panel is rendered through
@@ -422,6 +435,7 @@ func TestAppSettingsChanged(t *testing.T) {
 	if !strings.Contains(w.logs.String(), "the replaced settings' delivery is closed") {
 		t.Errorf("the replaced delivery did not close cleanly\nlog:\n%s", w.logs)
 	}
+	w.noSecrets(t, out)
 }
 
 // Without outbox_path the outbox is in Grafana's data folder, which the
@@ -437,4 +451,24 @@ func TestAppOutboxInDataFolder(t *testing.T) {
 	if want := filepath.Join(data, "panelcast", "outbox.db"); !strings.Contains(string(rsp.GetJsonDetails()), want) {
 		t.Errorf("health names no outbox at %s: %s", want, rsp.GetJsonDetails())
 	}
+}
+
+// A grafana_token Grafana refuses refuses the push with a sentence that
+// names the setting, and shows the token nowhere: not in the answer, the
+// log, or health.
+func TestAppWrongGrafanaToken(t *testing.T) {
+	w := startWith(t, nil, map[string]string{"grafana_token": wrongGrafanaToken})
+	body := []byte(`{"panel": {"dashboardUid": "scenes", "panelId": 2}, "to": "slack:#ops"}`)
+	code, out := w.call(t, "POST", "push", "Editor", body, jsonHeaders)
+	if code != 403 || !strings.Contains(string(out), "Grafana refused grafana_token (401)") {
+		t.Errorf("push: %d %s", code, out)
+	}
+	rsp, err := w.h.CheckHealth(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rsp.GetStatus().String() == "OK" || !strings.Contains(rsp.GetMessage(), "grafana_token") {
+		t.Errorf("health: %s %s", rsp.GetStatus(), rsp.GetMessage())
+	}
+	w.noSecrets(t, out, rsp.GetJsonDetails(), []byte(rsp.GetMessage()))
 }
