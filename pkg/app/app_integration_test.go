@@ -472,3 +472,21 @@ func TestAppWrongGrafanaToken(t *testing.T) {
 	}
 	w.noSecrets(t, out, rsp.GetJsonDetails(), []byte(rsp.GetMessage()))
 }
+
+// Without grafana_url the app renders through Grafana's own address from
+// the plugin context (Grafana 10.3+).
+func TestAppGrafanaURLFromPluginContext(t *testing.T) {
+	w := start(t, map[string]any{"grafana_url": ""})
+	body := []byte(`{"panel": {"dashboardUid": "scenes", "panelId": 2}, "to": "slack:#ops"}`)
+	code, out := w.call(t, "POST", "push", "Editor", body, jsonHeaders)
+	if code != 202 {
+		t.Fatalf("push: %d %s\nlog:\n%s", code, out, w.logs)
+	}
+	if st := w.wait(t, out); st.State != "sent" {
+		t.Fatalf("push %+v\nlog:\n%s", st, w.logs)
+	}
+	rsp, err := w.h.CheckHealth(context.Background())
+	if err != nil || rsp.GetStatus().String() != "OK" {
+		t.Errorf("health: %v %v", rsp, err)
+	}
+}
