@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"mime/multipart"
 	"net/textproto"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/panelcast/panelcast/internal/fakechat/slackfake"
 	"github.com/panelcast/panelcast/internal/grafanatest"
+	"github.com/panelcast/panelcast/internal/pgtest"
 	"github.com/panelcast/panelcast/internal/pluginhost"
 	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/app"
@@ -489,4 +491,34 @@ func TestAppGrafanaURLFromPluginContext(t *testing.T) {
 	if err != nil || rsp.GetStatus().String() != "OK" {
 		t.Errorf("health: %v %v", rsp, err)
 	}
+}
+
+// With outbox_url (a secure field) the outbox is PostgreSQL, as when
+// Grafana runs as several replicas; health names it without its password.
+func TestAppOutboxURL(t *testing.T) {
+	dbURL := pgtest.New(t).Database(t)
+	w := startWith(t, map[string]any{"outbox_path": ""}, map[string]string{"outbox_url": dbURL})
+	picture := solidPNG(t, 10, 10, color.RGBA{R: 1, G: 2, B: 3, A: 255})
+	up, headers := upload(t, `{"to": "slack:#ops", "text": "shared outbox"}`, picture, "image/png")
+	code, out := w.call(t, "POST", "push", "Editor", up, headers)
+	if code != 202 {
+		t.Fatalf("push: %d %s\nlog:\n%s", code, out, w.logs)
+	}
+	if st := w.wait(t, out); st.State != "sent" {
+		t.Fatalf("push %+v\nlog:\n%s", st, w.logs)
+	}
+	rsp, err := w.h.CheckHealth(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	details := rsp.GetJsonDetails()
+	if !strings.Contains(string(details), `"store":"postgres"`) {
+		t.Errorf("health names no PostgreSQL outbox: %s", details)
+	}
+	if u, err := url.Parse(dbURL); err == nil {
+		if pw, ok := u.User.Password(); ok && (bytes.Contains(details, []byte(pw)) || strings.Contains(w.logs.String(), pw)) {
+			t.Errorf("the outbox's password shows in health or the log")
+		}
+	}
+	w.noSecrets(t, out, details)
 }
