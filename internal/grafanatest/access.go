@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/panelcast/panelcast/pkg/demo"
 )
 
 // Access is who may see which dashboard, as Grafana 9–12 keep it: folders
@@ -127,7 +129,7 @@ func (s *Server) mayView(role, uid string) bool {
 // accessDenied is Grafana's answer (9.x–12.x, role-based access control)
 // when the caller lacks an action.
 func accessDenied(w http.ResponseWriter, action string) {
-	writeJSON(w, http.StatusForbidden, map[string]string{
+	demo.WriteJSON(w, http.StatusForbidden, map[string]string{
 		"accessErrorId": "ACE4242424242", "title": "Access denied",
 		"message": "You'll need additional permissions to perform this action. Permissions needed: " + action,
 	})
@@ -140,7 +142,7 @@ func accessDenied(w http.ResponseWriter, action string) {
 func (s *Server) dashboardPermissions(w http.ResponseWriter, r *http.Request) {
 	uid := r.PathValue("uid")
 	if _, ok := dashboardFor(uid); !ok {
-		writeJSON(w, http.StatusNotFound, message("Dashboard not found"))
+		demo.WriteJSON(w, http.StatusNotFound, message("Dashboard not found"))
 		return
 	}
 	if s.role(r) != "Admin" {
@@ -165,7 +167,7 @@ func (s *Server) dashboardPermissions(w http.ResponseWriter, r *http.Request) {
 		}
 		items = append(items, item)
 	}
-	writeJSON(w, http.StatusOK, items)
+	demo.WriteJSON(w, http.StatusOK, items)
 }
 
 // teamMembers is GET /api/teams/<id>/members; it needs teams:read.
@@ -182,16 +184,16 @@ func (s *Server) teamMembers(w http.ResponseWriter, r *http.Request) {
 				members = append(members, map[string]any{"orgId": OrgID, "teamId": id, "userId": s.userID(login),
 					"login": login, "email": login + "@example.com", "avatarUrl": "", "labels": []string{}, "permission": 0})
 			}
-			writeJSON(w, http.StatusOK, members)
+			demo.WriteJSON(w, http.StatusOK, members)
 			return
 		}
 	}
-	writeJSON(w, http.StatusNotFound, message("Team not found"))
+	demo.WriteJSON(w, http.StatusNotFound, message("Team not found"))
 }
 
 // currentOrg is GET /api/org: the caller's organisation.
 func currentOrg(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"id": OrgID, "name": "Main Org.", "address": map[string]string{}})
+	demo.WriteJSON(w, http.StatusOK, map[string]any{"id": OrgID, "name": "Main Org.", "address": map[string]string{}})
 }
 
 // userID gives a login a stable id, as Grafana's user table would.

@@ -17,7 +17,9 @@ import (
 
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/proto"
+
 	"github.com/panelcast/panelcast/internal/rodlaunch"
+	"github.com/panelcast/panelcast/pkg/demo"
 )
 
 // The browser tests check the pages themselves in real Chromium: the
@@ -594,7 +596,7 @@ func TestBrowserDemoFailing(t *testing.T) {
 	}
 	img := tb.screenshot()
 	if n := countIn(img, img.Bounds(), func(c color.RGBA) bool { return closeTo(c, PanelErrorColor, 6) }); n < 100 {
-		t.Errorf("%d pixels of the error indicator's %s, want its 32 px square", n, hexColor(PanelErrorColor))
+		t.Errorf("%d pixels of the error indicator's %s, want its 32 px square", n, demo.Hex(PanelErrorColor))
 	}
 	if _, err := CheckDemoPicture(img); err == nil {
 		t.Error("the failed panel passes for a chart")

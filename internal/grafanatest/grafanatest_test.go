@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/panelcast/panelcast/pkg/demo"
 )
 
 func start(t *testing.T, opts Options) *Server {
@@ -81,7 +83,7 @@ func TestPagesNeedRenderKey(t *testing.T) {
 	}
 
 	login := do(t, s, "GET", "/login", "", nil, nil)
-	if login.status != http.StatusOK || !strings.Contains(login.body, "Log in") || !strings.Contains(login.body, hexColor(LoginColor)) {
+	if login.status != http.StatusOK || !strings.Contains(login.body, "Log in") || !strings.Contains(login.body, demo.Hex(LoginColor)) {
 		t.Errorf("login page: %d %q", login.status, login.body)
 	}
 	for _, asset := range []string{"/public/build/app.js?boot=0", "/public/build/app.css"} {

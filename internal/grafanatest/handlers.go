@@ -32,8 +32,8 @@ var (
 	indexTemplate = template.Must(template.New("index").Parse(indexHTML))
 	loginTemplate = template.Must(template.New("login").Parse(loginHTML))
 	appCSS        = strings.NewReplacer(
-		"$BACKGROUND", hexColor(Background),
-		"$LOGIN", hexColor(LoginColor),
+		"$BACKGROUND", demo.Hex(Background),
+		"$LOGIN", demo.Hex(LoginColor),
 	).Replace(appCSSTemplate)
 )
 
@@ -166,7 +166,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/panelcast-test/report", s.api(s.report))
 	mux.HandleFunc("GET /api/panelcast-test/data.csv", s.api(serveCSV))
 	notFound := s.api(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, message("Not found"))
+		demo.WriteJSON(w, http.StatusNotFound, message("Not found"))
 	})
 	mux.HandleFunc("/api/", notFound)
 	mux.HandleFunc("/apis/", notFound)
@@ -242,7 +242,7 @@ func (s *Server) page(next http.HandlerFunc) http.HandlerFunc {
 func (s *Server) api(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !s.authorized(r) {
-			writeJSON(w, http.StatusUnauthorized, message("Unauthorized"))
+			demo.WriteJSON(w, http.StatusUnauthorized, message("Unauthorized"))
 			return
 		}
 		next(w, r)
@@ -259,8 +259,8 @@ func (s *Server) shell(w http.ResponseWriter, r *http.Request) {
 	boot := msParam(r, "boot", defaultBootMs).Milliseconds()
 	settings := map[string]any{
 		"panelcast": map[string]any{
-			"series":        hexColor(SeriesColor),
-			"error":         hexColor(ErrorColor),
+			"series":        demo.Hex(SeriesColor),
+			"error":         demo.Hex(ErrorColor),
 			"reportInstant": ReportInstant.UnixMilli(),
 		},
 	}
@@ -271,7 +271,7 @@ func (s *Server) shell(w http.ResponseWriter, r *http.Request) {
 	settings["appUrl"] = "/"
 	s.renderHTML(w, indexTemplate, map[string]any{
 		"Title":      title,
-		"Background": template.CSS(hexColor(Background)),
+		"Background": template.CSS(demo.Hex(Background)),
 		"Boot":       boot,
 		"Binding":    uid == ScenarioBinding,
 		// What Grafana's frontend reads at start-up (config.bootData).
@@ -284,7 +284,7 @@ func (s *Server) shell(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	s.renderHTML(w, loginTemplate, map[string]any{
-		"Login": template.CSS(hexColor(LoginColor)),
+		"Login": template.CSS(demo.Hex(LoginColor)),
 		"Boot":  msParam(r, "boot", defaultBootMs).Milliseconds(),
 	})
 }
@@ -333,18 +333,18 @@ func serveCSS(css []byte) http.HandlerFunc {
 func (s *Server) dashboardAPI(w http.ResponseWriter, r *http.Request) {
 	uid := r.PathValue("uid")
 	if _, ok := dashboardFor(uid); !ok {
-		writeJSON(w, http.StatusNotFound, message("Dashboard not found"))
+		demo.WriteJSON(w, http.StatusNotFound, message("Dashboard not found"))
 		return
 	}
 	if s.fault(w, uid, false) {
 		return
 	}
 	if !s.mayView(s.role(r), uid) {
-		writeJSON(w, http.StatusForbidden, message("Access denied to this dashboard"))
+		demo.WriteJSON(w, http.StatusForbidden, message("Access denied to this dashboard"))
 		return
 	}
 	if stored := s.generation.storedVersion(); strings.HasPrefix(stored, "v2") {
-		writeJSON(w, http.StatusNotAcceptable, message("dashboard api version not supported, use /apis/dashboard.grafana.app/"+
+		demo.WriteJSON(w, http.StatusNotAcceptable, message("dashboard api version not supported, use /apis/dashboard.grafana.app/"+
 			stored+"/namespaces/"+Namespace+"/dashboards/"+uid+" instead"))
 		return
 	}
@@ -358,15 +358,15 @@ func (s *Server) pageModel(w http.ResponseWriter, r *http.Request) {
 	uid := r.PathValue("uid")
 	d, ok := dashboardFor(uid)
 	if !ok {
-		writeJSON(w, http.StatusNotFound, message("Dashboard not found"))
+		demo.WriteJSON(w, http.StatusNotFound, message("Dashboard not found"))
 		return
 	}
 	if !s.mayView(s.role(r), uid) {
-		writeJSON(w, http.StatusForbidden, message("Access denied to this dashboard"))
+		demo.WriteJSON(w, http.StatusForbidden, message("Access denied to this dashboard"))
 		return
 	}
 	f := s.access.folderOf(uid)
-	writeJSON(w, http.StatusOK, map[string]any{
+	demo.WriteJSON(w, http.StatusOK, map[string]any{
 		"dashboard": classicSpec(uid, d),
 		"meta": map[string]any{"slug": strings.ToLower(d.Title), "panelcast": d.Scenario,
 			"folderUid": f.UID, "folderTitle": f.Title},
@@ -473,7 +473,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 	var frames []any
 	switch q.scenario {
 	case ScenarioFailing, ScenarioDemoFailing:
-		writeJSON(w, http.StatusInternalServerError, message(QueryError))
+		demo.WriteJSON(w, http.StatusInternalServerError, message(QueryError))
 		return
 	case ScenarioDemo:
 		frames = demo.Frames(q.from, q.to, q.instances)
@@ -490,7 +490,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 			}},
 		}}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	demo.WriteJSON(w, http.StatusOK, map[string]any{
 		"results": map[string]any{"A": map[string]any{"status": http.StatusOK, "frames": frames}},
 	})
 }
@@ -498,14 +498,14 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
 	var rep Report
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&rep); err != nil {
-		writeJSON(w, http.StatusBadRequest, message("bad report: "+err.Error()))
+		demo.WriteJSON(w, http.StatusBadRequest, message("bad report: "+err.Error()))
 		return
 	}
 	rep.At = time.Now()
 	s.mu.Lock()
 	s.reports = append(s.reports, rep)
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, message("Report recorded"))
+	demo.WriteJSON(w, http.StatusOK, message("Report recorded"))
 }
 
 func serveCSV(w http.ResponseWriter, _ *http.Request) {
@@ -540,19 +540,3 @@ func msParam(r *http.Request, name string, def int) time.Duration {
 }
 
 func message(m string) map[string]string { return map[string]string{"message": m} }
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-}
-
-func hexColor(c interface{ RGBA() (r, g, b, a uint32) }) string {
-	r, g, b, _ := c.RGBA()
-	return fmt.Sprintf("#%02x%02x%02x", r>>8, g>>8, b>>8)
-}

@@ -52,7 +52,7 @@ func CheckDemoPictureOf(img image.Image, shown []demo.Series) (DemoPicture, erro
 	var c pictureCheck
 	b := img.Bounds()
 	if bg := countIn(img, b, func(c color.RGBA) bool { return closeTo(c, PanelBackground, 3) }); bg < b.Dx()*b.Dy()/2 {
-		c.fail("%d of %d pixels are the panel background %s, want at least half", bg, b.Dx()*b.Dy(), hexColor(PanelBackground))
+		c.fail("%d of %d pixels are the panel background %s, want at least half", bg, b.Dx()*b.Dy(), demo.Hex(PanelBackground))
 	}
 	axes, ok := c.findAxes(img)
 	if !ok {
@@ -66,15 +66,15 @@ func CheckDemoPictureOf(img image.Image, shown []demo.Series) (DemoPicture, erro
 		inLegend := countIn(img, legend, func(c color.RGBA) bool { return closeTo(c, s.Color, 8) })
 		if !slices.ContainsFunc(shown, func(x demo.Series) bool { return x.Name == s.Name }) {
 			if inPlot+inLegend > 10 {
-				c.fail("series %s: %d pixels of %s in the plot and legend, want none: it is not selected", s.Name, inPlot+inLegend, hexColor(s.Color))
+				c.fail("series %s: %d pixels of %s in the plot and legend, want none: it is not selected", s.Name, inPlot+inLegend, demo.Hex(s.Color))
 			}
 			continue
 		}
 		if inPlot < p.Plot.Dx()/2 {
-			c.fail("series %s: %d pixels of %s in the plot, want at least %d", s.Name, inPlot, hexColor(s.Color), p.Plot.Dx()/2)
+			c.fail("series %s: %d pixels of %s in the plot, want at least %d", s.Name, inPlot, demo.Hex(s.Color), p.Plot.Dx()/2)
 		}
 		if inLegend < 10 {
-			c.fail("legend: %d pixels of %s's colour %s in %v, want at least 10", inLegend, s.Name, hexColor(s.Color), legend)
+			c.fail("legend: %d pixels of %s's colour %s in %v, want at least 10", inLegend, s.Name, demo.Hex(s.Color), legend)
 		}
 	}
 	p.ThresholdY, p.WantThresholdY = c.checkThreshold(img, axes)
@@ -121,7 +121,7 @@ func (c *pictureCheck) findAxes(img image.Image) (axes, bool) {
 		}
 	}
 	if len(lines) < 2 || lines[len(lines)-1].first-lines[0].last < b.Dy()/4 {
-		c.fail("found horizontal grid lines of %s at rows %v, want two at least a quarter of the height apart", hexColor(GridColor), lines)
+		c.fail("found horizontal grid lines of %s at rows %v, want two at least a quarter of the height apart", demo.Hex(GridColor), lines)
 		return axes{}, false
 	}
 	// Each line's centre, weighted by its rows' tint.
@@ -163,7 +163,7 @@ func (c *pictureCheck) checkThreshold(img image.Image, a axes) (got, want int) {
 	frac := float64(DemoThreshold-DemoMin) / float64(DemoMax-DemoMin)
 	want = int(math.Round(a.bottom - frac*(a.bottom-a.top)))
 	if len(rows) == 0 {
-		c.fail("no dashed line of %s in the plot (want one at y=%d)", hexColor(ThresholdLineColor), want)
+		c.fail("no dashed line of %s in the plot (want one at y=%d)", demo.Hex(ThresholdLineColor), want)
 		return 0, want
 	}
 	got = rows[len(rows)/2]

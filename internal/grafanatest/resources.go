@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/panelcast/panelcast/pkg/demo"
 )
 
 // Generation is which Grafana the stand-in's dashboard APIs behave as.
@@ -94,7 +96,7 @@ const Namespace = "default"
 func (s *Server) fault(w http.ResponseWriter, uid string, resource bool) bool {
 	switch s.faults[uid] {
 	case FaultServerError:
-		writeJSON(w, http.StatusInternalServerError, message("internal server error"))
+		demo.WriteJSON(w, http.StatusInternalServerError, message("internal server error"))
 	case FaultGarbage:
 		w.Header().Set("Content-Type", "text/html")
 		_, _ = w.Write([]byte("<html><body>Bad gateway, try later</body></html>"))
@@ -103,7 +105,7 @@ func (s *Server) fault(w http.ResponseWriter, uid string, resource bool) bool {
 			k8sStatus(w, http.StatusNotFound, "NotFound", `dashboards.dashboard.grafana.app "`+uid+`" not found`)
 			return true
 		}
-		writeJSON(w, http.StatusNotAcceptable, message("dashboard api version not supported"))
+		demo.WriteJSON(w, http.StatusNotAcceptable, message("dashboard api version not supported"))
 	default:
 		return false
 	}
@@ -115,14 +117,14 @@ func (s *Server) fault(w http.ResponseWriter, uid string, resource bool) bool {
 func (s *Server) apiGroup(w http.ResponseWriter, _ *http.Request) {
 	versions := s.generation.versions()
 	if versions == nil {
-		writeJSON(w, http.StatusNotFound, message("Not found"))
+		demo.WriteJSON(w, http.StatusNotFound, message("Not found"))
 		return
 	}
 	var list []map[string]string
 	for _, v := range versions {
 		list = append(list, map[string]string{"groupVersion": "dashboard.grafana.app/" + v, "version": v})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"kind": "APIGroup", "apiVersion": "v1", "name": "dashboard.grafana.app",
+	demo.WriteJSON(w, http.StatusOK, map[string]any{"kind": "APIGroup", "apiVersion": "v1", "name": "dashboard.grafana.app",
 		"versions": list, "preferredVersion": list[slices.Index(versions, "v1beta1")]})
 }
 
@@ -135,7 +137,7 @@ func (s *Server) frontendSettings(w http.ResponseWriter, _ *http.Request) {
 		settings["namespace"] = Namespace
 	}
 	settings["rendererAvailable"], settings["rendererVersion"] = true, RendererVersion
-	writeJSON(w, http.StatusOK, settings)
+	demo.WriteJSON(w, http.StatusOK, settings)
 }
 
 // RendererVersion is the renderer the stand-in's frontend settings name.
@@ -154,13 +156,13 @@ func (s *Server) renderPage(w http.ResponseWriter, r *http.Request) {
 	kind, rest, _ := strings.Cut(page, "/")
 	uid, _, _ := strings.Cut(rest, "/")
 	if _, ok := dashboardFor(uid); (kind != "d-solo" && kind != "d") || !ok {
-		writeJSON(w, http.StatusNotFound, message("Dashboard not found"))
+		demo.WriteJSON(w, http.StatusNotFound, message("Dashboard not found"))
 		return
 	}
 	width, werr := strconv.Atoi(cmp.Or(r.URL.Query().Get("width"), "800"))
 	height, herr := strconv.Atoi(cmp.Or(r.URL.Query().Get("height"), "400"))
 	if werr != nil || herr != nil || width < 1 || height < 1 || width > 4000 || height > 4000 {
-		writeJSON(w, http.StatusBadRequest, message("Render parameters error"))
+		demo.WriteJSON(w, http.StatusBadRequest, message("Render parameters error"))
 		return
 	}
 	img := image.NewRGBA(image.Rect(0, 0, width, height))
@@ -174,11 +176,11 @@ func (s *Server) folder(w http.ResponseWriter, r *http.Request) {
 	uid := r.PathValue("uid")
 	for _, f := range s.access.Folders {
 		if f.UID == uid {
-			writeJSON(w, http.StatusOK, map[string]any{"uid": f.UID, "title": f.Title, "url": "/dashboards/f/" + f.UID + "/"})
+			demo.WriteJSON(w, http.StatusOK, map[string]any{"uid": f.UID, "title": f.Title, "url": "/dashboards/f/" + f.UID + "/"})
 			return
 		}
 	}
-	writeJSON(w, http.StatusNotFound, message("folder not found"))
+	demo.WriteJSON(w, http.StatusNotFound, message("folder not found"))
 }
 
 // dashboardResource is GET
@@ -188,7 +190,7 @@ func (s *Server) folder(w http.ResponseWriter, r *http.Request) {
 func (s *Server) dashboardResource(w http.ResponseWriter, r *http.Request) {
 	version, uid := r.PathValue("version"), r.PathValue("uid")
 	if !slices.Contains(s.generation.versions(), version) {
-		writeJSON(w, http.StatusNotFound, message("Not found"))
+		demo.WriteJSON(w, http.StatusNotFound, message("Not found"))
 		return
 	}
 	d, ok := dashboardFor(uid)
@@ -224,7 +226,7 @@ func (s *Server) dashboardResource(w http.ResponseWriter, r *http.Request) {
 	default:
 		spec = classicSpec(uid, d)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	demo.WriteJSON(w, http.StatusOK, map[string]any{
 		"kind": "Dashboard", "apiVersion": "dashboard.grafana.app/" + version,
 		"metadata": map[string]any{"name": uid, "namespace": Namespace, "generation": 1, "resourceVersion": "1",
 			"creationTimestamp": "2024-01-01T12:00:00Z", "annotations": annotations},
@@ -273,6 +275,6 @@ func v2Spec(uid string, d dashboardModel, version string) map[string]any {
 
 // k8sStatus is the Kubernetes API server's error body.
 func k8sStatus(w http.ResponseWriter, code int, reason, msg string) {
-	writeJSON(w, code, map[string]any{"kind": "Status", "apiVersion": "v1", "metadata": map[string]any{},
+	demo.WriteJSON(w, code, map[string]any{"kind": "Status", "apiVersion": "v1", "metadata": map[string]any{},
 		"status": "Failure", "message": msg, "reason": reason, "code": code})
 }

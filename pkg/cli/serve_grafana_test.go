@@ -28,7 +28,7 @@ func TestServeGrafanaAlertEveryGeneration(t *testing.T) {
 		saToken    = "glsa_generations_test_token"
 		slackToken = "xoxb-generations-test"
 	)
-	fixture, err := os.ReadFile(filepath.Join("..", "grafana", "testdata", "grafana-firing-panel.json"))
+	fixture, err := os.ReadFile(filepath.Join("..", "notification", "testdata", "grafana-firing-panel.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,7 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc("GET "+prefix+"{uid}/{slug...}", s.guard(page))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, message("Not found: the demo serves only dashboard "+DashboardUID))
+		WriteJSON(w, http.StatusNotFound, message("Not found: the demo serves only dashboard "+DashboardUID))
 	})
 	return mux
 }
@@ -142,7 +142,7 @@ func (s *Server) guard(next http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		if subtle.ConstantTimeCompare([]byte(key), []byte(s.Key)) != 1 {
-			writeJSON(w, http.StatusUnauthorized, message("Unauthorized: the demo takes the key panelcast started it with"))
+			WriteJSON(w, http.StatusUnauthorized, message("Unauthorized: the demo takes the key panelcast started it with"))
 			return
 		}
 		next(w, r)
@@ -168,7 +168,7 @@ func WritePage(w http.ResponseWriter, d PageData) {
 	var b strings.Builder
 	err := pageTemplate.Execute(&b, map[string]any{
 		"Title":       d.Title,
-		"Background":  template.CSS(hexColor(Background)),
+		"Background":  template.CSS(Hex(Background)),
 		"ScriptQuery": d.ScriptQuery,
 		// What Grafana's frontend reads at start-up (config.bootData).
 		"BootData": map[string]any{
@@ -192,10 +192,10 @@ func page(w http.ResponseWriter, _ *http.Request) {
 // Grafana's JSON model, in the General folder.
 func dashboardAPI(w http.ResponseWriter, r *http.Request) {
 	if r.PathValue("uid") != DashboardUID {
-		writeJSON(w, http.StatusNotFound, message("Dashboard not found"))
+		WriteJSON(w, http.StatusNotFound, message("Dashboard not found"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	WriteJSON(w, http.StatusOK, map[string]any{
 		"dashboard": map[string]any{"uid": DashboardUID, "title": Title, "panels": Panels(),
 			"templating": map[string]any{"list": Variables()}},
 		"meta": map[string]any{"slug": strings.ToLower(Title), "folderUid": "", "folderTitle": "General"},
@@ -238,14 +238,15 @@ func readQuery(r io.Reader) dsQuery {
 // query is POST /api/ds/query.
 func query(w http.ResponseWriter, r *http.Request) {
 	q := readQuery(r.Body)
-	writeJSON(w, http.StatusOK, map[string]any{
+	WriteJSON(w, http.StatusOK, map[string]any{
 		"results": map[string]any{"A": map[string]any{"status": http.StatusOK, "frames": Frames(q.from, q.to, q.instances)}},
 	})
 }
 
 func message(m string) map[string]string { return map[string]string{"message": m} }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers v as JSON, as Grafana's HTTP API does.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		http.Error(w, "encode the answer: "+err.Error(), http.StatusInternalServerError)
@@ -256,7 +257,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-func hexColor(c interface{ RGBA() (r, g, b, a uint32) }) string {
+// Hex is a colour as CSS and Grafana's dashboards write it, #rrggbb.
+func Hex(c interface{ RGBA() (r, g, b, a uint32) }) string {
 	r, g, b, _ := c.RGBA()
 	return fmt.Sprintf("#%02x%02x%02x", r>>8, g>>8, b>>8)
 }

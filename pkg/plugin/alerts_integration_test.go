@@ -32,7 +32,7 @@ func testPluginAlerts(t *testing.T, gen grafanatest.Generation) {
 		map[string]string{"alert_width": "500", "alert_height": "250"})
 	ctx := context.Background()
 	headers := map[string][]string{"Content-Type": {"application/json"}}
-	body, err := os.ReadFile(filepath.Join("..", "grafana", "testdata", "grafana-firing-panel.json"))
+	body, err := os.ReadFile(filepath.Join("..", "notification", "testdata", "grafana-firing-panel.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,56 +111,23 @@ func launch(ctx context.Context, bin string, extra []string, log *slog.Logger) (
 	if err != nil {
 		return nil, fmt.Errorf("create the browser profile folder: %w: check that TMPDIR is writable", err)
 	}
-	// The browser reads commands from its fd 3 and writes to its fd 4.
-	cmdR, cmdW, err := os.Pipe()
+	p, err := openLaunchPipes()
 	if err != nil {
 		os.RemoveAll(dataDir)
-		return nil, fmt.Errorf("create the DevTools pipe: %w", err)
+		return nil, err
 	}
-	outR, outW, err := os.Pipe()
+	cmd, err := startChromium(bin, extra, dataDir, p)
 	if err != nil {
-		cmdR.Close()
-		cmdW.Close()
+		p.close()
 		os.RemoveAll(dataDir)
-		return nil, fmt.Errorf("create the DevTools pipe: %w", err)
-	}
-	// Its output goes to a pipe of ours, not to one exec.Cmd copies from:
-	// Wait would then also wait for the browser's helper processes, which
-	// share the output and outlive a killed browser, and the exit would be
-	// noticed late.
-	logR, logW, err := os.Pipe()
-	if err != nil {
-		cmdR.Close()
-		cmdW.Close()
-		outR.Close()
-		outW.Close()
-		os.RemoveAll(dataDir)
-		return nil, fmt.Errorf("create the browser's output pipe: %w", err)
-	}
-	args := append(append([]string{}, baseFlags...), extra...)
-	args = append(args, "--user-data-dir="+dataDir, "about:blank")
-	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.ExtraFiles = []*os.File{cmdR, outW}
-	cmd.Stderr, cmd.Stdout = logW, logW
-	err = cmd.Start()
-	// The child has its copies; ours would keep the pipes open after it dies.
-	cmdR.Close()
-	outW.Close()
-	logW.Close()
-	if err != nil {
-		cmdW.Close()
-		outR.Close()
-		logR.Close()
-		os.RemoveAll(dataDir)
-		return nil, fmt.Errorf("start %s: %w: check that the file is a Chromium binary", bin, err)
+		return nil, err
 	}
 	out := &tailWriter{max: 4096}
 	logged := make(chan struct{})
 	go func() {
 		defer close(logged)
-		_, _ = io.Copy(out, logR)
-		logR.Close()
+		_, _ = io.Copy(out, p.logR)
+		p.logR.Close()
 	}()
 	b := &browser{cmd: cmd, dataDir: dataDir, exited: make(chan struct{}), log: log}
 	b.life, b.end = context.WithCancelCause(context.Background())
@@ -169,12 +136,81 @@ func launch(ctx context.Context, bin string, extra []string, log *slog.Logger) (
 		close(b.exited)
 		b.lost("the browser exited")
 		// Ends go-rod's reader, should the pipe outlive the process.
-		cmdW.Close()
-		outR.Close()
+		p.cmdW.Close()
+		p.outR.Close()
 	}()
-	// The connection's context is the browser's life: go-rod's event loop
-	// stops when it ends. The first call is bounded by the launch's ctx.
-	rb := rod.New().Client(cdp.New().Start(newPipeConn(cmdW, outR, func() { b.lost("the browser's DevTools pipe broke") }))).
+	if err := b.connect(ctx, p, out, logged); err != nil {
+		return nil, err
+	}
+	unlinkSingleton(dataDir)
+	b.mu.Lock()
+	b.started = true
+	b.mu.Unlock()
+	log.Info("browser started", "pid", cmd.Process.Pid, "version", b.version)
+	return b, nil
+}
+
+// launchPipes are the browser's DevTools pipe (it reads commands from its
+// fd 3 and writes answers to its fd 4) and its output. Its output goes to
+// a pipe of ours, not to one exec.Cmd copies from: Wait would then also
+// wait for the browser's helper processes, which share the output and
+// outlive a killed browser, and the exit would be noticed late.
+type launchPipes struct {
+	cmdR, cmdW, outR, outW, logR, logW *os.File
+}
+
+func openLaunchPipes() (*launchPipes, error) {
+	p := &launchPipes{}
+	var err error
+	if p.cmdR, p.cmdW, err = os.Pipe(); err != nil {
+		return nil, fmt.Errorf("create the DevTools pipe: %w", err)
+	}
+	if p.outR, p.outW, err = os.Pipe(); err != nil {
+		p.close()
+		return nil, fmt.Errorf("create the DevTools pipe: %w", err)
+	}
+	if p.logR, p.logW, err = os.Pipe(); err != nil {
+		p.close()
+		return nil, fmt.Errorf("create the browser's output pipe: %w", err)
+	}
+	return p, nil
+}
+
+// close closes every end still open.
+func (p *launchPipes) close() {
+	for _, f := range []*os.File{p.cmdR, p.cmdW, p.outR, p.outW, p.logR, p.logW} {
+		if f != nil {
+			_ = f.Close()
+		}
+	}
+}
+
+// startChromium starts the browser on the pipes and closes the ends the
+// child has: ours would keep the pipes open after it dies.
+func startChromium(bin string, extra []string, dataDir string, p *launchPipes) (*exec.Cmd, error) {
+	args := append(append([]string{}, baseFlags...), extra...)
+	args = append(args, "--user-data-dir="+dataDir, "about:blank")
+	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.ExtraFiles = []*os.File{p.cmdR, p.outW}
+	cmd.Stderr, cmd.Stdout = p.logW, p.logW
+	err := cmd.Start()
+	p.cmdR.Close()
+	p.outW.Close()
+	p.logW.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w: check that the file is a Chromium binary", bin, err)
+	}
+	return cmd, nil
+}
+
+// connect speaks to the started browser over its pipe: the connection's
+// context is the browser's life, so go-rod's event loop stops when it
+// ends; the first call is bounded by the launch's ctx. A browser that does
+// not answer is killed, and the error quotes its output (out, complete
+// once logged is closed) when it exited.
+func (b *browser) connect(ctx context.Context, p *launchPipes, out *tailWriter, logged <-chan struct{}) error {
+	rb := rod.New().Client(cdp.New().Start(newPipeConn(p.cmdW, p.outR, func() { b.lost("the browser's DevTools pipe broke") }))).
 		NoDefaultDevice().Context(b.life)
 	vctx, unbind := b.bind(ctx)
 	v, err := proto.BrowserGetVersion{}.Call(rb.Context(vctx))
@@ -187,25 +223,20 @@ func launch(ctx context.Context, bin string, extra []string, log *slog.Logger) (
 			case <-logged:
 			case <-time.After(time.Second):
 			}
-			return nil, fmt.Errorf("chromium exited at start: %s", strings.TrimSpace(out.String()))
+			return fmt.Errorf("chromium exited at start: %s", strings.TrimSpace(out.String()))
 		default:
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("chromium did not start in time: %w", ctx.Err())
+			return fmt.Errorf("chromium did not start in time: %w", ctx.Err())
 		}
-		return nil, fmt.Errorf("talk to chromium over its DevTools pipe: %w", err)
+		return fmt.Errorf("talk to chromium over its DevTools pipe: %w", err)
 	}
 	if err := rb.Connect(); err != nil {
 		b.kill()
-		return nil, fmt.Errorf("connect to chromium: %w", err)
+		return fmt.Errorf("connect to chromium: %w", err)
 	}
-	unlinkSingleton(dataDir)
 	b.rod, b.version = rb, v.Product
-	b.mu.Lock()
-	b.started = true
-	b.mu.Unlock()
-	log.Info("browser started", "pid", cmd.Process.Pid, "version", b.version)
-	return b, nil
+	return nil
 }
 
 // lost ends b's life, once: every CDP call on it fails at once. Unless b

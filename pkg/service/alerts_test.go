@@ -22,7 +22,7 @@ import (
 // fixture is a recorded webhook body of pkg/grafana's test data.
 func fixture(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "grafana", "testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "notification", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,12 +35,20 @@ func (s *Service) openOutbox() (delivery.Store, error) {
 	if c.OutboxURL.IsSet() {
 		st.kind = "postgres"
 		st.location, _ = postgres.Location(c.OutboxURL.Reveal())
-		return postgres.Open(context.Background(), c.OutboxURL.Reveal(), postgres.Options{Logger: s.log})
+		o, err := postgres.Open(context.Background(), c.OutboxURL.Reveal(), postgres.Options{Logger: s.log})
+		if err != nil {
+			return nil, err // not a nil *postgres.Store in a non-nil Store
+		}
+		return o, nil
 	}
 	st.kind = "sqlite"
 	if c.OutboxPath != "" {
 		st.location = c.OutboxPath
-		return sqlite.Open(c.OutboxPath, sqlite.Options{Logger: s.log})
+		o, err := sqlite.Open(c.OutboxPath, sqlite.Options{Logger: s.log})
+		if err != nil {
+			return nil, err
+		}
+		return o, nil
 	}
 	var dirs []config.EnvDir
 	var tried []string

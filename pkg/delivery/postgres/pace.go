@@ -111,58 +111,14 @@ func (p *pace) Take(ctx context.Context, bot string, rules []chat.Rule) (func(),
 	for i, r := range rules {
 		keys[i] = bot + " " + r.Key
 	}
-	// In key order, so that two requests never wait for each other's
-	// locks in a cycle.
-	locks := slices.Sorted(slices.Values(keys))
-
 	id := newRequestID()
 	var wait time.Duration
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		for _, k := range locks {
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", k); err != nil {
-				return err
-			}
-		}
-		var now time.Time
-		var blocked *time.Time
-		if err := tx.QueryRow(ctx, "SELECT clock_timestamp(), (SELECT until FROM panelcast_pace_blocks WHERE bot = $1)", bot).Scan(&now, &blocked); err != nil {
+		now, w, err := waitFor(ctx, tx, bot, keys, rules)
+		if wait = w; err != nil || wait > 0 {
 			return err
 		}
-		if blocked != nil {
-			wait = blocked.Sub(now)
-		}
-		for i, r := range rules {
-			// The N-th newest request still in the window frees a place a
-			// window after it; in flight, a request counts as now.
-			var nth *time.Time
-			err := tx.QueryRow(ctx, `SELECT t FROM (
-					SELECT CASE WHEN done THEN at ELSE least($2, expires) END AS t
-					FROM panelcast_pace_slots WHERE key = $1) s
-				WHERE t > $2 - $3::interval ORDER BY t DESC OFFSET $4 - 1 LIMIT 1`,
-				keys[i], now, r.Limit.Per, r.Limit.N).Scan(&nth)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-			if nth != nil {
-				wait = max(wait, nth.Add(r.Limit.Per).Sub(now))
-			}
-		}
-		if wait > 0 {
-			return nil
-		}
-		pers := make([]time.Duration, len(rules))
-		for i, r := range rules {
-			pers[i] = r.Limit.Per
-		}
-		_, err := tx.Exec(ctx, `DELETE FROM panelcast_pace_slots
-			WHERE key = ANY($1) AND CASE WHEN done THEN at ELSE expires END + per <= $2`, keys, now)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO panelcast_pace_slots (key, id, at, expires, per)
-			SELECT k, $2::bigint, $3::timestamptz, $3::timestamptz + $4::interval, per FROM unnest($1::text[], $5::interval[]) AS u(k, per)`,
-			keys, id, now, hold(ctx), pers)
-		return err
+		return count(ctx, tx, keys, rules, id, now)
 	})
 	if err != nil {
 		return nil, 0, p.fail("counting a chat request", err)
@@ -178,6 +134,62 @@ func (p *pace) Take(ctx context.Context, bot string, rules []chat.Rule) (func(),
 			p.log.Warn("a chat request's end was not recorded: its place in the rate limit is held until it expires", "error", p.fail("ending a chat request", err))
 		}
 	}, 0, nil
+}
+
+// waitFor locks the windows of keys (rules[i]'s is keys[i]) for tx and
+// says how long a request must wait for a place in each and for the bot's
+// block, by the database's clock (now).
+func waitFor(ctx context.Context, tx pgx.Tx, bot string, keys []string, rules []chat.Rule) (now time.Time, wait time.Duration, err error) {
+	// In key order, so that two requests never wait for each other's
+	// locks in a cycle.
+	for _, k := range slices.Sorted(slices.Values(keys)) {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", k); err != nil {
+			return now, 0, err
+		}
+	}
+	var blocked *time.Time
+	if err := tx.QueryRow(ctx, "SELECT clock_timestamp(), (SELECT until FROM panelcast_pace_blocks WHERE bot = $1)", bot).Scan(&now, &blocked); err != nil {
+		return now, 0, err
+	}
+	if blocked != nil {
+		wait = blocked.Sub(now)
+	}
+	for i, r := range rules {
+		// The N-th newest request still in the window frees a place a
+		// window after it; in flight, a request counts as now.
+		var nth *time.Time
+		err := tx.QueryRow(ctx, `SELECT t FROM (
+				SELECT CASE WHEN done THEN at ELSE least($2, expires) END AS t
+				FROM panelcast_pace_slots WHERE key = $1) s
+			WHERE t > $2 - $3::interval ORDER BY t DESC OFFSET $4 - 1 LIMIT 1`,
+			keys[i], now, r.Limit.Per, r.Limit.N).Scan(&nth)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return now, 0, err
+		}
+		if nth != nil {
+			wait = max(wait, nth.Add(r.Limit.Per).Sub(now))
+		}
+	}
+	return now, wait, nil
+}
+
+// count counts request id in each window of keys, held until its deadline
+// (hold) unless it ends sooner, and drops the window's requests that no
+// longer count.
+func count(ctx context.Context, tx pgx.Tx, keys []string, rules []chat.Rule, id int64, now time.Time) error {
+	pers := make([]time.Duration, len(rules))
+	for i, r := range rules {
+		pers[i] = r.Limit.Per
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM panelcast_pace_slots
+		WHERE key = ANY($1) AND CASE WHEN done THEN at ELSE expires END + per <= $2`, keys, now)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO panelcast_pace_slots (key, id, at, expires, per)
+		SELECT k, $2::bigint, $3::timestamptz, $3::timestamptz + $4::interval, per FROM unnest($1::text[], $5::interval[]) AS u(k, per)`,
+		keys, id, now, hold(ctx), pers)
+	return err
 }
 
 // bucketRow is a bucket's row, the bot's block and the database's clock.
