@@ -32,6 +32,7 @@ type truth struct {
 	names   map[string]bool // other panelcast_* names the code defines (labels, annotations)
 	server  *http.ServeMux  // the HTTP door's routes
 	plugin  *http.ServeMux  // the plugin door's resource routes
+	app     *http.ServeMux  // the app door's resource routes
 	subtree map[string]bool // subtree patterns ("GET /console/"), without method
 	targets map[string]bool // the Makefile's targets
 }
@@ -48,7 +49,7 @@ func (r reference) String() string { return fmt.Sprintf("line %d: %s `%s`", r.li
 // gather reads the truth from the repository's code.
 func gather() (*truth, error) {
 	t := &truth{keys: map[string]bool{}, vars: map[string]bool{}, metrics: map[string]bool{}, names: map[string]bool{},
-		server: http.NewServeMux(), plugin: http.NewServeMux(), subtree: map[string]bool{}, targets: map[string]bool{}}
+		server: http.NewServeMux(), plugin: http.NewServeMux(), app: http.NewServeMux(), subtree: map[string]bool{}, targets: map[string]bool{}}
 	for _, k := range config.Keys {
 		t.keys[k.Name] = true
 		for _, a := range k.Aliases {
@@ -164,9 +165,11 @@ func (t *truth) call(dir string, c *ast.CallExpr) {
 			muxes = []*http.ServeMux{t.server}
 		case strings.HasSuffix(dir, "pkg/plugin"):
 			muxes = []*http.ServeMux{t.plugin}
+		case strings.HasSuffix(dir, "pkg/app"):
+			muxes = []*http.ServeMux{t.app}
 		case strings.HasSuffix(dir, "pkg/httpapi"):
-			// Both doors mount httpapi's handler (httpapi.Mount).
-			muxes = []*http.ServeMux{t.server, t.plugin}
+			// Every door mounts httpapi's handler (httpapi.Mount).
+			muxes = []*http.ServeMux{t.server, t.plugin, t.app}
 		default:
 			return
 		}
@@ -224,7 +227,7 @@ var notKeys = map[string]bool{
 // chat commands and the Telegram Bot API.
 var externalPaths = []string{
 	"/api/dashboards/", "/api/teams/", "/api/org", "/api/folders/", "/api/frontend/settings", "/apis/dashboard.grafana.app/", "/api/plugins/panelcast-renderer/metrics",
-	"/d/", "/d-solo/", "/invite", "/newbot", "/bot", "/graph",
+	"/d/", "/d-solo/", "/render/d-solo/", "/invite", "/newbot", "/bot", "/graph",
 }
 
 // fsRoots start file system paths, which are no endpoints.
@@ -416,6 +419,8 @@ func (t *truth) endpoint(ref string) string {
 	mux := t.server
 	if rest, ok := strings.CutPrefix(path, "/api/plugins/panelcast-renderer/resources"); ok {
 		mux, path = t.plugin, rest
+	} else if rest, ok := strings.CutPrefix(path, "/api/plugins/panelcast-app/resources"); ok {
+		mux, path = t.app, rest
 	} else if slices.ContainsFunc(externalPaths, func(e string) bool { return strings.HasPrefix(path, e) }) {
 		return ""
 	}
@@ -438,8 +443,11 @@ func (t *truth) endpoint(ref string) string {
 		}
 	}
 	door := "pkg/server or pkg/httpapi"
-	if mux == t.plugin {
+	switch mux {
+	case t.plugin:
 		door = "the plugin's resources (pkg/plugin, pkg/httpapi)"
+	case t.app:
+		door = "the app's resources (pkg/app, pkg/httpapi)"
 	}
 	return "no route of " + door
 }

@@ -158,6 +158,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /apis/dashboard.grafana.app/{$}", s.api(s.apiGroup))
 	mux.HandleFunc("GET /apis/dashboard.grafana.app/{version}/namespaces/{namespace}/dashboards/{uid}", s.api(s.dashboardResource))
 	mux.HandleFunc("GET /api/frontend/settings", s.api(s.frontendSettings))
+	mux.HandleFunc("GET /render/{page...}", s.api(s.renderPage))
 	mux.HandleFunc("GET /api/folders/{uid}", s.api(s.folder))
 	mux.HandleFunc("GET /api/dashboards/uid/{uid}/permissions", s.api(s.dashboardPermissions))
 	mux.HandleFunc("GET /api/teams/{id}/members", s.api(s.teamMembers))

@@ -1,7 +1,12 @@
 package grafanatest
 
 import (
+	"cmp"
 	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"net/http"
 	"slices"
 	"strconv"
@@ -131,7 +136,39 @@ func (s *Server) frontendSettings(w http.ResponseWriter, _ *http.Request) {
 	if s.generation >= Grafana12 {
 		settings["namespace"] = Namespace
 	}
+	settings["rendererAvailable"], settings["rendererVersion"] = true, RendererVersion
 	demo.WriteJSON(w, http.StatusOK, settings)
+}
+
+// RendererVersion is the renderer the stand-in's frontend settings name.
+const RendererVersion = "4.0.0"
+
+// RenderedColor fills every picture the stand-in's /render draws.
+var RenderedColor = color.RGBA{R: 0x2a, G: 0x7f, B: 0x62, A: 0xff}
+
+// renderPage is GET /render/<page>, Grafana's own render of one of its
+// pages as the caller (reqSignedIn; a service-account token will do): a
+// PNG of the query's width x height (Grafana's defaults 800 x 400), in
+// RenderedColor, for any /d-solo/ or /d/ page of a dashboard the stand-in
+// has. The test reads the page's query from the visit.
+func (s *Server) renderPage(w http.ResponseWriter, r *http.Request) {
+	page := r.PathValue("page")
+	kind, rest, _ := strings.Cut(page, "/")
+	uid, _, _ := strings.Cut(rest, "/")
+	if _, ok := dashboardFor(uid); (kind != "d-solo" && kind != "d") || !ok {
+		demo.WriteJSON(w, http.StatusNotFound, message("Dashboard not found"))
+		return
+	}
+	width, werr := strconv.Atoi(cmp.Or(r.URL.Query().Get("width"), "800"))
+	height, herr := strconv.Atoi(cmp.Or(r.URL.Query().Get("height"), "400"))
+	if werr != nil || herr != nil || width < 1 || height < 1 || width > 4000 || height > 4000 {
+		demo.WriteJSON(w, http.StatusBadRequest, message("Render parameters error"))
+		return
+	}
+	img := image.NewRGBA(image.Rect(0, 0, width, height))
+	draw.Draw(img, img.Bounds(), &image.Uniform{RenderedColor}, image.Point{}, draw.Src)
+	w.Header().Set("Content-Type", "image/png")
+	_ = png.Encode(w, img)
 }
 
 // folder is GET /api/folders/<uid>.

@@ -63,3 +63,11 @@ func BuildTestPlugin(pkg, dir string) (string, error) {
 	out := filepath.Join(dir, rendererExecutableName())
 	return out, buildPackage(pkg, out)
 }
+
+// BuildApp builds the module's ./pkg into dir under the name Grafana
+// starts an app backend by, AppExecutableName(executable), and returns
+// its path.
+func BuildApp(dir, executable string) (string, error) {
+	out := filepath.Join(dir, AppExecutableName(executable))
+	return out, buildPackage("./pkg", out)
+}

@@ -158,7 +158,7 @@ func randomAlphanumeric(n int) (string, error) {
 }
 
 // pluginContext is what Grafana's plugin context provider sends for a plugin
-// that is neither an app nor a data source (plugincontext.go Get,
+// that is not a data source (an app's also carries its settings) (plugincontext.go Get,
 // base_plugincontext.go, adapters.BackendUserFromSignedInUser): org, plugin
 // id and the signed-in user with its org role. From 10.3 (grafana PRs 77455,
 // 79439) it also carries the plugin version, the user agent and GrafanaConfig
@@ -170,6 +170,14 @@ func (h *Host) pluginContext(u User) *pluginv2.PluginContext {
 		PluginId: h.cfg.PluginID,
 		User:     &pluginv2.User{Login: u.Login, Name: u.Name, Email: u.Email, Role: u.Role},
 	}
+	h.appMu.Lock()
+	if a := h.app; a != nil {
+		// An app's calls carry its settings (plugincontext.go Get, for a
+		// plugin of type app).
+		pc.AppInstanceSettings = &pluginv2.AppInstanceSettings{JsonData: a.JSONData,
+			DecryptedSecureJsonData: a.Secure, LastUpdatedMS: a.Updated.UnixMilli()}
+	}
+	h.appMu.Unlock()
 	if h.version.atLeast(10, 3) {
 		pc.PluginVersion = h.cfg.PluginVersion
 		pc.GrafanaConfig = map[string]string{backend.AppURL: h.appURL}

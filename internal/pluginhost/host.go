@@ -40,6 +40,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend/grpcplugin"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
@@ -79,6 +81,23 @@ type Config struct {
 	// Stderr receives the plugin's log lines as go-plugin's hclog re-logs
 	// them; nil discards them.
 	Stderr io.Writer
+	// App, when set, starts an app plugin's backend instead of a renderer:
+	// Grafana runs <dir>/<AppExecutable>_<os>_<arch> (plugin.json
+	// "executable"), with the same handshake and environment, and sends
+	// the app's settings in every call's plugin context.
+	App *AppSettings
+	// AppExecutable is the app's plugin.json "executable".
+	AppExecutable string
+}
+
+// AppSettings are an app's saved settings as Grafana sends them in the
+// plugin context (AppInstanceSettings): jsonData, secureJsonData
+// decrypted, and when they were saved, from which the SDK's instance
+// manager tells that they changed.
+type AppSettings struct {
+	JSONData []byte
+	Secure   map[string]string
+	Updated  time.Time
 }
 
 // Host is a started plugin process.
@@ -93,6 +112,9 @@ type Host struct {
 	renderer    pluginextensionv2.RendererClient
 	sanitizer   pluginextensionv2.SanitizerClient
 	cleanup     func()
+
+	appMu sync.Mutex
+	app   *AppSettings
 }
 
 // Start runs the plugin and completes the go-plugin handshake. Like Grafana,
@@ -109,7 +131,12 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.PluginID == "" || cfg.DataPath == "" || cfg.AppURL == "" {
 		return nil, errors.New("pluginhost: PluginID, DataPath and AppURL are required")
 	}
-	if want := rendererExecutableName(); filepath.Base(cfg.Executable) != want {
+	if cfg.App != nil {
+		if want := AppExecutableName(cfg.AppExecutable); cfg.AppExecutable == "" || filepath.Base(cfg.Executable) != want {
+			return nil, fmt.Errorf("pluginhost: Grafana starts an app backend as %s (plugin.json executable + _<os>_<arch>), not %s",
+				want, filepath.Base(cfg.Executable))
+		}
+	} else if want := rendererExecutableName(); filepath.Base(cfg.Executable) != want {
 		return nil, fmt.Errorf("pluginhost: Grafana starts a renderer plugin as %s in the plugin directory, not %s",
 			want, filepath.Base(cfg.Executable))
 	}
@@ -126,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 		}
 	}
 
-	h := &Host{cfg: cfg, version: v, appURL: normalizeAppURL(cfg.AppURL)}
+	h := &Host{cfg: cfg, version: v, appURL: normalizeAppURL(cfg.AppURL), app: cfg.App}
 	processEnv, cleanup, err := grafanaProcessEnv(cfg)
 	if err != nil {
 		return nil, err
@@ -226,6 +253,24 @@ func (*rendererGRPCPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker,
 type rendererClient struct {
 	pluginextensionv2.RendererClient
 	pluginextensionv2.SanitizerClient
+}
+
+// AppExecutableName is the file Grafana starts an app backend from:
+// plugin.json's executable with _<os>_<arch> (.exe on Windows).
+func AppExecutableName(executable string) string {
+	name := fmt.Sprintf("%s_%s_%s", executable, strings.ToLower(runtime.GOOS), strings.ToLower(runtime.GOARCH))
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	return name
+}
+
+// SaveAppSettings is an admin saving the app's settings page: the calls
+// that follow carry s.
+func (h *Host) SaveAppSettings(s AppSettings) {
+	h.appMu.Lock()
+	defer h.appMu.Unlock()
+	h.app = &s
 }
 
 func rendererExecutableName() string {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/panelcast/panelcast/pkg/app"
 	"github.com/panelcast/panelcast/pkg/buildinfo"
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/plugin"
@@ -43,6 +44,13 @@ run "panelcast render -h" for the list.
 
 // Main runs the program and returns its exit code.
 func Main(args []string, environ []string, stdout, stderr io.Writer) int {
+	if plugin.Detected() && app.Started(args[0]) {
+		if err := app.Serve(pluginLogger(stderr, "info"), environ); err != nil {
+			fmt.Fprintln(stderr, "panelcast:", err)
+			return 1
+		}
+		return 0
+	}
 	if plugin.Detected() {
 		if err := runPlugin(environ, stderr); err != nil {
 			fmt.Fprintln(stderr, "panelcast:", err)

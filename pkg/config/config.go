@@ -79,7 +79,11 @@ type Config struct {
 	TelegramAPIURL    string
 
 	// Alerts.
-	DefaultTo       []string
+	DefaultTo []string
+	// Destinations are the named addresses a person picks from (the app's
+	// "Send to chat…"); FreeAddresses lets a push name any other address.
+	Destinations    []Destination
+	FreeAddresses   bool
 	AlertLookback   time.Duration
 	AlertWidth      int
 	AlertHeight     int
@@ -91,6 +95,12 @@ type Config struct {
 	// Grafana is what Grafana's environment tells a plugin; nil when a
 	// person started the binary. No key sets it.
 	Grafana *GrafanaEnv
+}
+
+// Destination is a chat address under the name people know it by.
+type Destination struct {
+	Name string `json:"name"`
+	To   string `json:"to"`
 }
 
 // GrafanaEnv is what the environment Grafana starts a plugin with says
@@ -134,6 +144,7 @@ func Default() Config {
 		Addr:            "127.0.0.1:8081",
 		ShutdownTimeout: 60 * time.Second,
 		PushMinRole:     "Editor",
+		FreeAddresses:   true,
 		OutboxRetention: delivery.DefaultRetention,
 		OutboxLease:     delivery.DefaultLease,
 		MaxAttempts:     delivery.DefaultMaxAttempts,

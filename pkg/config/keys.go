@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -147,6 +148,9 @@ var Keys = []Key{
 	str("telegram_api_url", "Telegram Bot API base URL", func(c *Config) *string { return &c.TelegramAPIURL }).
 		checked(func(c *Config) error { return optionalHTTPURL(c.TelegramAPIURL) }),
 	list("default_to", "addresses an alert goes to when neither the webhook's ?to= nor its panelcast_to label names one, comma-separated (e.g. slack:#ops)", func(c *Config) *[]string { return &c.DefaultTo }),
+	{Name: "destinations", Help: `named chat addresses people pick from, a JSON list like [{"name": "Ops on Slack", "to": "slack:#ops"}]`,
+		set: setDestinations, get: getDestinations},
+	boolean("free_addresses", "whether a push may name an address that is not one of destinations (true), or only those (false)", func(c *Config) *bool { return &c.FreeAddresses }),
 	duration("alert_lookback", "how far before an alert started its picture begins", func(c *Config) *time.Duration { return &c.AlertLookback }).
 		checked(func(c *Config) error {
 			return refuseIf(c.AlertLookback < time.Minute || c.AlertLookback > 30*24*time.Hour, "must be between 1m and 720h, got %s", c.AlertLookback)
@@ -295,6 +299,52 @@ func integer(name, help string, f func(*Config) *int, aliases ...string) Key {
 			return nil
 		},
 		get: func(c *Config) string { return strconv.Itoa(*f(c)) }}
+}
+
+func boolean(name, help string, f func(*Config) *bool) Key {
+	return Key{Name: name, Help: help,
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			*f(c) = b
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatBool(*f(c)) }}
+}
+
+func setDestinations(c *Config, v string) error {
+	if strings.TrimSpace(v) == "" {
+		c.Destinations = nil
+		return nil
+	}
+	var ds []Destination
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ds); err != nil {
+		return fmt.Errorf(`is not a JSON list like [{"name": "Ops on Slack", "to": "slack:#ops"}] (%v)`, err)
+	}
+	seen := map[string]bool{}
+	for i, d := range ds {
+		if strings.TrimSpace(d.Name) == "" || strings.TrimSpace(d.To) == "" {
+			return fmt.Errorf("entry %d needs both a name and a to address", i+1)
+		}
+		if seen[d.Name] {
+			return fmt.Errorf("the name %q is given twice: give each destination its own name", d.Name)
+		}
+		seen[d.Name] = true
+	}
+	c.Destinations = ds
+	return nil
+}
+
+func getDestinations(c *Config) string {
+	if len(c.Destinations) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(c.Destinations)
+	return string(b)
 }
 
 func float(name, help string, f func(*Config) *float64, aliases ...string) Key {

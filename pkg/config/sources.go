@@ -2,12 +2,17 @@ package config
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -64,18 +69,90 @@ func FromPluginEnv(environ []string) (Config, []string, error) {
 	if c.ChromiumPath == "" {
 		c.ChromiumPath = env["PANELCAST_CHROMIUM"]
 	}
-	c.Grafana = &GrafanaEnv{}
-	for _, v := range []string{"GF_PATHS_DATA", "DATA_DIR"} {
-		// A relative path is relative to Grafana's home, which a plugin
-		// does not know.
-		if p := strings.TrimSpace(env[v]); filepath.IsAbs(p) {
-			c.Grafana.DataDirs = append(c.Grafana.DataDirs, EnvDir{v, filepath.Clean(p)})
-		}
-	}
+	c.Grafana = grafanaEnv(env)
 	if err := c.Validate(); err != nil {
 		return c, others, fmt.Errorf("[plugin.panelcast-renderer] %w", err)
 	}
 	return c, others, nil
+}
+
+// grafanaEnv is what Grafana's environment says about the plugin's place.
+func grafanaEnv(env map[string]string) *GrafanaEnv {
+	g := &GrafanaEnv{}
+	for _, v := range []string{"GF_PATHS_DATA", "DATA_DIR"} {
+		// A relative path is relative to Grafana's home, which a plugin
+		// does not know.
+		if p := strings.TrimSpace(env[v]); filepath.IsAbs(p) {
+			g.DataDirs = append(g.DataDirs, EnvDir{v, filepath.Clean(p)})
+		}
+	}
+	return g
+}
+
+// FromAppSettings builds the configuration of the app plugin from its
+// settings page: plain keys in jsonData, secret keys in secureJsonData
+// (Grafana decrypts them for the backend and never shows them to the
+// browser again), by the same names as everywhere else. A key in the wrong
+// half, or no key at all, is an error naming it. A jsonData value may be
+// any JSON: a string is taken as it is, anything else as its JSON text
+// (destinations is a list, free_addresses a boolean). An empty value keeps
+// the key's default, as an empty field of the settings page, or a
+// provisioning file's variable that is not set, means.
+func FromAppSettings(jsonData []byte, secure map[string]string, environ []string) (Config, error) {
+	c := Default()
+	var plain map[string]json.RawMessage
+	if len(bytes.TrimSpace(jsonData)) > 0 {
+		if err := json.Unmarshal(jsonData, &plain); err != nil {
+			return c, fmt.Errorf("the app's settings (jsonData) are not a JSON object: %v; save the settings page again", err)
+		}
+	}
+	secretKeys := map[string]bool{}
+	for _, k := range Keys {
+		secretKeys[k.Name] = k.Secret
+	}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(plain)) {
+		isSecret, known := secretKeys[name]
+		switch {
+		case !known:
+			errs = append(errs, fmt.Errorf("%s: the app has no such setting; `panelcast keys` lists every setting", name))
+			continue
+		case isSecret:
+			errs = append(errs, fmt.Errorf("%s: is a secret and belongs in secureJsonData, where the browser cannot read it back: set it again as a secure field", name))
+			continue
+		}
+		v := string(plain[name])
+		var text string
+		if json.Unmarshal(plain[name], &text) == nil {
+			v = text
+		}
+		if strings.TrimSpace(v) == "" || v == "null" {
+			continue
+		}
+		if err := c.Set(name, v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(secure)) {
+		if isSecret, known := secretKeys[name]; !known || !isSecret {
+			errs = append(errs, fmt.Errorf("%s: is not a secret setting, so it is not read from secureJsonData: set it as a plain field", name))
+			continue
+		}
+		if strings.TrimSpace(secure[name]) == "" {
+			continue
+		}
+		if err := c.Set(name, secure[name]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.Grafana = grafanaEnv(envMap(environ))
+	if len(errs) == 0 {
+		errs = append(errs, c.Validate())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("the app's settings: %w", err)
+	}
+	return c, nil
 }
 
 // grafanaOwn reports the GF_PLUGIN_* variables that Grafana or the plugin

@@ -8,6 +8,9 @@
 //
 //	POST /push       {"panel": {...}, "to": "slack:#ops", "text": "...", "thread": "..."}
 //	                 → 202 {"id": "...", "state": "queued"}
+//	                 or multipart/form-data: a part "request" with that JSON
+//	                 and a part "picture" (image/png) sent as it is; 413
+//	                 over MaxUpload
 //	GET  /push/{id}  → 200 {"id", "state", "attempts", "error", "permalink"}
 //	POST /alerts     a Grafana webhook contact point's or Alertmanager's body,
 //	                 ?to=slack:%23ops,telegram:-100123 (optional)
@@ -25,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -91,8 +95,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) push(w http.ResponseWriter, r *http.Request) {
-	req, err := decode(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
+	var req service.PushRequest
+	var err error
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		req, err = decodeUpload(r, http.MaxBytesReader(w, r.Body, MaxUpload))
+	} else {
+		req, err = decode(http.MaxBytesReader(w, r.Body, maxBody))
+	}
+	switch {
+	case errors.Is(err, errUploadTooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, err)
+		return
+	case err != nil:
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}

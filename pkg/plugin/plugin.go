@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
+	"github.com/panelcast/panelcast/pkg/grafanauser"
 	"github.com/panelcast/panelcast/pkg/httpapi"
 	"github.com/panelcast/panelcast/pkg/pluginextensionv2"
 	"github.com/panelcast/panelcast/pkg/secret"
@@ -52,9 +53,9 @@ func Serve(svc *service.Service) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /health", healthResource{svc: svc})
 	httpapi.Mount(mux, httpapi.New(svc, httpapi.Options{
-		Authorize:  minGrafanaRole(svc.Config().PushMinRole),
-		GrafanaURL: grafanaAppURL,
-		Caller:     grafanaCaller,
+		Authorize:  grafanauser.MinRole(svc.Config().PushMinRole, "/api/plugins/"+ID+"/resources"),
+		GrafanaURL: grafanauser.AppURL,
+		Caller:     grafanauser.Caller,
 	}))
 	// Manage serves through go-plugin as Serve did, with the SDK's standard
 	// middlewares (request logs and metrics Grafana scrapes, tracing) and

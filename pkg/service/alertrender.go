@@ -173,13 +173,17 @@ func (s *Service) renderShared(ctx context.Context, pageURL string, width, heigh
 	return img, err
 }
 
-// renderForChat renders a page of Grafana as its service account.
+// renderForChat renders a page of Grafana as its service account: with
+// Panelcast's browser, or through Grafana's /render.
 func (s *Service) renderForChat(ctx context.Context, kind, pageURL string, width, height int, tz string) ([]byte, error) {
 	g := GrafanaRender{URL: pageURL, Width: width, Height: height, Timezone: tz, Encoding: string(render.PNG)}
 	start := time.Now()
 	req, err := s.Request(g)
 	var img []byte
-	if err == nil {
+	switch {
+	case err == nil && s.throughGrafana:
+		img, err = s.renderThroughGrafana(ctx, req)
+	case err == nil:
 		if s.cfg.GrafanaToken.IsSet() {
 			req.OriginHeaders = map[string]secret.Value{"Authorization": secret.New("Bearer " + s.cfg.GrafanaToken.Reveal())}
 		}
@@ -190,6 +194,25 @@ func (s *Service) renderForChat(ctx context.Context, kind, pageURL string, width
 		err = delivery.Permanent(err)
 	}
 	return img, s.push.scrub(err)
+}
+
+// renderThroughGrafana asks Grafana's /render for req's page, within the
+// request's timeout; a refusal (not Grafana's own failure) is permanent.
+func (s *Service) renderThroughGrafana(ctx context.Context, req render.Request) ([]byte, error) {
+	base := s.cfg.GrafanaURL
+	if base == "" {
+		if u, err := url.Parse(req.URL); err == nil {
+			base = u.Scheme + "://" + u.Host
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
+	defer cancel()
+	img, err := s.grafanaClient(strings.TrimRight(base, "/"), false).Render(ctx, req.URL, req.Width, req.Height, req.Timezone, req.Timeout)
+	var apiErr *grafana.APIError
+	if errors.As(err, &apiErr) && !apiErr.Temporary() {
+		err = delivery.Permanent(err)
+	}
+	return img, err
 }
 
 // sharedRenders runs one render per key at a time and keeps its picture for

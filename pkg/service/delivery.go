@@ -381,8 +381,11 @@ func (s *Service) preparePush(ctx context.Context, j delivery.Job) (chat.Message
 		return s.prepareAlert(ctx, j)
 	}
 	var spec RenderSpec
-	if err := json.Unmarshal(j.Payload, &spec); err != nil || spec.URL == "" {
+	if err := json.Unmarshal(j.Payload, &spec); err != nil || (spec.URL == "" && spec.Picture == nil) {
 		return chat.Message{}, delivery.Permanent(fmt.Errorf("the stored panel of job %s is unreadable (%v): push it again", j.ID, err))
+	}
+	if spec.Picture != nil {
+		return chat.Message{Images: []chat.Image{{Data: spec.Picture, Filename: "panel.png"}}}, nil
 	}
 	if err := s.checkDashboard(ctx, spec); err != nil {
 		return chat.Message{}, s.push.scrub(err)

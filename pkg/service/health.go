@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -141,12 +142,20 @@ func (s *Service) runChecks(ctx context.Context) checks {
 			mu.Unlock()
 		})
 	}
-	c.fonts = render.CheckFonts(ctx)
-	if s.renderer.Stats().ChromiumPath != "" {
+	switch {
+	case s.throughGrafana:
+		start := time.Now()
+		c.probed = true
+		c.version, c.probeErr = s.grafanaRenderer(ctx)
+		c.probeMillis = time.Since(start).Milliseconds()
+	case s.RendererStats().ChromiumPath != "":
+		c.fonts = render.CheckFonts(ctx)
 		start := time.Now()
 		c.probed = true
 		c.version, c.probeErr = s.renderer.Probe(ctx)
 		c.probeMillis = time.Since(start).Milliseconds()
+	default:
+		c.fonts = render.CheckFonts(ctx)
 	}
 	wg.Wait()
 	c.at = time.Now()
@@ -257,9 +266,39 @@ func (d deliveryNow) outboxHealth(ctx context.Context) *OutboxHealth {
 	return o
 }
 
-// browserHealth is the browser's part: found, its version and the probe.
+// grafanaRenderer is Grafana's renderer as /render would use it: its
+// version, or why there is none.
+func (s *Service) grafanaRenderer(ctx context.Context) (string, error) {
+	if s.cfg.GrafanaURL == "" {
+		return "", errors.New("the address of Grafana is unknown: set grafana_url")
+	}
+	available, version, err := s.grafanaClient(strings.TrimRight(s.cfg.GrafanaURL, "/"), false).RendererStatus(ctx)
+	switch {
+	case err != nil:
+		return "", s.push.scrub(err)
+	case !available:
+		return "", errors.New("there is no renderer in Grafana, so its /render cannot draw panels: install the Panelcast or grafana-image-renderer plugin, or set [rendering] server_url")
+	case version == "":
+		version = "a renderer"
+	}
+	return version, nil
+}
+
+// browserHealth is the browser's part: found, its version and the probe;
+// or Grafana's renderer, for a service that renders through /render.
 func (s *Service) browserHealth(c checks) Health {
 	h := Health{Version: buildinfo.Version, TLSMode: string(s.cfg.TLSMode), Fonts: c.fonts, CheckedAt: c.at}
+	if s.throughGrafana {
+		h.Renderer = &GrafanaRendererHealth{URL: strings.TrimRight(s.cfg.GrafanaURL, "/") + "/render", Version: c.version}
+		if c.probeErr != nil {
+			h.Renderer.Error = c.probeErr.Error()
+			h.Message = "rendering through Grafana's /render: " + c.probeErr.Error()
+			return h
+		}
+		h.OK, h.ProbeMillis = true, c.probeMillis
+		h.Message = fmt.Sprintf("Panelcast %s: renders through Grafana's /render (%s)", buildinfo.Version, c.version)
+		return h
+	}
 	st := s.renderer.Stats()
 	h.ChromiumPath, h.BrowserVersion = st.ChromiumPath, st.BrowserVersion
 	if st.Sandbox != "" {

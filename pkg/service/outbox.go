@@ -85,7 +85,10 @@ func (s *Service) openOutbox() (delivery.Store, error) {
 		tried = append(tried, fmt.Sprintf("%s %s is not writable (%v)", d.Var, d.Path, err))
 	}
 	advice := "set outbox_path to a file on a local disk that Panelcast may write"
-	if c.Grafana != nil {
+	switch {
+	case c.Grafana != nil && s.throughGrafana:
+		advice = "set outbox_path in the app's settings to a file on a local disk the grafana user may write, e.g. /var/lib/grafana/panelcast/outbox.db, or outbox_url when Grafana runs as several replicas; until then pushes are refused"
+	case c.Grafana != nil:
 		advice = "set outbox_path in [plugin.panelcast-renderer] to a file on a local disk the grafana user may write, e.g. /var/lib/grafana/panelcast/outbox.db; until then pushes are refused, and Panelcast tries Grafana's data folder again once Grafana has it render a picture"
 	}
 	return nil, fmt.Errorf("%w: %s: %s", ErrNoDataFolder, strings.Join(tried, "; "), advice)

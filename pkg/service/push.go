@@ -1,16 +1,20 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/png"
 	"net/url"
+	"reflect"
 	"strings"
 
 	"github.com/panelcast/panelcast/pkg/chat"
 	"github.com/panelcast/panelcast/pkg/chat/discord"
 	"github.com/panelcast/panelcast/pkg/chat/telegram"
+	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/delivery"
 	"github.com/panelcast/panelcast/pkg/grafana"
 	"github.com/panelcast/panelcast/pkg/quote"
@@ -66,6 +70,10 @@ type PushRequest struct {
 	// Caller, when the door names one (plugin mode), must be able to view
 	// the panel's dashboard: see Caller.
 	Caller *Caller
+	// Picture, when set, is a PNG the caller rendered (the app's browser,
+	// through the user's own /render): it is sent as it is, and Panel is
+	// then optional.
+	Picture []byte
 }
 
 // RenderSpec is what a job needs to render its picture; it is stored as the
@@ -82,6 +90,8 @@ type RenderSpec struct {
 	// a wrong token or UID fails with a reason instead of a picture of the
 	// login page.
 	DashboardUID string `json:"dashboardUid,omitempty"`
+	// Picture is the PNG the push came with, sent instead of a render.
+	Picture []byte `json:"picture,omitempty"`
 }
 
 // PushPlan is a validated push: where it goes and what it renders.
@@ -124,15 +134,26 @@ func (s *Service) PlanPush(p PushRequest, grafanaURL string) (PushPlan, error) {
 	if err != nil {
 		return PushPlan{}, err
 	}
+	if err := s.listedAddress(addr); err != nil {
+		return PushPlan{}, err
+	}
 	if len(p.Text) > maxText {
 		return PushPlan{}, badPush("text is %d bytes; keep it under %d", len(p.Text), maxText)
 	}
 	if len(p.Thread) > maxThread || quote.HasControl(p.Thread) {
 		return PushPlan{}, badPush("thread must be at most %d printable characters", maxThread)
 	}
-	spec, err := s.planRender(p.Panel, grafanaURL)
-	if err != nil {
-		return PushPlan{}, err
+	var spec RenderSpec
+	if p.Picture == nil || !reflect.DeepEqual(p.Panel, Panel{}) {
+		if spec, err = s.planRender(p.Panel, grafanaURL); err != nil {
+			return PushPlan{}, err
+		}
+	}
+	if p.Picture != nil {
+		if err := checkPicture(p.Picture, s.cfg); err != nil {
+			return PushPlan{}, err
+		}
+		spec.Picture = p.Picture
 	}
 	return PushPlan{Address: addr, Render: spec, Text: p.Text, Thread: p.Thread}, nil
 }
@@ -167,6 +188,34 @@ func (s *Service) checkAddress(to string) (chat.Address, error) {
 		return chat.Address{}, fmt.Errorf("%w: %v", ErrBadPush, err)
 	}
 	return addr, nil
+}
+
+// checkPicture accepts a PNG no larger than the largest picture Panelcast
+// would render itself: max_width by max_height at max_scale.
+func checkPicture(b []byte, c config.Config) error {
+	cfg, err := png.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return badPush("the picture is not a PNG (%v): send the panel as image/png", err)
+	}
+	maxW, maxH := int(float64(c.MaxWidth)*c.MaxScale), int(float64(c.MaxHeight)*c.MaxScale)
+	if cfg.Width > maxW || cfg.Height > maxH {
+		return badPush("the picture is %dx%d pixels; at most %dx%d (max_width, max_height times max_scale) are sent", cfg.Width, cfg.Height, maxW, maxH)
+	}
+	return nil
+}
+
+// listedAddress refuses an address that is not one of destinations while
+// free_addresses is false.
+func (s *Service) listedAddress(addr chat.Address) error {
+	if s.cfg.FreeAddresses {
+		return nil
+	}
+	for _, d := range s.cfg.Destinations {
+		if a, err := chat.ParseAddress(d.To); err == nil && a.String() == addr.String() {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s is not one of the destinations and free_addresses is off: pick a destination, or ask an admin to add it", ErrForbidden, addr)
 }
 
 // missingCredentials names the settings a provider still needs, "" when it
@@ -283,7 +332,7 @@ func (s *Service) Push(ctx context.Context, p PushRequest, grafanaURL string) (P
 	if err != nil {
 		return PushStatus{}, err
 	}
-	if p.Caller != nil {
+	if p.Caller != nil && (p.Picture == nil || plan.Render.URL != "") {
 		if plan.Render.DashboardUID == "" {
 			return PushStatus{}, badPush("panel.url must be a dashboard panel (/d/<uid>/… or /d-solo/<uid>/…) so that Panelcast can check that %s may view it", p.Caller.Login)
 		}
@@ -314,8 +363,8 @@ func (s *Service) RenderPanel(ctx context.Context, p Panel, grafanaURL string) (
 	if err != nil {
 		return nil, err
 	}
-	if s.startErr != nil && s.renderer.Stats().ChromiumPath == "" {
-		return nil, noBrowser{s.startErr}
+	if err := s.browserMissing(); err != nil && !s.throughGrafana {
+		return nil, err
 	}
 	if err := s.checkDashboard(ctx, spec); err != nil {
 		return nil, s.push.scrub(err)
@@ -353,4 +402,60 @@ func pathOnly(u string) string {
 		return u[:i]
 	}
 	return u
+}
+
+// Destinations are what a person picks a push's address from: the named
+// destinations, whether other addresses are allowed, where alerts go by
+// default and which chats are set up (never a token).
+type Destinations struct {
+	Destinations  []config.Destination `json:"destinations"`
+	FreeAddresses bool                 `json:"freeAddresses"`
+	DefaultTo     string               `json:"defaultTo"`
+	Chats         []ChatSetup          `json:"chats"`
+}
+
+// ChatSetup says whether a chat provider has its credentials.
+type ChatSetup struct {
+	Provider   string `json:"provider"`
+	Configured bool   `json:"configured"`
+}
+
+// Destinations reports the configured destinations and chats.
+func (s *Service) Destinations() Destinations {
+	d := Destinations{Destinations: s.cfg.Destinations, FreeAddresses: s.cfg.FreeAddresses,
+		DefaultTo: strings.Join(s.cfg.DefaultTo, ","), Chats: []ChatSetup{}}
+	if d.Destinations == nil {
+		d.Destinations = []config.Destination{}
+	}
+	for _, p := range knownProviders {
+		if p != inboxProvider {
+			d.Chats = append(d.Chats, ChatSetup{Provider: p, Configured: missingCredentials(s, p) == ""})
+		}
+	}
+	return d
+}
+
+// TestText is the message PushTest sends.
+const TestText = "Panelcast test message: this chat is set up to receive Grafana panels."
+
+// PushTest queues a short text message to the address to, checked as a
+// push's address is, so that an admin sees a chat is set up.
+func (s *Service) PushTest(ctx context.Context, to string) (PushStatus, error) {
+	addr, err := s.checkAddress(to)
+	if err != nil {
+		return PushStatus{}, err
+	}
+	if err := s.listedAddress(addr); err != nil {
+		return PushStatus{}, err
+	}
+	o, err := s.push.outboxFor(addr.Provider)
+	if err != nil {
+		return PushStatus{}, err
+	}
+	j, _, err := o.Enqueue(ctx, delivery.Job{Kind: "push", Address: addr.String(), Text: TestText})
+	if err != nil {
+		return PushStatus{}, fmt.Errorf("%w: %v", ErrDeliveryUnavailable, err)
+	}
+	s.log.Info("test message queued", "id", j.ID, "to", j.Address)
+	return statusOf(j), nil
 }

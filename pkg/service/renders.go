@@ -143,10 +143,7 @@ func (s *Service) ready(g GrafanaRender) (render.Request, error) {
 	if err != nil {
 		return req, err
 	}
-	if s.startErr != nil && s.renderer.Stats().ChromiumPath == "" {
-		return req, noBrowser{s.startErr}
-	}
-	return req, nil
+	return req, s.browserMissing()
 }
 
 // noBrowser is why no browser can ever start (none found, or

@@ -26,7 +26,10 @@ type Service struct {
 	tls *tlspolicy.Policy
 	// startErr is why the renderer could not start (no Chromium), reported
 	// by health checks and returned by renders.
-	startErr       error
+	startErr error
+	// throughGrafana renders for chat through Grafana's /render; renderer
+	// is then nil (Options.RenderThroughGrafana).
+	throughGrafana bool
 	inboxPermalink string
 	demoPanel      *DemoPanel
 	deliveryOpts   delivery.WorkerOptions
@@ -52,6 +55,12 @@ type Options struct {
 	// DemoPanel, when set, is a panel health offers to try (the built-in
 	// demo dashboard's).
 	DemoPanel *DemoPanel
+	// RenderThroughGrafana renders the pictures for chat through Grafana's
+	// /render API as grafana_token's service account, with whatever
+	// renderer Grafana has, instead of a browser of Panelcast's own: no
+	// Chromium starts, and Grafana's own render requests are refused (the
+	// app door, which Grafana does not use as its renderer).
+	RenderThroughGrafana bool
 }
 
 // DemoPanel is a panel of the built-in demo dashboard, as the push API
@@ -77,12 +86,17 @@ func New(ctx context.Context, opts Options) *Service {
 		log.Error("the TLS settings are unusable; only tls_mode applies", "error", err)
 		policy, _ = tlspolicy.New(tlspolicy.Options{Mode: cfg.TLSMode})
 	}
-	r, err := render.New(ctx, RenderOptions(cfg, policy, log))
-	if err != nil {
-		log.Error("renderer did not start", "error", err)
+	s := &Service{cfg: cfg, log: log, tls: policy, inboxPermalink: opts.InboxPermalink,
+		demoPanel: opts.DemoPanel, deliveryOpts: opts.Delivery, metrics: newMetrics(), throughGrafana: opts.RenderThroughGrafana}
+	if s.throughGrafana {
+		s.startErr = errThroughGrafana
+		return s
 	}
-	return &Service{cfg: cfg, renderer: r, log: log, tls: policy, startErr: err, inboxPermalink: opts.InboxPermalink,
-		demoPanel: opts.DemoPanel, deliveryOpts: opts.Delivery, metrics: newMetrics()}
+	s.renderer, s.startErr = render.New(ctx, RenderOptions(cfg, policy, log))
+	if s.startErr != nil {
+		log.Error("renderer did not start", "error", s.startErr)
+	}
+	return s
 }
 
 // Config is the configuration the service runs with.
@@ -95,7 +109,24 @@ func (s *Service) Logger() *slog.Logger { return s.log }
 func (s *Service) StartErr() error { return s.startErr }
 
 // RendererStats are the renderer's counters and the browser it found.
-func (s *Service) RendererStats() render.Stats { return s.renderer.Stats() }
+func (s *Service) RendererStats() render.Stats {
+	if s.renderer == nil {
+		return render.Stats{}
+	}
+	return s.renderer.Stats()
+}
+
+// errThroughGrafana is why a service that renders through Grafana's /render
+// takes no render request of Grafana's own.
+var errThroughGrafana = errors.New("this Panelcast renders through Grafana's /render and has no browser of its own: make the Panelcast renderer plugin or `panelcast serve` Grafana's renderer")
+
+// browserMissing is why no browser can render, or nil.
+func (s *Service) browserMissing() error {
+	if s.startErr != nil && s.RendererStats().ChromiumPath == "" {
+		return noBrowser{s.startErr}
+	}
+	return nil
+}
 
 // Start starts what runs beside the doors: chat delivery. Its error is the
 // outbox's, and leaves renders working: pushes are then answered 503 with
@@ -126,7 +157,11 @@ func (s *Service) Shutdown(ctx context.Context, stopDoor func(context.Context) e
 	if derr != nil {
 		derr = fmt.Errorf("closing the outbox failed: %w", derr)
 	}
-	return errors.Join(doorErr, derr, s.renderer.Close(ctx))
+	var rerr error
+	if s.renderer != nil {
+		rerr = s.renderer.Close(ctx)
+	}
+	return errors.Join(doorErr, derr, rerr)
 }
 
 // RenderOptions maps the configuration onto the renderer's options.
@@ -161,6 +196,13 @@ type SandboxHealth struct {
 	Reason  string `json:"reason"`
 }
 
+// GrafanaRendererHealth is whether Grafana's /render can draw panels.
+type GrafanaRendererHealth struct {
+	URL     string `json:"url"`
+	Version string `json:"version,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
 // Health is what health checks report.
 type Health struct {
 	OK             bool   `json:"ok"`
@@ -176,6 +218,9 @@ type Health struct {
 	Renders     int64          `json:"renders"`
 	Restarts    int64          `json:"browserRestarts"`
 	ProbeMillis int64          `json:"probeMillis,omitempty"`
+	// Renderer is Grafana's renderer, for a service that renders through
+	// Grafana's /render (no browser of its own).
+	Renderer *GrafanaRendererHealth `json:"grafanaRenderer,omitempty"`
 	// Fonts says whether Latin and CJK text can be drawn.
 	Fonts render.Fonts `json:"fonts"`
 	// Outbox and Chat are present while chat delivery runs; Chat lists

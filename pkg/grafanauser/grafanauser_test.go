@@ -1,4 +1,4 @@
-package plugin
+package grafanauser
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
-func TestMinGrafanaRole(t *testing.T) {
+func TestMinRole(t *testing.T) {
 	cases := []struct {
 		name, min string
 		user      *backend.User
@@ -33,7 +33,7 @@ func TestMinGrafanaRole(t *testing.T) {
 			if c.user != nil {
 				r = r.WithContext(backend.WithUser(r.Context(), c.user))
 			}
-			err := minGrafanaRole(c.min)(r)
+			err := MinRole(c.min, "/api/plugins/panelcast-renderer/resources")(r)
 			if c.wantErr == nil {
 				if err != nil {
 					t.Errorf("refused: %v", err)
@@ -47,13 +47,13 @@ func TestMinGrafanaRole(t *testing.T) {
 	}
 }
 
-func TestGrafanaAppURL(t *testing.T) {
+func TestAppURL(t *testing.T) {
 	r := httptest.NewRequest("POST", "/push", nil)
 	ctx := sdkconfig.WithGrafanaConfig(context.Background(), sdkconfig.NewGrafanaCfg(map[string]string{sdkconfig.AppURL: "https://grafana.example.org/"}))
-	if got := grafanaAppURL(r.WithContext(ctx)); got != "https://grafana.example.org/" {
-		t.Errorf("grafanaAppURL = %q", got)
+	if got := AppURL(r.WithContext(ctx)); got != "https://grafana.example.org/" {
+		t.Errorf("AppURL = %q", got)
 	}
-	if got := grafanaAppURL(r); got != "" {
-		t.Errorf("grafanaAppURL without Grafana's config = %q", got)
+	if got := AppURL(r); got != "" {
+		t.Errorf("AppURL without Grafana's config = %q", got)
 	}
 }
