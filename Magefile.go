@@ -5,6 +5,8 @@
 // executables get the names and build info Grafana tooling expects:
 //
 //	go run github.com/magefile/mage -v build:linux   # dist/gpx_panelcast_linux_amd64
+//	PANELCAST_PLUGIN_DIR=src go run github.com/magefile/mage -v build:linux
+//	                                                 # dist/gpx_panelcast_app_linux_amd64 (the app)
 //	go run github.com/magefile/mage -l               # list targets
 //
 // The everyday commands (make build, make package) live in the Makefile.
@@ -14,6 +16,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,11 +29,14 @@ import (
 var Default = build.BuildAll
 
 func init() {
-	// The SDK looks for src/plugin.json; ours sits at the repo root because
-	// src/ holds the web console. The executable name comes from plugin.json
-	// ("executable": "gpx_panelcast").
+	// The SDK looks for src/plugin.json; the renderer's sits at the repo
+	// root, and is the default. PANELCAST_PLUGIN_DIR=src builds for the app
+	// plugin's src/plugin.json instead (make app-plugin). The executable is
+	// named after that manifest's "executable": dist/<executable>_<os>_<arch>
+	// (gpx_panelcast_linux_amd64, gpx_panelcast_app_linux_amd64); the Go
+	// program is the same.
 	_ = build.SetBeforeBuildCallback(func(cfg build.Config) (build.Config, error) {
-		cfg.PluginJSONPath = "."
+		cfg.PluginJSONPath = pluginDir()
 		cfg.RootPackagePath = "./pkg"
 		if cfg.CustomVars == nil {
 			cfg.CustomVars = map[string]string{}
@@ -70,12 +76,21 @@ func version() string {
 	return "4.0.0"
 }
 
-// pluginID is plugin.json's id ("" if unreadable; the SDK then leaves it out).
+// pluginDir is the folder of the plugin.json to build for: $PANELCAST_PLUGIN_DIR,
+// else "." (the renderer's).
+func pluginDir() string {
+	if d := os.Getenv("PANELCAST_PLUGIN_DIR"); d != "" {
+		return d
+	}
+	return "."
+}
+
+// pluginID is that plugin.json's id ("" if unreadable; the SDK then leaves it out).
 func pluginID() string {
 	var m struct {
 		ID string `json:"id"`
 	}
-	b, err := os.ReadFile("plugin.json")
+	b, err := os.ReadFile(filepath.Join(pluginDir(), "plugin.json"))
 	if err == nil {
 		_ = json.Unmarshal(b, &m)
 	}

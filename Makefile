@@ -19,6 +19,9 @@ export VERSION
 PLUGIN_ID   := panelcast-renderer
 PLUGIN_EXE  := dist/gpx_panelcast_linux_amd64
 PACKAGE_ZIP := dist/$(PLUGIN_ID)-$(VERSION).linux-amd64.zip
+APP_ID      := panelcast-app
+APP_EXE     := dist/gpx_panelcast_app_linux_amd64
+APP_ZIP     := dist/$(APP_ID)-$(VERSION).linux-amd64.zip
 LDFLAGS     := -X github.com/panelcast/panelcast/pkg/buildinfo.Version=$(VERSION)
 MAGE        := $(GO) run github.com/magefile/mage
 FUZZTIME    ?= 10s
@@ -41,8 +44,20 @@ plugin: ## build the plugin executable only (mage build:linux)
 	GOFLAGS="$(strip $(shell $(GO) env GOFLAGS) -trimpath)" $(MAGE) -v build:linux
 	@test -x $(PLUGIN_EXE) || { echo "mage did not write $(PLUGIN_EXE)" >&2; exit 1; }
 
-package: build ## build, then write dist/panelcast-renderer-<version>.linux-amd64.zip for grafana-cli
+# The app's backend is the same program under the app's executable name:
+# the SDK's mage target reads "executable" from src/plugin.json.
+.PHONY: app-plugin
+app-plugin: ## build the app plugin's executable only (dist/gpx_panelcast_app_linux_amd64)
+	PANELCAST_PLUGIN_DIR=src GOFLAGS="$(strip $(shell $(GO) env GOFLAGS) -trimpath)" $(MAGE) -v build:linux
+	@test -x $(APP_EXE) || { echo "mage did not write $(APP_EXE)" >&2; exit 1; }
+
+# Two zips for grafana-cli --pluginUrl: the renderer's, and the app's around
+# the frontend build in dist/ (make frontend), which package never runs.
+package: ## build, then write dist/panelcast-renderer-<version>.linux-amd64.zip and dist/panelcast-app-<version>.linux-amd64.zip
+	@test -f dist/module.js -a -f dist/plugin.json || { echo "dist/ has no app frontend build (module.js, plugin.json): run make frontend first" >&2; exit 1; }
+	@$(MAKE) --no-print-directory build app-plugin
 	$(GO) run ./tools/package -version "$(VERSION)" -dist dist -os linux -arch amd64 -out "$(PACKAGE_ZIP)"
+	$(GO) run ./tools/package -version "$(VERSION)" -dist dist -os linux -arch amd64 -frontend dist -readme tools/package/app-README.md -out "$(APP_ZIP)"
 
 # The console is committed built (pkg/console/dist), so only changing it
 # needs Node; pkg/console's test fails when dist is older than src/console.

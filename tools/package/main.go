@@ -1,6 +1,8 @@
-// Command package writes the Grafana plugin archive:
+// Command package writes a Grafana plugin archive, the renderer's or the
+// app's:
 //
 //	go run ./tools/package -version 4.1.0 [-os linux -arch amd64] [-out FILE]
+//	go run ./tools/package -version 4.1.0 -frontend dist -readme tools/package/app-README.md
 //
 // The zip holds exactly one folder named after the plugin id, because
 // grafana-cli replaces an archive's first path component with the plugin id
@@ -10,7 +12,16 @@
 //	panelcast-renderer/plugin.json                (%VERSION%: MAJOR.MINOR.PATCH; %TODAY%)
 //	panelcast-renderer/gpx_panelcast_linux_amd64  (mode 0755)
 //	panelcast-renderer/plugin_start_linux_amd64   (symlink to the above)
-//	panelcast-renderer/README.md, LICENSE, img/...
+//	panelcast-renderer/README.md, CHANGELOG.md, LICENSE, img/...
+//
+//	panelcast-app/plugin.json, module.js, module.js.map, img/...  (from -frontend)
+//	panelcast-app/gpx_panelcast_app_linux_amd64   (mode 0755)
+//	panelcast-app/README.md, CHANGELOG.md, LICENSE
+//
+// With -frontend the manifest, module.js and the images come from the
+// frontend build (make frontend writes them into dist/), which this tool
+// never runs; without it a manifest that needs a module.js (app, panel,
+// data source) is refused.
 //
 // The plugin_start_<os>_<arch> link exists because Grafana 9–12 start a
 // renderer plugin under that fixed name and ignore plugin.json's
@@ -46,8 +57,10 @@ type options struct {
 	Dist       string // folder holding <executable>_<os>_<arch>
 	OS, Arch   string
 	Readme     string
+	Changelog  string
 	License    string
 	ImgDir     string // copied to img/
+	Frontend   string // frontend build: plugin.json, module.js[.map], img/; replaces PluginJSON and ImgDir
 	Launcher   string // renderer launch name ("plugin_start"); empty: no link
 	Out        string // zip path; empty: dist/<id>-<version>.<os>-<arch>.zip
 }
@@ -69,7 +82,9 @@ func run(args []string, stdout io.Writer) error {
 	fl.StringVar(&o.OS, "os", "linux", "target GOOS")
 	fl.StringVar(&o.Arch, "arch", "amd64", "target GOARCH")
 	fl.StringVar(&o.Readme, "readme", "src/README.md", "README shown on Grafana's plugin page")
+	fl.StringVar(&o.Changelog, "changelog", "CHANGELOG.md", "changelog file")
 	fl.StringVar(&o.License, "license", "LICENSE", "license file")
+	fl.StringVar(&o.Frontend, "frontend", "", "the frontend build (make frontend: dist) whose plugin.json, module.js, module.js.map and img/ are packaged; replaces -plugin-json and -img")
 	fl.StringVar(&o.ImgDir, "img", "src/img", "folder copied to img/ (logos)")
 	fl.StringVar(&o.Launcher, "launcher", "plugin_start", `name Grafana starts renderer plugins under; "" for none`)
 	fl.StringVar(&o.Out, "out", "", "zip to write (default: <dist>/<id>-<version>.<os>-<arch>.zip)")
@@ -143,14 +158,26 @@ func build(o options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var front []entry
+	if o.Frontend != "" {
+		if front, err = frontendEntries(o.Frontend); err != nil {
+			return "", err
+		}
+		o.PluginJSON = filepath.Join(o.Frontend, "plugin.json")
+		o.ImgDir = filepath.Join(o.Frontend, "img")
+	}
 	filled, m, err := readManifest(o, plain)
 	if err != nil {
 		return "", err
+	}
+	if m.Type != "renderer" && front == nil {
+		return "", fmt.Errorf("%s: a %s plugin needs its module.js: package the frontend build with -frontend", o.PluginJSON, m.Type)
 	}
 	entries, err := archiveEntries(o, m, filled)
 	if err != nil {
 		return "", err
 	}
+	entries = append(entries, front...)
 	if err := checkLogos(o.PluginJSON, m, entries); err != nil {
 		return "", err
 	}
@@ -201,6 +228,8 @@ func readManifest(o options, plain string) ([]byte, manifest, error) {
 		return nil, m, fmt.Errorf("%s: no id", o.PluginJSON)
 	case !m.Backend || m.Executable == "":
 		return nil, m, fmt.Errorf("%s: a backend plugin needs \"backend\": true and \"executable\"", o.PluginJSON)
+	case m.Info.Version != plain && o.Frontend != "":
+		return nil, m, fmt.Errorf("%s: info.version is %q, this package is %s: run make frontend again with the same VERSION", o.PluginJSON, m.Info.Version, plain)
 	case m.Info.Version != plain:
 		return nil, m, fmt.Errorf("%s: info.version is %q, want the %%VERSION%% placeholder", o.PluginJSON, m.Info.Version)
 	}
@@ -225,7 +254,7 @@ func archiveEntries(o options, m manifest, filled []byte) ([]entry, error) {
 			entries = append(entries, entry{name: l, symlink: exeName, mode: fs.ModeSymlink | 0o777})
 		}
 	}
-	for _, f := range []struct{ src, name string }{{o.Readme, "README.md"}, {o.License, "LICENSE"}} {
+	for _, f := range []struct{ src, name string }{{o.Readme, "README.md"}, {o.Changelog, "CHANGELOG.md"}, {o.License, "LICENSE"}} {
 		b, err := os.ReadFile(f.src)
 		if err != nil {
 			return nil, err
@@ -237,6 +266,30 @@ func archiveEntries(o options, m manifest, filled []byte) ([]entry, error) {
 		return nil, err
 	}
 	return append(entries, imgs...), nil
+}
+
+// frontendEntries are the frontend build's module.js and, when the build
+// wrote one, module.js.map (Grafana's plugin validator asks for it); the
+// manifest and img/ are read by the caller. A folder without plugin.json
+// or module.js is a frontend that was never built.
+func frontendEntries(dir string) ([]entry, error) {
+	for _, f := range []string{"plugin.json", "module.js"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return nil, fmt.Errorf("%s: no %s (the app's frontend build): run make frontend first", dir, f)
+		}
+	}
+	var es []entry
+	for _, f := range []string{"module.js", "module.js.map"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if errors.Is(err, fs.ErrNotExist) && f != "module.js" {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, entry{name: f, data: b, mode: 0o644})
+	}
+	return es, nil
 }
 
 // checkLogos refuses a manifest whose logo is not in the archive: Grafana

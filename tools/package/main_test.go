@@ -59,6 +59,7 @@ func fakeTree(t *testing.T) options {
 	write("dist/gpx_test_darwin_arm64", "other platform", 0o755)
 	write("dist/go_plugin_build_manifest", "mage leftovers", 0o755)
 	write("src/README.md", "# Test\n", 0o644)
+	write("CHANGELOG.md", "# Changelog\n", 0o644)
 	write("LICENSE", "license text\n", 0o644)
 	write("src/img/logo.svg", "<svg/>", 0o644)
 	return options{
@@ -69,6 +70,7 @@ func fakeTree(t *testing.T) options {
 		OS:         "linux",
 		Arch:       "amd64",
 		Readme:     filepath.Join(dir, "src/README.md"),
+		Changelog:  filepath.Join(dir, "CHANGELOG.md"),
 		License:    filepath.Join(dir, "LICENSE"),
 		ImgDir:     filepath.Join(dir, "src/img"),
 		Launcher:   "plugin_start",
@@ -112,7 +114,7 @@ func TestLayout(t *testing.T) {
 	err := run([]string{
 		"-version", o.Version, "-date", "2026-03-04",
 		"-plugin-json", o.PluginJSON, "-dist", o.Dist,
-		"-readme", o.Readme, "-license", o.License, "-img", o.ImgDir,
+		"-readme", o.Readme, "-changelog", o.Changelog, "-license", o.License, "-img", o.ImgDir,
 	}, &stdout)
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +137,7 @@ func TestLayout(t *testing.T) {
 	sort.Strings(names)
 	want := []string{
 		"test-renderer/",
+		"test-renderer/CHANGELOG.md",
 		"test-renderer/LICENSE",
 		"test-renderer/README.md",
 		"test-renderer/gpx_test_linux_amd64",
@@ -306,6 +309,7 @@ func TestRepoPlugin(t *testing.T) {
 		OS:         "linux",
 		Arch:       "amd64",
 		Readme:     filepath.Join(root, "src", "README.md"),
+		Changelog:  filepath.Join(root, "CHANGELOG.md"),
 		License:    filepath.Join(root, "LICENSE"),
 		ImgDir:     filepath.Join(root, "src", "img"),
 		Launcher:   "plugin_start",
@@ -317,7 +321,7 @@ func TestRepoPlugin(t *testing.T) {
 		t.Errorf("zip name %q", filepath.Base(out))
 	}
 	files := openZip(t, out)
-	for _, n := range []string{"plugin.json", "gpx_panelcast_linux_amd64", "plugin_start_linux_amd64", "README.md", "LICENSE", "img/logo.svg"} {
+	for _, n := range []string{"plugin.json", "gpx_panelcast_linux_amd64", "plugin_start_linux_amd64", "README.md", "CHANGELOG.md", "LICENSE", "img/logo.svg"} {
 		if files["panelcast-renderer/"+n] == nil {
 			t.Errorf("missing panelcast-renderer/%s", n)
 		}
