@@ -24,7 +24,7 @@ import { externals, newerThanFloor } from './externals.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'src');
-const dist = path.join(root, process.env.DIST_DIR || 'dist');
+const dist = path.resolve(root, process.env.DIST_DIR || 'dist');
 const dev = process.argv.includes('--dev');
 
 const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'));
