@@ -32,3 +32,12 @@ if (typeof window !== 'undefined') {
   Object.assign(global, { IntersectionObserver: (global as { IntersectionObserver?: unknown }).IntersectionObserver ?? NoopObserver });
   Object.assign(global, { ResizeObserver: (global as { ResizeObserver?: unknown }).ResizeObserver ?? NoopObserver });
 }
+
+// i18next (inside @grafana/ui) advertises itself on every init.
+const info = console.info.bind(console);
+console.info = (...args: unknown[]) => {
+  if (typeof args[0] === 'string' && args[0].includes('i18next')) {
+    return;
+  }
+  info(...args);
+};

@@ -182,7 +182,9 @@ export async function renderPreview(url: string, signal?: AbortSignal): Promise<
       const j = JSON.parse(text) as { message?: string; error?: string };
       sentence = j.message || j.error || '';
     } catch {
-      sentence = '';
+      // Grafana answers some render failures in plain text; a page is no sentence.
+      const t = text.trim();
+      sentence = t.length > 0 && t.length <= 300 && !t.startsWith('<') ? t : '';
     }
     throw new ApiError(
       sentence ? `Grafana could not render the panel: ${sentence}` : `Grafana could not render the panel (HTTP ${res.status}). Is an image renderer installed?`,

@@ -247,6 +247,17 @@ describe('SendToChat', () => {
     expect(screen.getByRole('button', { name: /^Send$/ })).toBeDisabled();
   });
 
+  it('shows a plain-text render failure as Grafana wrote it, and previews again on request', async () => {
+    installFetch(() => reply(500, new Blob(['Rendering failed: timeout'], { type: 'text/plain' })));
+    backend.get.mockResolvedValue(destinations());
+    render(<SendToChat context={relativeContext()} pollMs={10} />);
+    expect(await screen.findByText('Grafana could not render the panel: Rendering failed: timeout')).toBeInTheDocument();
+    installFetch();
+    fireEvent.click(screen.getByRole('button', { name: 'Try the preview again' }));
+    expect(await screen.findByRole('img', { name: 'Preview of CPU by host' })).toBeInTheDocument();
+    expect(screen.getByRole('button', { name: /^Send$/ })).toBeEnabled();
+  });
+
   it('offers the last addresses this user sent to, and takes a free address', async () => {
     window.localStorage.setItem('panelcast-app.recent.2.7', JSON.stringify(['telegram:-10042']));
     backend.get.mockResolvedValue(destinations({ defaultTo: undefined }));
