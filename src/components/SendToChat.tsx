@@ -263,24 +263,28 @@ export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProp
       </div>
 
       <div className={styles.row}>
-        <Field label="Width" htmlFor="panelcast-width" description={`${MIN_SIZE}–${MAX_SIZE} px`} className={styles.size}>
+        <Field label="Width" htmlFor="panelcast-width" className={styles.size}>
           <Input
             id="panelcast-width"
             type="number"
             min={MIN_SIZE}
             max={MAX_SIZE}
+            suffix="px"
+            title={`${MIN_SIZE}–${MAX_SIZE} px`}
             value={draft.width}
             disabled={busy}
             onChange={(e) => setDraft({ ...draft, width: e.currentTarget.value })}
             onKeyDown={(e) => e.key === 'Enter' && applySize()}
           />
         </Field>
-        <Field label="Height" htmlFor="panelcast-height" description={`${MIN_SIZE}–${MAX_SIZE} px`} className={styles.size}>
+        <Field label="Height" htmlFor="panelcast-height" className={styles.size}>
           <Input
             id="panelcast-height"
             type="number"
             min={MIN_SIZE}
             max={MAX_SIZE}
+            suffix="px"
+            title={`${MIN_SIZE}–${MAX_SIZE} px`}
             value={draft.height}
             disabled={busy}
             onChange={(e) => setDraft({ ...draft, height: e.currentTarget.value })}
@@ -297,15 +301,7 @@ export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProp
           {destError}
         </Alert>
       ) : (
-        <Field
-          label="Send to"
-          htmlFor="panelcast-to"
-          description={
-            dests?.freeAddresses
-              ? 'A destination, or any address such as slack:#ops or telegram:-100123'
-              : 'One of the destinations your Grafana admin set up'
-          }
-        >
+        <Field label="Send to" htmlFor="panelcast-to">
           <Select
             inputId="panelcast-to"
             aria-label="Send to"
@@ -316,16 +312,23 @@ export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProp
             allowCustomValue={Boolean(dests?.freeAddresses)}
             onCreateOption={(v: string) => setTo(v.trim() || undefined)}
             onChange={(v: SelectableValue<string>) => setTo(v?.value)}
-            placeholder={dests && !dests.freeAddresses && dests.destinations.length === 0 ? 'No destinations set up' : 'Choose where to send'}
+            placeholder={
+              dests && !dests.freeAddresses && dests.destinations.length === 0
+                ? 'No destinations set up'
+                : dests?.freeAddresses
+                  ? 'A destination, or an address such as slack:#ops'
+                  : 'Choose where to send'
+            }
             noOptionsMessage="No destinations set up"
           />
         </Field>
       )}
 
-      <Field label="Message" htmlFor="panelcast-text" description="Optional: sent with the picture">
+      <Field label="Message" htmlFor="panelcast-text">
         <TextArea
           id="panelcast-text"
           rows={2}
+          placeholder="Optional: a few words sent with the picture"
           value={text}
           disabled={busy}
           onChange={(e) => setText(e.currentTarget.value)}
@@ -386,7 +389,7 @@ const getStyles = (theme: GrafanaTheme2) => ({
   body: css({ display: 'flex', flexDirection: 'column', gap: theme.spacing(1) }),
   preview: css({
     width: '100%',
-    maxHeight: '50vh',
+    maxHeight: '32vh',
     display: 'flex',
     alignItems: 'center',
     justifyContent: 'center',
@@ -395,10 +398,10 @@ const getStyles = (theme: GrafanaTheme2) => ({
     borderRadius: theme.shape.radius.default,
     overflow: 'hidden',
   }),
-  image: css({ maxWidth: '100%', maxHeight: '50vh', objectFit: 'contain' }),
+  image: css({ maxWidth: '100%', maxHeight: '32vh', objectFit: 'contain' }),
   center: css({ display: 'flex', flexDirection: 'column', alignItems: 'center', gap: theme.spacing(1), padding: theme.spacing(2) }),
   row: css({ display: 'flex', alignItems: 'flex-end', gap: theme.spacing(2), flexWrap: 'wrap' }),
-  size: css({ width: 140, marginBottom: 0 }),
+  size: css({ width: 130, marginBottom: 0 }),
   refresh: css({ marginBottom: theme.spacing(0.5) }),
   status: css({ display: 'flex', alignItems: 'center', gap: theme.spacing(1), color: theme.colors.text.secondary }),
   buttons: css({ display: 'flex', justifyContent: 'flex-end', gap: theme.spacing(1), marginTop: theme.spacing(1) }),
