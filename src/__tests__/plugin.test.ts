@@ -19,6 +19,9 @@ describe('plugin.json', () => {
     expect(pluginJson.type).toBe('app');
     expect(pluginJson.backend).toBe(true);
     expect(pluginJson.executable).toBe('gpx_panelcast_app');
+    // Grafanas before lazy app loading register extensions only of apps
+    // they preload; module.js is small enough to load on every page.
+    expect(pluginJson.preload).toBe(true);
     expect(pluginJson.info.logos.small).toBe('img/logo.svg');
     expect(pluginJson.info.version).toBe('%VERSION%');
   });
