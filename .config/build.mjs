@@ -1,5 +1,6 @@
 // Builds the app plugin's frontend into dist/: module.js (AMD, the way
-// Grafana loads plugins through SystemJS), plugin.json, img/ and LICENSE.
+// Grafana loads plugins through SystemJS), plugin.json, img/, README.md
+// (from src/README.app.md) and LICENSE.
 //
 // An equivalent of @grafana/create-plugin's webpack setup, with esbuild
 // (already the console's bundler) instead of webpack + swc: the same entry
@@ -91,7 +92,7 @@ const amd =
   (map ? '//# sourceMappingURL=module.js.map\n' : '');
 
 await mkdir(dist, { recursive: true });
-for (const f of ['module.js', 'module.js.map', 'plugin.json', 'img']) {
+for (const f of ['module.js', 'module.js.map', 'plugin.json', 'img', 'README.md', 'LICENSE']) {
   await rm(path.join(dist, f), { recursive: true, force: true });
 }
 await writeFile(path.join(dist, 'module.js'), amd);
@@ -110,6 +111,8 @@ for (const logo of logos) {
   await copyFile(path.join(src, logo), path.join(dist, logo));
 }
 await copyFile(path.join(root, 'LICENSE'), path.join(dist, 'LICENSE'));
+// The page Grafana shows on the plugin's catalog entry (src/README.md is the renderer's).
+await copyFile(path.join(src, 'README.app.md'), path.join(dist, 'README.md'));
 
 const size = Buffer.byteLength(amd);
 console.log(`dist/module.js ${(size / 1024).toFixed(1)} KiB, define(${depList})`);

@@ -38,6 +38,7 @@ function load(mods: Record<string, unknown>) {
 it('writes module.js, plugin.json with the release version, and the logo', () => {
   expect(existsSync(path.join(dir, 'module.js'))).toBe(true);
   expect(existsSync(path.join(dir, 'img/logo.svg'))).toBe(true);
+  expect(readFileSync(path.join(dir, 'README.md'), 'utf8')).toMatch(/^# Panelcast app/);
   const pj = JSON.parse(readFileSync(path.join(dir, 'plugin.json'), 'utf8'));
   expect(pj.id).toBe('panelcast-app');
   expect(pj.info.version).toBe('4.2.1');

@@ -60,15 +60,22 @@ function site() {
   return { appSubUrl: config.appSubUrl ?? '', orgId: config.bootData?.user?.orgId ?? 1 };
 }
 
-function describeState(st: PushStatus): string {
+// After this long the dialog says that closing it loses nothing.
+const PATIENCE_MS = 20000;
+
+function describeState(st: PushStatus, long: boolean): string {
+  let s: string;
   switch (st.state) {
     case 'queued':
-      return 'Queued: Panelcast will send it in a moment…';
+      s = 'Queued: Panelcast will send it in a moment…';
+      break;
     case 'sending':
-      return st.attempts && st.attempts > 1 ? `Sending (attempt ${st.attempts})…` : 'Sending…';
+      s = st.attempts && st.attempts > 1 ? `Sending (attempt ${st.attempts})…` : 'Sending…';
+      break;
     default:
-      return 'Sending…';
+      s = 'Sending…';
   }
+  return long ? `${s} You can close this window: Panelcast keeps trying.` : s;
 }
 
 export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProps) {
@@ -88,6 +95,7 @@ export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProp
   const [to, setTo] = useState<string | undefined>();
   const [text, setText] = useState('');
   const [delivery, setDelivery] = useState<Delivery>({ state: 'idle' });
+  const [longWait, setLongWait] = useState(false);
 
   const src = useMemo(() => renderUrl(context, size, site(), loc), [context, size, loc]);
 
@@ -146,6 +154,8 @@ export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProp
     }
     let live = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    setLongWait(false);
+    const patience = setTimeout(() => live && setLongWait(true), PATIENCE_MS);
     const tick = () => {
       getPush(following).then(
         (st) => {
@@ -178,6 +188,7 @@ export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProp
     timer = setTimeout(tick, pollMs);
     return () => {
       live = false;
+      clearTimeout(patience);
       if (timer) {
         clearTimeout(timer);
       }
@@ -342,7 +353,7 @@ export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProp
       )}
       {delivery.state === 'following' && (
         <div role="status" className={styles.status}>
-          <Spinner inline /> {describeState(delivery.status)}
+          <Spinner inline /> {describeState(delivery.status, longWait)}
         </div>
       )}
       {delivery.state === 'sent' && (
