@@ -187,6 +187,13 @@ describe('SendToChat', () => {
     expect(JSON.parse(window.localStorage.getItem('panelcast-app.recent.2.7')!)).toEqual(['slack:#ops']);
   });
 
+  it('preselects the first address of a comma-separated defaultTo', async () => {
+    backend.get.mockResolvedValue(destinations({ defaultTo: 'mattermost:dev, slack:#ops' }));
+    render(<SendToChat context={relativeContext()} pollMs={10} />);
+    expect(await screen.findByText('Dev on Mattermost')).toBeInTheDocument();
+    await screen.findByRole('img');
+  });
+
   it('renders again at the size the user types', async () => {
     backend.get.mockResolvedValue(destinations());
     render(<SendToChat context={relativeContext()} pollMs={10} />);
@@ -260,8 +267,8 @@ describe('SendToChat', () => {
 
   it('offers the last addresses this user sent to, and takes a free address', async () => {
     window.localStorage.setItem('panelcast-app.recent.2.7', JSON.stringify(['telegram:-10042']));
-    backend.get.mockResolvedValue(destinations({ defaultTo: undefined }));
-    pushReplies.push(() => json(202, { id: 'm-4', state: 'sent', permalink: '' }));
+    backend.get.mockResolvedValue(destinations({ defaultTo: '' }));
+    pushReplies.push(() => json(202, { id: 'm-4', state: 'sent', permalink: '', error: 'The text was cut to 4000 characters.' }));
     render(<SendToChat context={relativeContext()} pollMs={10} />);
     await screen.findByRole('img');
     // with no default, the most recent address is preselected
@@ -276,6 +283,7 @@ describe('SendToChat', () => {
     });
     fireEvent.click(screen.getByRole('button', { name: /^Send$/ }));
     expect(await screen.findByText('Sent to discord:987')).toBeInTheDocument();
+    expect(screen.getByText('The text was cut to 4000 characters.')).toBeInTheDocument();
     const form = await readForm(calls.find((c) => c.url.endsWith('/resources/push'))!);
     expect(form.request.to).toBe('discord:987');
     expect(form.request.text).toBeUndefined();

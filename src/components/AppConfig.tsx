@@ -133,7 +133,7 @@ export function AppConfig({ plugin }: AppConfigProps) {
         <Field label="Any address" description="Let users type an address that is not a named destination">
           <Switch value={Boolean(settings.free_addresses)} onChange={(e) => setSettings({ ...settings, free_addresses: e.currentTarget.checked })} />
         </Field>
-        <Field label="Default address" description="Preselected in Send to chat…, and where alerts go when they name none">
+        <Field label="Default addresses" description="Where alerts go when they name none, comma-separated; the first is preselected in Send to chat…">
           <Input value={settings.default_to ?? ''} placeholder="slack:#ops" onChange={(e) => setSettings({ ...settings, default_to: e.currentTarget.value })} />
         </Field>
       </FieldSet>

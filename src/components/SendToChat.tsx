@@ -135,7 +135,9 @@ export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProp
           return;
         }
         setDests(d);
-        setTo((cur) => cur ?? d.defaultTo ?? recent.find((r) => d.freeAddresses || d.destinations.some((x) => x.to === r)) ?? d.destinations[0]?.to);
+        // defaultTo is the alerts' comma-separated list: its first address.
+        const first = d.defaultTo?.split(',').map((x) => x.trim()).find(Boolean);
+        setTo((cur) => cur ?? first ?? recent.find((r) => d.freeAddresses || d.destinations.some((x) => x.to === r)) ?? d.destinations[0]?.to);
       },
       (err: unknown) => live && setDestError(err instanceof Error ? err.message : String(err))
     );
@@ -365,6 +367,8 @@ export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProp
           ) : (
             'The picture is in the chat.'
           )}
+          {/* For a sent message, error is what went wrong after it was posted. */}
+          {delivery.status.error && <div className={styles.note}>{delivery.status.error}</div>}
         </Alert>
       )}
       {delivery.state === 'failed' && (
@@ -415,5 +419,6 @@ const getStyles = (theme: GrafanaTheme2) => ({
   size: css({ width: 130, marginBottom: 0 }),
   refresh: css({ marginBottom: theme.spacing(0.5) }),
   status: css({ display: 'flex', alignItems: 'center', gap: theme.spacing(1), color: theme.colors.text.secondary }),
+  note: css({ marginTop: theme.spacing(0.5), color: theme.colors.text.secondary }),
   buttons: css({ display: 'flex', justifyContent: 'flex-end', gap: theme.spacing(1), marginTop: theme.spacing(1) }),
 });
