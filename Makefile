@@ -27,7 +27,7 @@ MAGE        := $(GO) run github.com/magefile/mage
 FUZZTIME    ?= 10s
 
 .DEFAULT_GOAL := help
-.PHONY: help build cli plugin package console test check generate docs bench run screenshots fuzz clean
+.PHONY: help build cli plugin package console frontend frontend-test test check generate docs bench run screenshots fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -63,6 +63,16 @@ package: ## build, then write dist/panelcast-renderer-<version>.linux-amd64.zip 
 # needs Node; pkg/console's test fails when dist is older than src/console.
 console: ## rebuild the web console into pkg/console/dist (needs Node and npm)
 	cd src/console && npm ci && npm run build
+
+# The app plugin's frontend (panelcast-app: "Send to chat…" in the panel
+# menu, its settings page): src/module.ts and src/plugin.json into
+# dist/module.js, dist/plugin.json and dist/img/ (the Go executables in
+# dist/ stay). Node 20+ and npm; the tests are Jest with the real @grafana/ui.
+frontend: ## build the app plugin's frontend into dist/ (npm ci && npm run build)
+	npm ci --no-audit --no-fund && npm run build
+
+frontend-test: ## the app plugin frontend's tests (npm ci && npm test)
+	npm ci --no-audit --no-fund && npm test
 
 # Tools are pinned in tools/check/go.mod, a module of their own, so that
 # the project's go.mod lists only what the binary uses.
