@@ -105,16 +105,22 @@ generate: ## regenerate the gRPC code from proto/ (needs protoc: apt-get install
 docs: ## regenerate docs/configuration.md from the keys in pkg/config
 	$(GO) run ./tools/docgen -out docs/configuration.md
 
-test: ## go vet, then every test (tests build the binary themselves when they need it)
+# The app frontend's tests come last: Jest, then the built module.js in
+# Chromium through SystemJS with React 18 and 19 (it ends with "N passed,
+# N failed").
+test: ## go vet, every Go test (they build the binary themselves), then the app frontend's tests
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory frontend-test
+	npm run --silent build
+	npm run --silent test:browser
 
 bench: ## render and outbox benchmarks (tools/bench)
 	$(GO) run ./tools/bench
 
 # run needs a browser and, for Korean, Japanese and Chinese text, CJK
 # fonts: it installs what is missing with apt-get (Debian, Ubuntu).
-run: build ## install Chromium and CJK fonts if missing, render the demo to panel.png, then serve the console with the demo on 127.0.0.1:8081
+run: build frontend ## install Chromium and CJK fonts if missing, render the demo to panel.png, then serve the console with the demo on 127.0.0.1:8081
 	@missing=; \
 	 if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 	   || command -v google-chrome >/dev/null 2>&1 || [ -n "$${PANELCAST_CHROMIUM:-}" ]; then :; \

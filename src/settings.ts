@@ -12,6 +12,15 @@ export interface AppSettings {
   /** Whether users may type any address, not only a named destination. */
   free_addresses?: boolean;
   default_to?: string;
+  grafana_url?: string;
+  push_min_role?: string;
+  alert_grouping?: string;
+  alert_width?: string;
+  alert_height?: string;
+  alert_theme?: string;
+  alert_lookback?: string;
+  expression_panel?: string;
+  outbox_path?: string;
   slack_api_url?: string;
   mattermost_url?: string;
   mattermost_team?: string;
@@ -20,14 +29,22 @@ export interface AppSettings {
 }
 
 /** The secure fields: stored encrypted; the browser only learns which are set. */
-export const SECRET_KEYS = ['slack_bot_token', 'mattermost_token', 'discord_bot_token', 'telegram_bot_token'] as const;
+export const SECRET_KEYS = [
+  'grafana_token',
+  'slack_bot_token',
+  'mattermost_token',
+  'discord_bot_token',
+  'telegram_bot_token',
+  'outbox_url',
+] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
+/** A part of the settings page: at most one secure field, then plain ones. */
 export interface ChatSection {
   provider: string;
   label: string;
-  secret: SecretKey;
-  secretLabel: string;
+  secret?: SecretKey;
+  secretLabel?: string;
   plain: Array<{ key: keyof AppSettings; label: string; placeholder: string }>;
 }
 
@@ -62,5 +79,39 @@ export const CHATS: ChatSection[] = [
     secret: 'telegram_bot_token',
     secretLabel: 'Bot token',
     plain: [{ key: 'telegram_api_url', label: 'Bot API URL', placeholder: 'https://api.telegram.org' }],
+  },
+];
+
+/** The settings that are not a chat's, before and after the chats. */
+export const GRAFANA_SECTION: ChatSection = {
+  provider: 'grafana',
+  label: 'Grafana',
+  secret: 'grafana_token',
+  secretLabel: 'Service account token (Viewer is enough; for alert pictures and pushes from scripts)',
+  plain: [
+    { key: 'grafana_url', label: "Grafana's address as the app reaches it", placeholder: "Grafana's own URL" },
+    { key: 'push_min_role', label: 'Who may send (Viewer, Editor or Admin)', placeholder: 'Editor' },
+  ],
+};
+
+export const AFTER_CHATS: ChatSection[] = [
+  {
+    provider: 'alerts',
+    label: 'Alerts',
+    plain: [
+      { key: 'alert_grouping', label: 'One message per alert or per group (alert, group)', placeholder: 'alert' },
+      { key: 'alert_width', label: 'Picture width', placeholder: '1000' },
+      { key: 'alert_height', label: 'Picture height', placeholder: '500' },
+      { key: 'alert_theme', label: 'Picture theme (dark, light)', placeholder: 'dark' },
+      { key: 'alert_lookback', label: 'How long before the alert started the picture begins', placeholder: '1h' },
+      { key: 'expression_panel', label: 'Panel for alerts that name none (uid:panelId)', placeholder: 'none' },
+    ],
+  },
+  {
+    provider: 'outbox',
+    label: 'Outbox',
+    secret: 'outbox_url',
+    secretLabel: 'PostgreSQL URL, when Grafana runs as several replicas',
+    plain: [{ key: 'outbox_path', label: 'SQLite file', placeholder: "panelcast/outbox.db in Grafana's data folder" }],
   },
 ];

@@ -90,3 +90,20 @@ it('tests a destination through POST test and shows the answer', async () => {
   fireEvent.click(screen.getByRole('button', { name: 'Test' }));
   expect(await screen.findByText('No Slack bot token is set.')).toBeInTheDocument();
 });
+
+it('sets the service account token, who may send, alert pictures and the outbox, each in its half', async () => {
+  backend.post.mockResolvedValue({});
+  render(<AppConfig {...props()} />);
+  fireEvent.change(screen.getByLabelText(/^Grafana Service account token/), { target: { value: 'glsa_app' } });
+  fireEvent.change(screen.getByLabelText('Grafana Who may send (Viewer, Editor or Admin)'), { target: { value: 'Viewer' } });
+  fireEvent.change(screen.getByLabelText('Alerts One message per alert or per group (alert, group)'), { target: { value: 'group' } });
+  fireEvent.change(screen.getByLabelText('Alerts Picture width'), { target: { value: '800' } });
+  fireEvent.change(screen.getByLabelText(/^Outbox PostgreSQL URL/), { target: { value: 'postgres://pc:secret@db/pc' } });
+  fireEvent.click(screen.getByRole('button', { name: 'Save settings' }));
+  await screen.findByText('Saved.');
+  const body = backend.post.mock.calls[0][1];
+  expect(body.jsonData).toMatchObject({ push_min_role: 'Viewer', alert_grouping: 'group', alert_width: '800' });
+  expect(body.jsonData).not.toHaveProperty('grafana_token');
+  expect(body.jsonData).not.toHaveProperty('outbox_url');
+  expect(body.secureJsonData).toEqual({ grafana_token: 'glsa_app', outbox_url: 'postgres://pc:secret@db/pc' });
+});

@@ -1,5 +1,6 @@
 // The app's configuration page (Administration → Plugins → Panelcast):
-// destinations, each with a Test button, and each chat's token and URLs.
+// destinations, each with a Test button; Grafana's service account and who
+// may send; each chat's token and URLs; alert pictures; the outbox.
 // Tokens go to secureJsonData: never shown, only "configured" with Reset.
 
 import React, { useState } from 'react';
@@ -11,7 +12,16 @@ import { Alert, Button, Field, FieldSet, Input, SecretInput, Switch, useStyles2 
 
 import { testDestination } from '../api';
 import { PLUGIN_ID } from '../constants';
-import { type AppSettings, CHATS, type DestinationSetting, SECRET_KEYS, type SecretKey } from '../settings';
+import {
+  AFTER_CHATS,
+  type AppSettings,
+  CHATS,
+  type ChatSection,
+  type DestinationSetting,
+  GRAFANA_SECTION,
+  SECRET_KEYS,
+  type SecretKey,
+} from '../settings';
 
 export type AppConfigProps = PluginConfigPageProps<AppPluginMeta<AppSettings>>;
 
@@ -138,24 +148,26 @@ export function AppConfig({ plugin }: AppConfigProps) {
         </Field>
       </FieldSet>
 
-      {CHATS.map((chat) => (
-        <FieldSet key={chat.provider} label={chat.label}>
-          <Field label={chat.secretLabel}>
-            <SecretInput
-              aria-label={`${chat.label} ${chat.secretLabel}`}
-              isConfigured={configured[chat.secret] && secrets[chat.secret] === undefined}
-              value={secrets[chat.secret] ?? ''}
-              placeholder="Not set"
-              onChange={(e) => setSecrets({ ...secrets, [chat.secret]: e.currentTarget.value })}
-              onReset={() => {
-                setSecrets({ ...secrets, [chat.secret]: '' });
-              }}
-            />
-          </Field>
-          {chat.plain.map((f) => (
+      {[GRAFANA_SECTION, ...CHATS, ...AFTER_CHATS].map((section: ChatSection) => (
+        <FieldSet key={section.provider} label={section.label}>
+          {section.secret && (
+            <Field label={section.secretLabel}>
+              <SecretInput
+                aria-label={`${section.label} ${section.secretLabel}`}
+                isConfigured={configured[section.secret] && secrets[section.secret] === undefined}
+                value={secrets[section.secret] ?? ''}
+                placeholder="Not set"
+                onChange={(e) => setSecrets({ ...secrets, [section.secret as SecretKey]: e.currentTarget.value })}
+                onReset={() => {
+                  setSecrets({ ...secrets, [section.secret as SecretKey]: '' });
+                }}
+              />
+            </Field>
+          )}
+          {section.plain.map((f) => (
             <Field key={f.key} label={f.label}>
               <Input
-                aria-label={`${chat.label} ${f.label}`}
+                aria-label={`${section.label} ${f.label}`}
                 value={String(settings[f.key] ?? '')}
                 placeholder={f.placeholder}
                 onChange={(e) => setSettings({ ...settings, [f.key]: e.currentTarget.value })}
