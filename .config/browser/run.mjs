@@ -131,7 +131,7 @@ if (!existsSync(path.join(root, 'dist', 'module.js'))) {
     for (const react of ['18', '19']) {
       const ok = go.status === 0 && new RegExp(`--- PASS: TestSendToChat/React${react} `).test(out);
       ok ? passed++ : failed++;
-      const line = out.split('\n').find((l) => l.includes(`React ${react}: module.js loaded`));
+      const line = out.split('\n').find((l) => l.includes(`React ${react}.`) && l.includes(': module.js loaded'));
       console.log(ok ? `ok   end to end, ${(line || `React ${react}`).trim().replace(/^e2e_test\.go:\d+: /, '')}` : `FAIL end to end, React ${react}`);
     }
     if (go.status !== 0) {
