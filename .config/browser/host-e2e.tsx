@@ -8,33 +8,12 @@
 // Bundled by run.mjs with React 18 and with React 19.
 
 import React from 'react';
-import * as ReactDOM from 'react-dom';
 import { createRoot } from 'react-dom/client';
-import * as emotionCss from '@emotion/css';
 
 import * as runtime from './runtime-e2e';
+import { grafanaData, grafanaUi, importModule, registerShared } from './shared';
 
-declare const require: (id: string) => Record<string, unknown>;
-/* eslint-disable @typescript-eslint/no-require-imports */
-const grafanaData = require('@grafana/data') as typeof import('@grafana/data');
-const grafanaUi = require('@grafana/ui') as typeof import('@grafana/ui');
-
-declare const System: {
-  set: (id: string, mod: object) => void;
-  import: (id: string) => Promise<Record<string, unknown>>;
-};
-
-const shared: Record<string, object> = {
-  react: React,
-  'react-dom': ReactDOM,
-  '@emotion/css': emotionCss,
-  '@grafana/data': grafanaData,
-  '@grafana/ui': grafanaUi,
-  '@grafana/runtime': runtime,
-};
-for (const [name, mod] of Object.entries(shared)) {
-  System.set(`app:${name}`, { ...mod, default: mod, __useDefault: true });
-}
+registerShared(runtime);
 
 const theme = grafanaData.createTheme({ colors: { mode: 'dark' } });
 const report = (r: object) => {
@@ -70,7 +49,7 @@ type Link = {
   onClick: (e: unknown, h: { context: unknown; openModal: (o: { title: string; body: React.ComponentType<{ onDismiss?: () => void }> }) => void }) => void;
 };
 
-System.import('./module.js').then(
+importModule('./module.js').then(
   (ns) => {
     const plugin = (ns.plugin ?? (ns.default as { plugin?: unknown })?.plugin) as { addedLinkConfigs: Link[] };
     const link = plugin.addedLinkConfigs.find((l) => l.title === 'Send to chat…') ?? plugin.addedLinkConfigs[0];

@@ -214,22 +214,9 @@ func notDashboard(uid string, err error) *APIError {
 // names it in errors, and refused turns a status other than 200 into the
 // sentence for it. Errors are *APIError.
 func (c *Client) get(ctx context.Context, path, what string, refused func(code int, body []byte) *APIError) ([]byte, error) {
-	base := strings.TrimRight(c.BaseURL, "/")
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	resp, err := c.send(ctx, strings.TrimRight(c.BaseURL, "/")+path, "application/json", "Grafana")
 	if err != nil {
-		return nil, &APIError{msg: fmt.Sprintf("Grafana's URL %s is unusable (%v): fix grafana_url", quote.Clip(base), err)}
-	}
-	req.Header.Set("Accept", "application/json")
-	if c.Token.IsSet() {
-		req.Header.Set("Authorization", "Bearer "+c.Token.Reveal())
-	}
-	client := c.HTTP
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, &APIError{msg: fmt.Sprintf("could not reach Grafana at %s (%v): check grafana_url and that Grafana is up", base, err), temporary: true, err: err}
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDashboardJSON+1))
@@ -349,4 +336,28 @@ func parseDashboard(body []byte) (Dashboard, error) {
 	walk(j.Dashboard.Panels)
 	walk(j.Dashboard.Rows)
 	return d, nil
+}
+
+// send GETs url from Grafana as the client's token, accepting accept.
+// what names the API in the error, an *APIError: a URL that cannot be
+// asked, or a Grafana that cannot be reached (temporary).
+func (c *Client) send(ctx context.Context, url, accept, what string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		// The base alone: the rest of url can carry dashboard variables.
+		return nil, &APIError{msg: fmt.Sprintf("%s's URL on %s is unusable (%v): fix grafana_url", what, quote.Clip(c.BaseURL), err)}
+	}
+	req.Header.Set("Accept", accept)
+	if c.Token.IsSet() {
+		req.Header.Set("Authorization", "Bearer "+c.Token.Reveal())
+	}
+	client := c.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, &APIError{msg: fmt.Sprintf("could not reach %s at %s (%v): check grafana_url and that Grafana is up", what, strings.TrimRight(c.BaseURL, "/"), err), temporary: true, err: err}
+	}
+	return resp, nil
 }

@@ -55,21 +55,9 @@ func (c *Client) Render(ctx context.Context, pageURL string, width, height int, 
 	if err != nil {
 		return nil, &APIError{msg: err.Error()}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := c.send(ctx, u, "image/png", "Grafana's /render")
 	if err != nil {
-		return nil, &APIError{msg: fmt.Sprintf("Grafana's /render URL is unusable (%v): fix grafana_url", err)}
-	}
-	req.Header.Set("Accept", "image/png")
-	if c.Token.IsSet() {
-		req.Header.Set("Authorization", "Bearer "+c.Token.Reveal())
-	}
-	client := c.HTTP
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, &APIError{msg: fmt.Sprintf("could not reach Grafana's /render at %s (%v): check grafana_url and that Grafana is up", strings.TrimRight(c.BaseURL, "/"), err), temporary: true, err: err}
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPicture+1))

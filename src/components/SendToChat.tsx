@@ -276,34 +276,22 @@ export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProp
       </div>
 
       <div className={styles.row}>
-        <Field label="Width" htmlFor="panelcast-width" className={styles.size}>
-          <Input
-            id="panelcast-width"
-            type="number"
-            min={MIN_SIZE}
-            max={MAX_SIZE}
-            suffix="px"
-            title={`${MIN_SIZE}–${MAX_SIZE} px`}
-            value={draft.width}
-            disabled={busy}
-            onChange={(e) => setDraft({ ...draft, width: e.currentTarget.value })}
-            onKeyDown={(e) => e.key === 'Enter' && applySize()}
-          />
-        </Field>
-        <Field label="Height" htmlFor="panelcast-height" className={styles.size}>
-          <Input
-            id="panelcast-height"
-            type="number"
-            min={MIN_SIZE}
-            max={MAX_SIZE}
-            suffix="px"
-            title={`${MIN_SIZE}–${MAX_SIZE} px`}
-            value={draft.height}
-            disabled={busy}
-            onChange={(e) => setDraft({ ...draft, height: e.currentTarget.value })}
-            onKeyDown={(e) => e.key === 'Enter' && applySize()}
-          />
-        </Field>
+        {(['width', 'height'] as const).map((side) => (
+          <Field key={side} label={side === 'width' ? 'Width' : 'Height'} htmlFor={`panelcast-${side}`} className={styles.size}>
+            <Input
+              id={`panelcast-${side}`}
+              type="number"
+              min={MIN_SIZE}
+              max={MAX_SIZE}
+              suffix="px"
+              title={`${MIN_SIZE}–${MAX_SIZE} px`}
+              value={draft[side]}
+              disabled={busy}
+              onChange={(e) => setDraft({ ...draft, [side]: e.currentTarget.value })}
+              onKeyDown={(e) => e.key === 'Enter' && applySize()}
+            />
+          </Field>
+        ))}
         <Button variant="secondary" icon="sync" onClick={applySize} disabled={busy} className={styles.refresh}>
           Update preview
         </Button>
