@@ -217,21 +217,5 @@ func TestMigrateFromVersion2(t *testing.T) {
 	}
 	db.Close()
 
-	s := open(t, path)
-	ctx := context.Background()
-	at := time.Now().Truncate(time.Millisecond)
-	j, ok, err := s.Claim(ctx, at, at.Add(time.Minute))
-	if err != nil || !ok || j.ID != "retrying" || j.Attempts != 1 || j.Claims != 2 || j.ThreadKey != "fp" || !j.FirstClaimedAt.Equal(at) {
-		t.Fatalf("claim after migrating: %v %v %+v", ok, err, j)
-	}
-	if root, _ := s.ThreadRoot(ctx, j); root != (delivery.Thread{MessageID: "ts1", ChannelID: "C1"}) {
-		t.Errorf("migrated thread: %+v", root)
-	}
-	g, _, err := s.Enqueue(ctx, delivery.Job{Kind: "alert", Address: "slack:#ops", ThreadGroup: "g"})
-	if err != nil || !strings.HasPrefix(g.ThreadKey, "g/") {
-		t.Errorf("group job after migrating: %+v, %v", g, err)
-	}
-	if err := s.RevokeSession(ctx, "s1", time.Now().Add(time.Hour)); err != nil {
-		t.Error(err)
-	}
+	storetest.CheckMigrated(t, open(t, path))
 }
