@@ -86,31 +86,12 @@ func TestFleetOnPostgres(t *testing.T) {
 	for i := range fleetPushes + fleetAlerts + 6 {
 		discord.AddChannel(discordfake.Channel{ID: fleetChannel(i), GuildID: fleetGuild, Perms: discordfake.PermAll})
 	}
-	bin, err := pluginhost.BuildPlugin(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgx.Connect(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(context.Background()) })
-
-	f := &fleet{t: t, bin: bin, g: g, db: db, env: append(serveEnviron(),
-		"PANELCAST_GRAFANA_URL="+g.URL, "PANELCAST_GRAFANA_TOKEN="+fleetSAToken, "PANELCAST_API_TOKEN="+fleetAPIToken,
+	f := startFleet(t, g, dbURL,
 		"PANELCAST_DISCORD_BOT_TOKEN="+fleetDiscordToken, "PANELCAST_DISCORD_API_URL="+discord.URL(),
-		"PANELCAST_OUTBOX_URL="+dbURL, "PANELCAST_OUTBOX_LEASE="+fleetLease.String(),
+		"PANELCAST_OUTBOX_LEASE="+fleetLease.String(),
 		// Three renders at once per replica: each stand-in page takes at
 		// least 0.8 s.
-		"PANELCAST_CONCURRENCY=3", "PANELCAST_ALERT_WIDTH=300", "PANELCAST_ALERT_HEIGHT=150",
-		"PANELCAST_LOG_LEVEL=debug")}
-	for i := range 3 {
-		f.replicas = append(f.replicas, &replica{name: "replica-" + strconv.Itoa(i), addr: amtest.FreeAddr(t)})
-	}
-	t.Cleanup(f.stopAll)
-	for _, r := range f.replicas {
-		f.start(r)
-	}
+		"PANELCAST_CONCURRENCY=3", "PANELCAST_ALERT_WIDTH=300", "PANELCAST_ALERT_HEIGHT=150")
 	start := time.Now()
 
 	// Send everything round-robin; kill the last replica halfway.
@@ -366,6 +347,34 @@ func checkAlertThread(t *testing.T, a int, msgs []discordfake.Message) {
 }
 
 // fleet is the replicas, their shared settings and the outbox database.
+// startFleet builds the binary and starts three replicas of `panelcast
+// serve` on the PostgreSQL outbox dbURL, with Grafana g and the environment
+// env (the chat, the settings the test needs) beside what every replica
+// has; they are stopped when the test ends.
+func startFleet(t *testing.T, g *grafanatest.Server, dbURL string, env ...string) *fleet {
+	t.Helper()
+	bin, err := pluginhost.BuildPlugin(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	f := &fleet{t: t, bin: bin, g: g, db: db, env: append(append(serveEnviron(),
+		"PANELCAST_GRAFANA_URL="+g.URL, "PANELCAST_GRAFANA_TOKEN="+fleetSAToken, "PANELCAST_API_TOKEN="+fleetAPIToken,
+		"PANELCAST_OUTBOX_URL="+dbURL, "PANELCAST_LOG_LEVEL=debug"), env...)}
+	for i := range 3 {
+		f.replicas = append(f.replicas, &replica{name: "replica-" + strconv.Itoa(i), addr: amtest.FreeAddr(t)})
+	}
+	t.Cleanup(f.stopAll)
+	for _, r := range f.replicas {
+		f.start(r)
+	}
+	return f
+}
+
 type fleet struct {
 	t        *testing.T
 	bin      string

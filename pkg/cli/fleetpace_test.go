@@ -1,22 +1,16 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/panelcast/panelcast/internal/amtest"
 	"github.com/panelcast/panelcast/internal/fakechat/slackfake"
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/internal/pgtest"
-	"github.com/panelcast/panelcast/internal/pluginhost"
 	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/render"
 )
@@ -55,27 +49,8 @@ func TestFleetSharesChatLimits(t *testing.T) {
 	sl := slackfake.New(fleetSlackToken)
 	t.Cleanup(sl.Close)
 	sl.AddChannel(fleetSlackChannel, "fleet", true)
-	bin, err := pluginhost.BuildPlugin(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgx.Connect(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(context.Background()) })
-
-	f := &fleet{t: t, bin: bin, g: g, db: db, env: append(serveEnviron(),
-		"PANELCAST_GRAFANA_URL="+g.URL, "PANELCAST_GRAFANA_TOKEN="+fleetSAToken, "PANELCAST_API_TOKEN="+fleetAPIToken,
-		"PANELCAST_SLACK_BOT_TOKEN="+fleetSlackToken, "PANELCAST_SLACK_API_URL="+sl.APIURL(),
-		"PANELCAST_OUTBOX_URL="+dbURL, "PANELCAST_CONCURRENCY=1", "PANELCAST_LOG_LEVEL=debug")}
-	for i := range 3 {
-		f.replicas = append(f.replicas, &replica{name: "replica-" + strconv.Itoa(i), addr: amtest.FreeAddr(t)})
-	}
-	t.Cleanup(f.stopAll)
-	for _, r := range f.replicas {
-		f.start(r)
-	}
+	f := startFleet(t, g, dbURL,
+		"PANELCAST_SLACK_BOT_TOKEN="+fleetSlackToken, "PANELCAST_SLACK_API_URL="+sl.APIURL(), "PANELCAST_CONCURRENCY=1")
 
 	start := time.Now()
 	for i := range fleetSlackAlerts {
