@@ -66,7 +66,7 @@ type handler struct {
 // each, e.g. with Mount.
 func New(svc *service.Service, opts Options) http.Handler {
 	if opts.Authorize == nil {
-		panic("httpapi: Options.Authorize is required: pass BearerToken or MinGrafanaRole")
+		panic("httpapi: Options.Authorize is required: each door passes its own check (the server's bearer token, grafanauser.MinRole)")
 	}
 	h := &handler{svc: svc, opts: opts, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /push", h.push)
