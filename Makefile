@@ -143,8 +143,13 @@ run: build frontend ## install Chromium and CJK fonts if missing, render the dem
 	@echo
 	bin/panelcast serve --addr 127.0.0.1:8081
 
-screenshots: ## docs/console.png and docs/alert.png from a demo serve in Chromium, and the console's page figures
+# The app's pictures come from its end-to-end browser test (React 19, as
+# Grafana 13): the dialog, the dialog after Send, and the message its
+# permalink opens in the Slack fake.
+screenshots: ## docs/console.png, docs/alert.png and docs/send-to-chat*.png in Chromium, and the console's page figures
 	$(GO) run ./tools/screenshots -out docs
+	npm ci --no-audit --no-fund && npm run --silent build
+	PANELCAST_E2E_SHOTS="$(CURDIR)/docs" npm run --silent test:browser
 
 # Fuzz targets are found, not listed here: every Fuzz* function of every
 # package runs for FUZZTIME. grep narrows the packages first so only those

@@ -29,10 +29,10 @@ const report = (r: object) => {
 const context = {
   id: 2,
   pluginId: 'timeseries',
-  title: 'Requests',
+  title: 'CPU usage',
   timeRange: { from: 'now-6h', to: 'now' },
   timeZone: 'utc',
-  dashboard: { uid: 'scenes', title: 'Scenes', tags: ['ops'] },
+  dashboard: { uid: 'demo', title: 'Demo', tags: ['ops'] },
   targets: [{ refId: 'A', datasource: { type: 'prometheus', uid: 'prom' } }],
   scopedVars: {
     __sceneObject: { text: '__sceneObject', value: { toString: () => 'viz-panel-2' } },

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +28,11 @@ import (
 	"github.com/panelcast/panelcast/internal/rodlaunch"
 	"github.com/panelcast/panelcast/internal/testenv"
 	"github.com/panelcast/panelcast/pkg/app"
+	"github.com/panelcast/panelcast/pkg/config"
+	"github.com/panelcast/panelcast/pkg/demo"
 	"github.com/panelcast/panelcast/pkg/render"
+	"github.com/panelcast/panelcast/pkg/secret"
+	"github.com/panelcast/panelcast/pkg/service"
 )
 
 const (
@@ -103,7 +109,19 @@ type world struct {
 
 func start(t *testing.T, exe string) *world {
 	t.Helper()
-	g, err := grafanatest.Start(grafanatest.Options{ServiceAccountToken: grafanaToken})
+	// Grafana's /render goes to a renderer, Panelcast's here, which draws
+	// the demo dashboard built from Grafana's own frontend libraries.
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r, err := render.New(context.Background(), service.RenderOptions(config.Default(), nil, log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close(context.Background()) })
+	renderer := func(ctx context.Context, page, key string, width, height int) ([]byte, error) {
+		return r.Render(ctx, render.Request{URL: page, Width: width, Height: height, Scale: 1, Timeout: 30 * time.Second,
+			Encoding: render.PNG, Timezone: "UTC", Cookies: []render.Cookie{{Name: "renderKey", Value: secret.New(key)}}})
+	}
+	g, err := grafanatest.Start(grafanatest.Options{ServiceAccountToken: grafanaToken, Renderer: renderer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +318,7 @@ func sendToChat(t *testing.T, react, dir, module, exe, chromium string) {
 	}
 	// The preview: rendered through /render/d-solo in the user's session,
 	// and loaded into the <img>.
-	if err := waitFor(page, `() => { const i = document.querySelector('img[alt="Preview of Requests"]'); return i && i.complete ? i.naturalWidth + 'x' + i.naturalHeight : '' }`,
+	if err := waitFor(page, `() => { const i = document.querySelector('img[alt="Preview of CPU usage"]'); return i && i.complete ? i.naturalWidth + 'x' + i.naturalHeight : '' }`,
 		func(s string) bool { return s != "" }, func(s string) error {
 			if s != "1000x500" {
 				return fmt.Errorf("the preview is %s, want 1000x500", s)
@@ -335,6 +353,7 @@ func sendToChat(t *testing.T, react, dir, module, exe, chromium string) {
 	if err := area.Input(text); err != nil {
 		fail("write the message: %v", err)
 	}
+	shoot(t, page, react, "send-to-chat.png")
 	send, err := page.ElementR("button", `^Send$`)
 	if err != nil {
 		fail("no Send button: %v", err)
@@ -351,6 +370,7 @@ func sendToChat(t *testing.T, react, dir, module, exe, chromium string) {
 	if png, err := page.Screenshot(true, nil); err == nil {
 		_ = os.WriteFile(shot, png, 0o644)
 	}
+	shoot(t, page, react, "send-to-chat-sent.png")
 
 	// The chat got the very picture the preview showed, in #ops, once.
 	previews, calls, unknown := w.snapshot()
@@ -369,9 +389,37 @@ func sendToChat(t *testing.T, react, dir, module, exe, chromium string) {
 	if !bytes.Equal(sent, previews[len(previews)-1]) {
 		fail("the picture in Slack (%d bytes) is not the preview (%d bytes)", len(sent), len(previews[len(previews)-1]))
 	}
-	if img, err := png.Decode(bytes.NewReader(sent)); err != nil || img.Bounds().Dx() != 1000 || img.Bounds().Dy() != 500 {
+	img, err := png.Decode(bytes.NewReader(sent))
+	if err != nil || img.Bounds().Dx() != 1000 || img.Bounds().Dy() != 500 {
 		fail("the picture in Slack is not a 1000x500 PNG: %v", err)
 	}
+	if _, err := grafanatest.CheckDemoPicture(img); err != nil {
+		fail("the picture in Slack is not the demo panel as Grafana draws it: %v", err)
+	}
+	// "Open in chat" is the message's permalink, and it opens the message
+	// with the picture (in the fake's view of it).
+	href, err := page.Eval(`() => document.querySelector('a[href*="/archives/"]')?.href ?? ''`)
+	if err != nil || !strings.HasPrefix(href.Value.Str(), w.slack.URL()+"/archives/"+opsChannel+"/p"+strings.ReplaceAll(m.TS, ".", "")) {
+		fail("the modal links to %v (%v), not to the message in #ops", href, err)
+	}
+	chat, err := b.Page(proto.TargetCreateTarget{URL: href.Value.Str()})
+	if err != nil {
+		fail("open the permalink: %v", err)
+	}
+	chat = chat.Timeout(30 * time.Second)
+	if err := chat.WaitLoad(); err != nil {
+		fail("load the permalink: %v", err)
+	}
+	if err := waitFor(chat, `() => { const i = document.querySelector('.file img'); return i && i.complete ? i.naturalWidth + 'x' + i.naturalHeight + ' ' + document.body.innerText : '' }`,
+		func(s string) bool { return s != "" }, func(s string) error {
+			if !strings.HasPrefix(s, "1000x500 ") || !strings.Contains(s, text) {
+				return fmt.Errorf("the message shows %q", s)
+			}
+			return nil
+		}); err != nil {
+		fail("the permalink does not show the message: %v", err)
+	}
+	shoot(t, chat, react, "send-to-chat-message.png")
 	// The browser's render asked for the panel as the context and the page
 	// describe it; the app rendered nothing itself (it had the picture).
 	renders := 0
@@ -384,7 +432,7 @@ func sendToChat(t *testing.T, react, dir, module, exe, chromium string) {
 		}
 		renders++
 		q := v.Query
-		if v.Path != "/render/d-solo/scenes/scenes" || q.Get("panelId") != "2" || q.Get("orgId") != "1" || q.Get("from") != "now-6h" ||
+		if v.Path != "/render/d-solo/"+demo.DashboardUID+"/demo" || q.Get("panelId") != strconv.Itoa(demo.PanelID) || q.Get("orgId") != "1" || q.Get("from") != "now-6h" ||
 			q.Get("to") != "now" || q.Get("tz") != "UTC" || q.Get("var-cluster") != "prod" || q.Has("var-__interval") ||
 			q.Get("width") != "1000" || q.Get("height") != "500" {
 			fail("the preview was rendered as %s?%s", v.Path, q.Encode())
@@ -410,6 +458,24 @@ func sendToChat(t *testing.T, react, dir, module, exe, chromium string) {
 	}
 	t.Logf("React %s: module.js loaded by SystemJS (AMD); previewed, picked Ops on Slack, sent; Slack got the preview's %d PNG bytes in #ops (%s)",
 		result.React, len(sent), time.Since(began).Round(100*time.Millisecond))
+}
+
+// shoot writes a screenshot of page into $PANELCAST_E2E_SHOTS (make
+// screenshots sets it to docs/), from the React 19 run, as Grafana 13 shows
+// it; otherwise nothing.
+func shoot(t *testing.T, page *rod.Page, react, name string) {
+	t.Helper()
+	dir := os.Getenv("PANELCAST_E2E_SHOTS")
+	if dir == "" || react != "19" {
+		return
+	}
+	png, err := page.Screenshot(true, &proto.PageCaptureScreenshot{Format: proto.PageCaptureScreenshotFormatPng})
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name), png, 0o644)
+	}
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
 }
 
 // waitFor evaluates js (returning a string) every 100 ms until done says

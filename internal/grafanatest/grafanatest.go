@@ -32,6 +32,7 @@
 package grafanatest
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -194,7 +195,16 @@ type Options struct {
 	Generation Generation
 	// Faults spoil the API answers for the dashboards they name.
 	Faults map[string]APIFault
+	// Renderer, when set, draws /render's pictures as Grafana's rendering
+	// service does: it gets the stand-in's own page for the path and query
+	// asked for (with render=1) and the render key to present; unset, the
+	// pictures are plain RenderedColor.
+	Renderer Renderer
 }
+
+// Renderer renders page (a full URL on the stand-in) at width x height CSS
+// pixels into a PNG, presenting key as the cookie renderKey.
+type Renderer func(ctx context.Context, page, key string, width, height int) ([]byte, error)
 
 // Visit is one request the server saw.
 type Visit struct {
@@ -242,6 +252,7 @@ type Server struct {
 	access     Access
 	generation Generation
 	faults     map[string]APIFault
+	renderer   Renderer
 	cert       *x509.Certificate
 	srv        *http.Server
 	handler    http.Handler
@@ -276,6 +287,7 @@ func Start(opts Options) (*Server, error) {
 		access:     opts.Access,
 		generation: opts.Generation,
 		faults:     opts.Faults,
+		renderer:   opts.Renderer,
 		done:       make(chan struct{}),
 		served:     make(chan struct{}),
 	}

@@ -150,7 +150,8 @@ var RenderedColor = color.RGBA{R: 0x2a, G: 0x7f, B: 0x62, A: 0xff}
 // pages as the caller (reqSignedIn; a service-account token will do): a
 // PNG of the query's width x height (Grafana's defaults 800 x 400), in
 // RenderedColor, for any /d-solo/ or /d/ page of a dashboard the stand-in
-// has. The test reads the page's query from the visit.
+// has, or what Options.Renderer draws. The test reads the page's query from
+// the visit.
 func (s *Server) renderPage(w http.ResponseWriter, r *http.Request) {
 	page := r.PathValue("page")
 	kind, rest, _ := strings.Cut(page, "/")
@@ -163,6 +164,18 @@ func (s *Server) renderPage(w http.ResponseWriter, r *http.Request) {
 	height, herr := strconv.Atoi(cmp.Or(r.URL.Query().Get("height"), "400"))
 	if werr != nil || herr != nil || width < 1 || height < 1 || width > 4000 || height > 4000 {
 		demo.WriteJSON(w, http.StatusBadRequest, message("Render parameters error"))
+		return
+	}
+	if s.renderer != nil {
+		q := r.URL.Query()
+		q.Set("render", "1")
+		out, err := s.renderer(r.Context(), s.URL+"/"+page+"?"+q.Encode(), s.RenderKey, width, height)
+		if err != nil {
+			demo.WriteJSON(w, http.StatusInternalServerError, message("Failed to render: "+err.Error()))
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(out)
 		return
 	}
 	img := image.NewRGBA(image.Rect(0, 0, width, height))

@@ -337,13 +337,16 @@ func (s *Server) Calls(method string) int {
 	return s.calls[method]
 }
 
-// ServeHTTP answers Web API calls under /api/ and uploads under /upload/.
+// ServeHTTP answers Web API calls under /api/, uploads under /upload/ and
+// permalinks under /archives/ (archive.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/api/"):
 		s.serveAPI(w, r, strings.TrimPrefix(r.URL.Path, "/api/"))
 	case strings.HasPrefix(r.URL.Path, "/upload/v1/"):
 		s.serveUpload(w, r, strings.TrimPrefix(r.URL.Path, "/upload/v1/"))
+	case strings.HasPrefix(r.URL.Path, "/archives/") && r.Method == http.MethodGet:
+		s.serveArchive(w, r, strings.TrimPrefix(r.URL.Path, "/archives/"))
 	default:
 		http.NotFound(w, r)
 	}

@@ -2,6 +2,7 @@ package slackfake
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -282,6 +283,55 @@ func TestPostMessageAndPermalink(t *testing.T) {
 	if msgs := s.Messages(); len(msgs) != 2 || msgs[1].ThreadTS != root {
 		t.Fatalf("messages %+v", msgs)
 	}
+}
+
+// TestPermalinkOpensTheMessage: a permalink from chat.getPermalink opens
+// a page with the message's text and its file inline, text escaped; an
+// unknown one is a 404.
+func TestPermalinkOpensTheMessage(t *testing.T) {
+	s, c := newServer(t)
+	s.AddChannel("C0000OPS1", "ops", true)
+	id, resp := upload(t, c, []byte("abc"), "3")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("upload: %s", resp.Status)
+	}
+	files := `[{"id":"` + id + `","title":"p"}]`
+	_, out := c.form("files.completeUploadExternal", withToken("files", files, "channel_id", "C0000OPS1", "initial_comment", "CPU <high>"))
+	if out["ok"] != true {
+		t.Fatalf("complete = %v", out)
+	}
+	ts := s.Messages()[0].TS
+	_, out = c.form("chat.getPermalink", withToken("channel", "C0000OPS1", "message_ts", ts))
+	link, _ := out["permalink"].(string)
+	page := get(t, link)
+	if page.code != http.StatusOK || !strings.Contains(page.body, "CPU &lt;high&gt;") ||
+		!strings.Contains(page.body, "data:image/png;base64,"+base64.StdEncoding.EncodeToString([]byte("abc"))) || !strings.Contains(page.body, "#ops") {
+		t.Fatalf("%s answered %d:\n%s", link, page.code, page.body)
+	}
+	for _, bad := range []string{"/archives/C0000OPS1/p1", "/archives/C0NONE/p" + strings.ReplaceAll(ts, ".", ""), "/archives/C0000OPS1"} {
+		if page := get(t, s.URL()+bad); page.code != http.StatusNotFound {
+			t.Errorf("%s answered %d, want 404", bad, page.code)
+		}
+	}
+}
+
+type answer struct {
+	code int
+	body string
+}
+
+func get(t *testing.T, u string) answer {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return answer{resp.StatusCode, string(b)}
 }
 
 func TestConcurrentUse(t *testing.T) {
