@@ -208,7 +208,7 @@ func stringLit(e ast.Expr) (string, bool) {
 var notKeys = map[string]bool{
 	// grafana.ini settings and Grafana's webhook and alert fields.
 	"allow_loading_unsigned_plugins": true, "callback_url": true, "server_url": true, "renderer_token": true,
-	"root_url": true, "renderer_domain": true, "__dashboardUid__": true, "__panelId__": true,
+	"root_url": true, "renderer_domain": true, "__dashboardUid__": true, "__panelId__": true, "managed_service_accounts_enabled": true,
 	// Chats' API fields.
 	"thread_ts": true, "root_id": true,
 	// Alertmanager and Prometheus.

@@ -162,7 +162,7 @@ func randomAlphanumeric(n int) (string, error) {
 // base_plugincontext.go, adapters.BackendUserFromSignedInUser): org, plugin
 // id and the signed-in user with its org role. From 10.3 (grafana PRs 77455,
 // 79439) it also carries the plugin version, the user agent and GrafanaConfig
-// with GF_APP_URL; other GrafanaConfig keys (SQL defaults, feature toggles,
+// with GF_APP_URL (and an app's managed service account token); other GrafanaConfig keys (SQL defaults, feature toggles,
 // concurrent query count) are left out.
 func (h *Host) pluginContext(u User) *pluginv2.PluginContext {
 	pc := &pluginv2.PluginContext{
@@ -181,6 +181,9 @@ func (h *Host) pluginContext(u User) *pluginv2.PluginContext {
 	if h.version.atLeast(10, 3) {
 		pc.PluginVersion = h.cfg.PluginVersion
 		pc.GrafanaConfig = map[string]string{backend.AppURL: h.appURL}
+		if tok := h.cfg.ManagedServiceAccountToken; tok != "" && h.cfg.App != nil {
+			pc.GrafanaConfig[backend.AppClientSecret] = tok
+		}
 		if ua, err := useragent.New(h.cfg.GrafanaVersion, runtime.GOOS, runtime.GOARCH); err == nil {
 			pc.UserAgent = ua.String()
 		}

@@ -50,6 +50,9 @@ func (h *Host) grafanaEnv(lookup func(string) (string, bool)) []string {
 	if v.atLeast(10, 1) && !v.atLeast(10, 3) {
 		env = append(env, "GF_APP_URL="+h.appURL)
 	}
+	if tok := h.cfg.ManagedServiceAccountToken; tok != "" && h.cfg.App != nil && v.atLeast(10, 3) {
+		env = append(env, "GF_APP_URL="+h.appURL, "GF_PLUGIN_APP_CLIENT_ID="+h.cfg.PluginID, "GF_PLUGIN_APP_CLIENT_SECRET="+tok)
+	}
 	for k, val := range h.cfg.Section {
 		if k == "path" || strings.ToLower(k) == "id" {
 			continue

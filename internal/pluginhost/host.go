@@ -88,6 +88,13 @@ type Config struct {
 	App *AppSettings
 	// AppExecutable is the app's plugin.json "executable".
 	AppExecutable string
+	// ManagedServiceAccountToken is the token of the service account
+	// Grafana (10.3+) makes for an app whose plugin.json declares iam
+	// permissions, when externalServiceAccounts (before 11.3) or [auth]
+	// managed_service_accounts_enabled is on: Grafana passes it as
+	// GF_PLUGIN_APP_CLIENT_SECRET in the environment (envvars.go) and in
+	// every call's GrafanaConfig. "" is a Grafana that made none.
+	ManagedServiceAccountToken string
 }
 
 // AppSettings are an app's saved settings as Grafana sends them in the

@@ -27,6 +27,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/config"
 	"github.com/panelcast/panelcast/pkg/grafanauser"
 	"github.com/panelcast/panelcast/pkg/httpapi"
+	"github.com/panelcast/panelcast/pkg/secret"
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
@@ -94,6 +95,14 @@ func (d *door) newInstance(ctx context.Context, s backend.AppInstanceSettings) (
 		cfg.GrafanaURL, err = sdkconfig.GrafanaConfigFromContext(ctx).AppURL()
 		if err != nil {
 			err = fmt.Errorf("the app does not know Grafana's URL (%v): set grafana_url in the app's settings", err)
+		}
+	}
+	if err == nil && !cfg.GrafanaToken.IsSet() {
+		// The service account Grafana manages for the app (plugin.json
+		// "iam"), where Grafana made one; grafana_token, when set, wins.
+		if tok, serr := sdkconfig.GrafanaConfigFromContext(ctx).PluginAppClientSecret(); serr == nil && tok != "" {
+			cfg.GrafanaToken = secret.New(tok)
+			d.log.Info("renders through Grafana use the app's managed service account (no grafana_token is set)")
 		}
 	}
 	if err != nil {

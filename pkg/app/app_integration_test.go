@@ -73,7 +73,7 @@ func start(t *testing.T, extra map[string]any) *world {
 	return startWith(t, extra, nil)
 }
 
-func startWith(t *testing.T, extra map[string]any, secure map[string]string) *world {
+func startWith(t *testing.T, extra map[string]any, secure map[string]string, host ...func(*pluginhost.Config)) *world {
 	t.Helper()
 	g, err := grafanatest.Start(grafanatest.Options{ServiceAccountToken: grafanaToken})
 	if err != nil {
@@ -92,10 +92,14 @@ func startWith(t *testing.T, extra map[string]any, secure map[string]string) *wo
 	for k, v := range extra {
 		w.plain[k] = v
 	}
-	w.h, err = pluginhost.Start(context.Background(), pluginhost.Config{
+	cfg := pluginhost.Config{
 		Executable: appBinary(t), AppExecutable: app.Executable, PluginID: app.ID, PluginVersion: "1.0.0",
 		GrafanaVersion: "12.1.0", AppURL: g.URL, DataPath: t.TempDir(), Stderr: w.logs, App: w.settings(t, time.Now()),
-	})
+	}
+	for _, f := range host {
+		f(&cfg)
+	}
+	w.h, err = pluginhost.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("start the app: %v\nlog:\n%s", err, w.logs)
 	}
@@ -521,4 +525,41 @@ func TestAppOutboxURL(t *testing.T) {
 		}
 	}
 	w.noSecrets(t, out, details)
+}
+
+// Without grafana_token, renders through Grafana use the service account
+// Grafana manages for the app (plugin.json "iam"); with it, grafana_token
+// wins.
+func TestAppManagedServiceAccount(t *testing.T) {
+	body := []byte(`{"panel": {"dashboardUid": "scenes", "panelId": 2}, "to": "slack:#ops"}`)
+	for _, tc := range []struct {
+		name, setToken, managed, want string
+	}{
+		{"managed only", "", grafanaToken, grafanaToken},
+		{"grafana_token wins", grafanaToken, wrongGrafanaToken, grafanaToken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := startWith(t, nil, map[string]string{"grafana_token": tc.setToken}, func(c *pluginhost.Config) { c.ManagedServiceAccountToken = tc.managed })
+			code, out := w.call(t, "POST", "push", "Editor", body, jsonHeaders)
+			if code != 202 {
+				t.Fatalf("push: %d %s\nlog:\n%s", code, out, w.logs)
+			}
+			if st := w.wait(t, out); st.State != "sent" {
+				t.Fatalf("push %+v\nlog:\n%s", st, w.logs)
+			}
+			renders := 0
+			for _, v := range w.g.Visits() {
+				if strings.HasPrefix(v.Path, "/render/") {
+					renders++
+					if v.Header.Get("Authorization") != "Bearer "+tc.want {
+						t.Errorf("%s was rendered with another token", v.Path)
+					}
+				}
+			}
+			if renders != 1 {
+				t.Errorf("%d renders reached Grafana, want 1", renders)
+			}
+			w.noSecrets(t)
+		})
+	}
 }
