@@ -92,19 +92,27 @@ func startWith(t *testing.T, extra map[string]any, secure map[string]string, hos
 	for k, v := range extra {
 		w.plain[k] = v
 	}
+	w.h = w.replica(t, host...)
+	return w
+}
+
+// replica starts the app's backend as one more Grafana would, with the
+// world's settings and its own data folder.
+func (w *world) replica(t *testing.T, host ...func(*pluginhost.Config)) *pluginhost.Host {
+	t.Helper()
 	cfg := pluginhost.Config{
 		Executable: appBinary(t), AppExecutable: app.Executable, PluginID: app.ID, PluginVersion: "1.0.0",
-		GrafanaVersion: "12.1.0", AppURL: g.URL, DataPath: t.TempDir(), Stderr: w.logs, App: w.settings(t, time.Now()),
+		GrafanaVersion: "12.1.0", AppURL: w.g.URL, DataPath: t.TempDir(), Stderr: w.logs, App: w.settings(t, time.Now()),
 	}
 	for _, f := range host {
 		f(&cfg)
 	}
-	w.h, err = pluginhost.Start(context.Background(), cfg)
+	h, err := pluginhost.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("start the app: %v\nlog:\n%s", err, w.logs)
 	}
-	t.Cleanup(w.h.Kill)
-	return w
+	t.Cleanup(h.Kill)
+	return h
 }
 
 func (w *world) settings(t *testing.T, updated time.Time) *pluginhost.AppSettings {
@@ -562,4 +570,32 @@ func TestAppManagedServiceAccount(t *testing.T) {
 			w.noSecrets(t)
 		})
 	}
+}
+
+// Two Grafana replicas on one PostgreSQL outbox, each receiving the same
+// alert notification from its own alerting (Grafana without HA alerting):
+// the chat gets it once.
+func TestAppReplicasSendOnce(t *testing.T) {
+	dbURL := pgtest.New(t).Database(t)
+	w := startWith(t, map[string]any{"outbox_path": ""}, map[string]string{"outbox_url": dbURL})
+	second := w.replica(t)
+	body, err := os.ReadFile(filepath.Join("..", "notification", "testdata", "grafana-firing-panel.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range []*pluginhost.Host{w.h, second} {
+		code, _, out, err := h.CallResource(context.Background(), "POST", "alerts", body, "Editor", jsonHeaders)
+		if err != nil || code != 202 {
+			t.Fatalf("replica %d: %d %s %v\nlog:\n%s", i+1, code, out, err, w.logs)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(w.slack.Messages()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Long enough for a second copy to have been sent, were there one.
+	time.Sleep(2 * time.Second)
+	if msgs := w.slack.Messages(); len(msgs) != 1 || !strings.Contains(msgs[0].Text, "HighCPU") {
+		t.Fatalf("Slack received %d messages, want the alert once: %+v\nlog:\n%s", len(msgs), msgs, w.logs)
+	}
+	w.noSecrets(t)
 }
