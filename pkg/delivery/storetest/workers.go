@@ -26,13 +26,18 @@ func workerOptions() delivery.WorkerOptions {
 }
 
 // Two processes, each with a worker of three goroutines: every job is sent
-// exactly once.
+// exactly once. What is tested is that a claim is exclusive; a lease that
+// lapses is a take-over (testWorkerTakesOver), so the lease here is long
+// enough that no attempt outlives it, however slow a loaded machine makes
+// SQLite's synchronous writes (400 ms was seen to lapse under CI's load).
 func testWorkersNeverDoubleSend(t *testing.T, open Opener) {
 	s := &Sender{}
+	opts := workerOptions()
+	opts.Lease = time.Minute
 	var stores []delivery.Store
 	for range 2 {
 		st := open(t)
-		StartWorker(t, delivery.NewWorker(st, map[string]chat.Sender{"slack": s}, nil, workerOptions()))
+		StartWorker(t, delivery.NewWorker(st, map[string]chat.Sender{"slack": s}, nil, opts))
 		stores = append(stores, st)
 	}
 	const jobs = 100
