@@ -222,7 +222,7 @@ func stripeColor(img image.Image, i int) color.RGBA {
 // with that render's identity; only the file that is the same for everyone
 // and says so is served from the cache.
 func TestAssetCacheKeepsIdentitiesApart(t *testing.T) {
-	r := newRenderer(t, Options{AssetCacheBytes: 64 << 20})
+	r := newRenderer(t, Options{AssetCacheSize: 64 << 20})
 	s := startIdentityServer(t)
 	check := func(out []byte, user string, want color.RGBA) {
 		t.Helper()
@@ -289,7 +289,7 @@ func TestAssetCachePicturesIdentical(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cached := newRenderer(t, Options{AssetCacheBytes: 64 << 20})
+	cached := newRenderer(t, Options{AssetCacheSize: 64 << 20})
 	for i := range 2 { // the first fills the cache
 		before := g.Served()
 		out, err := cached.Render(context.Background(), req)

@@ -36,11 +36,11 @@ type Options struct {
 	FirstQueryWait time.Duration
 	Limits         Limits
 	Logger         *slog.Logger
-	// AssetCacheBytes bounds the asset cache (see assetcache.go): Grafana's
+	// AssetCacheSize bounds the asset cache (see assetcache.go): Grafana's
 	// static files, served to every render once fetched; 0 turns it off.
-	AssetCacheBytes int64
+	AssetCacheSize int64
 
-	assets *assetCache // made by New from AssetCacheBytes
+	assets *assetCache // made by New from AssetCacheSize
 }
 
 // Errors callers map to protocol answers.
@@ -128,7 +128,7 @@ func New(ctx context.Context, opts Options) (*Renderer, error) {
 		}
 	}
 	opts.AllowedOrigins = allowed
-	opts.assets = newAssetCache(opts.AssetCacheBytes)
+	opts.assets = newAssetCache(opts.AssetCacheSize)
 	r := &Renderer{opts: opts, log: opts.Logger, slots: make(chan struct{}, opts.Concurrency),
 		keys: opts.TLS.PinnedKeys()}
 	r.life, r.stop = context.WithCancel(context.Background())

@@ -50,7 +50,7 @@ func benchAssets(n int) error {
 	const cacheBytes = 64 << 20
 	modes := []*assetMode{
 		{name: "no asset cache", opts: render.Options{}},
-		{name: "asset cache", opts: render.Options{AssetCacheBytes: cacheBytes}},
+		{name: "asset cache", opts: render.Options{AssetCacheSize: cacheBytes}},
 	}
 	for _, m := range modes {
 		m.opts.Concurrency, m.opts.QueueLength = 8, 32
