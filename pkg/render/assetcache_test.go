@@ -110,7 +110,6 @@ func TestAssetCacheBound(t *testing.T) {
 var (
 	aliceColor = color.RGBA{0xd0, 0x20, 0x20, 0xff}
 	bobColor   = color.RGBA{0x20, 0x40, 0xd0, 0xff}
-	noneColor  = color.RGBA{0, 0, 0, 0xff}
 	okColor    = color.RGBA{0x20, 0xb0, 0x40, 0xff}
 )
 
