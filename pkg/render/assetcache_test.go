@@ -319,3 +319,37 @@ func samePixels(a, b image.Image) bool {
 	}
 	return true
 }
+
+// Whatever headers a server sends, an answer is only kept when it says
+// public, gives a lifetime in the future and neither sets a cookie nor
+// varies by anything but its encoding.
+func FuzzStorable(f *testing.F) {
+	f.Add("public, max-age=31536000", "", "", 200)
+	f.Add("public, max-age=60, s-maxage=0", "Accept-Encoding", "", 200)
+	f.Add("public,max-age=60,private", "Cookie", "a=b", 200)
+	f.Add(`public, max-age="60"`, "*", "", 304)
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, cacheControl, vary, setCookie string, status int) {
+		h := http.Header{"Cache-Control": {cacheControl}}
+		if vary != "" {
+			h.Set("Vary", vary)
+		}
+		if setCookie != "" {
+			h.Set("Set-Cookie", setCookie)
+		}
+		expires, ok := storable(http.MethodGet, nil, status, h, now)
+		if !ok {
+			return
+		}
+		lower := strings.ToLower(cacheControl)
+		if status != 200 || setCookie != "" || !strings.Contains(lower, "public") || strings.Contains(lower, "private") ||
+			strings.Contains(lower, "no-store") || !expires.After(now) {
+			t.Errorf("kept status %d, Cache-Control %q, Set-Cookie %q until %v", status, cacheControl, setCookie, expires)
+		}
+		for _, f := range strings.Split(vary, ",") {
+			if f = strings.TrimSpace(f); f != "" && !strings.EqualFold(f, "Accept-Encoding") {
+				t.Errorf("kept an answer that varies by %q", f)
+			}
+		}
+	})
+}
