@@ -353,3 +353,35 @@ func FuzzStorable(f *testing.F) {
 		}
 	})
 }
+
+// With a service-account token instead of a render key (pushes and
+// alerts), the files the first render fetches still carry the token, and
+// later renders get them from the cache.
+func TestAssetCacheWithOriginHeaders(t *testing.T) {
+	g, err := grafanatest.Start(grafanatest.Options{TLS: true, ServiceAccountToken: "glsa_assets"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	r := newRenderer(t, Options{AssetCacheSize: 64 << 20})
+	req := demoRequest(g, grafanatest.ScenarioDemo, nil, 800, 400, 1)
+	req.Cookies = nil
+	req.OriginHeaders = map[string]secret.Value{"Authorization": secret.New("Bearer glsa_assets")}
+	for i := range 2 {
+		before := g.Served()
+		out, err := r.Render(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDemo(t, out, 800, 400)
+		static := grafanatest.Since(g.Served(), before)[grafanatest.ClassStatic]
+		if i == 0 && static.Requests == 0 || i == 1 && static.Requests != 0 {
+			t.Errorf("render %d: Grafana served %d static files", i+1, static.Requests)
+		}
+	}
+	for _, v := range g.Visits() {
+		if strings.HasPrefix(v.Path, "/public/") && v.Header.Get("Authorization") != "Bearer glsa_assets" {
+			t.Errorf("%s was asked for without the token", v.Path)
+		}
+	}
+}
