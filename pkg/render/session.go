@@ -221,7 +221,6 @@ func (s *session) refusedCertificates() []string {
 // origin. Only asset requests that missed the cache come back with their
 // answer (see assetAnswered).
 func (s *session) onRequestPaused(page *rod.Page, e *proto.FetchRequestPaused, extra map[string]secret.Value) {
-
 	if e.ResponseStatusCode != nil || e.ResponseErrorReason != "" {
 		s.assetAnswered(page, e)
 		return
