@@ -265,6 +265,7 @@ type Server struct {
 	mu       sync.Mutex
 	visits   []Visit
 	reports  []Report
+	traffic  map[string]Traffic // per path class, see Served
 	closed   bool
 	inFlight sync.WaitGroup
 }

@@ -143,13 +143,17 @@ func dashboardFor(uid string) (dashboardModel, bool) {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login", s.login)
+	// The imitation pages' script and style stay uncacheable: their boot
+	// delay stands for the start-up work of Grafana's bundle, which no
+	// cache saves. Grafana's own frontend (the demo scenarios) is served
+	// with Grafana's cache headers, as Grafana serves it.
 	mux.HandleFunc("GET /public/build/app.js", s.bundle(appJS))
-	mux.HandleFunc("GET /public/build/grafana.js", s.bundle(grafanaJS))
 	mux.HandleFunc("GET /public/build/app.css", serveCSS([]byte(appCSS)))
+	mux.Handle("GET /public/build/grafana.js", staticCache(s.bundle(grafanaJS)))
 	demoFiles := http.FileServerFS(demo.Assets())
-	mux.Handle("GET /public/build/grafana.css", http.StripPrefix("/public/build/", demoFiles))
-	mux.Handle("GET /public/fonts/", http.StripPrefix("/", demoFiles))
-	mux.Handle("GET /public/build/img/", http.StripPrefix("/", demoFiles))
+	mux.Handle("GET /public/build/grafana.css", staticCache(http.StripPrefix("/public/build/", demoFiles)))
+	mux.Handle("GET /public/fonts/", staticCache(http.StripPrefix("/", demoFiles)))
+	mux.Handle("GET /public/build/img/", staticCache(http.StripPrefix("/", demoFiles)))
 	mux.HandleFunc("/public/", http.NotFound)
 
 	mux.HandleFunc("/api/ds/query", s.api(s.query))
@@ -179,8 +183,8 @@ func (s *Server) routes() http.Handler {
 	return s.record(mux)
 }
 
-// record keeps every request as a Visit and tracks handlers in flight, so
-// Close can wait for them.
+// record keeps every request as a Visit, counts what is served (see
+// Served) and tracks handlers in flight, so Close can wait for them.
 func (s *Server) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cookies := map[string]string{}
@@ -204,10 +208,11 @@ func (s *Server) record(next http.Handler) http.Handler {
 		})
 		s.mu.Unlock()
 		defer s.inFlight.Done()
-		// Nothing here is cacheable: a renderer reusing its browser must not
-		// get a faster boot than a fresh one.
+		// Nothing is cacheable but what Grafana lets be cached (see
+		// staticCache): a renderer reusing its browser must not get a
+		// faster boot than Grafana would give it.
 		w.Header().Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(s.counted(w, r), r)
 	})
 }
 

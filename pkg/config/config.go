@@ -44,6 +44,7 @@ type Config struct {
 	QueueLength    int
 	Timeout        time.Duration
 	MaxTimeout     time.Duration
+	AssetCacheMB   int
 	FirstQueryWait time.Duration
 	RecycleAfter   int
 	LogLevel       string
@@ -138,6 +139,7 @@ func Default() Config {
 		QueueLength:     32,
 		Timeout:         30 * time.Second,
 		MaxTimeout:      5 * time.Minute,
+		AssetCacheMB:    64,
 		FirstQueryWait:  2 * time.Second,
 		RecycleAfter:    500,
 		LogLevel:        "info",

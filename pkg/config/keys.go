@@ -96,6 +96,8 @@ var Keys = []Key{
 			return refuseIf(c.Timeout < time.Second || c.Timeout > c.MaxTimeout, "must be between 1s and max_timeout (%s), got %s", c.MaxTimeout, c.Timeout)
 		}),
 	duration("max_timeout", "largest timeout a request may ask for", func(c *Config) *time.Duration { return &c.MaxTimeout }),
+	integer("asset_cache_mb", "MiB of Grafana's static files (bundles, fonts, images it marks public and cacheable) kept in memory and served to every render instead of asking Grafana again; 0 turns it off", func(c *Config) *int { return &c.AssetCacheMB }).
+		checked(func(c *Config) error { return between(c.AssetCacheMB, 0, 4096) }),
 	duration("first_query_wait", "how long a Grafana 10-12 page may take to start its first query before it counts as a panel without queries", func(c *Config) *time.Duration { return &c.FirstQueryWait }).
 		checked(func(c *Config) error {
 			return refuseIf(c.FirstQueryWait < 0 || c.FirstQueryWait > time.Minute, "must be 0..1m, got %s", c.FirstQueryWait)

@@ -21,6 +21,7 @@ var badValues = map[string]struct{ value, want string }{
 	"max_scale":        {"8.5", "max_scale: must be above 0 and at most 8, got 8.5"},
 	"concurrency":      {"65", "concurrency: must be 1..64, got 65"},
 	"queue_length":     {"-1", "queue_length: must be 0..10000, got -1"},
+	"asset_cache_mb":   {"4097", "asset_cache_mb: must be 0..4096, got 4097"},
 	"timeout":          {"0.5", "timeout: must be between 1s and max_timeout (5m0s), got 500ms"},
 	"first_query_wait": {"2m", "first_query_wait: must be 0..1m, got 2m0s"},
 	"recycle_after":    {"-1", "recycle_after: must be 0 (never) or more, got -1"},

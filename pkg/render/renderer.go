@@ -36,6 +36,11 @@ type Options struct {
 	FirstQueryWait time.Duration
 	Limits         Limits
 	Logger         *slog.Logger
+	// AssetCacheSize bounds the asset cache (see assetcache.go): Grafana's
+	// static files, served to every render once fetched; 0 turns it off.
+	AssetCacheSize int64
+
+	assets *assetCache // made by New from AssetCacheSize
 }
 
 // Errors callers map to protocol answers.
@@ -90,6 +95,7 @@ type launchCall struct {
 type Stats struct {
 	InFlight, Queued  int64
 	Renders, Restarts int64
+	Assets            AssetCacheStats
 	BrowserPID        int
 	BrowserVersion    string
 	ChromiumPath      string
@@ -122,6 +128,7 @@ func New(ctx context.Context, opts Options) (*Renderer, error) {
 		}
 	}
 	opts.AllowedOrigins = allowed
+	opts.assets = newAssetCache(opts.AssetCacheSize)
 	r := &Renderer{opts: opts, log: opts.Logger, slots: make(chan struct{}, opts.Concurrency),
 		keys: opts.TLS.PinnedKeys()}
 	r.life, r.stop = context.WithCancel(context.Background())
@@ -143,7 +150,7 @@ func New(ctx context.Context, opts Options) (*Renderer, error) {
 // Stats reports the counters.
 func (r *Renderer) Stats() Stats {
 	s := Stats{InFlight: r.inFlight.Load(), Queued: r.waiting.Load(), Renders: r.renders.Load(),
-		Restarts: r.restarts.Load(), ChromiumPath: r.bin, Sandbox: r.why}
+		Restarts: r.restarts.Load(), ChromiumPath: r.bin, Sandbox: r.why, Assets: r.opts.assets.stats()}
 	r.mu.Lock()
 	if r.cur != nil {
 		s.BrowserPID, s.BrowserVersion = r.cur.pid(), r.cur.version

@@ -42,6 +42,7 @@ type session struct {
 
 	bindingCalled atomic.Bool
 	net           netTracker
+	assetWait     assetWait // see assetcache.go
 
 	mu       sync.Mutex
 	certErrs []string // origins whose certificate was refused
@@ -150,6 +151,7 @@ func (s *session) prepare(ctx context.Context, req Request) error {
 			// origin, so the header never reaches another host and other
 			// requests pay nothing.
 			patterns := []*proto.FetchRequestPattern{{URLPattern: "*", ResourceType: proto.NetworkResourceTypeDocument}}
+			patterns = append(patterns, s.assetPatterns()...)
 			if len(req.OriginHeaders) > 0 {
 				patterns = append(patterns, &proto.FetchRequestPattern{URLPattern: strings.TrimSuffix(strings.TrimSuffix(origin, ":443"), ":80") + "/*"})
 			}
@@ -159,7 +161,8 @@ func (s *session) prepare(ctx context.Context, req Request) error {
 			evCtx, cancel := context.WithCancel(s.b.life)
 			prev := s.cancel
 			s.cancel = func() { cancel(); prev() }
-			go p.Context(evCtx).EachEvent(func(e *proto.FetchRequestPaused) { s.onRequestPaused(p, e, req.OriginHeaders) })()
+			go p.Context(evCtx).EachEvent(func(e *proto.FetchRequestPaused) { s.onRequestPaused(p, e, req.OriginHeaders) },
+				s.onRawHeaders)()
 			return nil
 		},
 	}
@@ -213,9 +216,15 @@ func (s *session) refusedCertificates() []string {
 	return slices.Clone(s.certErrs)
 }
 
-// onRequestPaused guards the main frame's navigations and adds
-// OriginHeaders to requests for the page's own origin.
+// onRequestPaused guards the main frame's navigations, answers assets from
+// the asset cache and adds OriginHeaders to requests for the page's own
+// origin. Only asset requests that missed the cache come back with their
+// answer (see assetAnswered).
 func (s *session) onRequestPaused(page *rod.Page, e *proto.FetchRequestPaused, extra map[string]secret.Value) {
+	if e.ResponseStatusCode != nil || e.ResponseErrorReason != "" {
+		s.assetAnswered(page, e)
+		return
+	}
 	o, oerr := Origin(e.Request.URL)
 	s.mu.Lock()
 	origin := s.origin
@@ -226,8 +235,12 @@ func (s *session) onRequestPaused(page *rod.Page, e *proto.FetchRequestPaused, e
 		_ = proto.FetchFailRequest{RequestID: e.RequestID, ErrorReason: proto.NetworkErrorReasonBlockedByClient}.Call(page)
 		return
 	}
+	if s.assetFromCache(page, e) {
+		return
+	}
+	seeAnswer := s.isAsset(e)
 	if len(extra) == 0 || oerr != nil || o != origin {
-		_ = proto.FetchContinueRequest{RequestID: e.RequestID}.Call(page)
+		_ = proto.FetchContinueRequest{RequestID: e.RequestID, InterceptResponse: seeAnswer}.Call(page)
 		return
 	}
 	var headers []*proto.FetchHeaderEntry
@@ -239,7 +252,7 @@ func (s *session) onRequestPaused(page *rod.Page, e *proto.FetchRequestPaused, e
 	for k, v := range extra {
 		headers = append(headers, &proto.FetchHeaderEntry{Name: k, Value: v.Reveal()})
 	}
-	_ = proto.FetchContinueRequest{RequestID: e.RequestID, Headers: headers}.Call(page)
+	_ = proto.FetchContinueRequest{RequestID: e.RequestID, Headers: headers, InterceptResponse: seeAnswer}.Call(page)
 }
 
 func (s *session) refuseNavigation(rawURL, o, own string) {

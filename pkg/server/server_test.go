@@ -496,6 +496,7 @@ func TestMetricsAfterRender(t *testing.T) {
 		"panelcast_render_queue_depth ",
 		"panelcast_browser_restarts_total",
 		"panelcast_renders_total",
+		"panelcast_asset_cache_hits_total ",
 		`panelcast_build_info{browser="`,
 		"process_resident_memory_bytes",
 	} {

@@ -66,7 +66,7 @@ func (s *Service) Collectors() []prometheus.Collector {
 		return nil
 	}
 	return []prometheus.Collector{m.renderDuration, m.renderFailures, rendererCollector{s.renderer},
-		m.alertsReceived, m.delivered, m.failed, m.rendersShared, outboxCollector{s}}
+		m.alertsReceived, m.delivered, m.failed, m.rendersShared, outboxCollector{s}, assetCacheCollector{s.renderer}}
 }
 
 // rendererCollector reads the renderer's own counters at scrape time, so

@@ -177,6 +177,7 @@ func RenderOptions(cfg config.Config, policy *tlspolicy.Policy, log *slog.Logger
 		AllowedOrigins: allowed,
 		Concurrency:    cfg.Concurrency,
 		QueueLength:    cfg.QueueLength,
+		AssetCacheSize: int64(cfg.AssetCacheMB) << 20,
 		RecycleAfter:   cfg.RecycleAfter,
 		FirstQueryWait: cfg.FirstQueryWait,
 		Limits:         Limits(cfg),

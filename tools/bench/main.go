@@ -43,6 +43,9 @@ func main() {
 	alerts := flag.Int("alerts", 20, "single alerts for the webhook-to-chat figures (0: no alert figures)")
 	flag.Parse()
 	err := run(*sequential, *soak, *soakAt, list(*doors), *alerts)
+	if err == nil {
+		err = benchAssets(*assetRenders)
+	}
 	if err == nil && len(list(*outbox)) > 0 {
 		err = benchOutbox(list(*outbox), *outboxJobs, *outboxConcurrency)
 	}
