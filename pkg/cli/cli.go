@@ -34,6 +34,8 @@ Usage:
                                    Grafana's remote rendering service (Grafana 13+) and
                                    the web console; token in PANELCAST_AUTH_TOKEN; with
                                    no --grafana-url it serves and renders a demo dashboard
+  panelcast healthcheck [--url URL]
+                                   exit 0 when serve's /healthz answers 200 (for images without curl)
   panelcast version
   panelcast keys                   every setting with its default (Markdown)
 
@@ -74,6 +76,8 @@ func Main(args []string, environ []string, stdout, stderr io.Writer) int {
 		err = runPush(ctx, args[2:], environ, stdout, stderr)
 	case "serve":
 		err = runServe(ctx, args[2:], environ, stdout, stderr)
+	case "healthcheck":
+		err = runHealthcheck(ctx, args[2:], environ, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "panelcast %s (%s, %s/%s)\n", buildinfo.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		if bin, err := render.FindChromium(os.Getenv("PANELCAST_CHROMIUM")); err == nil {
