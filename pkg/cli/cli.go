@@ -23,7 +23,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
-const usage = `Panelcast renders Grafana panels with a warm headless Chromium.
+const Usage = `Panelcast renders Grafana panels with a warm headless Chromium.
 
 Usage:
   panelcast render --url URL -o panel.png [--width 1000 --height 500 ...]
@@ -61,7 +61,7 @@ func Main(args []string, environ []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if len(args) < 2 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, Usage)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -90,10 +90,10 @@ func Main(args []string, environ []string, stdout, stderr io.Writer) int {
 		config.WriteTable(stdout)
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, Usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "panelcast: unknown command %q\n\n%s", args[1], usage)
+		fmt.Fprintf(stderr, "panelcast: unknown command %q\n\n%s", args[1], Usage)
 		return 2
 	}
 	if errors.Is(err, flag.ErrHelp) {
