@@ -27,7 +27,7 @@ MAGE        := $(GO) run github.com/magefile/mage
 FUZZTIME    ?= 10s
 
 .DEFAULT_GOAL := help
-.PHONY: help build cli plugin package console frontend frontend-test test check generate docs bench run screenshots fuzz clean
+.PHONY: help build cli plugin package linux-packages console frontend frontend-test test check generate docs bench run screenshots fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -58,6 +58,27 @@ package: ## build, then write dist/panelcast-renderer-<version>.linux-amd64.zip 
 	@$(MAKE) --no-print-directory build app-plugin
 	$(GO) run ./tools/package -version "$(VERSION)" -dist dist -os linux -arch amd64 -out "$(PACKAGE_ZIP)"
 	$(GO) run ./tools/package -version "$(VERSION)" -dist dist -os linux -arch amd64 -frontend dist -readme tools/package/app-README.md -out "$(APP_ZIP)"
+
+# The service's deb and rpm for each architecture, built by nfpm in
+# tools/check/linuxpkg (a program of the tools module, so nfpm stays out of
+# go.mod), around a static binary and the man page tools/manpage writes
+# from the CLI's help. -s -w drop the symbol table and DWARF, which lintian
+# and rpmlint refuse in a packaged binary (48 MB instead of 68 MB; panics
+# still print their stacks). `make release` calls this; the test in
+# deploy/packages_test.go runs it with LINUX_OUT and LINUX_BUILD in a
+# temporary directory.
+LINUX_ARCHES ?= amd64 arm64
+LINUX_OUT    ?= dist
+LINUX_BUILD  ?= bin/linux
+linux-packages: ## write dist/panelcast_<version>_<arch>.deb and dist/panelcast-<version>-1.<arch>.rpm for amd64 and arm64
+	@mkdir -p "$(LINUX_OUT)" "$(LINUX_BUILD)"
+	$(GO) run ./tools/manpage -version "$(VERSION)" -out "$(LINUX_BUILD)/panelcast.1"
+	@set -e; for arch in $(LINUX_ARCHES); do \
+	  echo "== linux/$$arch"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o "$(LINUX_BUILD)/$$arch/panelcast" ./pkg; \
+	  $(GO) -C tools/check run ./linuxpkg -version "$(VERSION)" -arch "$$arch" -src "$(CURDIR)" -out "$(abspath $(LINUX_OUT))" \
+	    -bin "$(abspath $(LINUX_BUILD))/$$arch/panelcast" -man "$(abspath $(LINUX_BUILD))/panelcast.1"; \
+	done
 
 # The console is committed built (pkg/console/dist), so only changing it
 # needs Node; pkg/console's test fails when dist is older than src/console.
