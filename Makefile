@@ -144,14 +144,16 @@ test: ## go vet, every Go test (they build the binary themselves; the tools modu
 bench: ## render and outbox benchmarks (tools/bench)
 	$(GO) run ./tools/bench
 
-# run needs a browser and, for Korean, Japanese and Chinese text, CJK
-# fonts: it installs what is missing with apt-get (Debian, Ubuntu).
-run: build frontend ## install Chromium and CJK fonts if missing, render the demo to panel.png, then serve the console with the demo on 127.0.0.1:8081
+# run needs a browser and, for Korean, Japanese and Chinese text and for
+# emoji, Noto CJK and Noto Color Emoji: it installs what is missing with
+# apt-get (Debian, Ubuntu).
+run: build frontend ## install Chromium, CJK and emoji fonts if missing, render the demo to panel.png, then serve the console with the demo on 127.0.0.1:8081
 	@missing=; \
 	 if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 	   || command -v google-chrome >/dev/null 2>&1 || [ -n "$${PANELCAST_CHROMIUM:-}" ]; then :; \
 	 else missing="chromium fonts-dejavu-core"; fi; \
 	 if ! fc-list :lang=ko 2>/dev/null | grep -q .; then missing="$$missing fonts-noto-cjk"; fi; \
+	 if ! fc-list 'Noto Color Emoji' 2>/dev/null | grep -q .; then missing="$$missing fonts-noto-color-emoji"; fi; \
 	 if [ -z "$$missing" ]; then :; \
 	 elif command -v apt-get >/dev/null 2>&1; then \
 	   echo "installing$${missing:+ }$$missing with apt-get"; \
@@ -160,7 +162,7 @@ run: build frontend ## install Chromium and CJK fonts if missing, render the dem
 	 elif echo "$$missing" | grep -q chromium; then \
 	   echo "Chromium not found and no apt-get: install Chromium, or set PANELCAST_CHROMIUM to its path" >&2; exit 1; \
 	 else \
-	   echo "no CJK fonts and no apt-get: Korean, Japanese and Chinese text will show as boxes until Noto CJK is installed" >&2; \
+	   echo "no CJK or emoji font and no apt-get: Korean, Japanese and Chinese text and emoji will show as boxes until Noto CJK and Noto Color Emoji are installed" >&2; \
 	 fi
 	bin/panelcast demo -o panel.png
 	@echo
