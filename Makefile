@@ -27,7 +27,7 @@ MAGE        := $(GO) run github.com/magefile/mage
 FUZZTIME    ?= 10s
 
 .DEFAULT_GOAL := help
-.PHONY: help build cli plugin package console frontend frontend-test test check generate docs bench run screenshots fuzz clean
+.PHONY: help build cli plugin package linux-packages console frontend frontend-test test check generate docs bench run screenshots fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,6 +59,27 @@ package: ## build, then write dist/panelcast-renderer-<version>.linux-amd64.zip 
 	$(GO) run ./tools/package -version "$(VERSION)" -dist dist -os linux -arch amd64 -out "$(PACKAGE_ZIP)"
 	$(GO) run ./tools/package -version "$(VERSION)" -dist dist -os linux -arch amd64 -frontend dist -readme tools/package/app-README.md -out "$(APP_ZIP)"
 
+# The service's deb and rpm for each architecture, built by nfpm in
+# tools/check/linuxpkg (a program of the tools module, so nfpm stays out of
+# go.mod), around a static binary and the man page tools/manpage writes
+# from the CLI's help. -s -w drop the symbol table and DWARF, which lintian
+# and rpmlint refuse in a packaged binary (48 MB instead of 68 MB; panics
+# still print their stacks). `make release` calls this; the test in
+# deploy/packages_test.go runs it with LINUX_OUT and LINUX_BUILD in a
+# temporary directory.
+LINUX_ARCHES ?= amd64 arm64
+LINUX_OUT    ?= dist
+LINUX_BUILD  ?= bin/linux
+linux-packages: ## write dist/panelcast_<version>_<arch>.deb and dist/panelcast-<version>-1.<arch>.rpm for amd64 and arm64
+	@mkdir -p "$(LINUX_OUT)" "$(LINUX_BUILD)"
+	$(GO) run ./tools/manpage -version "$(VERSION)" -out "$(LINUX_BUILD)/panelcast.1"
+	@set -e; for arch in $(LINUX_ARCHES); do \
+	  echo "== linux/$$arch"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o "$(LINUX_BUILD)/$$arch/panelcast" ./pkg; \
+	  $(GO) -C tools/check run ./linuxpkg -version "$(VERSION)" -arch "$$arch" -src "$(CURDIR)" -out "$(abspath $(LINUX_OUT))" \
+	    -bin "$(abspath $(LINUX_BUILD))/$$arch/panelcast" -man "$(abspath $(LINUX_BUILD))/panelcast.1"; \
+	done
+
 # The console is committed built (pkg/console/dist), so only changing it
 # needs Node; pkg/console's test fails when dist is older than src/console.
 console: ## rebuild the web console into pkg/console/dist (needs Node and npm)
@@ -84,6 +105,10 @@ check: ## gofmt, go vet, golangci-lint, go mod tidy, generated code and docs up 
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
 	$(TOOL) golangci-lint run ./...
+	@# The tools module's own programs (tools/check/linuxpkg), which ./... leaves out.
+	$(GO) -C tools/check vet ./...
+	$(GO) -C tools/check mod tidy -diff
+	cd tools/check && $(GO) tool golangci-lint run ./...
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	  $(MAKE) --no-print-directory generate GENERATE_OUT="$$tmp" && \
 	  diff -ru pkg/pluginextensionv2 "$$tmp/pkg/pluginextensionv2" || \
@@ -108,9 +133,10 @@ docs: ## regenerate docs/configuration.md from the keys in pkg/config
 # The app frontend's tests come last: Jest, then the built module.js in
 # Chromium through SystemJS with React 18 and 19 (it ends with "N passed,
 # N failed").
-test: ## go vet, every Go test (they build the binary themselves), then the app frontend's tests
+test: ## go vet, every Go test (they build the binary themselves; the tools module's too), then the app frontend's tests
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) -C tools/check test -count=1 ./...
 	@$(MAKE) --no-print-directory frontend-test
 	npm run --silent build
 	npm run --silent test:browser
@@ -118,14 +144,16 @@ test: ## go vet, every Go test (they build the binary themselves), then the app 
 bench: ## render and outbox benchmarks (tools/bench)
 	$(GO) run ./tools/bench
 
-# run needs a browser and, for Korean, Japanese and Chinese text, CJK
-# fonts: it installs what is missing with apt-get (Debian, Ubuntu).
-run: build frontend ## install Chromium and CJK fonts if missing, render the demo to panel.png, then serve the console with the demo on 127.0.0.1:8081
+# run needs a browser and, for Korean, Japanese and Chinese text and for
+# emoji, Noto CJK and Noto Color Emoji: it installs what is missing with
+# apt-get (Debian, Ubuntu).
+run: build frontend ## install Chromium, CJK and emoji fonts if missing, render the demo to panel.png, then serve the console with the demo on 127.0.0.1:8081
 	@missing=; \
 	 if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 	   || command -v google-chrome >/dev/null 2>&1 || [ -n "$${PANELCAST_CHROMIUM:-}" ]; then :; \
 	 else missing="chromium fonts-dejavu-core"; fi; \
 	 if ! fc-list :lang=ko 2>/dev/null | grep -q .; then missing="$$missing fonts-noto-cjk"; fi; \
+	 if ! fc-list 'Noto Color Emoji' 2>/dev/null | grep -q .; then missing="$$missing fonts-noto-color-emoji"; fi; \
 	 if [ -z "$$missing" ]; then :; \
 	 elif command -v apt-get >/dev/null 2>&1; then \
 	   echo "installing$${missing:+ }$$missing with apt-get"; \
@@ -134,7 +162,7 @@ run: build frontend ## install Chromium and CJK fonts if missing, render the dem
 	 elif echo "$$missing" | grep -q chromium; then \
 	   echo "Chromium not found and no apt-get: install Chromium, or set PANELCAST_CHROMIUM to its path" >&2; exit 1; \
 	 else \
-	   echo "no CJK fonts and no apt-get: Korean, Japanese and Chinese text will show as boxes until Noto CJK is installed" >&2; \
+	   echo "no CJK or emoji font and no apt-get: Korean, Japanese and Chinese text and emoji will show as boxes until Noto CJK and Noto Color Emoji are installed" >&2; \
 	 fi
 	bin/panelcast demo -o panel.png
 	@echo

@@ -231,7 +231,7 @@ var externalPaths = []string{
 }
 
 // fsRoots start file system paths, which are no endpoints.
-var fsRoots = []string{"/etc/", "/var/", "/run/", "/tmp", "/usr/", "/opt/", "/dev/", "/proc/", "/sys/", "/home/", "/root/"}
+var fsRoots = []string{"/etc/", "/var/", "/run/", "/tmp", "/usr/", "/lib/", "/opt/", "/dev/", "/proc/", "/sys/", "/home/", "/root/"}
 
 var (
 	inlineCode   = regexp.MustCompile("`([^`]+)`")

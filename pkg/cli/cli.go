@@ -23,7 +23,7 @@ import (
 	"github.com/panelcast/panelcast/pkg/service"
 )
 
-const usage = `Panelcast renders Grafana panels with a warm headless Chromium.
+const Usage = `Panelcast renders Grafana panels with a warm headless Chromium.
 
 Usage:
   panelcast render --url URL -o panel.png [--width 1000 --height 500 ...]
@@ -34,6 +34,8 @@ Usage:
                                    Grafana's remote rendering service (Grafana 13+) and
                                    the web console; token in PANELCAST_AUTH_TOKEN; with
                                    no --grafana-url it serves and renders a demo dashboard
+  panelcast healthcheck [--url URL]
+                                   exit 0 when serve's /healthz answers 200 (for images without curl)
   panelcast version
   panelcast keys                   every setting with its default (Markdown)
 
@@ -59,7 +61,7 @@ func Main(args []string, environ []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if len(args) < 2 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, Usage)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -74,6 +76,8 @@ func Main(args []string, environ []string, stdout, stderr io.Writer) int {
 		err = runPush(ctx, args[2:], environ, stdout, stderr)
 	case "serve":
 		err = runServe(ctx, args[2:], environ, stdout, stderr)
+	case "healthcheck":
+		err = runHealthcheck(ctx, args[2:], environ, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "panelcast %s (%s, %s/%s)\n", buildinfo.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		if bin, err := render.FindChromium(os.Getenv("PANELCAST_CHROMIUM")); err == nil {
@@ -86,10 +90,10 @@ func Main(args []string, environ []string, stdout, stderr io.Writer) int {
 		config.WriteTable(stdout)
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, Usage)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "panelcast: unknown command %q\n\n%s", args[1], usage)
+		fmt.Fprintf(stderr, "panelcast: unknown command %q\n\n%s", args[1], Usage)
 		return 2
 	}
 	if errors.Is(err, flag.ErrHelp) {
