@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-rod/rod"
@@ -102,10 +101,7 @@ type browser struct {
 	spares   []chan *session // sessions for the next renders, being made or ready
 }
 
-// launch starts Chromium as a child that dies with us: the process gets
-// SIGKILL when its parent thread dies (Pdeathsig), so a plugin that Grafana
-// kills with SIGKILL leaves no browser behind, without go-rod's leakless
-// helper (which it would have to download).
+// launch starts Chromium as a child that dies with us (browserProcAttr).
 func launch(ctx context.Context, bin string, extra []string, log *slog.Logger) (*browser, error) {
 	dataDir, err := os.MkdirTemp("", "panelcast-chromium-")
 	if err != nil {
@@ -191,7 +187,7 @@ func startChromium(bin string, extra []string, dataDir string, p *launchPipes) (
 	args := append(append([]string{}, baseFlags...), extra...)
 	args = append(args, "--user-data-dir="+dataDir, "about:blank")
 	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = browserProcAttr()
 	cmd.ExtraFiles = []*os.File{p.cmdR, p.outW}
 	cmd.Stderr, cmd.Stdout = p.logW, p.logW
 	err := cmd.Start()
@@ -339,7 +335,7 @@ func (b *browser) kill() {
 		}()
 	}
 	if b.cmd.Process != nil {
-		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(b.cmd.Process)
 		_ = b.cmd.Process.Kill()
 	}
 	select { // its exit closes our ends of the pipes
