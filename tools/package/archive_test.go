@@ -215,6 +215,7 @@ func TestReleaseArchives(t *testing.T) {
 			checkModuleJS(t, dir, c.moduleJS)
 			checkLogoPaths(t, dir, m)
 			checkReadmeChangelogLicense(t, dir)
+			checkUnzip(t, zipPath, m, c.platforms)
 
 			for _, p := range c.platforms {
 				if p.OS != "linux" {
@@ -236,6 +237,30 @@ func TestReleaseArchives(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkUnzip is the README's other way in: Info-ZIP's unzip into the
+// plugins folder keeps the run bits and the renderer's launcher links.
+func checkUnzip(t *testing.T, zipPath string, m manifest, platforms []platform) {
+	t.Helper()
+	if _, err := exec.LookPath("unzip"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("unzip not found: apt-get install unzip")
+		}
+		t.Log("unzip not found (apt-get install unzip): the README's unzip way is not checked")
+		return
+	}
+	plugins := t.TempDir()
+	if out, err := exec.Command("unzip", "-q", zipPath, "-d", plugins).CombinedOutput(); err != nil {
+		t.Fatalf("unzip %s: %v\n%s", filepath.Base(zipPath), err, out)
+	}
+	dir := filepath.Join(plugins, m.ID)
+	checkBinaryPermissions(t, dir, m)
+	if m.Type == "renderer" {
+		for _, p := range platforms {
+			checkLauncher(t, dir, p, executableName(m.Executable, p.OS, p.Arch))
+		}
 	}
 }
 
