@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,7 +50,7 @@ func init() {
 		// the web console's; give it ours (it reports it, e.g. in the
 		// User-Agent of its HTTP client).
 		info, err := json.Marshal(buildinfo.Info{
-			Time:     time.Now().UnixMilli(),
+			Time:     buildTime().UnixMilli(),
 			PluginID: pluginID(),
 			Version:  v,
 		})
@@ -74,6 +75,15 @@ func version() string {
 		}
 	}
 	return "4.0.0"
+}
+
+// buildTime is $SOURCE_DATE_EPOCH (make release sets the commit's), so a
+// rebuild of a tag stamps the same time; else now.
+func buildTime() time.Time {
+	if sec, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64); err == nil {
+		return time.Unix(sec, 0)
+	}
+	return time.Now()
 }
 
 // pluginDir is the folder of the plugin.json to build for: $PANELCAST_PLUGIN_DIR,

@@ -16,18 +16,24 @@ endif
 override VERSION := $(patsubst v%,%,$(VERSION))
 export VERSION
 
-PLUGIN_ID   := panelcast-renderer
 PLUGIN_EXE  := dist/gpx_panelcast_linux_amd64
-PACKAGE_ZIP := dist/$(PLUGIN_ID)-$(VERSION).linux-amd64.zip
-APP_ID      := panelcast-app
 APP_EXE     := dist/gpx_panelcast_app_linux_amd64
-APP_ZIP     := dist/$(APP_ID)-$(VERSION).linux-amd64.zip
+# The platforms the zips are for, as GOOS/GOARCH and as the SDK's mage
+# targets that build them (ARM is v7): the renderer where Debian ships a
+# Chromium, the app, whose backend renders through Grafana, wherever
+# Grafana runs.
+RENDERER_PLATFORMS := linux/amd64 linux/arm64 linux/arm
+APP_PLATFORMS      := $(RENDERER_PLATFORMS) darwin/amd64 darwin/arm64 windows/amd64
+mage_target = $(patsubst linux/amd64,build:linux,$(patsubst linux/arm64,build:linuxARM64,$(patsubst linux/arm,build:linuxARM,\
+  $(patsubst darwin/amd64,build:darwin,$(patsubst darwin/arm64,build:darwinARM64,$(patsubst windows/amd64,build:windows,$(1)))))))
+comma := ,
+space := $(subst ,, )
 LDFLAGS     := -X github.com/panelcast/panelcast/pkg/buildinfo.Version=$(VERSION)
 MAGE        := $(GO) run github.com/magefile/mage
 FUZZTIME    ?= 10s
 
 .DEFAULT_GOAL := help
-.PHONY: help build cli plugin package linux-packages console frontend frontend-test test check generate docs bench run screenshots fuzz clean
+.PHONY: help build cli plugin package linux-packages release console frontend frontend-test test check generate docs bench run screenshots fuzz clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,13 +57,34 @@ app-plugin: ## build the app plugin's executable only (dist/gpx_panelcast_app_li
 	PANELCAST_PLUGIN_DIR=src GOFLAGS="$(strip $(shell $(GO) env GOFLAGS) -trimpath)" $(MAGE) -v build:linux
 	@test -x $(APP_EXE) || { echo "mage did not write $(APP_EXE)" >&2; exit 1; }
 
-# Two zips for grafana-cli --pluginUrl: the renderer's, and the app's around
-# the frontend build in dist/ (make frontend), which package never runs.
-package: ## build, then write dist/panelcast-renderer-<version>.linux-amd64.zip and dist/panelcast-app-<version>.linux-amd64.zip
+# Zips for grafana-cli --pluginUrl, named as Grafana names its own:
+# <id>-<version>.<os>_<arch>.zip for each platform and <id>-<version>.zip
+# with all, each with a .sha256; the app's around the frontend build in
+# dist/ (make frontend), which package never runs. CGO is off (the SDK's
+# mage targets), so every platform cross-compiles here; the first run
+# compiles for six platforms and takes minutes.
+package: ## write dist/panelcast-{renderer,app}-<version>.<os>_<arch>.zip for every platform, and one zip each with all
 	@test -f dist/module.js -a -f dist/plugin.json || { echo "dist/ has no app frontend build (module.js, plugin.json): run make frontend first" >&2; exit 1; }
-	@$(MAKE) --no-print-directory build app-plugin
-	$(GO) run ./tools/package -version "$(VERSION)" -dist dist -os linux -arch amd64 -out "$(PACKAGE_ZIP)"
-	$(GO) run ./tools/package -version "$(VERSION)" -dist dist -os linux -arch amd64 -frontend dist -readme tools/package/app-README.md -out "$(APP_ZIP)"
+	GOARM=7 GOFLAGS="$(strip $(shell $(GO) env GOFLAGS) -trimpath)" $(MAGE) -v $(call mage_target,$(RENDERER_PLATFORMS))
+	PANELCAST_PLUGIN_DIR=src GOARM=7 GOFLAGS="$(strip $(shell $(GO) env GOFLAGS) -trimpath)" $(MAGE) -v $(call mage_target,$(APP_PLATFORMS))
+	$(GO) run ./tools/package -version "$(VERSION)" -dist dist -platforms "$(subst $(space),$(comma),$(RENDERER_PLATFORMS))"
+	$(GO) run ./tools/package -version "$(VERSION)" -dist dist -platforms "$(subst $(space),$(comma),$(APP_PLATFORMS))" -frontend dist -readme tools/package/app-README.md
+
+# A release is built from a clean tree at its tag v<version> (tools/release
+# check says what is wrong otherwise; ALLOW_DIRTY=1 tries the build on work
+# in progress, VERSION=4.1.0 names the version then). dist/ is made afresh:
+# the frontend, every zip, the Linux packages, SHA256SUMS over them, and
+# release-notes.md, the version's CHANGELOG.md section. The dates in
+# plugin.json and the zips are the commit's (SOURCE_DATE_EPOCH).
+release: export SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null)
+release: ## from a clean tree at a v* tag: every zip, the Linux packages, SHA256SUMS and the release notes into dist/
+	$(GO) run ./tools/release check -version "$(VERSION)" $(if $(ALLOW_DIRTY),-allow-dirty)
+	rm -rf dist
+	@$(MAKE) --no-print-directory frontend package
+	@$(MAKE) --no-print-directory linux-packages
+	$(GO) run ./tools/release notes "$(VERSION)" > dist/release-notes.md
+	cd dist && sha256sum $$(ls *.zip *.deb *.rpm 2>/dev/null) > SHA256SUMS
+	@echo "dist/ holds the release $(VERSION):"; cd dist && ls -l $$(ls *.zip *.zip.sha256 *.deb *.rpm 2>/dev/null) SHA256SUMS release-notes.md
 
 # The service's deb and rpm for each architecture, built by nfpm in
 # tools/check/linuxpkg (a program of the tools module, so nfpm stays out of
@@ -109,6 +136,7 @@ check: ## gofmt, go vet, golangci-lint, go mod tidy, generated code and docs up 
 	$(GO) -C tools/check vet ./...
 	$(GO) -C tools/check mod tidy -diff
 	cd tools/check && $(GO) tool golangci-lint run ./...
+	$(TOOL) actionlint
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	  $(MAKE) --no-print-directory generate GENERATE_OUT="$$tmp" && \
 	  diff -ru pkg/pluginextensionv2 "$$tmp/pkg/pluginextensionv2" || \

@@ -220,6 +220,9 @@ var notKeys = map[string]bool{
 	"key": true, "location": true,
 	// Files of the plugin's zip, a log field, a chat's error code.
 	"gpx_panelcast_linux_amd64": true, "plugin_start_linux_amd64": true, "request_id": true, "not_in_channel": true,
+	// The platforms in the zips' names, and uname -m's name of amd64.
+	"linux_amd64": true, "linux_arm64": true, "linux_arm": true, "darwin_amd64": true, "darwin_arm64": true,
+	"windows_amd64": true, "x86_64": true,
 }
 
 // externalPaths are paths of other programs the pages name: Grafana's API

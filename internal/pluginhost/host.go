@@ -95,6 +95,13 @@ type Config struct {
 	// GF_PLUGIN_APP_CLIENT_SECRET in the environment (envvars.go) and in
 	// every call's GrafanaConfig. "" is a Grafana that made none.
 	ManagedServiceAccountToken string
+	// Emulator, when set, runs Executable under it with Grafana's
+	// environment and handshake, as binfmt_misc does on a host that
+	// registers qemu-user: "/usr/bin/qemu-aarch64-static" starts an arm64
+	// build on an amd64 machine. Arch is then that build's GOARCH, which
+	// the executable's name carries (Grafana picks the file by it).
+	Emulator string
+	Arch     string
 }
 
 // AppSettings are an app's saved settings as Grafana sends them in the
@@ -138,12 +145,15 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.PluginID == "" || cfg.DataPath == "" || cfg.AppURL == "" {
 		return nil, errors.New("pluginhost: PluginID, DataPath and AppURL are required")
 	}
+	if cfg.Arch == "" {
+		cfg.Arch = runtime.GOARCH
+	}
 	if cfg.App != nil {
-		if want := AppExecutableName(cfg.AppExecutable); cfg.AppExecutable == "" || filepath.Base(cfg.Executable) != want {
+		if want := executableName(cfg.AppExecutable, cfg.Arch); cfg.AppExecutable == "" || filepath.Base(cfg.Executable) != want {
 			return nil, fmt.Errorf("pluginhost: Grafana starts an app backend as %s (plugin.json executable + _<os>_<arch>), not %s",
 				want, filepath.Base(cfg.Executable))
 		}
-	} else if want := rendererExecutableName(); filepath.Base(cfg.Executable) != want {
+	} else if want := executableName("plugin_start", cfg.Arch); filepath.Base(cfg.Executable) != want {
 		return nil, fmt.Errorf("pluginhost: Grafana starts a renderer plugin as %s in the plugin directory, not %s",
 			want, filepath.Base(cfg.Executable))
 	}
@@ -168,6 +178,9 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 	h.cleanup = cleanup
 	processEnv = append(processEnv, cfg.ExtraEnv...)
 	cmd := exec.Command(cfg.Executable)
+	if cfg.Emulator != "" {
+		cmd = exec.Command(cfg.Emulator, cfg.Executable)
+	}
 	// Grafana's list first, then the host environment as go-plugin would
 	// append it; go-plugin adds its own variables after both. SkipHostEnv is
 	// set only because ExtraEnv must count as host environment too.
@@ -264,12 +277,16 @@ type rendererClient struct {
 
 // AppExecutableName is the file Grafana starts an app backend from:
 // plugin.json's executable with _<os>_<arch> (.exe on Windows).
-func AppExecutableName(executable string) string {
-	name := fmt.Sprintf("%s_%s_%s", executable, strings.ToLower(runtime.GOOS), strings.ToLower(runtime.GOARCH))
+func AppExecutableName(executable string) string { return executableName(executable, runtime.GOARCH) }
+
+// executableName is <name>_<os>_<arch>[.exe], the file Grafana starts on
+// this OS for a build of arch.
+func executableName(name, arch string) string {
+	n := fmt.Sprintf("%s_%s_%s", name, strings.ToLower(runtime.GOOS), strings.ToLower(arch))
 	if runtime.GOOS == "windows" {
-		name += ".exe"
+		n += ".exe"
 	}
-	return name
+	return n
 }
 
 // SaveAppSettings is an admin saving the app's settings page: the calls
@@ -280,13 +297,7 @@ func (h *Host) SaveAppSettings(s AppSettings) {
 	h.app = &s
 }
 
-func rendererExecutableName() string {
-	name := fmt.Sprintf("plugin_start_%s_%s", strings.ToLower(runtime.GOOS), strings.ToLower(runtime.GOARCH))
-	if runtime.GOOS == "windows" {
-		name += ".exe"
-	}
-	return name
-}
+func rendererExecutableName() string { return executableName("plugin_start", runtime.GOARCH) }
 
 // Renderer is the dispensed "renderer" service, for calls made directly.
 func (h *Host) Renderer() pluginextensionv2.RendererClient { return h.renderer }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-rod/rod"
@@ -19,8 +18,50 @@ import (
 	"github.com/go-rod/rod/lib/proto"
 )
 
-// ErrNoChromium means no browser binary could be found.
-var ErrNoChromium = errors.New("no Chromium found: install the chromium package (apt-get install chromium) or set chromium_path / PANELCAST_CHROMIUM")
+// ErrNoChromium means no browser binary could be found. It names the
+// command that installs Chromium on this machine's distribution, which the
+// plugin's health check and start log show to whoever set Grafana up.
+var ErrNoChromium = errors.New("no Chromium found: install it (" + installCommand(osRelease("/etc/os-release")) + ") or set chromium_path / PANELCAST_CHROMIUM to the browser")
+
+// installCommand is the command that installs Chromium on the distribution
+// /etc/os-release describes (its ID, then ID_LIKE; Ubuntu ships Chromium
+// as a snap only), Debian's where it names none that is known.
+func installCommand(release map[string]string) string {
+	commands := map[string]string{
+		"debian":   "apt-get install chromium",
+		"raspbian": "apt-get install chromium",
+		"ubuntu":   "snap install chromium",
+		"alpine":   "apk add chromium",
+		"fedora":   "dnf install chromium",
+		"rhel":     "dnf install chromium, from EPEL",
+		"suse":     "zypper install chromium",
+		"opensuse": "zypper install chromium",
+		"arch":     "pacman -S chromium",
+	}
+	for _, id := range append([]string{release["ID"]}, strings.Fields(release["ID_LIKE"])...) {
+		if c, ok := commands[id]; ok {
+			return c
+		}
+	}
+	return "the chromium package; on Debian: apt-get install chromium"
+}
+
+// osRelease reads the KEY=value lines of an os-release file, quotes
+// removed; a missing file is an empty map.
+func osRelease(path string) map[string]string {
+	m := map[string]string{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return m
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if ok && !strings.HasPrefix(k, "#") {
+			m[k] = strings.Trim(v, `"'`)
+		}
+	}
+	return m
+}
 
 // FindChromium returns the browser to use: the configured path, else
 // PANELCAST_CHROMIUM, else the first of chromium, chromium-browser,
@@ -102,10 +143,7 @@ type browser struct {
 	spares   []chan *session // sessions for the next renders, being made or ready
 }
 
-// launch starts Chromium as a child that dies with us: the process gets
-// SIGKILL when its parent thread dies (Pdeathsig), so a plugin that Grafana
-// kills with SIGKILL leaves no browser behind, without go-rod's leakless
-// helper (which it would have to download).
+// launch starts Chromium as a child that dies with us (browserProcAttr).
 func launch(ctx context.Context, bin string, extra []string, log *slog.Logger) (*browser, error) {
 	dataDir, err := os.MkdirTemp("", "panelcast-chromium-")
 	if err != nil {
@@ -191,7 +229,7 @@ func startChromium(bin string, extra []string, dataDir string, p *launchPipes) (
 	args := append(append([]string{}, baseFlags...), extra...)
 	args = append(args, "--user-data-dir="+dataDir, "about:blank")
 	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = browserProcAttr()
 	cmd.ExtraFiles = []*os.File{p.cmdR, p.outW}
 	cmd.Stderr, cmd.Stdout = p.logW, p.logW
 	err := cmd.Start()
@@ -339,7 +377,7 @@ func (b *browser) kill() {
 		}()
 	}
 	if b.cmd.Process != nil {
-		_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(b.cmd.Process)
 		_ = b.cmd.Process.Kill()
 	}
 	select { // its exit closes our ends of the pipes

@@ -3,11 +3,9 @@ package render
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 )
 
 // sandboxHost is what decides whether Chromium's sandbox can work on this
@@ -100,18 +98,6 @@ func readSysctl(path string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// probeUserNamespace starts `true` in a new user namespace: where that is
-// refused, so is Chromium's namespace sandbox.
-func probeUserNamespace() error {
-	bin, err := exec.LookPath("true")
-	if err != nil {
-		return nil //nolint:nilerr // nothing to probe with; the sysctls decide
-	}
-	cmd := exec.Command(bin)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
-	return cmd.Run()
-}
-
 // setuidHelper finds chrome-sandbox beside the real browser binary (Debian's
 // /usr/bin/chromium is a script for /usr/lib/chromium/chromium), usable only
 // when it is setuid root.
@@ -127,8 +113,7 @@ func setuidHelper(bin string) string {
 		if err != nil {
 			continue
 		}
-		sys, ok := st.Sys().(*syscall.Stat_t)
-		if st.Mode()&os.ModeSetuid != 0 && ok && sys.Uid == 0 {
+		if st.Mode()&os.ModeSetuid != 0 && ownedByRoot(st) {
 			return p
 		}
 	}

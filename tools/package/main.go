@@ -1,16 +1,21 @@
-// Command package writes a Grafana plugin archive, the renderer's or the
-// app's:
+// Command package writes Grafana plugin archives, the renderer's or the
+// app's, one per platform and one with every platform's executable, named
+// as Grafana's own plugins name them, each with a SHA-256 beside it:
 //
-//	go run ./tools/package -version 4.1.0 [-os linux -arch amd64] [-out FILE]
-//	go run ./tools/package -version 4.1.0 -frontend dist -readme tools/package/app-README.md
+//	go run ./tools/package -version 4.1.0 -platforms linux/amd64,linux/arm64,linux/arm
+//	go run ./tools/package -version 4.1.0 -frontend dist -readme tools/package/app-README.md -platforms ...
 //
-// The zip holds exactly one folder named after the plugin id, because
+//	dist/panelcast-renderer-4.1.0.linux_arm64.zip         (one platform)
+//	dist/panelcast-renderer-4.1.0.linux_arm64.zip.sha256  (sha256sum -c reads it)
+//	dist/panelcast-renderer-4.1.0.zip                     (every platform)
+//
+// Each zip holds exactly one folder named after the plugin id, because
 // grafana-cli replaces an archive's first path component with the plugin id
 // when it unpacks, and files at the archive root would land beside the
 // plugins instead of in one:
 //
 //	panelcast-renderer/plugin.json                (%VERSION%: MAJOR.MINOR.PATCH; %TODAY%)
-//	panelcast-renderer/gpx_panelcast_linux_amd64  (mode 0755)
+//	panelcast-renderer/gpx_panelcast_linux_amd64  (mode 0755; one per platform)
 //	panelcast-renderer/plugin_start_linux_amd64   (symlink to the above)
 //	panelcast-renderer/README.md, CHANGELOG.md, LICENSE, img/...
 //
@@ -32,6 +37,8 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -41,6 +48,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,15 +62,36 @@ type options struct {
 	Version    string // release version, semver 2.0 (build details allowed)
 	Date       time.Time
 	PluginJSON string // manifest with %VERSION% / %TODAY% placeholders
-	Dist       string // folder holding <executable>_<os>_<arch>
-	OS, Arch   string
+	Dist       string // folder holding <executable>_<os>_<arch>; the zips go there too
+	Platforms  []platform
 	Readme     string
 	Changelog  string
 	License    string
 	ImgDir     string // copied to img/
 	Frontend   string // frontend build: plugin.json, module.js[.map], img/; replaces PluginJSON and ImgDir
 	Launcher   string // renderer launch name ("plugin_start"); empty: no link
-	Out        string // zip path; empty: dist/<id>-<version>.<os>-<arch>.zip
+}
+
+// platform is a GOOS/GOARCH pair the plugin ships for.
+type platform struct{ OS, Arch string }
+
+func (p platform) String() string { return p.OS + "/" + p.Arch }
+
+// parsePlatforms reads "linux/amd64,linux/arm64".
+func parsePlatforms(s string) ([]platform, error) {
+	var ps []platform
+	for _, f := range strings.Split(s, ",") {
+		goos, goarch, ok := strings.Cut(strings.TrimSpace(f), "/")
+		if !ok || goos == "" || goarch == "" || strings.Contains(goarch, "/") {
+			return nil, fmt.Errorf("-platforms: %q is not GOOS/GOARCH (e.g. linux/arm64)", f)
+		}
+		p := platform{goos, goarch}
+		if slices.Contains(ps, p) {
+			return nil, fmt.Errorf("-platforms: %s is listed twice", p)
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
 }
 
 func main() {
@@ -79,15 +108,13 @@ func run(args []string, stdout io.Writer) error {
 	date := fl.String("date", "", "release date YYYY-MM-DD for %TODAY% (default: SOURCE_DATE_EPOCH, else today, UTC)")
 	fl.StringVar(&o.PluginJSON, "plugin-json", "plugin.json", "plugin manifest")
 	fl.StringVar(&o.Dist, "dist", "dist", "folder with the built executables")
-	fl.StringVar(&o.OS, "os", "linux", "target GOOS")
-	fl.StringVar(&o.Arch, "arch", "amd64", "target GOARCH")
+	platforms := fl.String("platforms", "linux/amd64", "comma-separated GOOS/GOARCH list; one zip each and one with all")
 	fl.StringVar(&o.Readme, "readme", "src/README.md", "README shown on Grafana's plugin page")
 	fl.StringVar(&o.Changelog, "changelog", "CHANGELOG.md", "changelog file")
 	fl.StringVar(&o.License, "license", "LICENSE", "license file")
 	fl.StringVar(&o.Frontend, "frontend", "", "the frontend build (make frontend: dist) whose plugin.json, module.js, module.js.map and img/ are packaged; replaces -plugin-json and -img")
 	fl.StringVar(&o.ImgDir, "img", "src/img", "folder copied to img/ (logos)")
 	fl.StringVar(&o.Launcher, "launcher", "plugin_start", `name Grafana starts renderer plugins under; "" for none`)
-	fl.StringVar(&o.Out, "out", "", "zip to write (default: <dist>/<id>-<version>.<os>-<arch>.zip)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -98,11 +125,16 @@ func run(args []string, stdout io.Writer) error {
 	if o.Date, err = releaseDate(*date); err != nil {
 		return err
 	}
-	out, err := build(o)
+	if o.Platforms, err = parsePlatforms(*platforms); err != nil {
+		return err
+	}
+	outs, err := build(o)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, out)
+	for _, out := range outs {
+		fmt.Fprintln(stdout, out)
+	}
 	return nil
 }
 
@@ -150,45 +182,62 @@ type entry struct {
 	symlink string // target, for links
 }
 
-// build writes the archive and returns its path: the manifest filled in
+// build writes the archives and their checksums and returns the archives'
+// paths, each platform's and then the one with all: the manifest filled in
 // with the version, the files it names, and a check that its logos are
-// among them.
-func build(o options) (string, error) {
+// among them. Every executable is read before the first zip is written,
+// so a missing one leaves no archive behind.
+func build(o options) ([]string, error) {
 	plain, err := manifestVersion(o.Version)
 	if err != nil {
-		return "", err
+		return nil, err
+	}
+	if len(o.Platforms) == 0 {
+		return nil, errors.New("no platforms to package: give -platforms, e.g. linux/amd64")
 	}
 	var front []entry
 	if o.Frontend != "" {
 		if front, err = frontendEntries(o.Frontend); err != nil {
-			return "", err
+			return nil, err
 		}
 		o.PluginJSON = filepath.Join(o.Frontend, "plugin.json")
 		o.ImgDir = filepath.Join(o.Frontend, "img")
 	}
 	filled, m, err := readManifest(o, plain)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if m.Type != "renderer" && front == nil {
-		return "", fmt.Errorf("%s: a %s plugin needs its module.js: package the frontend build with -frontend", o.PluginJSON, m.Type)
+		return nil, fmt.Errorf("%s: a %s plugin needs its module.js: package the frontend build with -frontend", o.PluginJSON, m.Type)
 	}
-	entries, err := archiveEntries(o, m, filled)
+	common, err := commonEntries(o, filled)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	entries = append(entries, front...)
-	if err := checkLogos(o.PluginJSON, m, entries); err != nil {
-		return "", err
+	common = append(common, front...)
+	perPlatform := make([][]entry, len(o.Platforms))
+	var all []entry
+	for i, p := range o.Platforms {
+		if perPlatform[i], err = executableEntries(o, m, p); err != nil {
+			return nil, err
+		}
+		all = append(all, perPlatform[i]...)
 	}
-	out := o.Out
-	if out == "" {
-		out = filepath.Join(o.Dist, fmt.Sprintf("%s-%s.%s-%s.zip", m.ID, o.Version, o.OS, o.Arch))
+	if err := checkLogos(o.PluginJSON, m, append(common, all...)); err != nil {
+		return nil, err
 	}
-	if err := writeZip(out, m.ID, o.Date, entries); err != nil {
-		return "", err
+	var outs []string
+	for i, p := range o.Platforms {
+		outs = append(outs, filepath.Join(o.Dist, fmt.Sprintf("%s-%s.%s_%s.zip", m.ID, o.Version, p.OS, p.Arch)))
+		if err := writeZip(outs[i], m.ID, o.Date, append(slices.Clone(common), perPlatform[i]...)); err != nil {
+			return nil, err
+		}
 	}
-	return out, nil
+	outs = append(outs, filepath.Join(o.Dist, fmt.Sprintf("%s-%s.zip", m.ID, o.Version)))
+	if err := writeZip(outs[len(outs)-1], m.ID, o.Date, append(common, all...)); err != nil {
+		return nil, err
+	}
+	return outs, nil
 }
 
 // manifestVersion is the version plugin.json gets. Grafana compares it
@@ -236,24 +285,27 @@ func readManifest(o options, plain string) ([]byte, manifest, error) {
 	return filled, m, nil
 }
 
-// archiveEntries are the archive's files: the filled manifest, the
-// executable (and a renderer's launcher link to it), README, LICENSE and
-// the images.
-func archiveEntries(o options, m manifest, filled []byte) ([]entry, error) {
-	exeName := executableName(m.Executable, o.OS, o.Arch)
+// executableEntries are one platform's files: the executable and a
+// renderer's launcher link to it.
+func executableEntries(o options, m manifest, p platform) ([]entry, error) {
+	exeName := executableName(m.Executable, p.OS, p.Arch)
 	exe, err := os.ReadFile(filepath.Join(o.Dist, exeName))
 	if err != nil {
-		return nil, fmt.Errorf("executable: %w (build it first: make build)", err)
+		return nil, fmt.Errorf("executable for %s: %w (build it first: make package builds every platform)", p, err)
 	}
-	entries := []entry{
-		{name: "plugin.json", data: filled, mode: 0o644},
-		{name: exeName, data: exe, mode: 0o755},
-	}
+	entries := []entry{{name: exeName, data: exe, mode: 0o755}}
 	if o.Launcher != "" && m.Type == "renderer" {
-		if l := executableName(o.Launcher, o.OS, o.Arch); l != exeName {
+		if l := executableName(o.Launcher, p.OS, p.Arch); l != exeName {
 			entries = append(entries, entry{name: l, symlink: exeName, mode: fs.ModeSymlink | 0o777})
 		}
 	}
+	return entries, nil
+}
+
+// commonEntries are the files every platform's archive holds: the filled
+// manifest, README, CHANGELOG, LICENSE and the images.
+func commonEntries(o options, filled []byte) ([]entry, error) {
+	entries := []entry{{name: "plugin.json", data: filled, mode: 0o644}}
 	for _, f := range []struct{ src, name string }{{o.Readme, "README.md"}, {o.Changelog, "CHANGELOG.md"}, {o.License, "LICENSE"}} {
 		b, err := os.ReadFile(f.src)
 		if err != nil {
@@ -342,7 +394,7 @@ func readTree(dir, prefix string) ([]entry, error) {
 
 // writeZip writes entries under root/, with explicit directory members and
 // Unix modes, to a temporary file renamed into place, so a failed run never
-// leaves a half-written archive behind.
+// leaves a half-written archive behind; then its checksum as out.sha256.
 func writeZip(out, root string, mtime time.Time, entries []entry) (err error) {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
@@ -357,7 +409,8 @@ func writeZip(out, root string, mtime time.Time, entries []entry) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := writeMembers(tmp, root, mtime, entries); err != nil {
+	sum := sha256.New()
+	if err := writeMembers(io.MultiWriter(tmp, sum), root, mtime, entries); err != nil {
 		return err
 	}
 	if err := tmp.Close(); err != nil {
@@ -367,7 +420,12 @@ func writeZip(out, root string, mtime time.Time, entries []entry) (err error) {
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), out)
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return err
+	}
+	// sha256sum's format, so `sha256sum -c <zip>.sha256` checks a download.
+	line := hex.EncodeToString(sum.Sum(nil)) + "  " + filepath.Base(out) + "\n"
+	return os.WriteFile(out+".sha256", []byte(line), 0o644)
 }
 
 // writeMembers writes the archive to w: the directories first, then the

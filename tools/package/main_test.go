@@ -66,8 +66,7 @@ func fakeTree(t *testing.T) options {
 		Date:       time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC),
 		PluginJSON: filepath.Join(dir, "plugin.json"),
 		Dist:       filepath.Join(dir, "dist"),
-		OS:         "linux",
-		Arch:       "amd64",
+		Platforms:  []platform{{"linux", "amd64"}},
 		Readme:     filepath.Join(dir, "src/README.md"),
 		Changelog:  filepath.Join(dir, "CHANGELOG.md"),
 		License:    filepath.Join(dir, "LICENSE"),
@@ -118,9 +117,9 @@ func TestLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(o.Dist, "test-renderer-4.2.3.linux-amd64.zip")
-	if got := strings.TrimSpace(stdout.String()); got != out {
-		t.Errorf("printed %q, want %q", got, out)
+	out := filepath.Join(o.Dist, "test-renderer-4.2.3.linux_amd64.zip")
+	if got, want := strings.TrimSpace(stdout.String()), out+"\n"+filepath.Join(o.Dist, "test-renderer-4.2.3.zip"); got != want {
+		t.Errorf("printed %q, want %q", got, want)
 	}
 	if fi, err := os.Stat(out); err != nil {
 		t.Fatal(err)
@@ -190,12 +189,12 @@ func TestUnpackAndRun(t *testing.T) {
 		t.Skip("needs Unix modes and /bin/sh")
 	}
 	o := fakeTree(t)
-	out, err := build(o)
+	outs, err := build(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	plugins := t.TempDir()
-	unzip(t, out, plugins)
+	unzip(t, outs[0], plugins)
 	if fis, err := os.ReadDir(plugins); err != nil || len(fis) != 1 || fis[0].Name() != "test-renderer" {
 		t.Fatalf("the archive holds %v (%v), want the plugin folder test-renderer alone", fis, err)
 	}
@@ -220,7 +219,8 @@ func TestRefusals(t *testing.T) {
 		{"hash as version", func(o *options) { o.Version = "bacfa4d-dirty" }, "not MAJOR.MINOR.PATCH"},
 		{"v prefix", func(o *options) { o.Version = "v4.2.3" }, "not MAJOR.MINOR.PATCH"},
 		{"below the floor", func(o *options) { o.Version = "1.2.3" }, "Panelcast's versions start at 4.0.0"},
-		{"no executable", func(o *options) { o.Arch = "arm64" }, "make build"},
+		{"no executable", func(o *options) { o.Platforms = append(o.Platforms, platform{"linux", "arm"}) }, "executable for linux/arm"},
+		{"no platform", func(o *options) { o.Platforms = nil }, "give -platforms"},
 		{"no logo", func(o *options) { o.ImgDir = t.TempDir() }, `logo "img/logo.svg"`},
 	}
 	for _, c := range cases {
@@ -231,7 +231,7 @@ func TestRefusals(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want one containing %q", err, c.want)
 			}
-			if zips, _ := filepath.Glob(filepath.Join(o.Dist, "*.zip")); len(zips) > 0 {
+			if zips, _ := filepath.Glob(filepath.Join(o.Dist, "*.zip*")); len(zips) > 0 {
 				t.Errorf("a refused run left %v", zips)
 			}
 		})
@@ -274,13 +274,12 @@ func TestRepoPlugin(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dist, "gpx_panelcast_linux_amd64"), []byte(fakeExe), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out, err := build(options{
+	outs, err := build(options{
 		Version:    "4.0.0-3-gabc1234-dirty",
 		Date:       time.Now().UTC(),
 		PluginJSON: filepath.Join(root, "plugin.json"),
 		Dist:       dist,
-		OS:         "linux",
-		Arch:       "amd64",
+		Platforms:  []platform{{"linux", "amd64"}},
 		Readme:     filepath.Join(root, "src", "README.md"),
 		Changelog:  filepath.Join(root, "CHANGELOG.md"),
 		License:    filepath.Join(root, "LICENSE"),
@@ -290,10 +289,10 @@ func TestRepoPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Base(out) != "panelcast-renderer-4.0.0-3-gabc1234-dirty.linux-amd64.zip" {
-		t.Errorf("zip name %q", filepath.Base(out))
+	if filepath.Base(outs[0]) != "panelcast-renderer-4.0.0-3-gabc1234-dirty.linux_amd64.zip" {
+		t.Errorf("zip name %q", filepath.Base(outs[0]))
 	}
-	files := openZip(t, out)
+	files := openZip(t, outs[0])
 	for _, n := range []string{"plugin.json", "gpx_panelcast_linux_amd64", "plugin_start_linux_amd64", "README.md", "CHANGELOG.md", "LICENSE", "img/logo.svg"} {
 		if files["panelcast-renderer/"+n] == nil {
 			t.Errorf("missing panelcast-renderer/%s", n)
@@ -310,15 +309,15 @@ func TestPluginJSONVersionIsPlain(t *testing.T) {
 		t.Run(release, func(t *testing.T) {
 			o := fakeTree(t)
 			o.Version = release
-			out, err := build(o)
+			outs, err := build(o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := "test-renderer-" + release + ".linux-amd64.zip"; filepath.Base(out) != want {
-				t.Errorf("zip %q, want %q", filepath.Base(out), want)
+			if want := "test-renderer-" + release + ".linux_amd64.zip"; filepath.Base(outs[0]) != want {
+				t.Errorf("zip %q, want %q", filepath.Base(outs[0]), want)
 			}
 			var m manifest
-			if err := json.Unmarshal(readMember(t, openZip(t, out)["test-renderer/plugin.json"]), &m); err != nil {
+			if err := json.Unmarshal(readMember(t, openZip(t, outs[0])["test-renderer/plugin.json"]), &m); err != nil {
 				t.Fatal(err)
 			}
 			v, err := semver.NewVersion(m.Info.Version)
