@@ -254,6 +254,7 @@ type Server struct {
 	mu       sync.Mutex
 	visits   []Visit
 	reports  []Report
+	traffic  map[string]Traffic // per path class, see Served
 	closed   bool
 	inFlight sync.WaitGroup
 }

@@ -207,7 +207,7 @@ func (s *Server) record(next http.Handler) http.Handler {
 		// Nothing here is cacheable: a renderer reusing its browser must not
 		// get a faster boot than a fresh one.
 		w.Header().Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(s.counted(w, r), r)
 	})
 }
 
