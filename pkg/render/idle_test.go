@@ -34,7 +34,7 @@ func TestIdleStopLosesNoRender(t *testing.T) {
 		}
 	})
 	for i := 0; i < 8; i++ {
-		time.Sleep(time.Duration(i) * time.Millisecond / 2)
+		time.Sleep(time.Duration(i) * 8 * time.Millisecond) // from before the last render is cleaned up to after the stop
 		img, err := r.Render(context.Background(), panelRequest(g, grafanatest.ScenarioScenes, 200, 100, 1))
 		if err != nil {
 			t.Errorf("render %d: %v", i, err)
