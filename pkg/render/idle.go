@@ -1,6 +1,9 @@
 package render
 
-import "time"
+import (
+	"runtime/debug"
+	"time"
+)
 
 // The phases of a render that Options.ObservePhase is told about, in order.
 const (
@@ -63,6 +66,12 @@ func (r *Renderer) idleCheck() {
 	r.log.Info("stopping the browser: no render for browser_idle_timeout; the next render starts it again",
 		"pid", b.pid(), "browser_idle_timeout", r.opts.IdleTimeout.String())
 	b.retire()
+	go func() {
+		// At rest the heap the renders used (screenshots, CDP messages) is
+		// garbage: give it back to the system now rather than over minutes.
+		<-b.exited
+		debug.FreeOSMemory()
+	}()
 }
 
 // observe reports a phase's duration to Options.ObservePhase.
