@@ -60,6 +60,8 @@ type session struct {
 	// at once (see poll).
 	wake chan struct{}
 	net  netTracker
+	// viewport is the page's size now; a spare has the last render's.
+	viewport proto.EmulationSetDeviceMetricsOverride
 
 	mu       sync.Mutex
 	certErrs []string // origins whose certificate was refused
@@ -86,7 +88,20 @@ func newSession(ctx context.Context, b *browser, opts Options) (*session, error)
 	}
 	s.page = page
 	p := page.Context(ctx)
+	b.mu.Lock()
+	viewport := b.viewport
+	b.mu.Unlock()
 	steps := []func() error{
+		func() error {
+			if viewport.Width == 0 {
+				return nil
+			}
+			if err := viewport.Call(p); err != nil {
+				return err
+			}
+			s.viewport = viewport
+			return nil
+		},
 		func() error {
 			_, err := proto.PageAddScriptToEvaluateOnNewDocument{Source: mutationCounter + drainSignal}.Call(p)
 			return err
@@ -151,9 +166,16 @@ func (s *session) prepare(ctx context.Context, req Request) error {
 	if height == FullPage {
 		height = 1000 // a first viewport; the page is measured once it is done
 	}
+	viewport := proto.EmulationSetDeviceMetricsOverride{Width: req.Width, Height: height, DeviceScaleFactor: req.Scale}
+	s.b.mu.Lock()
+	s.b.viewport = viewport
+	s.b.mu.Unlock()
 	steps := []func() error{
 		func() error {
-			return proto.EmulationSetDeviceMetricsOverride{Width: req.Width, Height: height, DeviceScaleFactor: req.Scale}.Call(p)
+			if s.viewport == viewport {
+				return nil // a spare made after a render of this size
+			}
+			return viewport.Call(p)
 		},
 		func() error {
 			if req.Timezone == "" {

@@ -197,7 +197,7 @@ func (d pluginDoor) stop()    { d.h.Kill() }
 
 // suite runs every measurement through the bench's door: after a warm-up,
 // the overhead of sequential renders, rounds of concurrent ones, the
-// Grafana-frontend page, the memory soak and the idle stop.
+// memory soak, the Grafana-frontend page and the idle stop.
 func (b *bench) suite(sequential, soak int) error {
 	for i := 0; i < 5; i++ { // warm up
 		if _, err := b.render(grafanatest.ScenarioScenes, nil); err != nil {
@@ -212,10 +212,10 @@ func (b *bench) suite(sequential, soak int) error {
 	if err := b.concurrentRounds(); err != nil {
 		return err
 	}
+	b.memorySoak(soak)
 	if err := b.frontendPage(); err != nil {
 		return err
 	}
-	b.memorySoak(soak)
 	return b.idleStop()
 }
 
@@ -396,6 +396,7 @@ func (b *bench) memorySoak(n int) {
 		fmt.Printf("  %8d %10.0f MiB %8.0f MiB %6d %12.0f MiB %12.0f MiB\n", done, mib(rss), mib(pss), procs, mib(peakRSS), mib(peakPSS))
 		peakRSS, peakPSS = 0, 0
 	}
+	time.Sleep(time.Second) // the last renders' contexts are disposed of after their answers
 	report(0)
 	for done := 0; done < n; {
 		batch := min(b.soakAt, n-done)
