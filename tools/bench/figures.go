@@ -24,8 +24,11 @@ type figures struct {
 	serverTotal, clientTotal time.Duration // means of the same renders, as the door and as the caller saw them
 }
 
-// span is the fastest and slowest of some rounds.
-type span struct{ lo, hi time.Duration }
+// span is the fastest and slowest of some rounds, and their failed renders.
+type span struct {
+	lo, hi time.Duration
+	failed int
+}
 
 func (s *span) add(d time.Duration) {
 	if s.lo == 0 || d < s.lo {
@@ -38,7 +41,11 @@ func (s span) String() string {
 	if s.hi == 0 {
 		return "—"
 	}
-	return fmt.Sprintf("%.2f–%.2f s", s.lo.Seconds(), s.hi.Seconds())
+	out := fmt.Sprintf("%.2f–%.2f s", s.lo.Seconds(), s.hi.Seconds())
+	if s.failed > 0 {
+		out += fmt.Sprintf(" (%d renders failed)", s.failed)
+	}
+	return out
 }
 
 type phase struct {
