@@ -458,19 +458,20 @@ func (r *Renderer) attempt(ctx context.Context, req Request, csv bool, step func
 		r.release(b, dead)
 		return attempted{cleaned: cleanedUp, died: dead, stage: "while opening the page"}, r.startFailed(ctx, req, err)
 	}
-	t = r.observeSince(PhaseContext, t)
+	t0 := r.observeSince(PhaseContext, t)
 	err = s.prepare(bctx, req)
 	if err == nil && csv {
 		err = s.prepareDownload(bctx)
 	}
-	t = r.observeSince(PhasePrepare, t)
+	t1 := r.observeSince(PhasePrepare, t0)
 	if err == nil {
 		err = s.navigate(bctx, req)
 	}
-	r.observeSince(PhaseNavigate, t)
+	t2 := r.observeSince(PhaseNavigate, t1)
 	if err == nil {
 		err = step(bctx, s)
 	}
+	r.log.Debug("render phases", "prepare", t1.Sub(t0), "navigate", t2.Sub(t1), "wait+capture", time.Since(t2))
 	// A refused navigation is the cause of whatever failed after it, and a
 	// picture taken after it shows the wrong page.
 	if nav := s.refusedNavigation(); nav != nil {
