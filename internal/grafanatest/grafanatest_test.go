@@ -187,7 +187,7 @@ func TestReportsAndVisits(t *testing.T) {
 	}
 	r := do(t, s, "POST", "/api/panelcast-test/report", s.RenderKey, strings.NewReader(string(b)),
 		http.Header{"Accept-Language": {"de-DE,de;q=0.9"}, "Content-Type": {"application/json"}})
-	if r.status != http.StatusOK {
+	if r.status != http.StatusNoContent {
 		t.Fatalf("report: %d %s", r.status, r.body)
 	}
 	reports := s.Reports()

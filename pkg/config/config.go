@@ -50,6 +50,10 @@ type Config struct {
 	LogLevel       string
 	AuthTokens     []secret.Value
 
+	// BrowserIdleTimeout stops the browser after this long without a
+	// render (0: never); see PluginIdleTimeout for the plugins' default.
+	BrowserIdleTimeout time.Duration
+
 	// Plugin mode: folders besides Grafana's data png/, pdf/, csv/ where
 	// Render may write the file Grafana names.
 	OutputDirs []string
@@ -125,6 +129,12 @@ const (
 	GroupPerNotification = "group"
 )
 
+// PluginIdleTimeout is browser_idle_timeout's default inside Grafana (the
+// renderer and the app plugin): there the browser shares a small machine
+// with Grafana and renders come seldom (alerts, reports), so it stops
+// sooner than serve's (see docs/performance.md for what a cold start costs).
+const PluginIdleTimeout = 5 * time.Minute
+
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
@@ -158,6 +168,10 @@ func Default() Config {
 		AlertHeight:     500,
 		AlertTheme:      "dark",
 		AlertGrouping:   GroupPerAlert,
+
+		// serve is a renderer of its own, where a warm browser is what it
+		// is for, yet it need not hold ~400 MiB through a quiet night.
+		BrowserIdleTimeout: 15 * time.Minute,
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,5 +233,27 @@ func TestOutboxKeys(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("%v: err = %v; want %q without the password", c.env, err, c.want)
 		}
+	}
+}
+
+// TestBrowserIdleTimeoutDefaults: inside Grafana the browser stops sooner
+// than in serve, and a setting wins over either default.
+func TestBrowserIdleTimeoutDefaults(t *testing.T) {
+	plugin, _, err := FromPluginEnv(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve, _, err := FromArgs("serve", nil, nil, io.Discard, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _, err := FromPluginEnv([]string{"GF_PLUGIN_BROWSER_IDLE_TIMEOUT=0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plugin.BrowserIdleTimeout != PluginIdleTimeout || serve.BrowserIdleTimeout != Default().BrowserIdleTimeout ||
+		PluginIdleTimeout >= serve.BrowserIdleTimeout || set.BrowserIdleTimeout != 0 {
+		t.Errorf("browser_idle_timeout: plugin %s, serve %s, plugin set to 0: %s; want %s, %s, 0",
+			plugin.BrowserIdleTimeout, serve.BrowserIdleTimeout, set.BrowserIdleTimeout, PluginIdleTimeout, Default().BrowserIdleTimeout)
 	}
 }

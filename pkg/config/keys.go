@@ -106,6 +106,10 @@ var Keys = []Key{
 		checked(func(c *Config) error {
 			return refuseIf(c.RecycleAfter < 0, "must be 0 (never) or more, got %d", c.RecycleAfter)
 		}),
+	duration("browser_idle_timeout", "stop the browser after this long without a render and start it again for the next one (0: never); the plugins' default is 5m, serve's 15m", func(c *Config) *time.Duration { return &c.BrowserIdleTimeout }).
+		checked(func(c *Config) error {
+			return refuseIf(c.BrowserIdleTimeout != 0 && c.BrowserIdleTimeout < time.Second, "must be 0 (never) or at least 1s, got %s", c.BrowserIdleTimeout)
+		}),
 	{Name: "log_level", Aliases: []string{"rendering_verbose_logging"},
 		Help:  "debug, info, warn or error; rendering_verbose_logging=true means debug",
 		set:   func(c *Config, v string) error { c.LogLevel = strings.ToLower(strings.TrimSpace(v)); return nil },

@@ -25,6 +25,7 @@ import (
 // renderer plugins inherit; those are returned so the caller can log them.
 func FromPluginEnv(environ []string) (Config, []string, error) {
 	c := Default()
+	c.BrowserIdleTimeout = PluginIdleTimeout
 	env := envMap(environ)
 	known := map[string]bool{}
 	// Old names first so that the new name wins when both are set.
@@ -100,6 +101,7 @@ func grafanaEnv(env map[string]string) *GrafanaEnv {
 // provisioning file's variable that is not set, means.
 func FromAppSettings(jsonData []byte, secure map[string]string, environ []string) (Config, error) {
 	c := Default()
+	c.BrowserIdleTimeout = PluginIdleTimeout
 	var plain map[string]json.RawMessage
 	if len(bytes.TrimSpace(jsonData)) > 0 {
 		if err := json.Unmarshal(jsonData, &plain); err != nil {

@@ -42,6 +42,8 @@ var badValues = map[string]struct{ value, want string }{
 	"alert_height":     {"0", "alert_height: must be 1..3000 (max_height), got 0"},
 	"alert_theme":      {"blue", `alert_theme: "blue" is not light or dark`},
 	"alert_grouping":   {"incident", `alert_grouping: "incident" is not alert (a message per alert) or group (a message per notification group)`},
+
+	"browser_idle_timeout": {"500ms", "browser_idle_timeout: must be 0 (never) or at least 1s, got 500ms"},
 }
 
 func TestDefaultIsValid(t *testing.T) {

@@ -119,6 +119,19 @@ func (c *assetCache) remove(el *list.Element) {
 	c.size -= a.cost()
 }
 
+// clear drops every entry (nil: nothing), for an idle stop: the process at
+// rest holds no bundles, and the first render after it fetches them again.
+func (c *assetCache) clear() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+	c.lru.Init()
+	c.size = 0
+}
+
 // AssetCacheStats are the asset cache's counters.
 type AssetCacheStats struct {
 	Hits, Misses, Stored int64 // answers served from it, asked of the server, kept

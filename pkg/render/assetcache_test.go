@@ -100,9 +100,18 @@ func TestAssetCacheBound(t *testing.T) {
 	if st := c.stats(); st.Entries != 4 || st.Bytes != 800 {
 		t.Errorf("after the expired entry went, holds %d entries, %d bytes; want 4, 800", st.Entries, st.Bytes)
 	}
+	c.clear()
+	if st := c.stats(); st.Entries != 0 || st.Bytes != 0 || c.get("k4", now) != nil {
+		t.Errorf("after clear, holds %d entries, %d bytes", st.Entries, st.Bytes)
+	}
+	c.put(&asset{key: "k6", body: make([]byte, 100), expires: now.Add(time.Hour)})
+	if c.get("k6", now) == nil {
+		t.Error("a cleared cache keeps nothing new")
+	}
 	if newAssetCache(0) != nil {
 		t.Error("a size of 0 made a cache; it turns the cache off")
 	}
+	newAssetCache(0).clear() // no cache: nothing to clear, no panic
 }
 
 // The isolation tests' colours: a stripe shows whose answer its script

@@ -141,6 +141,9 @@ type browser struct {
 	started  bool            // launch returned it
 	closed   bool            // killed on purpose
 	spares   []chan *session // sessions for the next renders, being made or ready
+	// viewport is the last render's, which the spares get in advance:
+	// resizing a page is the slowest call of a render's setup.
+	viewport proto.EmulationSetDeviceMetricsOverride
 }
 
 // launch starts Chromium as a child that dies with us (browserProcAttr).

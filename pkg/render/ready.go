@@ -103,7 +103,8 @@ func (r *readiness) step(now time.Time, s signals, bindingCalled bool, netIdle t
 		s.State, netIdle.Round(time.Millisecond), now.Sub(r.stableSince).Round(time.Millisecond))
 }
 
-// waitReady polls until the page is done or ctx ends.
+// waitReady polls until the page is done or ctx ends; a binding call
+// (Grafana 12's completion signal, or drainSignal) ends a wait early.
 func (s *session) waitReady(ctx context.Context) error {
 	r := &readiness{firstQueryWait: s.opts.FirstQueryWait}
 	return s.poll(ctx, r)
@@ -139,6 +140,7 @@ func (s *session) poll(ctx context.Context, r *readiness) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
+		case <-s.wake: // a binding was called: the page says it is done, or its queries drained
 		}
 	}
 }

@@ -34,8 +34,14 @@ type Options struct {
 	// FirstQueryWait is how long a Grafana 10–12 page may take between
 	// booting and starting its first query.
 	FirstQueryWait time.Duration
-	Limits         Limits
-	Logger         *slog.Logger
+	// IdleTimeout stops the browser after this long without a render; the
+	// next render starts it again. 0 keeps it running.
+	IdleTimeout time.Duration
+	// ObservePhase, when set, gets how long each phase of a render took
+	// (see the Phase* names), for the render phase metrics.
+	ObservePhase func(phase string, took time.Duration)
+	Limits       Limits
+	Logger       *slog.Logger
 	// AssetCacheSize bounds the asset cache (see assetcache.go): Grafana's
 	// static files, served to every render once fetched; 0 turns it off.
 	AssetCacheSize int64
@@ -78,11 +84,14 @@ type Renderer struct {
 	// after Close's Wait has begun.
 	wg, launches sync.WaitGroup
 
-	waiting  atomic.Int64
-	inFlight atomic.Int64
-	restarts atomic.Int64
-	launched atomic.Int64
-	renders  atomic.Int64
+	idle idleState // guarded by mu
+
+	waiting   atomic.Int64
+	inFlight  atomic.Int64
+	restarts  atomic.Int64
+	launched  atomic.Int64
+	renders   atomic.Int64
+	idleStops atomic.Int64
 }
 
 // launchCall is one browser start; done closes when it has ended.
@@ -102,6 +111,11 @@ type Stats struct {
 	// Sandbox says whether Chromium runs with its sandbox, and why:
 	// "on: user namespaces", "off: running as root, …".
 	Sandbox string
+	// BrowserRunning says a browser is started (warm) now; IdleStopped
+	// that it was stopped by IdleTimeout and the next render starts it.
+	BrowserRunning, IdleStopped bool
+	IdleStops                   int64
+	IdleTimeout                 time.Duration
 }
 
 // New prepares a renderer and starts its browser, so the first render is
@@ -144,17 +158,21 @@ func New(ctx context.Context, opts Options) (*Renderer, error) {
 	}
 	r.release(b, false)
 	b.prepareSpares(r.opts)
+	r.rested()
 	return r, nil
 }
 
 // Stats reports the counters.
 func (r *Renderer) Stats() Stats {
 	s := Stats{InFlight: r.inFlight.Load(), Queued: r.waiting.Load(), Renders: r.renders.Load(),
-		Restarts: r.restarts.Load(), ChromiumPath: r.bin, Sandbox: r.why, Assets: r.opts.assets.stats()}
+		Restarts: r.restarts.Load(), ChromiumPath: r.bin, Sandbox: r.why, IdleStops: r.idleStops.Load(), IdleTimeout: r.opts.IdleTimeout,
+		Assets: r.opts.assets.stats()}
 	r.mu.Lock()
 	if r.cur != nil {
 		s.BrowserPID, s.BrowserVersion = r.cur.pid(), r.cur.version
+		s.BrowserRunning = !r.cur.dead()
 	}
+	s.IdleStopped = r.idle.stopped && r.cur == nil
 	r.mu.Unlock()
 	return s
 }
@@ -176,6 +194,9 @@ func (r *Renderer) begin() error {
 func (r *Renderer) Close(ctx context.Context) error {
 	r.mu.Lock()
 	r.closed = true
+	if r.idle.timer != nil {
+		r.idle.timer.Stop()
+	}
 	r.mu.Unlock()
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
@@ -281,9 +302,12 @@ func (r *Renderer) launch(l *launchCall, keys []string) {
 	r.launching = nil
 	closed := r.closed
 	if err == nil && !closed {
-		if r.launched.Add(1) > 1 {
-			r.restarts.Add(1) // any later start replaces a crashed, hung or recycled browser
+		// Any later start replaces a crashed, hung or recycled browser,
+		// except the one that wakes a browser stopped for being idle.
+		if r.launched.Add(1) > 1 && !r.idle.stopped {
+			r.restarts.Add(1)
 		}
+		r.idle.stopped = false
 		r.cur = b
 	}
 	r.mu.Unlock()
@@ -342,11 +366,14 @@ func (r *Renderer) Render(ctx context.Context, req Request) ([]byte, error) {
 	}
 	var out []byte
 	err := r.run(ctx, req, false, func(ctx context.Context, s *session) error {
+		t := time.Now()
 		if err := s.waitReady(ctx); err != nil {
 			return err
 		}
+		t = r.observeSince(PhaseReady, t)
 		var err error
 		out, err = s.capture(ctx, req)
+		r.observeSince(PhaseCapture, t)
 		return err
 	})
 	return out, err
@@ -366,11 +393,13 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 	if err := r.begin(); err != nil {
 		return err
 	}
+	queued := time.Now()
 	free, err := r.slot(ctx)
 	if err != nil {
 		r.wg.Done()
 		return err
 	}
+	r.observe(PhaseQueue, time.Since(queued))
 	r.inFlight.Add(1)
 	r.renders.Add(1)
 	// The slot is kept across tries, so a retry never queues behind others,
@@ -378,7 +407,7 @@ func (r *Renderer) run(ctx context.Context, req Request, csv bool, step func(con
 	// holds more contexts than the concurrency. Close waits for it.
 	cleaned := cleanedUp
 	defer func() {
-		go func() { <-cleaned; r.inFlight.Add(-1); free(); r.wg.Done() }()
+		go func() { <-cleaned; r.inFlight.Add(-1); free(); r.rested(); r.wg.Done() }()
 	}()
 	var retried, learned bool
 	for {
@@ -422,10 +451,12 @@ type attempted struct {
 var cleanedUp = func() <-chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func (r *Renderer) attempt(ctx context.Context, req Request, csv bool, step func(context.Context, *session) error) (attempted, error) {
+	t := time.Now()
 	b, err := r.acquire(ctx)
 	if err != nil {
 		return attempted{cleaned: cleanedUp}, r.startFailed(ctx, req, err)
 	}
+	t = r.observeSince(PhaseBrowser, t)
 	// Every call of this attempt ends the moment the browser dies.
 	bctx, unbind := b.bind(ctx)
 	defer unbind()
@@ -435,16 +466,16 @@ func (r *Renderer) attempt(ctx context.Context, req Request, csv bool, step func
 		r.release(b, dead)
 		return attempted{cleaned: cleanedUp, died: dead, stage: "while opening the page"}, r.startFailed(ctx, req, err)
 	}
-	t0 := time.Now()
+	t0 := r.observeSince(PhaseContext, t)
 	err = s.prepare(bctx, req)
 	if err == nil && csv {
 		err = s.prepareDownload(bctx)
 	}
-	t1 := time.Now()
+	t1 := r.observeSince(PhasePrepare, t0)
 	if err == nil {
 		err = s.navigate(bctx, req)
 	}
-	t2 := time.Now()
+	t2 := r.observeSince(PhaseNavigate, t1)
 	if err == nil {
 		err = step(bctx, s)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/go-rod/rod"
 	"github.com/go-rod/rod/lib/proto"
 	"github.com/ysmood/gson"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/panelcast/panelcast/pkg/quote"
 	"github.com/panelcast/panelcast/pkg/secret"
@@ -30,6 +31,20 @@ const mutationCounter = `(() => {
     .observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
 })();`
 
+// drainSignal runs in every document before the page's own scripts: when
+// Grafana 10–12's running-query count is set to 0, it calls wakeBinding,
+// so the drain is looked at at once instead of at the next poll. The
+// count is kept as a plain value, so the page reads and writes it as ever.
+const drainSignal = `(() => {
+  let count;
+  Object.defineProperty(window, '__grafanaRunningQueryCount', {configurable: true, enumerable: true,
+    get() { return count; },
+    set(v) { count = v; if (v === 0 && typeof window.` + wakeBinding + ` === 'function') window.` + wakeBinding + `(''); }});
+})();`
+
+// wakeBinding is the binding drainSignal calls.
+const wakeBinding = "__panelcastWake"
+
 // session is one render's isolated browser context and page.
 type session struct {
 	b       *browser
@@ -41,8 +56,13 @@ type session struct {
 	waitEvt func()
 
 	bindingCalled atomic.Bool
-	net           netTracker
-	assetWait     assetWait // see assetcache.go
+	// wake has a value when a binding was called: readiness looks again
+	// at once (see poll).
+	wake      chan struct{}
+	net       netTracker
+	assetWait assetWait // see assetcache.go
+	// viewport is the page's size now; a spare has the last render's.
+	viewport proto.EmulationSetDeviceMetricsOverride
 
 	mu       sync.Mutex
 	certErrs []string // origins whose certificate was refused
@@ -61,7 +81,7 @@ func newSession(ctx context.Context, b *browser, opts Options) (*session, error)
 		return nil, fmt.Errorf("open a browser context: %w", err)
 	}
 	evCtx, cancel := context.WithCancel(b.life)
-	s := &session{b: b, opts: opts, ctx: inc, cancel: cancel, stage: "opening the page"}
+	s := &session{b: b, opts: opts, ctx: inc, cancel: cancel, stage: "opening the page", wake: make(chan struct{}, 1)}
 	page, err := inc.Page(proto.TargetCreateTarget{})
 	if err != nil {
 		s.close()
@@ -69,12 +89,26 @@ func newSession(ctx context.Context, b *browser, opts Options) (*session, error)
 	}
 	s.page = page
 	p := page.Context(ctx)
+	b.mu.Lock()
+	viewport := b.viewport
+	b.mu.Unlock()
 	steps := []func() error{
 		func() error {
-			_, err := proto.PageAddScriptToEvaluateOnNewDocument{Source: mutationCounter}.Call(p)
+			if viewport.Width == 0 {
+				return nil
+			}
+			if err := viewport.Call(p); err != nil {
+				return err
+			}
+			s.viewport = viewport
+			return nil
+		},
+		func() error {
+			_, err := proto.PageAddScriptToEvaluateOnNewDocument{Source: mutationCounter + drainSignal}.Call(p)
 			return err
 		},
 		func() error { return proto.RuntimeAddBinding{Name: BindingName}.Call(p) },
+		func() error { return proto.RuntimeAddBinding{Name: wakeBinding}.Call(p) },
 		func() error { p.EnableDomain(&proto.NetworkEnable{}); return nil },
 		func() error {
 			// Every certificate error comes to onCertError, in every mode,
@@ -83,17 +117,27 @@ func newSession(ctx context.Context, b *browser, opts Options) (*session, error)
 			return proto.SecuritySetOverrideCertificateErrors{Override: true}.Call(p)
 		},
 	}
+	var g errgroup.Group // independent calls: one round trip, see prepare
 	for _, step := range steps {
-		if err := step(); err != nil {
-			s.close()
-			return nil, fmt.Errorf("prepare the page: %w", err)
-		}
+		g.Go(step)
+	}
+	if err := g.Wait(); err != nil {
+		s.close()
+		return nil, fmt.Errorf("prepare the page: %w", err)
 	}
 	// The fetch handler only sees requests once prepare enables Fetch.
 	handlers := []any{
 		func(e *proto.RuntimeBindingCalled) {
-			if e.Name == BindingName {
+			switch e.Name {
+			case BindingName:
 				s.bindingCalled.Store(true)
+			case wakeBinding:
+			default:
+				return
+			}
+			select {
+			case s.wake <- struct{}{}:
+			default: // a wake is pending already
 			}
 		},
 		func(e *proto.NetworkRequestWillBeSent) { s.net.start(string(e.RequestID)) },
@@ -123,9 +167,16 @@ func (s *session) prepare(ctx context.Context, req Request) error {
 	if height == FullPage {
 		height = 1000 // a first viewport; the page is measured once it is done
 	}
+	viewport := proto.EmulationSetDeviceMetricsOverride{Width: req.Width, Height: height, DeviceScaleFactor: req.Scale}
+	s.b.mu.Lock()
+	s.b.viewport = viewport
+	s.b.mu.Unlock()
 	steps := []func() error{
 		func() error {
-			return proto.EmulationSetDeviceMetricsOverride{Width: req.Width, Height: height, DeviceScaleFactor: req.Scale}.Call(p)
+			if s.viewport == viewport {
+				return nil // a spare made after a render of this size
+			}
+			return viewport.Call(p)
 		},
 		func() error {
 			if req.Timezone == "" {
@@ -166,10 +217,14 @@ func (s *session) prepare(ctx context.Context, req Request) error {
 			return nil
 		},
 	}
+	// The calls do not depend on each other: sent at once, they cost one
+	// round trip to the browser instead of one each.
+	var g errgroup.Group
 	for _, step := range steps {
-		if err := step(); err != nil {
-			return fmt.Errorf("prepare the page: %w", err)
-		}
+		g.Go(step)
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("prepare the page: %w", err)
 	}
 	return nil
 }

@@ -139,7 +139,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	st := s.svc.RendererStats()
 	body := map[string]any{"ok": true, "version": buildinfo.Version, "chromium": st.ChromiumPath,
-		"browser": st.BrowserVersion, "inFlight": st.InFlight, "queued": st.Queued}
+		"browser": st.BrowserVersion, "browserRunning": st.BrowserRunning, "inFlight": st.InFlight, "queued": st.Queued}
 	if a := s.svc.AlertsHealth(); a != nil {
 		body["alerts"] = a
 	}

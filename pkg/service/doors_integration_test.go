@@ -70,11 +70,13 @@ var doorCases = []doorCase{
 
 // door renders one case and returns the output or the sentence Grafana
 // would show; metrics is what the door exports as Grafana or Prometheus
-// scrapes it, logs what it logged.
+// scrapes it, health its health answer's JSON (the plugin's CheckHealth
+// details, the HTTP door's /healthz), logs what it logged.
 type door struct {
 	name    string
 	render  func(t *testing.T, g *grafanatest.Server, c doorCase) ([]byte, error)
 	metrics func(t *testing.T) string
+	health  func(t *testing.T) string
 	logs    *testenv.LogBuffer
 }
 
@@ -216,6 +218,12 @@ func pluginDoor(t *testing.T, g *grafanatest.Server, settings map[string]string)
 			t.Fatal(err)
 		}
 		return string(b)
+	}, health: func(t *testing.T) string {
+		res, err := h.CheckHealth(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(res.GetJsonDetails())
 	}, render: func(t *testing.T, g *grafanatest.Server, c doorCase) ([]byte, error) {
 		w, ht := c.size()
 		path, err := h.Render(context.Background(), &pluginextensionv2.RenderRequest{
@@ -247,15 +255,18 @@ func httpDoor(t *testing.T, settings map[string]string) door {
 		ts.Close()
 		_ = svc.Shutdown(context.Background(), nil)
 	})
-	return door{name: "http", logs: logs, metrics: func(t *testing.T) string {
-		res, err := http.Get(ts.URL + "/metrics")
+	get := func(t *testing.T, path string) string {
+		res, err := http.Get(ts.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer res.Body.Close()
 		b, _ := io.ReadAll(res.Body)
 		return string(b)
-	}, render: func(t *testing.T, g *grafanatest.Server, c doorCase) ([]byte, error) {
+	}
+	metrics := func(t *testing.T) string { return get(t, "/metrics") }
+	health := func(t *testing.T) string { return get(t, "/healthz") }
+	return door{name: "http", logs: logs, metrics: metrics, health: health, render: func(t *testing.T, g *grafanatest.Server, c doorCase) ([]byte, error) {
 		w, ht := c.size()
 		// What Grafana's renderViaHTTP sends.
 		q := url.Values{"url": {c.url(g)}, "width": {strconv.Itoa(w)}, "height": {strconv.Itoa(ht)},

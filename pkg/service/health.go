@@ -45,6 +45,7 @@ type checks struct {
 	at          time.Time
 	fonts       render.Fonts
 	probed      bool // a browser was there to probe
+	idle        bool // the browser was stopped for being idle, so not probed
 	version     string
 	probeErr    error
 	probeMillis int64
@@ -148,6 +149,11 @@ func (s *Service) runChecks(ctx context.Context) checks {
 		c.probed = true
 		c.version, c.probeErr = s.grafanaRenderer(ctx)
 		c.probeMillis = time.Since(start).Milliseconds()
+	case s.RendererStats().IdleStopped:
+		// A probe would start the browser that browser_idle_timeout
+		// stopped, and a health check every minute would keep it warm.
+		c.fonts = render.CheckFonts(ctx)
+		c.idle = true
 	case s.RendererStats().ChromiumPath != "":
 		c.fonts = render.CheckFonts(ctx)
 		start := time.Now()
@@ -307,6 +313,15 @@ func (s *Service) browserHealth(c checks) Health {
 		h.Sandbox = &SandboxHealth{Enabled: state == "on", Reason: why}
 	}
 	h.InFlight, h.Queued, h.Renders, h.Restarts = st.InFlight, st.Queued, st.Renders, st.Restarts
+	h.BrowserRunning = st.BrowserRunning
+	if c.idle {
+		h.OK = true
+		h.Message = fmt.Sprintf("Panelcast %s: the browser is stopped after %s without a render (browser_idle_timeout); the next render starts it", buildinfo.Version, st.IdleTimeout)
+		if st.BrowserRunning {
+			h.Message = fmt.Sprintf("Panelcast %s: the browser started again after an idle stop (not probed since)", buildinfo.Version)
+		}
+		return h
+	}
 	if !c.probed {
 		h.Message = render.ErrNoChromium.Error()
 		if s.startErr != nil {

@@ -20,6 +20,7 @@ import (
 type metrics struct {
 	renderDuration *prometheus.HistogramVec
 	renderFailures *prometheus.CounterVec
+	renderPhases   *prometheus.HistogramVec
 	alertsReceived *prometheus.CounterVec
 	delivered      *prometheus.CounterVec
 	failed         *prometheus.CounterVec
@@ -35,6 +36,12 @@ func newMetrics() *metrics {
 			// data sources run into Grafana's timeouts (tens of seconds).
 			Buckets: []float64{0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 300},
 		}, []string{"kind", "result"}),
+		renderPhases: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "panelcast_render_phase_seconds",
+			Help: "Time a render spent in each phase: queue, browser (its start when it was not running), context, prepare, navigate, ready (the page's own work and noticing it is done), capture (paint and PNG encoding), write (handing the result to the caller).",
+			// Most phases take milliseconds; ready and a cold browser seconds.
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}, []string{"phase"}),
 		renderFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "panelcast_render_failures_total",
 			Help: "Grafana's render requests that did not produce a picture, by reason: bad_request, unauthorized, forbidden_url, timeout, queue_full, no_chromium, shutting_down, render.",
@@ -65,7 +72,7 @@ func (s *Service) Collectors() []prometheus.Collector {
 	if m == nil {
 		return nil
 	}
-	return []prometheus.Collector{m.renderDuration, m.renderFailures, rendererCollector{s.renderer},
+	return []prometheus.Collector{m.renderDuration, m.renderFailures, m.renderPhases, rendererCollector{s.renderer},
 		m.alertsReceived, m.delivered, m.failed, m.rendersShared, outboxCollector{s}, assetCacheCollector{s.renderer}}
 }
 
@@ -81,13 +88,17 @@ var (
 	rendersDesc = prometheus.NewDesc("panelcast_renders_total",
 		"Renders that got a browser slot since start.", nil, nil)
 	restartsDesc = prometheus.NewDesc("panelcast_browser_restarts_total",
-		"Browser starts after the first: crashes, hangs and recycling (recycle_after).", nil, nil)
+		"Browser starts after the first: crashes, hangs and recycling (recycle_after); not the starts after an idle stop.", nil, nil)
+	runningDesc = prometheus.NewDesc("panelcast_browser_running",
+		"1 while the browser is started (warm), 0 while it is stopped (browser_idle_timeout, or not started yet).", nil, nil)
+	idleStopsDesc = prometheus.NewDesc("panelcast_browser_idle_stops_total",
+		"Times the browser was stopped after browser_idle_timeout without a render.", nil, nil)
 	infoDesc = prometheus.NewDesc("panelcast_build_info",
 		"Always 1; labels name the Panelcast release and the browser it drives.", []string{"version", "browser"}, nil)
 )
 
 func (c rendererCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{inFlightDesc, queueDesc, rendersDesc, restartsDesc, infoDesc} {
+	for _, d := range []*prometheus.Desc{inFlightDesc, queueDesc, rendersDesc, restartsDesc, runningDesc, idleStopsDesc, infoDesc} {
 		ch <- d
 	}
 }
@@ -98,6 +109,12 @@ func (c rendererCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Queued))
 	ch <- prometheus.MustNewConstMetric(rendersDesc, prometheus.CounterValue, float64(st.Renders))
 	ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(st.Restarts))
+	running := 0.0
+	if st.BrowserRunning {
+		running = 1
+	}
+	ch <- prometheus.MustNewConstMetric(runningDesc, prometheus.GaugeValue, running)
+	ch <- prometheus.MustNewConstMetric(idleStopsDesc, prometheus.CounterValue, float64(st.IdleStops))
 	ch <- prometheus.MustNewConstMetric(infoDesc, prometheus.GaugeValue, 1, buildinfo.Version, st.BrowserVersion)
 }
 
@@ -146,6 +163,13 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 func (m *metrics) alertReceived(source, status string) {
 	if m != nil {
 		m.alertsReceived.WithLabelValues(source, status).Inc()
+	}
+}
+
+// renderPhase is the renderer's ObservePhase.
+func (m *metrics) renderPhase(phase string, took time.Duration) {
+	if m != nil {
+		m.renderPhases.WithLabelValues(phase).Observe(took.Seconds())
 	}
 }
 

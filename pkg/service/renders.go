@@ -101,9 +101,11 @@ func (s *Service) handleRender(ctx context.Context, c RenderCall) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	start := time.Now()
 	if err := c.Deliver(body, name); err != nil {
 		return 0, err
 	}
+	s.metrics.renderPhase("write", time.Since(start))
 	return len(body), nil
 }
 

@@ -92,7 +92,9 @@ func New(ctx context.Context, opts Options) *Service {
 		s.startErr = errThroughGrafana
 		return s
 	}
-	s.renderer, s.startErr = render.New(ctx, RenderOptions(cfg, policy, log))
+	ro := RenderOptions(cfg, policy, log)
+	ro.ObservePhase = s.metrics.renderPhase
+	s.renderer, s.startErr = render.New(ctx, ro)
 	if s.startErr != nil {
 		log.Error("renderer did not start", "error", s.startErr)
 	}
@@ -179,6 +181,7 @@ func RenderOptions(cfg config.Config, policy *tlspolicy.Policy, log *slog.Logger
 		QueueLength:    cfg.QueueLength,
 		AssetCacheSize: int64(cfg.AssetCacheMB) << 20,
 		RecycleAfter:   cfg.RecycleAfter,
+		IdleTimeout:    cfg.BrowserIdleTimeout,
 		FirstQueryWait: cfg.FirstQueryWait,
 		Limits:         Limits(cfg),
 		Logger:         log,
@@ -219,6 +222,9 @@ type Health struct {
 	Renders     int64          `json:"renders"`
 	Restarts    int64          `json:"browserRestarts"`
 	ProbeMillis int64          `json:"probeMillis,omitempty"`
+	// BrowserRunning says the browser is started (warm); it is false
+	// while browser_idle_timeout has it stopped until the next render.
+	BrowserRunning bool `json:"browserRunning"`
 	// Renderer is Grafana's renderer, for a service that renders through
 	// Grafana's /render (no browser of its own).
 	Renderer *GrafanaRendererHealth `json:"grafanaRenderer,omitempty"`

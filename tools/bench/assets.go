@@ -93,7 +93,7 @@ func benchAssets(n int) error {
 	fmt.Printf("  %-16s %8s %8s %9s   %-40s %s\n", "", "p50", "min", "CPU p50", "Grafana served: first render", "per warm render (mean)")
 	for _, m := range modes {
 		fmt.Printf("  %-16s %8s %8s %9s   %-40s %s\n", m.name, ms(pct(times[m], 50)), ms(pct(times[m], 0)), ms(pct(m.cpu[1:], 50)),
-			traffic(cold[m]), traffic(mean(warm[m])))
+			traffic(cold[m]), traffic(meanTraffic(warm[m])))
 	}
 
 	fmt.Printf("\n  8 at once, wall time of each round:\n")
@@ -140,8 +140,8 @@ func traffic(t map[string]grafanatest.Traffic) string {
 	return out
 }
 
-// mean is the mean traffic of renders.
-func mean(ts []map[string]grafanatest.Traffic) map[string]grafanatest.Traffic {
+// meanTraffic is the mean traffic of renders.
+func meanTraffic(ts []map[string]grafanatest.Traffic) map[string]grafanatest.Traffic {
 	sum := map[string]grafanatest.Traffic{}
 	for _, t := range ts {
 		for c, v := range t {

@@ -24,10 +24,7 @@ const benchToken = "bench-renderer-token-0123456789"
 type httpDoor struct {
 	cmd  *exec.Cmd
 	base string
-}
-
-func startHTTPDoor(bin string, g *grafanatest.Server) (door, error) {
-	return startServe(bin, g)
+	name string // "" is Panelcast's
 }
 
 // startServe runs `panelcast serve` for g's pages with more PANELCAST_*
@@ -63,7 +60,23 @@ func startServe(bin string, g *grafanatest.Server, env ...string) (*httpDoor, er
 	}
 }
 
-func (d *httpDoor) describe() string { return "HTTP door (panelcast serve, GET /render)" }
+func (d *httpDoor) describe() string {
+	if d.name != "" {
+		return d.name
+	}
+	return "HTTP door (panelcast serve, GET /render)"
+}
+
+// metrics is what /metrics answers.
+func (d *httpDoor) metrics() (string, error) {
+	res, err := http.Get(d.base + "/metrics")
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return string(b), err
+}
 
 func (d *httpDoor) render(ctx context.Context, pageURL, renderKey string) error {
 	q := url.Values{"url": {pageURL}, "width": {"1000"}, "height": {"500"}, "deviceScaleFactor": {"1.000000"},
