@@ -3,10 +3,8 @@ package main
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"time"
 
 	"github.com/panelcast/panelcast/internal/grafanatest"
 	"github.com/panelcast/panelcast/pkg/render"
@@ -35,17 +33,8 @@ func startAnchor(bin string, g *grafanatest.Server) (*httpDoor, error) {
 		return nil, fmt.Errorf("start the anchor %s: %w", bin, err)
 	}
 	d := &httpDoor{cmd: cmd, base: "http://" + addr, name: "anchor (grafana-image-renderer server, GET /render)"}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		res, err := http.Get(d.base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return d, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			d.stop()
-			return nil, fmt.Errorf("the anchor on %s was not healthy after 30 s", addr)
-		}
+	if err := d.waitHealthy("the anchor on " + addr); err != nil {
+		return nil, err
 	}
+	return d, nil
 }

@@ -45,17 +45,26 @@ func startServe(bin string, g *grafanatest.Server, env ...string) (*httpDoor, er
 		return nil, fmt.Errorf("start %s serve: %w", bin, err)
 	}
 	d := &httpDoor{cmd: cmd, base: "http://" + addr}
+	if err := d.waitHealthy("panelcast serve on " + addr); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// waitHealthy waits up to 30 s for the door's /healthz to answer 200, and
+// stops the door when it never does (what names it in the error).
+func (d *httpDoor) waitHealthy(what string) error {
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		res, err := http.Get(d.base + "/healthz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
-				return d, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
 			d.stop()
-			return nil, fmt.Errorf("panelcast serve on %s was not healthy after 30 s", addr)
+			return fmt.Errorf("%s was not healthy after 30 s", what)
 		}
 	}
 }
