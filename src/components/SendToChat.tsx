@@ -44,6 +44,17 @@ type Delivery =
   | { state: 'sent'; status: PushStatus }
   | { state: 'failed'; error: string };
 
+/** What the modal shows for a message's state in the outbox. */
+function deliveryOf(st: PushStatus): Delivery {
+  if (st.state === 'sent') {
+    return { state: 'sent', status: st };
+  }
+  if (st.state === 'failed') {
+    return { state: 'failed', error: st.error || 'The chat did not take the message.' };
+  }
+  return { state: 'following', status: st };
+}
+
 function pageLocation(): PageLocation {
   try {
     const loc = locationService.getLocation();
@@ -164,12 +175,9 @@ export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProp
           if (!live) {
             return;
           }
-          if (st.state === 'sent') {
-            setDelivery({ state: 'sent', status: st });
-          } else if (st.state === 'failed') {
-            setDelivery({ state: 'failed', error: st.error || 'The chat did not take the message.' });
-          } else {
-            setDelivery({ state: 'following', status: st });
+          const next = deliveryOf(st);
+          setDelivery(next);
+          if (next.state === 'following') {
             timer = setTimeout(tick, pollMs);
           }
         },
@@ -237,13 +245,7 @@ export function SendToChat({ context, onDismiss, pollMs = 1000 }: SendToChatProp
     try {
       const st = await push({ panel: pushPanel(context, size, loc), to, text: text.trim() || undefined }, preview.blob);
       setRecent(rememberRecent(to, user?.id, user?.orgId));
-      if (st.state === 'sent') {
-        setDelivery({ state: 'sent', status: st });
-      } else if (st.state === 'failed') {
-        setDelivery({ state: 'failed', error: st.error || 'The chat did not take the message.' });
-      } else {
-        setDelivery({ state: 'following', status: st });
-      }
+      setDelivery(deliveryOf(st));
     } catch (err) {
       setDelivery({ state: 'failed', error: err instanceof Error ? err.message : String(err) });
     }
