@@ -139,6 +139,20 @@ func (w *world) call(t *testing.T, method, path, role string, body []byte, heade
 	return code, out
 }
 
+// pushSent posts a push as role and waits until it is sent; it returns
+// the 202 answer.
+func (w *world) pushSent(t *testing.T, role string, body []byte, headers map[string][]string) []byte {
+	t.Helper()
+	code, out := w.call(t, "POST", "push", role, body, headers)
+	if code != 202 {
+		t.Fatalf("push as %s: %d %s\nlog:\n%s", role, code, out, w.logs)
+	}
+	if st := w.wait(t, out); st.State != "sent" {
+		t.Fatalf("push %+v\nlog:\n%s", st, w.logs)
+	}
+	return out
+}
+
 // push answers 202 with an id; wait follows it to its end.
 func (w *world) wait(t *testing.T, out []byte) service.PushStatus {
 	t.Helper()
@@ -272,13 +286,7 @@ func TestAppPush(t *testing.T) {
 
 	picture := solidPNG(t, 300, 200, color.RGBA{R: 200, A: 255})
 	up, headers := upload(t, `{"panel": {"dashboardUid": "scenes", "panelId": 2}, "to": "slack:#ops", "text": "drawn in the browser"}`, picture, "image/png")
-	code, out = w.call(t, "POST", "push", "Editor", up, headers)
-	if code != 202 {
-		t.Fatalf("upload: %d %s", code, out)
-	}
-	if st := w.wait(t, out); st.State != "sent" {
-		t.Fatalf("upload %+v\nlog:\n%s", st, w.logs)
-	}
+	out = w.pushSent(t, "Editor", up, headers)
 	msgs = w.slack.Messages()
 	if len(msgs) != 2 || msgs[1].Text != "drawn in the browser" || len(msgs[1].Files) != 1 || !bytes.Equal(msgs[1].Files[0].Data, picture) {
 		t.Fatalf("Slack did not get the picture as it was sent: %+v", msgs)
@@ -331,13 +339,7 @@ func TestAppClosedDestinations(t *testing.T) {
 		t.Errorf("unlisted address: %d %s", code, out)
 	}
 	up, headers = upload(t, `{"to": "slack:#ops", "text": "listed"}`, picture, "image/png")
-	code, out := w.call(t, "POST", "push", "Editor", up, headers)
-	if code != 202 {
-		t.Fatalf("listed address: %d %s", code, out)
-	}
-	if st := w.wait(t, out); st.State != "sent" {
-		t.Errorf("listed push %+v", st)
-	}
+	out := w.pushSent(t, "Editor", up, headers)
 	w.noSecrets(t, out)
 }
 
@@ -430,13 +432,7 @@ func TestAppSettingsChanged(t *testing.T) {
 	}
 	picture := solidPNG(t, 10, 10, color.RGBA{R: 9, A: 255})
 	up, headers := upload(t, `{"to": "slack:#other", "text": "after"}`, picture, "image/png")
-	code, out = w.call(t, "POST", "push", "Admin", up, headers)
-	if code != 202 {
-		t.Fatalf("push after the change: %d %s", code, out)
-	}
-	if st := w.wait(t, out); st.State != "sent" {
-		t.Errorf("push %+v", st)
-	}
+	out = w.pushSent(t, "Admin", up, headers)
 	// The SDK disposes the replaced instance a few seconds after.
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if strings.Contains(w.logs.String(), "the replaced settings' delivery") {
@@ -492,13 +488,7 @@ func TestAppWrongGrafanaToken(t *testing.T) {
 func TestAppGrafanaURLFromPluginContext(t *testing.T) {
 	w := start(t, map[string]any{"grafana_url": ""})
 	body := []byte(`{"panel": {"dashboardUid": "scenes", "panelId": 2}, "to": "slack:#ops"}`)
-	code, out := w.call(t, "POST", "push", "Editor", body, jsonHeaders)
-	if code != 202 {
-		t.Fatalf("push: %d %s\nlog:\n%s", code, out, w.logs)
-	}
-	if st := w.wait(t, out); st.State != "sent" {
-		t.Fatalf("push %+v\nlog:\n%s", st, w.logs)
-	}
+	w.pushSent(t, "Editor", body, jsonHeaders)
 	rsp, err := w.h.CheckHealth(context.Background())
 	if err != nil || rsp.GetStatus().String() != "OK" {
 		t.Errorf("health: %v %v", rsp, err)
@@ -512,13 +502,7 @@ func TestAppOutboxURL(t *testing.T) {
 	w := startWith(t, map[string]any{"outbox_path": ""}, map[string]string{"outbox_url": dbURL})
 	picture := solidPNG(t, 10, 10, color.RGBA{R: 1, G: 2, B: 3, A: 255})
 	up, headers := upload(t, `{"to": "slack:#ops", "text": "shared outbox"}`, picture, "image/png")
-	code, out := w.call(t, "POST", "push", "Editor", up, headers)
-	if code != 202 {
-		t.Fatalf("push: %d %s\nlog:\n%s", code, out, w.logs)
-	}
-	if st := w.wait(t, out); st.State != "sent" {
-		t.Fatalf("push %+v\nlog:\n%s", st, w.logs)
-	}
+	out := w.pushSent(t, "Editor", up, headers)
 	rsp, err := w.h.CheckHealth(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -548,13 +532,7 @@ func TestAppManagedServiceAccount(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := startWith(t, nil, map[string]string{"grafana_token": tc.setToken}, func(c *pluginhost.Config) { c.ManagedServiceAccountToken = tc.managed })
-			code, out := w.call(t, "POST", "push", "Editor", body, jsonHeaders)
-			if code != 202 {
-				t.Fatalf("push: %d %s\nlog:\n%s", code, out, w.logs)
-			}
-			if st := w.wait(t, out); st.State != "sent" {
-				t.Fatalf("push %+v\nlog:\n%s", st, w.logs)
-			}
+			w.pushSent(t, "Editor", body, jsonHeaders)
 			renders := 0
 			for _, v := range w.g.Visits() {
 				if strings.HasPrefix(v.Path, "/render/") {
