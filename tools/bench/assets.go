@@ -5,11 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -64,11 +60,11 @@ func benchAssets(n int) error {
 		Width: 1000, Height: 500, Scale: 1, Timeout: 30 * time.Second, Encoding: render.PNG,
 		Cookies: []render.Cookie{{Name: "renderKey", Value: secret.New(g.RenderKey), Domain: "localhost"}}}
 	one := func(m *assetMode) (time.Duration, map[string]grafanatest.Traffic, error) {
-		before, cpu := g.Served(), groupCPU(m.r.Stats().BrowserPID)
+		before, cpu := g.Served(), treeCPU(m.r.Stats().BrowserPID)
 		start := time.Now()
 		_, err := m.r.Render(ctx, req)
 		d := time.Since(start)
-		m.cpu = append(m.cpu, groupCPU(m.r.Stats().BrowserPID)-cpu)
+		m.cpu = append(m.cpu, treeCPU(m.r.Stats().BrowserPID)-cpu)
 		return d, grafanatest.Since(g.Served(), before), err
 	}
 
@@ -162,31 +158,4 @@ func kib(b int64) string {
 		return fmt.Sprintf("%d B", b)
 	}
 	return fmt.Sprintf("%.0f KiB", float64(b)/(1<<10))
-}
-
-// groupCPU is the CPU time the processes of group pgid have used, their
-// exited children's included: Chromium and its helpers, which it starts
-// in a group of their own. Under contention it is a steadier figure than
-// wall time.
-func groupCPU(pgid int) time.Duration {
-	var ticks int64
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(st)
-		// After the command's closing parenthesis: state, ppid, pgrp, …,
-		// utime, stime, cutime, cstime (fields 3-17 of proc(5)).
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 15 || f[2] != strconv.Itoa(pgid) {
-			continue
-		}
-		for _, v := range f[11:15] {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			ticks += n
-		}
-	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }

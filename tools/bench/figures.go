@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -18,30 +19,48 @@ type figures struct {
 	simple8                  span          // 8 at once of the 1 s page
 	pssRest, pssPeak8        int64         // browser running: at rest, and the peak while 8 render
 	idleMem, idleRSS         int64         // PSS and RSS after the idle timeout
+	idleAnon, idleFile       int64         // the door process's own PSS then: anonymous, and file pages (its binary)
 	idleProcs                int
 	warm, cold               time.Duration // a render of the scenes page warm, and right after the idle stop
 	phases                   []phase       // mean time per phase of the scenes page (Panelcast only)
 	serverTotal, clientTotal time.Duration // means of the same renders, as the door and as the caller saw them
 }
 
-// span is the fastest and slowest of some rounds, and their failed renders.
+// span is the fastest and slowest of some rounds, the CPU time they used
+// (the door's process tree, browser included), and their failed renders.
 type span struct {
 	lo, hi time.Duration
+	cpu    time.Duration
+	serial time.Duration // the browser main thread's CPU time (see browserMain)
+	rounds int
 	failed int
 }
 
-func (s *span) add(d time.Duration) {
+func (s *span) add(d, cpu, serial time.Duration) {
 	if s.lo == 0 || d < s.lo {
 		s.lo = d
 	}
 	s.hi = max(s.hi, d)
+	s.cpu += cpu
+	s.serial += serial
+	s.rounds++
+}
+
+// floor is the least wall time a round's CPU allows on this machine's
+// cores: what bounds a round that cannot wait less than it computes.
+func (s span) floor() time.Duration {
+	return s.cpu / time.Duration(max(s.rounds, 1)*runtime.NumCPU())
 }
 
 func (s span) String() string {
 	if s.hi == 0 {
 		return "—"
 	}
-	out := fmt.Sprintf("%.2f–%.2f s", s.lo.Seconds(), s.hi.Seconds())
+	out := fmt.Sprintf("%.2f–%.2f s (CPU floor %.2f s", s.lo.Seconds(), s.hi.Seconds(), s.floor().Seconds())
+	if s.serial > 0 {
+		out += fmt.Sprintf(", browser main thread %.2f s", (s.serial / time.Duration(s.rounds)).Seconds())
+	}
+	out += ")"
 	if s.failed > 0 {
 		out += fmt.Sprintf(" (%d renders failed)", s.failed)
 	}
@@ -99,8 +118,8 @@ func printTable(all []*figures) {
 		func(f *figures) float64 { return float64(f.pssRest) })
 	row("PSS at the peak of 8 renders", func(f *figures) string { return mibString(f.pssPeak8) },
 		func(f *figures) float64 { return float64(f.pssPeak8) })
-	row("memory idle past browser_idle_timeout, PSS (RSS, processes)", func(f *figures) string {
-		return fmt.Sprintf("%s (%s, %d)", mibString(f.idleMem), mibString(f.idleRSS), f.idleProcs)
+	row("memory idle past browser_idle_timeout, PSS (RSS, processes; anonymous + file PSS)", func(f *figures) string {
+		return fmt.Sprintf("%s (%s, %d; %s + %s)", mibString(f.idleMem), mibString(f.idleRSS), f.idleProcs, mibString(f.idleAnon), mibString(f.idleFile))
 	}, func(f *figures) float64 { return float64(f.idleMem) })
 	row("render after the idle stop (cold) / warm", func(f *figures) string { return ms(f.cold) + " / " + ms(f.warm) },
 		func(f *figures) float64 { return f.cold.Seconds() })

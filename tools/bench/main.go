@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -228,7 +229,7 @@ func (b *bench) suite(sequential, soak int) error {
 // time.
 func (b *bench) sequentialRenders(n int) (time.Duration, error) {
 	fmt.Printf("\n%s: %d renders each, 1000x500 PNG\n\n", b.door.describe(), n)
-	fmt.Printf("%-34s %8s %8s %8s %8s\n", "page", "own p50", "total", "ovh p50", "ovh p95")
+	fmt.Printf("%-34s %8s %8s %8s %8s %9s\n", "page", "own p50", "total", "ovh p50", "ovh p95", "CPU mean")
 	var scenesOwn time.Duration
 	for _, c := range []struct {
 		name, scenario string
@@ -241,6 +242,7 @@ func (b *bench) sequentialRenders(n int) (time.Duration, error) {
 	} {
 		var own, total, over []time.Duration
 		before, _ := b.door.metrics()
+		cpu := treeCPU(b.door.pid())
 		for i := 0; i < n; i++ {
 			m, err := b.render(c.scenario, c.params)
 			if err != nil {
@@ -249,7 +251,9 @@ func (b *bench) sequentialRenders(n int) (time.Duration, error) {
 			o := m.own + c.paintAfter
 			own, total, over = append(own, o), append(total, m.total), append(over, m.total-o)
 		}
-		fmt.Printf("%-34s %8s %8s %8s %8s\n", c.name, ms(pct(own, 50)), ms(pct(total, 50)), ms(pct(over, 50)), ms(pct(over, 95)))
+		// The door's process tree, browser included, per render: what 8 at once divide among the cores.
+		perRender := (treeCPU(b.door.pid()) - cpu) / time.Duration(n)
+		fmt.Printf("%-34s %8s %8s %8s %8s %9s\n", c.name, ms(pct(own, 50)), ms(pct(total, 50)), ms(pct(over, 50)), ms(pct(over, 95)), ms(perRender))
 		switch c.scenario {
 		case grafanatest.ScenarioBinding:
 			b.f.overheadBind = pct(over, 50)
@@ -312,7 +316,8 @@ func (b *bench) concurrentRounds() error {
 // are counted and shown, not fatal: the round's time is then a lower bound.
 func (b *bench) rounds(n int, scenario string, params url.Values, s *span) error {
 	for round := 1; round <= n; round++ {
-		start := time.Now()
+		start, cpu := time.Now(), treeCPU(b.door.pid())
+		browser, mainCPU := browserMain(b.door.pid())
 		var wg sync.WaitGroup
 		errs := make(chan error, 8)
 		for i := 0; i < 8; i++ {
@@ -325,7 +330,14 @@ func (b *bench) rounds(n int, scenario string, params url.Values, s *span) error
 		wg.Wait()
 		close(errs)
 		took := time.Since(start)
-		s.add(took)
+		used := treeCPU(b.door.pid()) - cpu
+		use := fmt.Sprintf("CPU %.2f s, %s per render: on %d cores at least %.2f s", used.Seconds(), ms(used/8), runtime.NumCPU(), (used / time.Duration(runtime.NumCPU())).Seconds())
+		var serial time.Duration // the browser's main thread, when one browser did the round (not the anchor's browser per render)
+		if after, c := browserMain(b.door.pid()); browser != 0 && after == browser {
+			serial = c - mainCPU
+			use += fmt.Sprintf("; the browser's main thread %.2f s, %s per render, one after another", serial.Seconds(), ms(serial/8))
+		}
+		s.add(took, used, serial)
 		failed := 0
 		var first error
 		for err := range errs {
@@ -338,10 +350,10 @@ func (b *bench) rounds(n int, scenario string, params url.Values, s *span) error
 		}
 		s.failed += failed
 		if failed > 0 {
-			fmt.Printf("  round %d: %s wall, %d of 8 failed: %v\n", round, ms(took), failed, first)
+			fmt.Printf("  round %d: %s wall (%s), %d of 8 failed: %v\n", round, ms(took), use, failed, first)
 			continue
 		}
-		fmt.Printf("  round %d: %s wall\n", round, ms(took))
+		fmt.Printf("  round %d: %s wall (%s)\n", round, ms(took), use)
 	}
 	return nil
 }
@@ -388,13 +400,14 @@ func (b *bench) idleStop() error {
 		rss, pss, procs = treeMemory(b.door.pid())
 	}
 	b.f.idleMem, b.f.idleRSS, b.f.idleProcs = pss, rss, procs
+	b.f.idleAnon, b.f.idleFile = pssSplit(b.door.pid())
 	start := time.Now()
 	if _, err := b.render(grafanatest.ScenarioScenes, nil); err != nil {
 		return err
 	}
 	b.f.cold = time.Since(start)
-	fmt.Printf("\nafter %s without a render: PSS %.0f MiB (RSS %.0f MiB, %d processes); the next render %s (warm p50 %s)\n",
-		b.idle, mib(pss), mib(rss), procs, ms(b.f.cold), ms(b.f.warm))
+	fmt.Printf("\nafter %s without a render: PSS %.0f MiB (RSS %.0f MiB, %d processes; the door's own PSS: %.0f MiB anonymous, %.0f MiB of its files); the next render %s (warm p50 %s)\n",
+		b.idle, mib(pss), mib(rss), procs, mib(b.f.idleAnon), mib(b.f.idleFile), ms(b.f.cold), ms(b.f.warm))
 	return nil
 }
 
@@ -505,60 +518,3 @@ func pct(d []time.Duration, p int) time.Duration {
 func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
-
-// treeMemory sums VmRSS (which counts shared pages once per process) and
-// PSS (which splits them fairly) over pid and all its descendants.
-func treeMemory(pid int) (rss, pss int64, procs int) {
-	parent := map[int]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n))
-		if err != nil {
-			continue
-		}
-		s := string(st)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		if len(f) > 1 {
-			parent[n], _ = strconv.Atoi(f[1])
-		}
-	}
-	inTree := func(n int) bool {
-		for i := 0; i < 64 && n > 1; i++ {
-			if n == pid {
-				return true
-			}
-			n = parent[n]
-		}
-		return false
-	}
-	for n := range parent {
-		if !inTree(n) {
-			continue
-		}
-		procs++
-		rss += kbField(fmt.Sprintf("/proc/%d/status", n), "VmRSS:")
-		pss += kbField(fmt.Sprintf("/proc/%d/smaps_rollup", n), "Pss:")
-	}
-	return rss, pss, procs
-}
-
-func kbField(path, key string) int64 {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, key) {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				n, _ := strconv.ParseInt(f[1], 10, 64)
-				return n * 1024
-			}
-		}
-	}
-	return 0
-}
