@@ -147,6 +147,26 @@ func TestRenderScenarios(t *testing.T) {
 	}
 }
 
+// A query that starts and ends between two probes (which come only every
+// signalledPollEvery on a scenes page) has still started: the render ends
+// with the painted panel, not after first_query_wait.
+func TestRenderQueryBetweenProbes(t *testing.T) {
+	r := newRenderer(t, Options{FirstQueryWait: 20 * time.Second})
+	g := standIn(t)
+	req := panelRequest(g, grafanatest.ScenarioScenes, 600, 300, 1)
+	req.URL = g.PanelURL(grafanatest.ScenarioScenes, url.Values{"query": {"1"}})
+	req.Timeout = 30 * time.Second
+	start := time.Now()
+	out, err := r.Render(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("took %s: the 1 ms query was not seen, and the render waited for first_query_wait", took)
+	}
+	wantColor(t, decode(t, out), 0.5, 0.75, grafanatest.SeriesColor, "panel body")
+}
+
 func TestRenderSizeAndScale(t *testing.T) {
 	r := newRenderer(t, Options{})
 	g := standIn(t)

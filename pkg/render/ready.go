@@ -10,9 +10,14 @@ import (
 )
 
 const (
-	// pollEvery is how often the page is asked whether it is done: a render
-	// should end within a few tens of milliseconds of the page being done.
+	// pollEvery is how often a page without a Grafana signal that wakes the
+	// render (see drainSignal) is asked whether it is done: a render should
+	// end within a few tens of milliseconds of the page being done.
 	pollEvery = 20 * time.Millisecond
+	// signalledPollEvery is how often a page that wakes the render when it
+	// is done is asked anyway. Each probe costs the browser's main thread
+	// and the page's about a millisecond, which 8 renders at once queue for.
+	signalledPollEvery = 100 * time.Millisecond
 	// quiet is how long a page without any Grafana signal must have no
 	// request in flight and no DOM change.
 	quiet = 500 * time.Millisecond
@@ -32,6 +37,7 @@ const probe = `(() => {
     dashPanels: dash.length,
     dashDone: dash.filter(p => p.classList.contains('dashboard-row') || p.querySelector('.dashboard-row') ||
       ((p.querySelector('.panel-content') || {}).childElementCount > 0)).length,
+    queried: w.__panelcastQueried === true,
     mutations: w.__panelcastMutations || 0,
     state: d.readyState,
     path: location.pathname,
@@ -46,6 +52,7 @@ type signals struct {
 	Solo       int    `json:"solo"`
 	DashPanels int    `json:"dashPanels"`
 	DashDone   int    `json:"dashDone"`
+	Queried    bool   `json:"queried"` // the query count was above 0 at some time (see drainSignal)
 	Mutations  int    `json:"mutations"`
 	State      string `json:"state"`
 	Path       string `json:"path"`
@@ -59,6 +66,7 @@ type readiness struct {
 	zeroSince      time.Time // when the drained count was first seen
 	mutations      int
 	stableSince    time.Time
+	last           signals // the newest probe's, for the time to the next (see next)
 }
 
 // step returns whether the page is done, and what it is waiting for.
@@ -73,6 +81,7 @@ func (r *readiness) step(now time.Time, s signals, bindingCalled bool, netIdle t
 			r.sawQuery, r.zeroSince = true, time.Time{}
 			return false, fmt.Sprintf("waiting for %d running queries", s.Count)
 		}
+		r.sawQuery = r.sawQuery || s.Queried
 		if r.sceneSince.IsZero() {
 			r.sceneSince = now
 		}
@@ -103,6 +112,36 @@ func (r *readiness) step(now time.Time, s signals, bindingCalled bool, netIdle t
 		s.State, netIdle.Round(time.Millisecond), now.Sub(r.stableSince).Round(time.Millisecond))
 }
 
+// next is how long to wait for the next probe after one that was not done
+// (s, with the network idle for netIdle): rarely where the page wakes the
+// render itself, soon where only polling notices the end, and never later
+// than the moment the page could be done by the clock (the end of the wait
+// for a first query, or of the quiet time of a page without signals).
+func (r *readiness) next(now time.Time, s signals, netIdle time.Duration) time.Duration {
+	switch {
+	case s.Binding, s.Rendered >= 0 && s.Solo > 0:
+		return signalledPollEvery
+	case s.Scene:
+		if r.sawQuery {
+			return signalledPollEvery
+		}
+		return within(r.firstQueryWait - now.Sub(r.sceneSince))
+	case s.DashPanels > 0 && s.Rendered >= 0:
+		return pollEvery // the panels' DOM decides, and nothing wakes the render
+	case s.State != "complete" || r.stableSince.IsZero():
+		// Loading, or between documents: Grafana's signals, which the next
+		// probes act on, are yet to appear.
+		return within(signalledPollEvery)
+	}
+	return within(max(quiet-now.Sub(r.stableSince), quiet-netIdle))
+}
+
+// within is a time to the next probe: until, kept between pollEvery and
+// signalledPollEvery.
+func within(until time.Duration) time.Duration {
+	return min(max(until, pollEvery), signalledPollEvery)
+}
+
 // waitReady polls until the page is done or ctx ends; a binding call
 // (Grafana 12's completion signal, or drainSignal) ends a wait early.
 func (s *session) waitReady(ctx context.Context) error {
@@ -129,13 +168,14 @@ func (s *session) waitSettled(ctx context.Context) error {
 }
 
 func (s *session) poll(ctx context.Context, r *readiness) error {
-	t := time.NewTicker(pollEvery)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		done, err := s.pollOnce(ctx, r)
 		if err != nil || done {
 			return err
 		}
+		t.Reset(r.next(time.Now(), r.last, s.net.idleFor()))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -157,6 +197,7 @@ func (s *session) pollOnce(ctx context.Context, r *readiness) (bool, error) {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
+			r.last = signals{}
 			// Between documents (redirects, reloads) there is briefly no
 			// context to evaluate in; the next poll will find the new one.
 			return false, nil
@@ -164,6 +205,7 @@ func (s *session) pollOnce(ctx context.Context, r *readiness) (bool, error) {
 		if isLoginPath(sig.Path) {
 			return false, fmt.Errorf("grafana answered with its login page: the renderKey cookie was not accepted; check [rendering] renderer_domain and callback_url")
 		}
+		r.last = sig
 		drained := !r.zeroSince.IsZero()
 		done, stage := r.step(time.Now(), sig, s.bindingCalled.Load(), s.net.idleFor())
 		if done {

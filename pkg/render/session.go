@@ -32,14 +32,22 @@ const mutationCounter = `(() => {
 })();`
 
 // drainSignal runs in every document before the page's own scripts: when
-// Grafana 10–12's running-query count is set to 0, it calls wakeBinding,
-// so the drain is looked at at once instead of at the next poll. The
-// count is kept as a plain value, so the page reads and writes it as ever.
+// Grafana 10–12's running-query count is set to 0, or older pages' count of
+// rendered panels changes, it calls wakeBinding, so readiness looks at once
+// instead of at the next poll (which, on a page with these signals, comes
+// only every signalledPollEvery). It also notes that a query ran, however
+// briefly, so a query that starts and ends between two polls is not taken
+// for one that never started. Both counts are kept as plain values, so the
+// page reads and writes them as ever.
 const drainSignal = `(() => {
-  let count;
+  const wake = () => { if (typeof window.` + wakeBinding + ` === 'function') window.` + wakeBinding + `(''); };
+  let count, rendered;
   Object.defineProperty(window, '__grafanaRunningQueryCount', {configurable: true, enumerable: true,
     get() { return count; },
-    set(v) { count = v; if (v === 0 && typeof window.` + wakeBinding + ` === 'function') window.` + wakeBinding + `(''); }});
+    set(v) { count = v; if (v > 0) window.__panelcastQueried = true; if (v === 0) wake(); }});
+  Object.defineProperty(window, 'panelsRendered', {configurable: true, enumerable: true,
+    get() { return rendered; },
+    set(v) { rendered = v; wake(); }});
 })();`
 
 // wakeBinding is the binding drainSignal calls.
