@@ -69,9 +69,14 @@ func (r *Renderer) idleCheck() {
 	r.opts.assets.clear()
 	go func() {
 		// At rest the heap the renders used (screenshots, CDP messages, the
-		// cleared asset cache) is garbage: give it back to the system now rather than over minutes.
+		// cleared asset cache) is garbage, and the code they ran is not
+		// needed until the next render: give both back to the system now
+		// rather than over minutes, or only under pressure.
 		<-b.exited
 		debug.FreeOSMemory()
+		if err := releaseCode(); err != nil {
+			r.log.Debug("the program's code pages stay resident until the kernel needs them", "error", err)
+		}
 	}()
 }
 
