@@ -104,6 +104,11 @@ var baseFlags = []string{
 	// own (~35 MiB and a page load of CPU per render): those features are off.
 	"--disable-features=site-per-process,Translate,MediaRouter,OptimizationHints,WebUIOmniboxPopup,WebUIOmniboxAimPopup",
 	"--disable-site-isolation-trials",
+	// The network service in the browser process rather than a process of
+	// its own (unsandboxed on Linux either way): 15 MiB less at rest and at
+	// the peak of 8 renders, and no hop between two processes for every
+	// request a render makes.
+	"--enable-features=NetworkServiceInProcess2",
 	"--force-color-profile=srgb", "--hide-scrollbars", "--mute-audio",
 	"--metrics-recording-only", "--password-store=basic", "--use-mock-keychain",
 	"--font-render-hinting=none",

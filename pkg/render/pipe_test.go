@@ -269,3 +269,20 @@ func cmdline(pid int) string {
 	}
 	return s
 }
+
+// TestNetworkServiceInTheBrowser: the browser runs its network service
+// itself (see baseFlags), so a render costs no network process. A
+// Chromium that no longer knows the feature would start one again.
+func TestNetworkServiceInTheBrowser(t *testing.T) {
+	r := newRenderer(t, Options{})
+	g := standIn(t)
+	if _, err := r.Render(context.Background(), panelRequest(g, grafanatest.ScenarioScenes, 200, 100, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range processGroup(t, r.Stats().BrowserPID) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if strings.Contains(string(b), "network.mojom.NetworkService") {
+			t.Errorf("browser process %d is a network service of its own: %s", pid, cmdline(pid))
+		}
+	}
+}
