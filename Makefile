@@ -177,9 +177,9 @@ bench: ## render and outbox benchmarks (tools/bench)
 # apt-get (Debian, Ubuntu).
 run: build frontend ## install Chromium, CJK and emoji fonts if missing, render the demo to panel.png, then serve the console with the demo on 127.0.0.1:8081
 	@missing=; \
-	 if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	 if [ -x /usr/lib/chromium/chromium-headless-shell ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 	   || command -v google-chrome >/dev/null 2>&1 || [ -n "$${PANELCAST_CHROMIUM:-}" ]; then :; \
-	 else missing="chromium fonts-dejavu-core"; fi; \
+	 else missing="chromium-headless-shell fonts-dejavu-core"; fi; \
 	 if ! fc-list :lang=ko 2>/dev/null | grep -q .; then missing="$$missing fonts-noto-cjk"; fi; \
 	 if ! fc-list 'Noto Color Emoji' 2>/dev/null | grep -q .; then missing="$$missing fonts-noto-color-emoji"; fi; \
 	 if [ -z "$$missing" ]; then :; \

@@ -115,7 +115,7 @@ func runtimePackages(t *testing.T, img image) []string {
 func TestDockerfileRuntime(t *testing.T) {
 	img := parseDockerfile(t)
 	pkgs := runtimePackages(t, img)
-	for _, want := range []string{"chromium", "fonts-noto-cjk", "fonts-noto-color-emoji", "ca-certificates", "tzdata"} {
+	for _, want := range []string{"chromium-headless-shell", "fonts-noto-cjk", "fonts-noto-color-emoji", "ca-certificates", "tzdata"} {
 		if !slices.Contains(pkgs, want) {
 			t.Errorf("the image does not install %s", want)
 		}
@@ -196,7 +196,7 @@ func TestDockerfileRuntime(t *testing.T) {
 // TestDockerfilePackagesExist asks apt for each package the runtime stage
 // installs. This machine is Debian 12 like the image's base; its index is
 // for its own architecture only, so for the other one an Architecture: all
-// package is known to exist and an architecture-specific one (chromium) is
+// package is known to exist and an architecture-specific one (chromium-headless-shell) is
 // checked only if that index is present (dpkg --add-architecture), which
 // the test does not add: it says so.
 func TestDockerfilePackagesExist(t *testing.T) {

@@ -13,7 +13,7 @@ func TestInstallCommand(t *testing.T) {
 	cases := []struct {
 		name, osRelease, want string
 	}{
-		{"debian", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n", "apt-get install chromium"},
+		{"debian", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n", "apt-get install chromium-headless-shell"},
 		{"raspberry pi os", "ID=raspbian\nID_LIKE=debian\n", "apt-get install chromium"},
 		{"ubuntu", "NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\n", "snap install chromium"},
 		{"linux mint", "ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n", "snap install chromium"},
@@ -22,8 +22,8 @@ func TestInstallCommand(t *testing.T) {
 		{"rocky", "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n", "dnf install chromium, from EPEL"},
 		{"opensuse", "ID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"\n", "zypper install chromium"},
 		{"comment and blank lines", "# made by hand\n\nID=arch\n", "pacman -S chromium"},
-		{"unknown", "ID=nixos\n", "the chromium package; on Debian: apt-get install chromium"},
-		{"no file", "", "the chromium package; on Debian: apt-get install chromium"},
+		{"unknown", "ID=nixos\n", "the chromium package; on Debian: apt-get install chromium-headless-shell"},
+		{"no file", "", "the chromium package; on Debian: apt-get install chromium-headless-shell"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -44,9 +44,57 @@ func TestInstallCommand(t *testing.T) {
 func TestFindChromiumNamesTheInstallCommand(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	t.Setenv("PANELCAST_CHROMIUM", "")
+	noHeadlessShells(t)
 	_, err := FindChromium("")
 	want := installCommand(osRelease("/etc/os-release"))
 	if !errors.Is(err, ErrNoChromium) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("FindChromium without a browser: %v, want ErrNoChromium naming %q", err, want)
+	}
+}
+
+// noHeadlessShells hides this machine's headless shells from FindChromium.
+func noHeadlessShells(t *testing.T) {
+	was := headlessShells
+	headlessShells = []string{filepath.Join(t.TempDir(), "none")}
+	t.Cleanup(func() { headlessShells = was })
+}
+
+// The headless shell wins over the full browser, its real binary over the
+// PATH's wrapper; a configured browser wins over both.
+func TestFindChromiumPrefersTheHeadlessShell(t *testing.T) {
+	exe := func(dir, name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Setenv("PANELCAST_CHROMIUM", "")
+	bin, lib := t.TempDir(), t.TempDir()
+	t.Setenv("PATH", bin)
+	noHeadlessShells(t)
+	find := func(configured string) string {
+		t.Helper()
+		p, err := FindChromium(configured)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	full := exe(bin, "chromium")
+	if got := find(""); got != full {
+		t.Errorf("only chromium: found %s", got)
+	}
+	wrapper := exe(bin, "chromium-headless-shell")
+	if got := find(""); got != wrapper {
+		t.Errorf("chromium and the headless shell on the PATH: found %s, want the shell", got)
+	}
+	real := exe(lib, "chromium-headless-shell")
+	headlessShells = []string{filepath.Join(lib, "absent"), real}
+	if got := find(""); got != real {
+		t.Errorf("the shell installed: found %s, want its binary %s", got, real)
+	}
+	if got := find(full); got != full {
+		t.Errorf("chromium_path set: found %s, want it", got)
 	}
 }

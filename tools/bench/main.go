@@ -320,11 +320,18 @@ func (b *bench) rounds(n int, scenario string, params url.Values, s *span) error
 		browser, mainCPU := browserMain(b.door.pid())
 		var wg sync.WaitGroup
 		errs := make(chan error, 8)
+		var mu sync.Mutex
+		var before, own []time.Duration
 		for i := 0; i < 8; i++ {
 			wg.Go(func() {
-				if _, err := b.render(scenario, params); err != nil {
+				m, err := b.render(scenario, params)
+				if err != nil {
 					errs <- err
+					return
 				}
+				mu.Lock()
+				before, own = append(before, m.before), append(own, m.own)
+				mu.Unlock()
 			})
 		}
 		wg.Wait()
@@ -338,6 +345,10 @@ func (b *bench) rounds(n int, scenario string, params url.Values, s *span) error
 			use += fmt.Sprintf("; the browser's main thread %.2f s, %s per render, one after another", serial.Seconds(), ms(serial/8))
 		}
 		s.add(took, used, serial)
+		if len(own) > 0 {
+			// When each page could start, and how long it then took under the others' load.
+			use += fmt.Sprintf("; documents asked for after %s–%s, the pages' own time %s–%s", ms(pct(before, 0)), ms(pct(before, 100)), ms(pct(own, 0)), ms(pct(own, 100)))
+		}
 		failed := 0
 		var first error
 		for err := range errs {
@@ -474,7 +485,11 @@ type bench struct {
 	idle   time.Duration // the door's browser_idle_timeout
 }
 
-type measure struct{ own, total time.Duration }
+// measure is one render as the stand-in saw it: how long after the
+// render began Grafana got its document request (before: Panelcast's own
+// work, and its queue), the page's own time from that request until its
+// query was answered, and the render's whole time.
+type measure struct{ before, own, total time.Duration }
 
 // render renders one panel through the door and works out the page's own
 // time from the stand-in's record of that render's requests.
@@ -506,7 +521,7 @@ func (b *bench) render(scenario string, params url.Values) (measure, error) {
 	if docAt.IsZero() || queryEnd.IsZero() {
 		return measure{total: total}, nil
 	}
-	return measure{own: queryEnd.Sub(docAt), total: total}, nil
+	return measure{before: docAt.Sub(start), own: queryEnd.Sub(docAt), total: total}, nil
 }
 
 func pct(d []time.Duration, p int) time.Duration {

@@ -199,13 +199,14 @@ func packageConfig(o Options, stage string) (*nfpm.Config, error) {
 			},
 		},
 	}
-	// Chromium draws the panels; Go's TLS to chat APIs needs the CA
+	// Chromium draws the panels (on Debian its headless shell, which
+	// Panelcast prefers, or the full browser); Go's TLS to chat APIs needs the CA
 	// bundle; the deb's postinst falls back to adduser without systemd. Fonts are recommended: without Noto CJK a Korean alert title
 	// is empty boxes, without the emoji font an emoji is one. Fedora names
 	// the same fonts differently.
 	overrides := map[string]*nfpm.Overridables{
 		"deb": {
-			Depends:    []string{"chromium", "ca-certificates", "adduser"},
+			Depends:    []string{"chromium-headless-shell | chromium", "ca-certificates", "adduser"},
 			Recommends: []string{"fonts-noto-cjk", "fonts-noto-color-emoji", "fonts-dejavu-core", "tzdata"},
 			Scripts:    nfpm.Scripts{PostInstall: at("deb-postinst"), PreRemove: at("deb-prerm"), PostRemove: at("deb-postrm")},
 		},
