@@ -63,20 +63,12 @@ func osRelease(path string) map[string]string {
 	return m
 }
 
-// headlessShells are where distributions install Chromium's headless
-// shell binary (Debian's and Ubuntu's chromium-headless-shell, Fedora's
-// chromium-headless): the real program, not /usr/bin's wrapper script,
-// which does not exec it and so would stand between the browser and the
-// signals meant for it.
-var headlessShells = []string{"/usr/lib/chromium/chromium-headless-shell", "/usr/lib64/chromium-browser/headless_shell"}
-
 // FindChromium returns the browser to use: the configured path, else
-// PANELCAST_CHROMIUM, else Chromium's headless shell where it is installed
-// (see headlessShells, then chromium-headless-shell or chrome-headless-shell
-// on the PATH), else the first of chromium, chromium-browser,
-// google-chrome(-stable) on the PATH. The headless shell is preferred: the
-// same engine without the browser's windows, tabs and profile services,
-// it takes half the CPU per render and about 130 MiB less memory (see
+// PANELCAST_CHROMIUM, else the first of chromium-headless-shell,
+// chrome-headless-shell, chromium, chromium-browser, google-chrome(-stable)
+// on the PATH. Chromium's headless shell comes first: the same engine
+// without the browser's windows, tabs and profile services, it takes half
+// the CPU per render and about 130 MiB less memory (see
 // docs/performance.md). It never downloads one.
 func FindChromium(configured string) (string, error) {
 	for _, p := range []string{configured, os.Getenv("PANELCAST_CHROMIUM")} {
@@ -88,17 +80,28 @@ func FindChromium(configured string) (string, error) {
 		}
 		return p, nil
 	}
-	for _, p := range headlessShells {
-		if isExecutable(p) {
-			return p, nil
-		}
-	}
 	for _, name := range []string{"chromium-headless-shell", "chrome-headless-shell", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
 		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
+			return shellBinary(p), nil
 		}
 	}
 	return "", ErrNoChromium
+}
+
+// shellBinary is the program behind Debian's /usr/bin/chromium-headless-shell,
+// /usr/lib/chromium/chromium-headless-shell, where it is installed beside the
+// found one that way: that wrapper script runs it without exec, so it would
+// stand between the browser and the signals meant for it. Other finds are
+// themselves.
+func shellBinary(found string) string {
+	if filepath.Base(found) != "chromium-headless-shell" {
+		return found
+	}
+	real := filepath.Join(filepath.Dir(found), "..", "lib", "chromium", "chromium-headless-shell")
+	if isExecutable(real) {
+		return filepath.Clean(real)
+	}
+	return found
 }
 
 func isExecutable(p string) bool {

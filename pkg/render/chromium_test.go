@@ -44,7 +44,6 @@ func TestInstallCommand(t *testing.T) {
 func TestFindChromiumNamesTheInstallCommand(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	t.Setenv("PANELCAST_CHROMIUM", "")
-	noHeadlessShells(t)
 	_, err := FindChromium("")
 	want := installCommand(osRelease("/etc/os-release"))
 	if !errors.Is(err, ErrNoChromium) || !strings.Contains(err.Error(), want) {
@@ -52,27 +51,22 @@ func TestFindChromiumNamesTheInstallCommand(t *testing.T) {
 	}
 }
 
-// noHeadlessShells hides this machine's headless shells from FindChromium.
-func noHeadlessShells(t *testing.T) {
-	was := headlessShells
-	headlessShells = []string{filepath.Join(t.TempDir(), "none")}
-	t.Cleanup(func() { headlessShells = was })
-}
-
-// The headless shell wins over the full browser, its real binary over the
-// PATH's wrapper; a configured browser wins over both.
+// The headless shell wins over the full browser, and the program behind
+// Debian's wrapper over the wrapper; a configured browser wins over both.
 func TestFindChromiumPrefersTheHeadlessShell(t *testing.T) {
-	exe := func(dir, name string) string {
-		p := filepath.Join(dir, name)
+	root := t.TempDir()
+	exe := func(rel string) string {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
 	t.Setenv("PANELCAST_CHROMIUM", "")
-	bin, lib := t.TempDir(), t.TempDir()
-	t.Setenv("PATH", bin)
-	noHeadlessShells(t)
+	t.Setenv("PATH", filepath.Join(root, "bin"))
 	find := func(configured string) string {
 		t.Helper()
 		p, err := FindChromium(configured)
@@ -81,18 +75,17 @@ func TestFindChromiumPrefersTheHeadlessShell(t *testing.T) {
 		}
 		return p
 	}
-	full := exe(bin, "chromium")
+	full := exe("bin/chromium")
 	if got := find(""); got != full {
 		t.Errorf("only chromium: found %s", got)
 	}
-	wrapper := exe(bin, "chromium-headless-shell")
+	wrapper := exe("bin/chromium-headless-shell")
 	if got := find(""); got != wrapper {
-		t.Errorf("chromium and the headless shell on the PATH: found %s, want the shell", got)
+		t.Errorf("chromium and the headless shell: found %s, want the shell", got)
 	}
-	real := exe(lib, "chromium-headless-shell")
-	headlessShells = []string{filepath.Join(lib, "absent"), real}
+	real := exe("lib/chromium/chromium-headless-shell")
 	if got := find(""); got != real {
-		t.Errorf("the shell installed: found %s, want its binary %s", got, real)
+		t.Errorf("the shell as Debian installs it: found %s, want the program behind the wrapper, %s", got, real)
 	}
 	if got := find(full); got != full {
 		t.Errorf("chromium_path set: found %s, want it", got)
