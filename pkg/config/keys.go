@@ -54,7 +54,7 @@ func (c *Config) Secrets() []secret.Value {
 // Keys lists every setting in the order docs/configuration.md (generated
 // from it by tools/docgen) and `panelcast keys` show them.
 var Keys = []Key{
-	str("chromium_path", "Chromium binary; empty searches PANELCAST_CHROMIUM, then chromium, chromium-browser, google-chrome on the PATH", func(c *Config) *string { return &c.ChromiumPath }, "rendering_chrome_bin").
+	str("chromium_path", "Chromium binary; empty searches PANELCAST_CHROMIUM, then chromium-headless-shell (preferred: half the CPU per render), chrome-headless-shell, chromium, chromium-browser, google-chrome on the PATH", func(c *Config) *string { return &c.ChromiumPath }, "rendering_chrome_bin").
 		checked(checkChromiumPath),
 	list("chromium_args", "extra Chromium flags, comma-separated (e.g. --lang=de)", func(c *Config) *[]string { return &c.ChromiumArgs }, "rendering_args"),
 	{Name: "tls_mode", Aliases: []string{"rendering_ignore_https_errors"},
