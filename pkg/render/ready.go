@@ -69,14 +69,41 @@ type readiness struct {
 	last           signals // the newest probe's, for the time to the next (see next)
 }
 
+// signal is the Grafana signal a probe shows that readiness follows.
+type signal int
+
+const (
+	signalNone       signal = iota // no Grafana signal: a quiet DOM and network
+	signalBinding                  // Grafana 12+'s completion binding
+	signalScene                    // Grafana 10–12's running query count
+	signalLegacySolo               // older pages' panelsRendered against their solo panels
+	signalLegacyDash               // older full dashboards: their panels' DOM
+)
+
+// followed is the signal readiness follows for s, newest Grafana first.
+func (s signals) followed() signal {
+	switch {
+	case s.Binding:
+		return signalBinding
+	case s.Scene:
+		return signalScene
+	case s.Rendered >= 0 && s.Solo > 0:
+		return signalLegacySolo
+	case s.DashPanels > 0 && s.Rendered >= 0:
+		return signalLegacyDash
+	}
+	return signalNone
+}
+
 // step returns whether the page is done, and what it is waiting for.
 func (r *readiness) step(now time.Time, s signals, bindingCalled bool, netIdle time.Duration) (bool, string) {
-	switch {
-	case bindingCalled:
+	if bindingCalled {
 		return true, ""
-	case s.Binding:
+	}
+	switch s.followed() {
+	case signalBinding:
 		return false, "waiting for Grafana's completion signal"
-	case s.Scene:
+	case signalScene:
 		if s.Count > 0 {
 			r.sawQuery, r.zeroSince = true, time.Time{}
 			return false, fmt.Sprintf("waiting for %d running queries", s.Count)
@@ -96,9 +123,9 @@ func (r *readiness) step(now time.Time, s signals, bindingCalled bool, netIdle t
 			return false, "waiting for panels to paint"
 		}
 		return true, ""
-	case s.Rendered >= 0 && s.Solo > 0:
+	case signalLegacySolo:
 		return s.Rendered >= s.Solo, fmt.Sprintf("waiting for panels: %d of %d rendered", s.Rendered, s.Solo)
-	case s.DashPanels > 0 && s.Rendered >= 0:
+	case signalLegacyDash:
 		return s.DashDone >= s.DashPanels, fmt.Sprintf("waiting for panels: %d of %d rendered", s.DashDone, s.DashPanels)
 	}
 	// No Grafana signal: the DOM and the network must both be quiet.
@@ -118,17 +145,18 @@ func (r *readiness) step(now time.Time, s signals, bindingCalled bool, netIdle t
 // than the moment the page could be done by the clock (the end of the wait
 // for a first query, or of the quiet time of a page without signals).
 func (r *readiness) next(now time.Time, s signals, netIdle time.Duration) time.Duration {
-	switch {
-	case s.Binding, s.Rendered >= 0 && s.Solo > 0:
+	switch s.followed() {
+	case signalBinding, signalLegacySolo:
 		return signalledPollEvery
-	case s.Scene:
+	case signalScene:
 		if r.sawQuery {
 			return signalledPollEvery
 		}
 		return within(r.firstQueryWait - now.Sub(r.sceneSince))
-	case s.DashPanels > 0 && s.Rendered >= 0:
+	case signalLegacyDash:
 		return pollEvery // the panels' DOM decides, and nothing wakes the render
-	case s.State != "complete" || r.stableSince.IsZero():
+	}
+	if s.State != "complete" || r.stableSince.IsZero() {
 		// Loading, or between documents: Grafana's signals, which the next
 		// probes act on, are yet to appear.
 		return within(signalledPollEvery)

@@ -111,6 +111,7 @@ func TestPollInterval(t *testing.T) {
 		{"scenes, no query yet, 50 ms before the wait ends", scene, false, 1950 * time.Millisecond, 0, 50 * time.Millisecond},
 		{"scenes, no query yet, the wait about to end", scene, false, 1995 * time.Millisecond, 0, pollEvery},
 		{"scenes, a query ran, near the end of the wait", scene, true, 1950 * time.Millisecond, 0, signalledPollEvery},
+		{"scenes that also counts rendered panels: the scene decides, as in step", signals{Scene: true, Rendered: 0, Solo: 1, State: "complete"}, false, 1950 * time.Millisecond, 0, 50 * time.Millisecond},
 		{"still loading: signals are yet to come", signals{Rendered: -1, State: "interactive"}, false, 0, 0, signalledPollEvery},
 		{"between documents", signals{}, false, 0, 0, signalledPollEvery},
 		{"no signal, DOM just changed", plain, false, 0, time.Second, signalledPollEvery},
