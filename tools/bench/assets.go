@@ -60,11 +60,11 @@ func benchAssets(n int) error {
 		Width: 1000, Height: 500, Scale: 1, Timeout: 30 * time.Second, Encoding: render.PNG,
 		Cookies: []render.Cookie{{Name: "renderKey", Value: secret.New(g.RenderKey), Domain: "localhost"}}}
 	one := func(m *assetMode) (time.Duration, map[string]grafanatest.Traffic, error) {
-		before, cpu := g.Served(), treeCPU(m.r.Stats().BrowserPID)
+		before, cpu := g.Served(), tree(m.r.Stats().BrowserPID).cpu()
 		start := time.Now()
 		_, err := m.r.Render(ctx, req)
 		d := time.Since(start)
-		m.cpu = append(m.cpu, treeCPU(m.r.Stats().BrowserPID)-cpu)
+		m.cpu = append(m.cpu, tree(m.r.Stats().BrowserPID).cpu()-cpu)
 		return d, grafanatest.Since(g.Served(), before), err
 	}
 

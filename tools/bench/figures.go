@@ -31,7 +31,7 @@ type figures struct {
 type span struct {
 	lo, hi time.Duration
 	cpu    time.Duration
-	serial time.Duration // the browser main thread's CPU time (see browserMain)
+	serial time.Duration // the browser main thread's CPU time (see procTree.browserMain)
 	rounds int
 	failed int
 }

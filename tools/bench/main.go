@@ -242,7 +242,7 @@ func (b *bench) sequentialRenders(n int) (time.Duration, error) {
 	} {
 		var own, total, over []time.Duration
 		before, _ := b.door.metrics()
-		cpu := treeCPU(b.door.pid())
+		cpu := tree(b.door.pid()).cpu()
 		for i := 0; i < n; i++ {
 			m, err := b.render(c.scenario, c.params)
 			if err != nil {
@@ -252,7 +252,7 @@ func (b *bench) sequentialRenders(n int) (time.Duration, error) {
 			own, total, over = append(own, o), append(total, m.total), append(over, m.total-o)
 		}
 		// The door's process tree, browser included, per render: what 8 at once divide among the cores.
-		perRender := (treeCPU(b.door.pid()) - cpu) / time.Duration(n)
+		perRender := (tree(b.door.pid()).cpu() - cpu) / time.Duration(n)
 		fmt.Printf("%-34s %8s %8s %8s %8s %9s\n", c.name, ms(pct(own, 50)), ms(pct(total, 50)), ms(pct(over, 50)), ms(pct(over, 95)), ms(perRender))
 		switch c.scenario {
 		case grafanatest.ScenarioBinding:
@@ -316,8 +316,11 @@ func (b *bench) concurrentRounds() error {
 // are counted and shown, not fatal: the round's time is then a lower bound.
 func (b *bench) rounds(n int, scenario string, params url.Values, s *span) error {
 	for round := 1; round <= n; round++ {
-		start, cpu := time.Now(), treeCPU(b.door.pid())
-		browser, mainCPU := browserMain(b.door.pid())
+		// One reading of the tree for the round's start, before its clock.
+		procs := tree(b.door.pid())
+		cpu := procs.cpu()
+		browser, mainCPU := procs.browserMain()
+		start := time.Now()
 		var wg sync.WaitGroup
 		errs := make(chan error, 8)
 		var mu sync.Mutex
@@ -337,10 +340,11 @@ func (b *bench) rounds(n int, scenario string, params url.Values, s *span) error
 		wg.Wait()
 		close(errs)
 		took := time.Since(start)
-		used := treeCPU(b.door.pid()) - cpu
+		procs = tree(b.door.pid())
+		used := procs.cpu() - cpu
 		use := fmt.Sprintf("CPU %.2f s, %s per render: on %d cores at least %.2f s", used.Seconds(), ms(used/8), runtime.NumCPU(), (used / time.Duration(runtime.NumCPU())).Seconds())
 		var serial time.Duration // the browser's main thread, when one browser did the round (not the anchor's browser per render)
-		if after, c := browserMain(b.door.pid()); browser != 0 && after == browser {
+		if after, c := procs.browserMain(); browser != 0 && after == browser {
 			serial = c - mainCPU
 			use += fmt.Sprintf("; the browser's main thread %.2f s, %s per render, one after another", serial.Seconds(), ms(serial/8))
 		}
@@ -405,10 +409,10 @@ func (b *bench) idleStop() error {
 		return nil // the build has no idle stop
 	}
 	time.Sleep(b.idle + time.Second)
-	rss, pss, procs := treeMemory(b.door.pid())
+	rss, pss, procs := tree(b.door.pid()).memory()
 	// The browser's helpers may take a moment to go.
 	for deadline := time.Now().Add(10 * time.Second); procs > 1 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		rss, pss, procs = treeMemory(b.door.pid())
+		rss, pss, procs = tree(b.door.pid()).memory()
 	}
 	b.f.idleMem, b.f.idleRSS, b.f.idleProcs = pss, rss, procs
 	b.f.idleAnon, b.f.idleFile = pssSplit(b.door.pid())
@@ -429,7 +433,7 @@ func (b *bench) memorySoak(n int) {
 	fmt.Printf("  %8s %12s %12s %6s %16s %16s\n", "renders", "RSS sum", "PSS", "procs", "peak RSS sum", "peak PSS")
 	var peakRSS, peakPSS int64
 	report := func(done int) {
-		rss, pss, procs := treeMemory(b.door.pid())
+		rss, pss, procs := tree(b.door.pid()).memory()
 		if done == 0 {
 			b.f.pssRest = pss
 		}
@@ -466,7 +470,7 @@ func (b *bench) soakBatch(n int) (peakRSS, peakPSS int64) {
 	sampled := make(chan struct{})
 	go func() { wg.Wait(); close(sampled) }()
 	for {
-		rss, pss, _ := treeMemory(b.door.pid())
+		rss, pss, _ := tree(b.door.pid()).memory()
 		peakRSS, peakPSS = max(peakRSS, rss), max(peakPSS, pss)
 		select {
 		case <-sampled:

@@ -9,10 +9,14 @@ import (
 	"time"
 )
 
-// tree is pid and its descendants, with the fields of each one's
+// procTree is a process and its descendants, each with the fields of its
 // /proc/<pid>/stat after the command's closing parenthesis (state, ppid,
-// pgrp, …, utime, stime, cutime, cstime: fields 3-17 of proc(5)).
-func tree(pid int) map[int][]string {
+// pgrp, …, utime, stime, cutime, cstime: fields 3-17 of proc(5)), as read
+// at one moment.
+type procTree map[int][]string
+
+// tree reads pid's procTree from /proc.
+func tree(pid int) procTree {
 	stat := map[int][]string{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -50,13 +54,13 @@ func tree(pid int) map[int][]string {
 	return stat
 }
 
-// treeCPU is the CPU time pid and its descendants have used, their exited
+// cpu is the CPU time the tree's processes have used, their exited
 // children's included (Chromium's zygote reaps the renderers of finished
 // renders). Under contention it is a steadier figure than wall time, and
 // divided by the cores it is the least wall time the work can take.
-func treeCPU(pid int) time.Duration {
+func (t procTree) cpu() time.Duration {
 	var ticks int64
-	for _, f := range tree(pid) {
+	for _, f := range t {
 		for _, v := range f[11:15] {
 			n, _ := strconv.ParseInt(v, 10, 64)
 			ticks += n
@@ -65,14 +69,14 @@ func treeCPU(pid int) time.Duration {
 	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
 
-// browserMain finds the browser's main process in pid's tree (Chromium
+// browserMain finds the browser's main process in the tree (Chromium
 // without --type=; its helpers rewrite their command lines with spaces) and
 // returns its pid and the CPU time its main thread has used. That thread
 // does the browser's share of every render (contexts, targets, navigation,
 // DevTools) one after another, so 8 renders at once cannot take less wall
 // time than 8 times its share of one.
-func browserMain(pid int) (int, time.Duration) {
-	for n := range tree(pid) {
+func (t procTree) browserMain() (int, time.Duration) {
+	for n := range t {
 		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", n))
 		args := strings.Fields(strings.ReplaceAll(string(cmd), "\x00", " "))
 		if len(args) == 0 || !strings.Contains(filepath.Base(args[0]), "chrom") || strings.Contains(string(cmd), "--type=") {
@@ -101,10 +105,10 @@ func pssSplit(pid int) (anon, file int64) {
 	return kbField(path, "Pss_Anon:"), kbField(path, "Pss_File:")
 }
 
-// treeMemory sums VmRSS (which counts shared pages once per process) and
-// PSS (which splits them fairly) over pid and all its descendants.
-func treeMemory(pid int) (rss, pss int64, procs int) {
-	for n := range tree(pid) {
+// memory sums VmRSS (which counts shared pages once per process) and PSS
+// (which splits them fairly) over the tree's processes.
+func (t procTree) memory() (rss, pss int64, procs int) {
+	for n := range t {
 		procs++
 		rss += kbField(fmt.Sprintf("/proc/%d/status", n), "VmRSS:")
 		pss += kbField(fmt.Sprintf("/proc/%d/smaps_rollup", n), "Pss:")
